@@ -1,0 +1,1 @@
+"""The harness: deterministic simulator, nemesis, workloads, checkers, sweeps, replay, CLI."""

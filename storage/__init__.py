@@ -1,0 +1,10 @@
+"""Storage engine: disks (real and simulated), write-ahead log, B-tree, key-value state machine.
+
+This layer knows nothing of consensus; the harness connects the two.
+"""
+
+from storage.disk import Disk as Disk
+from storage.errors import CorruptionError as CorruptionError
+from storage.errors import DiskIOError as DiskIOError
+from storage.errors import StorageClosedError as StorageClosedError
+from storage.errors import StorageError as StorageError
