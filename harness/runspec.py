@@ -119,6 +119,11 @@ class RunResult:
         choices: the complete choice list (replaying it repeats the run).
         history: client history events (dicts in the DESIGN.md section 6 format).
         trace: the ordered event trace, one line per step (may be empty if not kept).
+        unsafe: the run let clock drift exceed rho on purpose (S6/S8 violations are expected).
+        timeline: structured events for reports, each a dict with ``time_us``, ``kind`` and
+            kind-specific fields: ``fault`` (``fault``: partition/heal/crash/restart/pause/resume/
+            clock-step/disk, ``nodes``, ``detail``), ``leader`` (``node``, ``ballot``: a node
+            became leader or stepped down, ``event``: "elected"/"serving"/"stepped-down").
     """
 
     options: RunOptions
@@ -133,3 +138,4 @@ class RunResult:
     history: tuple[dict[str, Any], ...] = ()
     trace: tuple[str, ...] = ()
     unsafe: bool = False
+    timeline: tuple[dict[str, Any], ...] = ()
