@@ -96,8 +96,15 @@ class Violation:
 
     @property
     def signature(self) -> str:
-        where = "slot" if self.slot is not None else ("key" if self.key is not None else "-")
-        return f"{self.property}:{where}:{self.message.split(':', 1)[0]}"
+        if self.slot is not None:
+            where = "slot"
+        elif self.key is not None:
+            where = "key"
+        elif self.node is not None:
+            where = "node"
+        else:
+            where = "group"
+        return f"{self.property}@{where}"
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
