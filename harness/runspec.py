@@ -8,6 +8,7 @@ them, and gives the same `RunResult.fingerprint`, bit for bit, on any machine.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import attrs
@@ -58,7 +59,9 @@ class RunOptions:
     ops: int = attrs.field(default=1000, validator=_non_negative)
     clients: int = attrs.field(default=5, validator=_non_negative)
     keys: int = attrs.field(default=5, validator=_non_negative)
-    faults: tuple[str, ...] = attrs.field(default=ALL_FAULTS, converter=tuple, validator=_check_faults)
+    faults: tuple[str, ...] = attrs.field(
+        default=ALL_FAULTS, converter=tuple, validator=_check_faults
+    )
     unsafe_clocks: bool = False
     variant: str | None = attrs.field(default=None, validator=_check_variant)
 
@@ -94,7 +97,7 @@ class Violation:
     slot: int | None = None
     key: str | None = None
 
-    @property
+    @builtins.property  # the field named `property` shadows the builtin here
     def signature(self) -> str:
         if self.slot is not None:
             where = "slot"
