@@ -1,0 +1,450 @@
+"""Client histories: the events clients record, reading and writing them, pairing them into ops.
+
+A history is a sequence of operation events in real-time order (DESIGN.md section 6): each
+client process *invokes* an operation, then completes it with ``ok`` (it happened, with this
+result), ``fail`` (it certainly did not happen) or ``info`` (unknown: it may take effect at
+any time after its invocation, or never). A process has at most one operation open; after an
+``info`` the process may invoke again (Jepsen instead moves on to a fresh process id; both
+are accepted).
+
+Order is the order of the events in the file or list, not their ``time`` field: checkers take
+"A completed before B was invoked" from positions, and ``time`` (nanoseconds) is for display.
+
+Files are JSON lines (``write_history`` writes them) or Jepsen EDN lines such as
+``{:process 0, :type :invoke, :f :read, :value nil}``; ``read_history`` detects the format per
+file. Lines of the Jepsen nemesis (``:process :nemesis``) are skipped.
+
+Example::
+
+    rec = HistoryRecorder()
+    rec.invoke(0, "put", "k", "v1", time=10)
+    rec.complete(0, "ok", "v1", time=25)
+    write_history(path, rec.events)
+    ops = pair_operations(read_history(path))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+log = logging.getLogger(__name__)
+
+TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
+KV_FUNCTIONS: tuple[str, ...] = ("get", "put", "append", "cas")
+REGISTER_FUNCTIONS: tuple[str, ...] = ("read", "write", "cas")
+FUNCTIONS: tuple[str, ...] = ("get", "put", "append", "cas", "read", "write")
+# Functions whose ok completion carries the value read (the invoke carries null).
+READ_FUNCTIONS: frozenset[str] = frozenset({"get", "read"})
+
+
+class HistoryError(ValueError):
+    """A history breaks the format; the message starts with ``file:line:`` (or ``event N``)."""
+
+
+def _freeze(value: Any) -> Any:
+    """Lists become tuples (recursively) so events and model states are hashable."""
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _check_process(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"process must be an int, got process={value!r}")
+
+
+def _check_type(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in TYPES:
+        raise ValueError(f"unknown type; choose from {', '.join(TYPES)}, got type={value!r}")
+
+
+def _check_f(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in FUNCTIONS:
+        raise ValueError(f"unknown f; choose from {', '.join(FUNCTIONS)}, got f={value!r}")
+
+
+def _check_key(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"key must be a string or null, got key={value!r}")
+
+
+def _check_time(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"time must be an int (nanoseconds), got time={value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class HistoryEvent:
+    """One line of a history.
+
+    Attributes:
+        process: client process id.
+        type: ``"invoke"``, ``"ok"``, ``"fail"`` or ``"info"``.
+        f: ``get``/``put``/``append``/``cas`` (kv) or ``read``/``write``/``cas`` (register).
+        key: the key (kv) or None (register).
+        value: the value written (put/append/write), the value read (get/read on ok; None =
+            absent; None on invoke), or ``(expected, new)`` for cas. Lists are stored as tuples.
+        time: true (simulated) time in nanoseconds; display only, order is list position.
+        error: why an op failed or is indeterminate (e.g. ``"timed-out"``), or None.
+        line: the 1-based file line it was read from, or None; not compared, not written.
+    """
+
+    process: int = attrs.field(validator=_check_process)
+    type: str = attrs.field(validator=_check_type)
+    f: str = attrs.field(validator=_check_f)
+    key: str | None = attrs.field(default=None, validator=_check_key)
+    value: Any = attrs.field(default=None, converter=_freeze)
+    time: int = attrs.field(default=0, validator=_check_time)
+    error: str | None = None
+    line: int | None = attrs.field(default=None, eq=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON-lines dict (``error`` only when set); `from_json` inverts it."""
+        d: dict[str, Any] = {
+            "process": self.process,
+            "type": self.type,
+            "f": self.f,
+            "key": self.key,
+            "value": _thaw(self.value),
+            "time": self.time,
+        }
+        if self.error is not None:
+            d["error"] = self.error
+        return d
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, line: int | None = None) -> HistoryEvent:
+        """Build an event from a JSON dict; missing ``time`` becomes ``line`` (or 0).
+
+        Other fields (Jepsen's ``index``, ``node``...) are ignored. Raises ValueError on a
+        missing or bad field.
+        """
+        for name in ("process", "type", "f"):
+            if name not in data:
+                raise ValueError(f"missing field {name!r}")
+        error = data.get("error")
+        return cls(
+            process=data["process"],
+            type=data["type"],
+            f=data["f"],
+            key=data.get("key"),
+            value=data.get("value"),
+            time=data["time"] if data.get("time") is not None else (line or 0),
+            error=None if error is None else str(error),
+            line=line,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Operation:
+    """An invocation paired with its completion (what checkers work on).
+
+    Attributes:
+        id: position in `pair_operations`'s result (invocation order).
+        process, f, key: as in the events.
+        type: ``"ok"``, ``"fail"`` or ``"info"`` (an invoke never completed is ``"info"``).
+        value: the value written or ``(expected, new)`` (from the invoke), or for an ok
+            get/read the value read (from the completion; None = absent).
+        invoke_index: position of the invoke event in the history.
+        complete_index: position of the completion event, or None if there was none.
+        invoke_time, complete_time: nanoseconds; complete_time None if no completion.
+            An info op's completion does not bound it: it may take effect later.
+        error: the completion's error, or None.
+    """
+
+    id: int
+    process: int
+    f: str
+    key: str | None
+    type: str
+    value: Any
+    invoke_index: int
+    complete_index: int | None
+    invoke_time: int
+    complete_time: int | None
+    error: str | None = None
+    invoke_line: int | None = attrs.field(default=None, eq=False, repr=False)
+
+
+def _where(source: str, event: HistoryEvent, index: int) -> str:
+    return f"{source}:{event.line}" if event.line is not None else f"{source}: event {index}"
+
+
+def pair_operations(
+    events: Sequence[HistoryEvent], *, source: str = "<history>"
+) -> list[Operation]:
+    """Pair each invoke with the next completion of the same process, in invocation order.
+
+    An invoke with no completion becomes an info op. Raises HistoryError (naming
+    ``source`` and the event's line or position) for a completion with no open invoke, an
+    invoke while the process already has one open, or a completion whose f or key differs
+    from its invoke's.
+    """
+    open_by_process: dict[int, int] = {}
+    slots: list[tuple[int, HistoryEvent, int | None, HistoryEvent | None]] = []
+    for index, event in enumerate(events):
+        if event.type == "invoke":
+            if event.process in open_by_process:
+                raise HistoryError(
+                    f"{_where(source, event, index)}: invoke while process already has an open "
+                    f"operation, process={event.process}"
+                )
+            open_by_process[event.process] = len(slots)
+            slots.append((index, event, None, None))
+            continue
+        slot = open_by_process.pop(event.process, None)
+        if slot is None:
+            raise HistoryError(
+                f"{_where(source, event, index)}: completion with no open invoke, "
+                f"process={event.process} type={event.type}"
+            )
+        inv_index, invoke, _, _ = slots[slot]
+        if event.f != invoke.f or event.key != invoke.key:
+            raise HistoryError(
+                f"{_where(source, event, index)}: completion differs from its invoke, "
+                f"f={event.f} key={event.key!r} invoke_f={invoke.f} invoke_key={invoke.key!r}"
+            )
+        slots[slot] = (inv_index, invoke, index, event)
+    ops: list[Operation] = []
+    for op_id, (inv_index, invoke, comp_index, comp) in enumerate(slots):
+        op_type = "info" if comp is None else comp.type
+        value = invoke.value
+        if comp is not None and invoke.f in READ_FUNCTIONS:
+            value = comp.value if comp.type == "ok" else None
+        ops.append(
+            Operation(
+                id=op_id,
+                process=invoke.process,
+                f=invoke.f,
+                key=invoke.key,
+                type=op_type,
+                value=value,
+                invoke_index=inv_index,
+                complete_index=comp_index,
+                invoke_time=invoke.time,
+                complete_time=None if comp is None else comp.time,
+                error=None if comp is None else comp.error,
+                invoke_line=invoke.line,
+            )
+        )
+    return ops
+
+
+def _validate_value(event: HistoryEvent) -> None:
+    if event.f == "cas" and not (isinstance(event.value, tuple) and len(event.value) == 2):
+        raise ValueError(f"cas value must be [expected, new], got value={_thaw(event.value)!r}")
+    if event.f == "append" and not isinstance(event.value, str):
+        raise ValueError(f"append value must be a string, got value={event.value!r}")
+
+
+def parse_history_lines(lines: Iterable[str], *, source: str = "<history>") -> list[HistoryEvent]:
+    """Parse JSON or EDN lines (format taken from the first non-blank line) into events.
+
+    Raises HistoryError naming ``source`` and the 1-based line for a malformed line, an unknown
+    type or f, a bad value, or a pairing error (see `pair_operations`).
+    """
+    events: list[HistoryEvent] = []
+    edn: bool | None = None
+    for number, raw in enumerate(lines, start=1):
+        text = raw.strip()
+        if not text or text.startswith(";"):
+            continue
+        if edn is None:
+            edn = not text.startswith('{"')
+        try:
+            data = parse_edn_line(text) if edn else json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError(f"a line must be a map, got {type(data).__name__}")
+            if data.get("process") == "nemesis":
+                continue
+            event = HistoryEvent.from_json(data, line=number)
+            _validate_value(event)
+        except (ValueError, TypeError, EdnError) as exc:
+            raise HistoryError(f"{source}:{number}: {exc}") from None
+        events.append(event)
+    pair_operations(events, source=source)
+    return events
+
+
+def read_history(path: str | Path) -> list[HistoryEvent]:
+    """Read a JSON-lines or EDN history file. Raises HistoryError (file and line), OSError."""
+    p = Path(path)
+    with p.open(encoding="utf-8") as fh:
+        return parse_history_lines(fh, source=str(p))
+
+
+def write_history(path: str | Path, events: Iterable[HistoryEvent]) -> None:
+    """Write ``events`` as JSON lines (one compact object per line, field order fixed)."""
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+
+
+class HistoryRecorder:
+    """Collects a history as clients run, refusing events that would break pairing.
+
+    ``invoke`` opens an operation for a process, ``complete`` closes it with ok/fail/info.
+    The recorder copies the invoke's f and key into the completion. Raises HistoryError on
+    misuse (a second open op for a process, a completion with nothing open).
+    """
+
+    def __init__(self) -> None:
+        self.events: list[HistoryEvent] = []
+        self._open: dict[int, HistoryEvent] = {}
+
+    def invoke(self, process: int, f: str, key: str | None, value: Any, *, time: int) -> None:
+        """Record an invocation at ``time`` ns (value: written value, (expected, new), or None)."""
+        if process in self._open:
+            raise HistoryError(
+                f"recorder: invoke while process already has an open operation, process={process}"
+            )
+        event = HistoryEvent(process=process, type="invoke", f=f, key=key, value=value, time=time)
+        self._open[process] = event
+        self.events.append(event)
+
+    def complete(
+        self, process: int, type: str, value: Any = None, *, time: int, error: str | None = None
+    ) -> None:
+        """Record the completion (``ok``/``fail``/``info``) of ``process``'s open operation.
+
+        ``value`` is what a get/read returned on ok; for other functions None means "same as
+        the invoke's value".
+        """
+        invoke = self._open.pop(process, None)
+        if invoke is None or type == "invoke":
+            raise HistoryError(
+                f"recorder: completion with no open invoke, process={process} type={type}"
+            )
+        if invoke.f not in READ_FUNCTIONS and value is None:
+            value = invoke.value
+        self.events.append(
+            HistoryEvent(
+                process=process, type=type, f=invoke.f, key=invoke.key, value=value, time=time,
+                error=error,
+            )
+        )
+
+    def open_processes(self) -> list[int]:
+        """Processes with an operation still open (they count as info when checked), sorted."""
+        return sorted(self._open)
+
+
+# --- a small EDN reader: enough for Jepsen history lines ---------------------------------
+# Maps, vectors, lists, sets, strings, keywords (returned without the colon), ints, floats,
+# nil/true/false, symbols (as strings); tags such as #jepsen.history.Op are skipped.
+
+_DELIMS = frozenset("{}[]()\"; \t\r\n,")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+class EdnError(ValueError):
+    """Malformed EDN text."""
+
+
+def parse_edn_line(text: str) -> Any:
+    """Parse one EDN form filling ``text``; raises EdnError if malformed or trailing text."""
+    value, pos = _edn_form(text, _edn_skip(text, 0))
+    pos = _edn_skip(text, pos)
+    if pos != len(text):
+        raise EdnError(f"malformed EDN: trailing text at column={pos + 1}")
+    return value
+
+
+def _edn_skip(text: str, pos: int) -> int:
+    while pos < len(text):
+        ch = text[pos]
+        if ch in " \t\r\n,":
+            pos += 1
+        elif ch == ";":
+            return len(text)
+        else:
+            break
+    return pos
+
+
+def _edn_form(text: str, pos: int) -> tuple[Any, int]:
+    if pos >= len(text):
+        raise EdnError("malformed EDN: unexpected end of line")
+    ch = text[pos]
+    closers = {"{": "}", "[": "]", "(": ")"}
+    if ch in closers:
+        items, pos = _edn_seq(text, pos + 1, closers[ch])
+        if ch != "{":
+            return items, pos
+        if len(items) % 2:
+            raise EdnError("malformed EDN: map with an odd number of forms")
+        return {_edn_key(items[i]): items[i + 1] for i in range(0, len(items), 2)}, pos
+    if ch == '"':
+        out: list[str] = []
+        pos += 1
+        while pos < len(text) and text[pos] != '"':
+            if text[pos] == "\\" and pos + 1 < len(text):
+                out.append(_ESCAPES.get(text[pos + 1], text[pos + 1]))
+                pos += 2
+            else:
+                out.append(text[pos])
+                pos += 1
+        if pos >= len(text):
+            raise EdnError("malformed EDN: unterminated string")
+        return "".join(out), pos + 1
+    if ch == "#":
+        if text.startswith("#{", pos):
+            return _edn_seq(text, pos + 2, "}")
+        end = pos + 1
+        while end < len(text) and text[end] not in _DELIMS:
+            end += 1
+        return _edn_form(text, _edn_skip(text, end))  # a tag: read the tagged form
+    end = pos
+    while end < len(text) and text[end] not in _DELIMS:
+        end += 1
+    if end == pos:
+        raise EdnError(f"malformed EDN: unexpected {ch!r} at column={pos + 1}")
+    return _edn_atom(text[pos:end]), end
+
+
+def _edn_seq(text: str, pos: int, closer: str) -> tuple[list[Any], int]:
+    items: list[Any] = []
+    pos = _edn_skip(text, pos)
+    while pos < len(text) and text[pos] != closer:
+        item, pos = _edn_form(text, pos)
+        items.append(item)
+        pos = _edn_skip(text, pos)
+    if pos >= len(text):
+        raise EdnError(f"malformed EDN: missing {closer!r}")
+    return items, pos + 1
+
+
+def _edn_key(key: Any) -> Any:
+    if isinstance(key, list):
+        return tuple(key)
+    return key
+
+
+def _edn_atom(token: str) -> Any:
+    if token == "nil":
+        return None
+    if token in ("true", "false"):
+        return token == "true"
+    if token.startswith(":"):
+        return token[1:]
+    digits = token[:-1] if token[-1] in "NM" else token
+    try:
+        return int(digits)
+    except ValueError:
+        pass
+    try:
+        return float(digits)
+    except ValueError:
+        return token
