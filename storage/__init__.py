@@ -8,3 +8,6 @@ from storage.errors import CorruptionError as CorruptionError
 from storage.errors import DiskIOError as DiskIOError
 from storage.errors import StorageClosedError as StorageClosedError
 from storage.errors import StorageError as StorageError
+from storage.filedisk import FileDisk as FileDisk
+from storage.simdisk import SimDisk as SimDisk
+from storage.simdisk import SimDiskFaults as SimDiskFaults
