@@ -1,0 +1,342 @@
+"""The nemesis: a seeded schedule of faults, kept within a budget so runs stay repairable.
+
+Every nemesis tick (``tick_interval_us`` of true time) each enabled fault source asks its
+named predicate (``_should_partition``, ``_should_crash``, ...) whether to start a fault now;
+each predicate is one chooser draw under its own label, and 0 (False) is "no fault". A fault
+that lasts (partition, crash, pause, lossy network) schedules its own end. One options record
+per fault source, units in names (TigerBeetle's packet simulator and storage options).
+
+Fault budget (f = (n - 1) // 2 for n replicas): crashes, pauses and failed nodes together
+never exceed f at a time; disk corruption is enabled on at most f nodes for the whole run
+(drawn at the start, `disk_fault_nodes`). A node whose storage fails recovery stays down and
+counts against the budget for the rest of the run. Clock faults are slews within rho, or, in
+runs with unsafe clocks only, drift beyond rho and forward steps.
+
+The nemesis acts on a `Cluster` (the simulator), which it never inspects beyond that API.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import attrs
+
+from harness.chooser import Chooser
+from harness.clock import NodeClock
+from harness.network import SHAPES, Network, NetworkOptions
+from storage.simdisk import SimDiskFaults
+
+log = logging.getLogger(__name__)
+
+
+def _span(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
+
+
+@attrs.frozen(kw_only=True)
+class PartitionOptions:
+    """Network partitions: chance per tick, then one of `SHAPES` for a drawn duration."""
+
+    probability: float = 0.05
+    min_duration_us: int = attrs.field(default=200_000, validator=_span)
+    max_duration_us: int = attrs.field(default=2_000_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class CrashOptions:
+    """Node crashes (volatile state and unsynced bytes lost), restarted after a drawn time."""
+
+    probability: float = 0.03
+    min_down_us: int = attrs.field(default=50_000, validator=_span)
+    max_down_us: int = attrs.field(default=2_000_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class PauseOptions:
+    """Process pauses (a GC stall): the node handles nothing, then everything that waited."""
+
+    probability: float = 0.03
+    min_pause_us: int = attrs.field(default=10_000, validator=_span)
+    max_pause_us: int = attrs.field(default=1_500_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class ClockFaultOptions:
+    """Clock disturbances: a new drift (a slew) per event; steps only in unsafe runs."""
+
+    probability: float = 0.05
+    step_probability: float = 0.5  # of an unsafe clock event, the share that are steps
+    max_step_us: int = attrs.field(default=2_000_000, validator=_span)
+    unsafe_drift_factor: int = 20  # unsafe drift is drawn up to factor * rho
+
+
+@attrs.frozen(kw_only=True)
+class DiskFaultOptions:
+    """Disk faults: ``corrupting`` on at most f nodes, ``everyone`` (latency only) on all."""
+
+    corrupting: SimDiskFaults = attrs.field(
+        factory=lambda: SimDiskFaults(
+            bit_flip_probability=0.0005,
+            latent_error_probability=0.0005,
+            misdirected_write_probability=0.0002,
+            fsync_failure_probability=0.0005,
+            slow_fsync_probability=0.02,
+            fsync_latency_us=100,
+            slow_fsync_latency_us=20_000,
+        )
+    )
+    everyone: SimDiskFaults = attrs.field(
+        factory=lambda: SimDiskFaults(
+            slow_fsync_probability=0.01, fsync_latency_us=100, slow_fsync_latency_us=20_000
+        )
+    )
+    nominal: SimDiskFaults = attrs.field(factory=lambda: SimDiskFaults(fsync_latency_us=100))
+
+
+@attrs.frozen(kw_only=True)
+class LossOptions:
+    """Lossy periods: the network drops and duplicates packets for a drawn time."""
+
+    probability: float = 0.03
+    lossy: NetworkOptions = attrs.field(
+        factory=lambda: NetworkOptions(packet_loss_probability=0.1, packet_replay_probability=0.05)
+    )
+    min_duration_us: int = attrs.field(default=100_000, validator=_span)
+    max_duration_us: int = attrs.field(default=2_000_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class NemesisOptions:
+    """All fault sources; ``faults`` (names from `harness.runspec.ALL_FAULTS`) enables them."""
+
+    faults: tuple[str, ...] = ()
+    tick_interval_us: int = 100_000
+    partition: PartitionOptions = PartitionOptions()
+    crash: CrashOptions = CrashOptions()
+    pause: PauseOptions = PauseOptions()
+    clock: ClockFaultOptions = ClockFaultOptions()
+    disk: DiskFaultOptions = DiskFaultOptions()
+    loss: LossOptions = LossOptions()
+    network: NetworkOptions = attrs.field(factory=NetworkOptions)
+
+
+class Cluster(Protocol):
+    """What the nemesis may do to the simulated group (implemented by the simulator)."""
+
+    network: Network
+    clocks: dict[int, NodeClock]
+
+    def now_us(self) -> int: ...
+
+    def leader(self) -> int | None: ...
+
+    def schedule_after(self, delay_us: int, action: str, node: int | None) -> None:
+        """Call back `Nemesis.end(action, node)` after ``delay_us`` of true time."""
+
+    def crash(self, node: int) -> None: ...
+
+    def restart(self, node: int) -> bool:
+        """Restart ``node``; False if its storage failed recovery (it stays down for good)."""
+
+    def pause(self, node: int) -> None: ...
+
+    def resume(self, node: int) -> None: ...
+
+    def clock_changed(self, node: int) -> None: ...
+
+    def record_fault(self, fault: str, nodes: list[int], detail: str) -> None: ...
+
+
+class Nemesis:
+    """Draws and applies faults for one run (see the module docstring).
+
+    Args:
+        members: replica ids.
+        options: fault sources; only those named in ``options.faults`` act.
+        chooser: the run's chooser.
+        rho_ppm: the protocol's drift bound.
+        unsafe_clocks: allow clock faults beyond rho.
+    """
+
+    def __init__(
+        self,
+        members: tuple[int, ...],
+        options: NemesisOptions,
+        chooser: Chooser,
+        *,
+        rho_ppm: int,
+        unsafe_clocks: bool = False,
+    ) -> None:
+        self.members = members
+        self.options = options
+        self.chooser = chooser
+        self.rho_ppm = rho_ppm
+        self.unsafe_clocks = unsafe_clocks
+        self.budget = (len(members) - 1) // 2
+        self.crashed: list[int] = []
+        self.paused: list[int] = []
+        self.failed: list[int] = []
+        self.partitioned = False
+        self.lossy = False
+        self.active = True
+        self.disk_fault_nodes = self._draw_disk_fault_nodes()
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _draw_disk_fault_nodes(self) -> tuple[int, ...]:
+        if "disk" not in self.options.faults or self.budget == 0:
+            return ()
+        count = self.chooser.choose("nemesis.disk.count", self.budget + 1)
+        pool = list(self.members)
+        chosen = []
+        for _ in range(count):
+            chosen.append(pool.pop(self.chooser.choose("nemesis.disk.node", len(pool))))
+        return tuple(sorted(chosen))
+
+    def disk_faults(self, node: int) -> SimDiskFaults:
+        """The fault rates of ``node``'s disk (fixed for the run)."""
+        if "disk" not in self.options.faults:
+            return self.options.disk.nominal
+        if node in self.disk_fault_nodes:
+            return self.options.disk.corrupting
+        return self.options.disk.everyone
+
+    # -- predicates -------------------------------------------------------------------------
+
+    def _enabled(self, fault: str) -> bool:
+        return fault in self.options.faults
+
+    def _down(self) -> int:
+        return len(self.crashed) + len(self.paused) + len(self.failed)
+
+    def _should_partition(self) -> bool:
+        p = self.options.partition.probability
+        return not self.partitioned and self.chooser.chance("nemesis.partition", p)
+
+    def _should_crash(self) -> bool:
+        p = self.options.crash.probability
+        return self._down() < self.budget and self.chooser.chance("nemesis.crash", p)
+
+    def _should_pause(self) -> bool:
+        p = self.options.pause.probability
+        return self._down() < self.budget and self.chooser.chance("nemesis.pause", p)
+
+    def _should_clock(self) -> bool:
+        return self.chooser.chance("nemesis.clock", self.options.clock.probability)
+
+    def _should_loss(self) -> bool:
+        p = self.options.loss.probability
+        return not self.lossy and self.chooser.chance("nemesis.loss", p)
+
+    def _duration(self, label: str, lo: int, hi: int) -> int:
+        return lo + self.chooser.choose(label, max(hi - lo, 0) + 1)
+
+    def _pick_up_node(self, label: str) -> int | None:
+        """A drawn node that is neither crashed, paused nor failed (None if there is none)."""
+        down = set(self.crashed) | set(self.paused) | set(self.failed)
+        pool = [n for n in self.members if n not in down]
+        return pool[self.chooser.choose(label, len(pool))] if pool else None
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def tick(self, cluster: Cluster) -> None:
+        """Maybe start one fault of each enabled source (fault phase only)."""
+        if not self.active:
+            return
+        o = self.options
+        if self._enabled("partition") and self._should_partition():
+            shape = SHAPES[self.chooser.choose("nemesis.partition.shape", len(SHAPES))]
+            detail = cluster.network.partition(shape, leader=cluster.leader())
+            self.partitioned = True
+            p = o.partition
+            lasts = self._duration("nemesis.partition.us", p.min_duration_us, p.max_duration_us)
+            cluster.record_fault("partition", [], f"{detail} for {lasts}us")
+            cluster.schedule_after(lasts, "heal", None)
+        if self._enabled("loss") and self._should_loss():
+            cluster.network.options = o.loss.lossy
+            self.lossy = True
+            lo = o.loss
+            lasts = self._duration("nemesis.loss.us", lo.min_duration_us, lo.max_duration_us)
+            cluster.record_fault("loss", [], f"lossy network for {lasts}us")
+            cluster.schedule_after(lasts, "lossless", None)
+        if self._enabled("crash") and self._should_crash():
+            node = self._pick_up_node("nemesis.crash.node")
+            if node is not None:
+                self.crashed.append(node)
+                cluster.crash(node)
+                c = o.crash
+                lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
+                cluster.record_fault("crash", [node], f"down for {lasts}us")
+                cluster.schedule_after(lasts, "restart", node)
+        if self._enabled("pause") and self._should_pause():
+            node = self._pick_up_node("nemesis.pause.node")
+            if node is not None:
+                self.paused.append(node)
+                cluster.pause(node)
+                pa = o.pause
+                lasts = self._duration("nemesis.pause.us", pa.min_pause_us, pa.max_pause_us)
+                cluster.record_fault("pause", [node], f"paused for {lasts}us")
+                cluster.schedule_after(lasts, "resume", node)
+        if self._enabled("clock") and self._should_clock():
+            self._clock_fault(cluster)
+
+    def _clock_fault(self, cluster: Cluster) -> None:
+        node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
+        clock = cluster.clocks[node]
+        now = cluster.now_us()
+        o = self.options.clock
+        if self.unsafe_clocks and self.chooser.chance("nemesis.clock.step", o.step_probability):
+            delta = 1 + self.chooser.choose("nemesis.clock.step.us", o.max_step_us)
+            clock.step(delta, now)
+            cluster.record_fault("clock-step", [node], f"stepped forward {delta}us (unsafe)")
+        else:
+            bound = self.rho_ppm * (o.unsafe_drift_factor if self.unsafe_clocks else 1)
+            drift = self.chooser.choose("nemesis.clock.drift", 2 * bound + 1) - bound
+            clock.set_drift(drift, now)
+            cluster.record_fault("clock-step", [node], f"drift now {drift}ppm")
+        cluster.clock_changed(node)
+
+    # -- ends and the liveness phase --------------------------------------------------------
+
+    def end(self, cluster: Cluster, action: str, node: int | None) -> None:
+        """Finish a fault started earlier (called back by the cluster)."""
+        if action == "heal":
+            if self.partitioned:
+                cluster.network.heal()
+                self.partitioned = False
+                cluster.record_fault("heal", [], "network healed")
+        elif action == "lossless":
+            if self.lossy:
+                cluster.network.options = self.options.network
+                self.lossy = False
+                cluster.record_fault("heal", [], "network lossless")
+        elif action == "restart" and node is not None and node in self.crashed:
+            self.crashed.remove(node)
+            if cluster.restart(node):
+                cluster.record_fault("restart", [node], "restarted")
+            else:
+                self.failed.append(node)
+                cluster.record_fault("restart", [node], "storage failed recovery: stays down")
+        elif action == "resume" and node is not None and node in self.paused:
+            self.paused.remove(node)
+            cluster.resume(node)
+            cluster.record_fault("resume", [node], "resumed")
+
+    def node_failed(self, node: int) -> None:
+        """Note that ``node`` failed for good outside the nemesis (e.g. an fsync error)."""
+        if node in self.crashed:
+            self.crashed.remove(node)
+        if node not in self.failed:
+            self.failed.append(node)
+
+    def stop(self, cluster: Cluster) -> None:
+        """Enter the liveness phase: no new faults; heal, restart and resume everything."""
+        self.active = False
+        self.end(cluster, "heal", None)
+        self.end(cluster, "lossless", None)
+        for node in list(self.crashed):
+            self.end(cluster, "restart", node)
+        for node in list(self.paused):
+            self.end(cluster, "resume", node)
