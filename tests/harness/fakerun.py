@@ -86,3 +86,32 @@ def failing_seeds(count: int, start: int = 0) -> list[int]:
         seed for seed in range(start, start + count)
         if fake_run(RunOptions(seed=seed), keep_trace=False).violation is not None
     ]
+
+
+def raising_run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+) -> RunResult:
+    """`fake_run`, except that seeds divisible by 5 raise RuntimeError (a simulator bug)."""
+    if options.seed % 5 == 0:
+        raise RuntimeError(f"boom at seed {options.seed}\nsecond line")
+    return fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
+
+
+def unstable_run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+) -> RunResult:
+    """`fake_run` whose replays get another fingerprint (a determinism bug)."""
+    import attrs
+
+    result = fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
+    if replay is not None:
+        result = attrs.evolve(result, fingerprint="0" * 32)
+    return result

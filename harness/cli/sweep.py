@@ -1,0 +1,154 @@
+"""``paxlab sweep --seeds A:B``: run many seeds in parallel, group failures, write artifacts.
+
+Prints the sweep's options first, progress on stderr (at most about once a second), then
+a summary: seeds run, passed, failed, and each failure signature with its seeds, one artifact
+folder and its replay command. ``--json`` prints the summary as one JSON object instead.
+Exit 0 no failure, 1 any failure (a violation or a run that raised), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from harness import sweep as sweep_lib
+from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.runspec import ALL_FAULTS, VARIANTS, RunOptions
+from harness.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
+
+_MAX_SEEDS_SHOWN = 12
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Add the run options shared with ``paxlab run`` (all but ``--seed``)."""
+    defaults = RunOptions()
+    parser.add_argument("--replicas", type=int, default=defaults.replicas)
+    parser.add_argument("--ops", type=int, default=defaults.ops)
+    parser.add_argument("--clients", type=int, default=defaults.clients)
+    parser.add_argument("--keys", type=int, default=defaults.keys)
+    parser.add_argument(
+        "--faults", default=",".join(ALL_FAULTS),
+        help=f"comma list from {','.join(ALL_FAULTS)}, or none (default: all)",
+    )
+    parser.add_argument("--unsafe-clocks", action="store_true")
+    parser.add_argument("--variant", default=None, help=f"one of {', '.join(VARIANTS)}")
+
+
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    """Build `RunOptions` (seed 0) from `add_run_options` flags; raises ValueError if bad."""
+    faults: tuple[str, ...] = ()
+    if args.faults.strip() not in ("", "none"):
+        faults = tuple(f.strip() for f in args.faults.split(","))
+    # Passed as a dict: mypy's attrs plugin cannot type the converter=tuple field.
+    fields: dict[str, Any] = {"faults": faults}
+    return RunOptions(
+        replicas=args.replicas, ops=args.ops, clients=args.clients, keys=args.keys,
+        unsafe_clocks=args.unsafe_clocks, variant=args.variant, **fields,
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("sweep", help="run a range of seeds and group the failures")
+    parser.add_argument("--seeds", required=True, help="A:B runs seeds A..B-1 (or N alone)")
+    parser.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: cores)")
+    parser.add_argument("--executor", default="local", help="local or dask://HOST:PORT")
+    parser.add_argument("--out", type=Path, default=Path("artifacts"),
+                        help="artifact folder root (default: artifacts)")
+    add_run_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(func=_main)
+
+
+class ProgressPrinter:
+    """Writes a progress line to ``stream`` at most every ``interval_s`` and at the end."""
+
+    def __init__(self, stream: TextIO, interval_s: float = 1.0) -> None:
+        self._stream = stream
+        self._interval_s = interval_s
+        self._last = time.monotonic()
+
+    def __call__(self, p: SweepProgress) -> None:
+        now = time.monotonic()
+        if p.done < p.total and now - self._last < self._interval_s:
+            return
+        self._last = now
+        eta = "?" if p.eta_s is None else _duration(p.eta_s)
+        self._stream.write(
+            f"sweep: {p.done}/{p.total} done, {p.runs_per_s:.1f} runs/s, "
+            f"{p.failed} failed, eta {eta}\n"
+        )
+        self._stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
+        seeds = parse_seed_range(args.seeds)
+        if args.jobs is not None and args.jobs < 1:
+            raise SweepError(f"jobs must be >= 1, got jobs={args.jobs}")
+        options = options_from_args(args)
+    except ValueError as exc:
+        print(f"paxlab sweep: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.json:
+        print(_header(options, seeds, args))
+    try:
+        summary = sweep_lib.sweep(
+            options, seeds, jobs=args.jobs, executor=args.executor, out=args.out,
+            run=sweep_lib.default_run,  # looked up per call: tests substitute a fake run
+            progress=ProgressPrinter(sys.stderr),
+        )
+    except SweepError as exc:
+        print(f"paxlab sweep: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(summary.to_json()))
+    else:
+        print(format_summary(summary))
+    return EXIT_VIOLATION if summary.failed else EXIT_OK
+
+
+def _header(options: RunOptions, seeds: range, args: argparse.Namespace) -> str:
+    faults = ",".join(options.faults) or "none"
+    return (
+        f"sweep seeds={seeds.start}:{seeds.stop} ({len(seeds)} seeds) "
+        f"replicas={options.replicas} ops={options.ops} clients={options.clients} "
+        f"keys={options.keys} faults={faults} unsafe_clocks={options.unsafe_clocks} "
+        f"variant={options.variant} jobs={args.jobs or 'cores'} executor={args.executor}"
+    )
+
+
+def format_summary(summary: SweepSummary) -> str:
+    """Return the human summary: counts, then each failure group with artifact and replay."""
+    lines = [
+        f"seeds run: {len(summary.outcomes)}, passed: {summary.passed}, "
+        f"failed: {summary.failed} ({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
+    ]
+    if not summary.failed:
+        lines.append("PASSED")
+        return "\n".join(lines)
+    lines.append(f"FAILED: {summary.failed} seeds in {len(summary.groups)} signature(s)")
+    for group in summary.groups:
+        shown = ", ".join(str(s) for s in group.seeds[:_MAX_SEEDS_SHOWN])
+        if len(group.seeds) > _MAX_SEEDS_SHOWN:
+            shown += f", ... ({len(group.seeds) - _MAX_SEEDS_SHOWN} more)"
+        lines.append(f"  {group.signature}  {len(group.seeds)} seed(s): {shown}")
+        lines.append(f"    e.g. seed {group.seeds[0]}: {group.example}")
+        if group.artifact is not None:
+            lines.append(f"    artifact: {group.artifact}")
+        lines.append(f"    replay:   {group.replay_command}")
+    mismatched = [o.seed for o in summary.outcomes if o.replay_mismatch]
+    if mismatched:
+        lines.append(
+            "NONDETERMINISM: replaying the choices of seed(s) "
+            f"{', '.join(map(str, mismatched))} changed the fingerprint"
+        )
+    return "\n".join(lines)
