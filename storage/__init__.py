@@ -11,3 +11,4 @@ from storage.errors import StorageError as StorageError
 from storage.filedisk import FileDisk as FileDisk
 from storage.simdisk import SimDisk as SimDisk
 from storage.simdisk import SimDiskFaults as SimDiskFaults
+from storage.wal import WAL as WAL
