@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory figures, one command each (``python -m benchmarks.<name>``)."""
