@@ -1,0 +1,243 @@
+"""The per-partition Wing-Gong-Lowe search, resumable in slices (used by `linearizability`).
+
+Entries are indices into parallel lists (a doubly linked list with two sentinels), so lifting
+an op out and putting it back are a few list stores. The search is an explicit stack, so it
+can stop after any number of steps and resume exactly where it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from harness.checkers.models import Model
+from harness.history import Operation
+
+
+def prune_info_ops(ops: list[Operation], model: Model) -> tuple[list[Operation], list[Any]]:
+    """Drop info ops that can soundly be taken as "never happened"; return (ops, dep lists).
+
+    Dropped: info ops that only observe (reads: they change nothing). When every op of the
+    partition observes or overwrites (no appends), also info ops that overwrite with a value
+    no op observes, repeated to a fixed point. For each kept op the second list holds None or,
+    for a kept info overwriter, the ids of the ops observing its value: once all of those are
+    linearized the search never places it (see `Model`).
+    """
+    facts = {op.id: (model.overwrites(op), model.observes(op)) for op in ops}
+    kept = [op for op in ops if not (op.type == "info" and facts[op.id][1][0]
+                                     and not facts[op.id][0][0])]
+    prunable = all(w[0] or o[0] for w, o in facts.values())
+    if not prunable:
+        return kept, [None] * len(kept)
+    while True:
+        observers: dict[Any, list[int]] = {}
+        for op in kept:
+            seen, state = facts[op.id][1]
+            if seen:
+                observers.setdefault(state, []).append(op.id)
+        deps: list[Any] = []
+        survivors: list[Operation] = []
+        for op in kept:
+            writes, state = facts[op.id][0]
+            if op.type == "info" and writes:
+                who = [i for i in observers.get(state, []) if i != op.id]
+                if not who:
+                    continue
+                deps.append(who)
+            else:
+                deps.append(None)
+            survivors.append(op)
+        if len(survivors) == len(kept):
+            return kept, deps
+        kept = survivors
+
+
+def find_superseded_observer(ops: list[Operation], model: Model) -> Operation | None:
+    """Return an ok op that observes a value every writer of which was surely overwritten.
+
+    A quick, sound test for stale reads and lost writes (no search): if for every op X that
+    writes ``u`` (or for the initial state, if it is ``u``) some ok op W writing another
+    value was invoked after X completed and completed before R was invoked, then R cannot
+    observe ``u``. Only for partitions where every op observes or overwrites. Returns the
+    offending op with the earliest invocation, or None.
+    """
+    facts = {op.id: (model.overwrites(op), model.observes(op)) for op in ops}
+    if not all(w[0] or o[0] for w, o in facts.values()):
+        return None
+    never = len(ops) * 4 + 1_000_000_000  # later than any history position
+    ok_writes = sorted(
+        (op.invoke_index, op.complete_index, facts[op.id][0][1])
+        for op in ops if op.type == "ok" and facts[op.id][0][0] and op.complete_index is not None
+    )
+
+    def superseded_by(after: int, value: Any) -> int:
+        # earliest completion of an ok write of another value invoked after position `after`
+        best = never
+        for invoked, completed, written in ok_writes:
+            if invoked > after and written != value and completed is not None:
+                best = min(best, completed)
+        return best
+
+    cache: dict[Any, int] = {}
+    initial = model.init()
+    found: Operation | None = None
+    for op in sorted(ops, key=lambda o: o.invoke_index):
+        seen, value = facts[op.id][1]
+        if op.type != "ok" or not seen:
+            continue
+        if value not in cache:
+            bound = superseded_by(-1, value) if value == initial else -1
+            for other in ops:
+                writes, written = facts[other.id][0]
+                if writes and written == value:
+                    if other.type != "ok" or other.complete_index is None:
+                        bound = never
+                        break
+                    bound = max(bound, superseded_by(other.complete_index, value))
+            cache[value] = bound  # -1: nothing ever writes it
+        if cache[value] < op.invoke_index:
+            found = op
+            break
+    return found
+
+
+class PartitionSearch:
+    """WGL search over one partition's ops; `run` advances it by a bounded number of steps.
+
+    Attributes:
+        key: the partition.
+        done: True once a verdict is known (or the search was released).
+        memo: configurations (linearized bitset, state) explored; emptied by `release`.
+        best_prefix: longest linearizable prefix seen where an op could not be placed.
+        failed_op: the op that could not be placed after ``best_prefix``.
+    """
+
+    def __init__(self, key: Hashable, ops: list[Operation], model: Model) -> None:
+        self.key = key
+        self.model = model
+        kept, deps = prune_info_ops(ops, model)
+        self.ops = kept
+        self.op_count = len(kept)
+        local = {op.id: i for i, op in enumerate(kept)}
+        self.bits = [1 << i for i in range(len(kept))]
+        self.required = [op.type == "ok" for op in kept]
+        self.dep_masks: list[int | None] = [
+            None if d is None else sum(1 << local[j] for j in d) for d in deps
+        ]
+        # Entries: (history position, is_return, local op index), sorted by position.
+        raw = []
+        for i, op in enumerate(kept):
+            raw.append((op.invoke_index, 0, i))
+            if op.type == "ok":
+                if op.complete_index is None:
+                    raise ValueError(f"ok op has no completion, op={op.id}")
+                raw.append((op.complete_index, 1, i))
+        raw.sort()
+        n = len(raw)
+        self.head = n
+        self.tail = n + 1
+        self.entry_op = [r[2] for r in raw] + [-1, -1]
+        self.is_call = [r[1] == 0 for r in raw] + [False, False]
+        self.match = [-1] * (n + 2)
+        call_of: dict[int, int] = {}
+        for e, (_, is_ret, i) in enumerate(raw):
+            if is_ret:
+                self.match[call_of[i]] = e
+            else:
+                call_of[i] = e
+        if n:
+            self.next = [*range(1, n), self.tail, 0, -1]
+            self.prev = [self.head, *range(0, n - 1), -1, n - 1]
+        else:
+            self.next = [self.tail, -1]
+            self.prev = [-1, self.head]
+        self.entry = self.next[self.head]
+        self.state: Any = model.init()
+        self.linearized = 0
+        self.remaining = sum(self.required)
+        self.stack: list[tuple[int, Any]] = []
+        self.memo: set[tuple[int, Any]] = set()
+        self.states_created = 0
+        self.best_prefix: list[Operation] = []
+        self.failed_op: Operation | None = None
+        self._best_depth = -1
+        self.done = self.remaining == 0
+
+    def release(self) -> None:
+        """Free the memory of a finished or abandoned search."""
+        self.memo = set()
+        self.stack = []
+        self.done = True
+
+    def run(self, max_steps: int, max_memo: int) -> str:
+        """Advance up to ``max_steps`` steps; keep the memo at most ``max_memo`` entries.
+
+        Returns ``"ok"`` (linearizable), ``"violation"``, ``"memory"`` (the memo would pass
+        ``max_memo``) or ``"running"`` (call again).
+        """
+        if self.remaining == 0:
+            self.done = True
+            return "ok"
+        nxt, prv, is_call, entry_op, match = (
+            self.next, self.prev, self.is_call, self.entry_op, self.match
+        )
+        ops, bits, required, dep_masks = self.ops, self.bits, self.required, self.dep_masks
+        step, memo, stack, head = self.model.step, self.memo, self.stack, self.head
+        entry, state, lin, remaining = self.entry, self.state, self.linearized, self.remaining
+        status = "running"
+        for _ in range(max_steps):
+            if is_call[entry]:
+                i = entry_op[entry]
+                deps = dep_masks[i]
+                if deps is None or lin & deps != deps:
+                    new_state = step(state, ops[i])
+                    if new_state is not None:
+                        config = (lin | bits[i], new_state)
+                        if config not in memo:
+                            if len(memo) >= max_memo:
+                                status = "memory"
+                                break
+                            memo.add(config)
+                            self.states_created += 1
+                            stack.append((entry, state))
+                            lin, state = config
+                            # lift the call entry and its return entry out of the list
+                            p, n = prv[entry], nxt[entry]
+                            nxt[p], prv[n] = n, p
+                            r = match[entry]
+                            if r >= 0:
+                                p, n = prv[r], nxt[r]
+                                nxt[p], prv[n] = n, p
+                            if required[i]:
+                                remaining -= 1
+                                if remaining == 0:
+                                    status = "ok"
+                                    break
+                            entry = nxt[head]
+                            continue
+                entry = nxt[entry]
+                continue
+            # A return entry (or the tail): its op had to be linearized already. Backtrack.
+            if len(stack) > self._best_depth:
+                self._best_depth = len(stack)
+                self.best_prefix = [ops[entry_op[e]] for e, _ in stack]
+                self.failed_op = ops[entry_op[entry]] if entry_op[entry] >= 0 else None
+            if not stack:
+                status = "violation"
+                break
+            entry, state = stack.pop()
+            i = entry_op[entry]
+            lin &= ~bits[i]
+            r = match[entry]
+            if r >= 0:
+                nxt[prv[r]] = r
+                prv[nxt[r]] = r
+            nxt[prv[entry]] = entry
+            prv[nxt[entry]] = entry
+            if required[i]:
+                remaining += 1
+            entry = nxt[entry]
+        self.entry, self.state, self.linearized, self.remaining = entry, state, lin, remaining
+        if status in ("ok", "violation"):
+            self.done = True
+        return status
