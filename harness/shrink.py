@@ -36,6 +36,8 @@ Choices = tuple[int, ...]
 # A test takes a candidate list; returns the (normalised) list the failing run consumed,
 # or None if the candidate does not fail the property.
 TestFunction = Callable[[Choices], Choices | None]
+# Called after every run with the runs so far and the current (smallest failing) list.
+Progress = Callable[[int, Choices], None]
 
 
 def trim_zeros(choices: Sequence[int]) -> Choices:
@@ -53,8 +55,11 @@ def _key(choices: Choices) -> tuple[int, Choices]:
 class _Search:
     """State of one shrink: the current list, the run budget and a memo of tried lists."""
 
-    def __init__(self, initial: Choices, test: TestFunction, max_runs: int) -> None:
+    def __init__(
+        self, initial: Choices, test: TestFunction, max_runs: int, progress: Progress | None
+    ) -> None:
         self.current = trim_zeros(initial)
+        self._progress = progress
         self.runs = 0
         self._test = test
         self.max_runs = max_runs
@@ -83,13 +88,12 @@ class _Search:
         self._tried.add(candidate)
         self.runs += 1
         consumed = self._test(candidate)
-        if consumed is None:
-            return False
-        consumed = trim_zeros(consumed)
-        if _key(consumed) >= _key(self.current):
-            return False
-        self.current = consumed
-        return True
+        adopted = consumed is not None and _key(trim_zeros(consumed)) < _key(self.current)
+        if consumed is not None and adopted:
+            self.current = trim_zeros(consumed)
+        if self._progress is not None:
+            self._progress(self.runs, self.current)
+        return adopted
 
 
 def _chunk_pass(search: _Search, edit: Callable[[Choices, int, int], Choices]) -> bool:
@@ -157,8 +161,13 @@ class ShrinkOutcome:
     exhausted: bool
 
 
-def shrink_choices(initial: Sequence[int], test: TestFunction, *, max_runs: int = 500
-                   ) -> ShrinkOutcome:
+def shrink_choices(
+    initial: Sequence[int],
+    test: TestFunction,
+    *,
+    max_runs: int = 500,
+    progress: Progress | None = None,
+) -> ShrinkOutcome:
     """Shrink ``initial`` (assumed failing) with at most ``max_runs`` calls of ``test``.
 
     ``exhausted`` is True when the budget ran out before a pass changed nothing (the result
@@ -166,7 +175,7 @@ def shrink_choices(initial: Sequence[int], test: TestFunction, *, max_runs: int 
     """
     if max_runs < 0:
         raise ValueError(f"max_runs must be >= 0, got max_runs={max_runs}")
-    search = _Search(tuple(initial), test, max_runs)
+    search = _Search(tuple(initial), test, max_runs, progress)
     passes: tuple[tuple[float, Callable[[_Search], bool]], ...] = (
         (1 / 3, lambda s: _chunk_pass(s, _delete)),
         (1 / 2, lambda s: _chunk_pass(s, _zero)),
@@ -202,6 +211,7 @@ def shrink_run(
     prop: str | None = None,
     max_runs: int = 500,
     run: RunFunction = default_run,
+    progress: Progress | None = None,
 ) -> ShrinkResult:
     """Shrink the run ``options`` + ``choices`` while it still violates property ``prop``.
 
@@ -224,7 +234,7 @@ def shrink_run(
             return tuple(result.choices)
         return None
 
-    outcome = shrink_choices(before.choices, test, max_runs=max_runs)
+    outcome = shrink_choices(before.choices, test, max_runs=max_runs, progress=progress)
     after = run(options, replay=outcome.choices, keep_trace=True)
     if after.violation is None or after.violation.property != target:  # determinism bug
         raise RuntimeError(

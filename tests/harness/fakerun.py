@@ -33,23 +33,23 @@ def fake_run(
     digest = hashlib.blake2b(digest_size=16)
     violation: Violation | None = None
     previous = -1
-    limit = STEPS if trace_until is None else min(STEPS, trace_until)
-    for step in range(limit):
+    for step in range(STEPS):
         value = chooser.choose("fake.v", 8)
-        line = f"{step} t={step * 1000}us node=0 draw={value}"
+        line = f"{step + 1} t={step * 1000}us node=0 draw={value}"
         digest.update(line.encode() + b"\n")
-        trace.append(line)
+        if trace_until is None or step + 1 <= trace_until:  # like harness.trace: keeps
+            trace.append(line)  # lines up to the step, still runs (and hashes) them all
         if value == 7 and previous == 7:
             start = step - 1
             if start % 2 == 0:
                 violation = Violation(
                     property="S1", message=f"slot {start}: two values chosen",
-                    time_us=step * 1000, step=step, node=0, slot=start,
+                    time_us=step * 1000, step=step + 1, node=0, slot=start,
                 )
             else:
                 violation = Violation(
                     property="S8", message="key k1: not linearizable",
-                    time_us=step * 1000, step=step, key="k1",
+                    time_us=step * 1000, step=step + 1, key="k1",
                 )
             break
         previous = value
@@ -68,10 +68,10 @@ def fake_run(
         verdict="ok" if violation is None else "violation",
         violation=violation,
         ops={"ok": 1, "fail": 0, "info": 1},
-        sim_time_s=len(trace) / 1000,
+        sim_time_s=(step + 1) / 1000,
         wall_time_s=0.001,
         fingerprint=digest.hexdigest(),
-        steps=len(trace),
+        steps=step + 1,
         choices=tuple(chooser.choices),
         history=history,
         trace=tuple(trace) if keep_trace else (),

@@ -1,0 +1,115 @@
+"""``paxlab replay ARTIFACT [--until STEP] [--trace]``: re-run a failure artifact exactly.
+
+The run repeats with the artifact's options and choice list, and its fingerprint is compared
+with the one recorded. Prints the artifact's seed and options, the event trace if asked
+(``--until STEP``: only steps 1..STEP; the run itself still runs to its end, so the
+fingerprint stays comparable), then the verdict, the violation, and the fingerprint check.
+
+Exit codes:
+    0: the replay passed (no violation) and its fingerprint matches.
+    1: the replay violated a property (the artifact's failure reproduced) and its fingerprint
+       matches.
+    2: bad input (missing or corrupt artifact, bad flags), or **fingerprint mismatch**: the
+       replay did not repeat the recorded run (nondeterminism, or the code changed since the
+       artifact was written; the versions are printed). Its verdict is still printed, but the
+       run is not a reproduction, so scripts must not read it as a pass or a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness import sweep as sweep_lib
+from harness.artifact import Artifact, ArtifactError, read_artifact, versions
+from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.runspec import RunResult, Violation
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("replay", help="re-run a failure artifact exactly")
+    parser.add_argument("artifact", help="artifact folder (from paxlab sweep or shrink)")
+    parser.add_argument("--until", type=int, default=None, metavar="STEP",
+                        help="print the trace only up to this step")
+    parser.add_argument("--trace", action="store_true", help="print the event trace")
+    parser.set_defaults(func=_main)
+
+
+def describe(artifact: Artifact) -> str:
+    """Return one line naming the artifact's seed, options and choice list."""
+    o = artifact.options
+    return (
+        f"replay {artifact.folder}: seed={o.seed} replicas={o.replicas} ops={o.ops} "
+        f"clients={o.clients} keys={o.keys} faults={','.join(o.faults) or 'none'} "
+        f"unsafe_clocks={o.unsafe_clocks} variant={o.variant} "
+        f"choices={len(artifact.choices)} ({artifact.nonzero_choices} non-zero) "
+        f"steps={artifact.steps}"
+    )
+
+
+def format_violation(violation: Violation) -> str:
+    """Return the one-line human form of a violation, with where and when."""
+    where = [f"step={violation.step}", f"time={violation.time_us / 1e6:.6f}s"]
+    for name in ("node", "slot", "key"):
+        value = getattr(violation, name)
+        if value is not None:
+            where.append(f"{name}={value}")
+    return f"{violation.property}: {violation.message} ({' '.join(where)})"
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.until is not None and args.until < 1:
+        print(f"paxlab replay: error: --until must be >= 1, got until={args.until}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        artifact = read_artifact(args.artifact)
+    except ArtifactError as exc:
+        print(f"paxlab replay: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(describe(artifact))
+    if artifact.unsafe:
+        print("label: UNSAFE (clock drift beyond rho on purpose; S6/S8 violations expected)")
+    result = sweep_lib.default_run(
+        artifact.options, replay=artifact.choices, keep_trace=args.trace or args.until is not None,
+        trace_until=args.until,
+    )
+    if args.trace or args.until is not None:
+        lines = result.trace if args.until is None else result.trace[: args.until]
+        for line in lines:
+            print(line)
+    return _report(artifact, result, args.until)
+
+
+def _report(artifact: Artifact, result: RunResult, until: int | None) -> int:
+    if result.violation is None:
+        print("verdict: ok (no violation)")
+    else:
+        print(f"verdict: violation {format_violation(result.violation)}")
+    ops = " ".join(f"{k}={v}" for k, v in result.ops.items())
+    print(f"ops: {ops}; steps={result.steps} sim_time={result.sim_time_s:.3f}s "
+          f"wall_time={result.wall_time_s:.3f}s")
+    if until is not None and result.violation is not None and result.violation.step > until:
+        print(f"note: the violation is at step {result.violation.step}, after --until {until}")
+    if result.fingerprint != artifact.fingerprint:
+        now = versions()
+        print(
+            f"paxlab replay: fingerprint mismatch: artifact={artifact.fingerprint} "
+            f"replay={result.fingerprint}: the run did not repeat (nondeterminism, or the code "
+            f"changed: artifact versions {_versions(artifact.versions)}, now {_versions(now)})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(f"fingerprint: {result.fingerprint} (matches the artifact)")
+    if result.violation is None:
+        if artifact.violation is not None:
+            print(f"NOT REPRODUCED: the artifact recorded {artifact.violation.property}")
+        else:
+            print("PASSED")
+        return EXIT_OK
+    print(f"REPRODUCED {result.violation.property}")
+    return EXIT_VIOLATION
+
+
+def _versions(data: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(data.items()))

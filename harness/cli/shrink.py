@@ -1,0 +1,99 @@
+"""``paxlab shrink ARTIFACT [-o OUT] [--max-runs N]``: minimise a failure artifact.
+
+Replays the artifact (its fingerprint must match, else exit 2 as for ``paxlab replay``),
+shrinks its choice list while the same property (`Violation.property`) still fails (see
+`harness.shrink`), writes the smallest failing run as a new artifact (default
+``<ARTIFACT>-shrunk``) and prints choices, non-zero choices and steps before and after.
+Progress goes to stderr at most about once a second.
+
+Exit codes: 1 the shrunk artifact was written (it violates the property, by construction),
+2 bad input (missing or corrupt artifact, an artifact without a violation, one that does not
+reproduce, bad flags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from harness import sweep as sweep_lib
+from harness.artifact import ArtifactError, read_artifact, write_artifact
+from harness.cli import EXIT_USAGE, EXIT_VIOLATION
+from harness.cli.replay import format_violation
+from harness.runspec import RunResult
+from harness.shrink import shrink_run
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("shrink", help="minimise a failure artifact's choice list")
+    parser.add_argument("artifact", help="artifact folder")
+    parser.add_argument("-o", "--out", type=Path, default=None,
+                        help="folder for the shrunk artifact (default: ARTIFACT-shrunk)")
+    parser.add_argument("--max-runs", type=int, default=500,
+                        help="run budget of the search (default: 500)")
+    parser.set_defaults(func=_main)
+
+
+class _Progress:
+    def __init__(self, max_runs: int, interval_s: float = 1.0) -> None:
+        self._max_runs = max_runs
+        self._interval_s = interval_s
+        self._last = time.monotonic()
+
+    def __call__(self, runs: int, current: tuple[int, ...]) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval_s:
+            return
+        self._last = now
+        nonzero = sum(1 for v in current if v)
+        print(f"shrink: {runs}/{self._max_runs} runs, now {len(current)} choices "
+              f"({nonzero} non-zero)", file=sys.stderr, flush=True)
+
+
+def _error(message: str) -> int:
+    print(f"paxlab shrink: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.max_runs < 0:
+        return _error(f"--max-runs must be >= 0, got max_runs={args.max_runs}")
+    try:
+        artifact = read_artifact(args.artifact)
+    except ArtifactError as exc:
+        return _error(str(exc))
+    if artifact.violation is None:
+        return _error(f"{artifact.folder}: the artifact records no violation: nothing to shrink")
+    prop = artifact.violation.property
+    out = args.out if args.out is not None else Path(f"{str(artifact.folder).rstrip('/')}-shrunk")
+    print(f"shrink {artifact.folder}: seed={artifact.seed} property={prop} "
+          f"max_runs={args.max_runs}")
+    try:
+        result = shrink_run(
+            artifact.options, artifact.choices, prop=prop, max_runs=args.max_runs,
+            run=sweep_lib.default_run, progress=_Progress(args.max_runs),
+        )
+    except ValueError as exc:
+        return _error(f"{artifact.folder}: the artifact does not reproduce: {exc}")
+    if result.before.fingerprint != artifact.fingerprint:
+        return _error(
+            f"{artifact.folder}: fingerprint mismatch: artifact={artifact.fingerprint} "
+            f"replay={result.before.fingerprint}: the run did not repeat"
+        )
+    shrunk = write_artifact(out, result.after)
+    print(f"before: {_figures(result.before)}")
+    print(f"after:  {_figures(result.after)}")
+    budget = "budget spent" if result.exhausted else "no smaller failing run found"
+    print(f"runs: {result.runs} ({budget})")
+    assert result.after.violation is not None  # shrink_run guarantees it
+    print(f"violation: {format_violation(result.after.violation)}")
+    print(f"artifact: {shrunk.folder}")
+    print(f"replay:   {shrunk.replay_command()}")
+    return EXIT_VIOLATION
+
+
+def _figures(result: RunResult) -> str:
+    nonzero = sum(1 for v in result.choices if v)
+    return f"choices={len(result.choices)} non-zero={nonzero} steps={result.steps}"
