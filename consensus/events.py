@@ -63,4 +63,13 @@ class Compact:
     snapshot: bytes
 
 
-Event = Tick | Receive | ClientWrite | ClientRead | Compact
+@attrs.frozen(kw_only=True)
+class StepDown:
+    """Ask a leader to step down on purpose (e.g. before planned maintenance).
+
+    It stops serving, tells the acceptors to release the lease they granted it (so a successor
+    need not wait it out) and becomes a follower. A no-op on a replica that is not leader.
+    """
+
+
+Event = Tick | Receive | ClientWrite | ClientRead | Compact | StepDown

@@ -1,0 +1,327 @@
+"""The acceptor and learner half of a replica: state every role shares, and the messages every
+role answers the same way (Prepare, Accept, Release, Probe, catch-up).
+
+`Replica` (consensus.replica) adds the roles on top. Rules kept here:
+- durable state changes go through `_persist`, which queues an encoded record; `_send` (the one
+  chokepoint for outgoing messages) first turns queued records into a `Persist` effect, so a
+  Promise or Accepted always leaves after the Persist it depends on;
+- a slot is applied only once known chosen: its entry was accepted under the ballot of the
+  leader that reported the commit, or it came from a peer's chosen prefix (catch-up).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+
+from consensus.ballot import Ballot, Entry
+from consensus.config import ReplicaConfig
+from consensus.effects import Apply, Effect, InstallSnapshot, Persist, Send
+from consensus.messages import (
+    Accept,
+    Accepted,
+    CatchUpReply,
+    CatchUpRequest,
+    Nack,
+    Prepare,
+    Probe,
+    ProbeReply,
+    Promise,
+    Release,
+    SlotEntry,
+)
+from consensus.quorum import majority
+from consensus.records import (
+    AcceptRecord,
+    CommitRecord,
+    DurableRecord,
+    PromiseRecord,
+    SnapshotRecord,
+    encode_record,
+    replay,
+)
+from consensus.roles import Role
+
+logger = logging.getLogger(__name__)
+
+CATCH_UP_MAX_ENTRIES = 256
+"""Most entries one CatchUpReply carries; the receiver asks again for the rest."""
+
+
+class AcceptorCore:
+    """Shared replica state and the role-independent message handlers (see module doc)."""
+
+    def __init__(
+        self,
+        config: ReplicaConfig,
+        choose: Callable[[str, int], int],
+        *,
+        records: Sequence[bytes] = (),
+        applied_slot: int = 0,
+    ) -> None:
+        if applied_slot < 0:
+            raise ValueError(f"applied_slot must be >= 0, got applied_slot={applied_slot}")
+        self.config = config
+        self.node_id = config.node_id
+        self._choose = choose
+        self._flags = config.flags
+        self._timing = config.timing
+        members = config.members
+        self._peers: tuple[int, ...] = tuple(m for m in members if m != config.node_id)
+        self._bit: dict[int, int] = {m: 1 << i for i, m in enumerate(members)}
+        self._majority = majority(len(members))
+        self._durable = replay(records)
+        self._recovered = bool(records)
+        self._promised: Ballot = self._durable.promised
+        self._max_round = self._promised.round
+        self.role = Role.FOLLOWER
+        self.leader_ballot: Ballot | None = None
+        self.commit_index = max(
+            self._durable.commit_hint, self._durable.snapshot_slot, applied_slot
+        )
+        self.applied_index = applied_slot
+        self._last_heard_us: int | None = None
+        self._grant_until_us = 0
+        self._grant_ballot: Ballot | None = None
+        self._catch_up_from = 0
+        self._catch_up_retry_us = 0
+        self._catch_up_target = -1
+        self._now = 0
+        self._out: list[Effect] = []
+        self._pending_records: list[bytes] = []
+
+    # ------------------------------------------------------------------ inspection
+    @property
+    def promised(self) -> Ballot:
+        """The highest ballot promised (persisted too, except under no-persist-promise)."""
+        return self._promised
+
+    @property
+    def accepted(self) -> Mapping[int, Entry]:
+        """Durably accepted entries still in the log (slots > the snapshot slot)."""
+        return MappingProxyType(self._durable.accepted)
+
+    @property
+    def snapshot_slot(self) -> int:
+        """The slot of the latest snapshot this replica holds (0: none)."""
+        return self._durable.snapshot_slot
+
+    # ------------------------------------------------------------------ effects plumbing
+    def _persist(self, record: DurableRecord) -> None:
+        """Queue ``record`` for the next Persist and apply it to the durable state now."""
+        self._pending_records.append(encode_record(record))
+        self._durable.apply(record)
+
+    def _flush(self) -> None:
+        """Emit one Persist for the queued records (with a commit hint if it advanced)."""
+        if not self._pending_records:
+            return
+        if self.commit_index > self._durable.commit_hint:
+            self._persist(CommitRecord(self.commit_index))
+        self._out.append(Persist(records=tuple(self._pending_records)))
+        self._pending_records = []
+
+    def _send(self, dst: int, msg: object) -> None:
+        """The one exit for messages: queued durable records are persisted before it leaves."""
+        if self._pending_records:
+            self._flush()
+        self._out.append(Send(dst=dst, msg=msg))
+
+    def _promise(self, ballot: Ballot) -> None:
+        """Promise ``ballot`` (>= promised) durably, unless the variant skips the Persist."""
+        if ballot > self._promised:
+            self._promised = ballot
+            if ballot.round > self._max_round:
+                self._max_round = ballot.round
+            if self._flags.persist_promise:
+                self._persist(PromiseRecord(ballot))
+
+    def _draw_timeout(self) -> int:
+        """Return a fresh randomized election timeout (0 jitter is the nominal choice)."""
+        t = self._timing
+        return t.election_timeout_us + self._choose("election.jitter", t.election_jitter_us + 1)
+
+    def _grant_remaining_us(self, to: Ballot) -> int:
+        """How long the lease this node granted (to anyone but ``to``) still runs."""
+        if self._grant_ballot == to:
+            return 0
+        return max(0, self._grant_until_us - self._now)
+
+    def _hears_leader(self) -> bool:
+        if self.role is Role.LEADER:
+            return True
+        heard = self._last_heard_us
+        return (
+            self.leader_ballot is not None
+            and heard is not None
+            and self._now - heard < self._timing.election_timeout_us
+        )
+
+    def _entries_from(self, from_slot: int) -> tuple[SlotEntry, ...]:
+        acc = self._durable.accepted
+        return tuple(
+            SlotEntry(slot=s, ballot=acc[s].ballot, command=acc[s].command)
+            for s in sorted(s for s in acc if s >= from_slot)
+        )
+
+    def _own_promise(self, ballot: Ballot, from_slot: int) -> Promise:
+        """The Promise this node gives ``ballot`` (call after promising it)."""
+        d = self._durable
+        with_snapshot = d.snapshot_slot >= from_slot
+        return Promise(
+            ballot=ballot,
+            from_slot=from_slot,
+            entries=self._entries_from(from_slot),
+            commit_index=self.commit_index,
+            lease_remaining_us=self._grant_remaining_us(ballot),
+            snapshot_slot=d.snapshot_slot if with_snapshot else 0,
+            snapshot=d.snapshot if with_snapshot else b"",
+        )
+
+    # ------------------------------------------------------------------ hooks for roles
+    def _on_follow(self, ballot: Ballot) -> None:
+        """Called when an Accept from the leader of ``ballot`` was accepted."""
+
+    def _on_promised(self) -> None:
+        """Called after this node promised a Prepare from another node."""
+
+    # ------------------------------------------------------------------ acceptor handlers
+    def _on_prepare(self, src: int, m: Prepare) -> None:
+        if m.ballot < self._promised:
+            self._send(src, Nack(ballot=self._promised, rejected=m.ballot))
+            return
+        if m.ballot > self._promised:
+            self.leader_ballot = None
+        self._promise(m.ballot)
+        self._on_promised()
+        self._send(src, self._own_promise(m.ballot, m.from_slot))
+
+    def _on_accept(self, src: int, m: Accept) -> None:
+        ballot = m.ballot
+        if ballot < self._promised:
+            self._send(src, Nack(ballot=self._promised, rejected=ballot))
+            return
+        self._promise(ballot)
+        self.leader_ballot = ballot
+        self._last_heard_us = self._now
+        self._grant_until_us = self._now + self._timing.lease_duration_us
+        self._grant_ballot = ballot
+        self._on_follow(ballot)
+        acc = self._durable.accepted
+        snap = self._durable.snapshot_slot
+        slot = m.first_slot
+        for command in m.commands:
+            if slot > snap:
+                old = acc.get(slot)
+                if old is None or old.ballot != ballot:
+                    self._persist(AcceptRecord(slot, ballot, command))
+            slot += 1
+        self._learn_commit(src, ballot, m.commit_index)
+        reply = Accepted(
+            ballot=ballot, first_slot=m.first_slot, last_slot=slot - 1, stamp_us=m.stamp_us
+        )
+        self._send(src, reply)
+
+    def _learn_commit(self, src: int, ballot: Ballot, leader_commit: int) -> None:
+        """Advance commit_index over entries the leader of ``ballot`` reported chosen.
+
+        Only entries accepted under that very ballot are known to be the chosen values; an
+        entry from an older ballot, or a gap, stops the advance and asks for catch-up.
+        """
+        if leader_commit <= self.commit_index:
+            return
+        acc = self._durable.accepted
+        s = self.commit_index + 1
+        while s <= leader_commit:
+            e = acc.get(s)
+            if e is None or e.ballot != ballot:
+                break
+            s += 1
+        self.commit_index = s - 1
+        if self.commit_index < leader_commit:
+            self._request_catch_up(src, self.commit_index + 1)
+
+    def _request_catch_up(self, preferred: int, from_slot: int) -> None:
+        """Ask a peer for chosen entries from ``from_slot``; retry others, one at a time."""
+        if not self._peers:
+            return
+        if from_slot == self._catch_up_from and self._now < self._catch_up_retry_us:
+            return
+        if from_slot == self._catch_up_from and self._catch_up_target in self._peers:
+            i = self._peers.index(self._catch_up_target)
+            target = self._peers[(i + 1) % len(self._peers)]
+        else:
+            target = preferred if preferred in self._peers else self._peers[0]
+        self._catch_up_from = from_slot
+        self._catch_up_target = target
+        self._catch_up_retry_us = self._now + 4 * self._timing.heartbeat_interval_us
+        self._send(target, CatchUpRequest(ballot=self._promised, from_slot=from_slot))
+
+    def _on_catch_up_request(self, src: int, m: CatchUpRequest) -> None:
+        d = self._durable
+        snap_slot, snapshot, start = 0, b"", m.from_slot
+        if m.from_slot <= d.snapshot_slot:
+            snap_slot, snapshot, start = d.snapshot_slot, d.snapshot, d.snapshot_slot + 1
+        entries: list[SlotEntry] = []
+        acc = d.accepted
+        s = start
+        while s <= self.commit_index and len(entries) < CATCH_UP_MAX_ENTRIES:
+            e = acc.get(s)
+            if e is None:
+                break
+            entries.append(SlotEntry(slot=s, ballot=e.ballot, command=e.command))
+            s += 1
+        if snap_slot or entries:
+            reply = CatchUpReply(
+                ballot=self._promised,
+                snapshot_slot=snap_slot,
+                snapshot=snapshot,
+                entries=tuple(entries),
+            )
+            self._send(src, reply)
+
+    def _on_catch_up_reply(self, src: int, m: CatchUpReply) -> None:
+        if self.role is Role.LEADER:
+            return  # a leader's log is complete up to its commit index
+        if m.snapshot_slot > self.commit_index:
+            self._persist(SnapshotRecord(m.snapshot_slot, m.snapshot))
+            self.commit_index = m.snapshot_slot
+        acc = self._durable.accepted
+        for e in m.entries:
+            if e.slot <= self.commit_index:
+                continue
+            if e.slot != self.commit_index + 1:
+                break
+            old = acc.get(e.slot)
+            # An entry at a higher ballot than the chosen one holds the chosen value too.
+            if old is None or old.ballot < e.ballot:
+                self._persist(AcceptRecord(e.slot, e.ballot, e.command))
+            self.commit_index = e.slot
+        self._catch_up_retry_us = 0
+
+    def _on_release(self, src: int, m: Release) -> None:
+        if self._grant_ballot == m.ballot:
+            self._grant_until_us = min(self._grant_until_us, self._now)
+        if self.leader_ballot == m.ballot and self.role is Role.FOLLOWER:
+            self._last_heard_us = None
+
+    def _on_probe(self, src: int, m: Probe) -> None:
+        reply = ProbeReply(ballot=self._promised, probe_id=m.probe_id, hears=self._hears_leader())
+        self._send(src, reply)
+
+    # ------------------------------------------------------------------ learner
+    def _apply_committed(self) -> None:
+        """Emit InstallSnapshot/Apply for everything committed, in slot order."""
+        if self.applied_index >= self.commit_index:
+            return
+        self._flush()  # what we learned is durable before the state machine uses it
+        d = self._durable
+        if self.applied_index < d.snapshot_slot:
+            self._out.append(InstallSnapshot(slot=d.snapshot_slot, snapshot=d.snapshot))
+            self.applied_index = d.snapshot_slot
+        acc = d.accepted
+        out = self._out
+        for s in range(self.applied_index + 1, self.commit_index + 1):
+            out.append(Apply(slot=s, command=acc[s].command))
+        self.applied_index = self.commit_index

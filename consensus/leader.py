@@ -1,0 +1,320 @@
+"""The leader half of a replica: phase-1 recovery, pipelined phase 2, leases, client replies.
+
+Leases ("elect then wait", rho = drift_bound_ppm / 1e6, L = lease_duration_us):
+- every Accept (heartbeat or proposal) is a lease round stamped with the leader's local send
+  time; acceptors grant L from when they receive it and echo the stamp;
+- once a majority (the leader included) echoed stamps >= t, the lease runs until
+  ``t + L(1-rho)/(1+rho)`` of the leader's clock;
+- a new leader first waits ``max(remaining reported by its promise quorum) * (1+rho)/(1-rho)``;
+- it serves (write replies, strong reads) only while: its recovered suffix is committed (S5),
+  the wait is over, and the lease is valid, checked against ``now_us`` right before each reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from consensus.acceptor import AcceptorCore
+from consensus.config import ReplicaConfig
+from consensus.effects import Persist, Reply, ServeRead
+from consensus.events import ClientWrite, Compact
+from consensus.messages import Accept, Accepted, Release, SlotEntry
+from consensus.quorum import lease_length_us, lease_wait_us, quorum_time
+from consensus.records import AcceptRecord, SnapshotRecord, encode_record
+from consensus.roles import CandidateState, FollowerState, LeaderState, Role, check_transition
+
+logger = logging.getLogger(__name__)
+
+
+class LeaderCore(AcceptorCore):
+    """Adds the leader role and the role-state slots to `AcceptorCore`."""
+
+    def __init__(
+        self,
+        config: ReplicaConfig,
+        choose: Callable[[str, int], int],
+        *,
+        records: Sequence[bytes] = (),
+        applied_slot: int = 0,
+    ) -> None:
+        super().__init__(config, choose, records=records, applied_slot=applied_slot)
+        self._fstate: FollowerState | None = None
+        self._cstate: CandidateState | None = None
+        self._lstate: LeaderState | None = None
+        self._timer_us = -1
+        self._started = False
+        self._commit_quorum = self._majority if self._flags.majority_commit else 1
+        self._lease_us = lease_length_us(
+            self._timing.lease_duration_us, self._timing.drift_bound_ppm
+        )
+
+    def _become_follower(self, reason: str) -> None:
+        raise NotImplementedError  # Replica defines it
+
+    # ------------------------------------------------------------------ inspection
+    @property
+    def recovery_slot(self) -> int:
+        """For a leader, the last slot it recovered in phase 1 (0 for other roles)."""
+        return 0 if self._lstate is None else self._lstate.recovery_slot
+
+    @property
+    def lease_until_us(self) -> int | None:
+        """Local time the leader's current lease ends (None: no lease, or not leader)."""
+        ls = self._lstate
+        return None if ls is None else self._lease_until(ls)
+
+    def is_serving(self, now_us: int) -> bool:
+        """True iff, at local time ``now_us``, this replica would answer writes and strong reads.
+
+        Leader, recovered suffix committed, predecessors' leases waited out, own lease valid.
+        Pure: changes nothing.
+        """
+        ls = self._lstate
+        if ls is None or self.commit_index < ls.recovery_slot:
+            return False
+        if now_us < ls.lease_wait_until_us:
+            return False
+        lease = self._lease_until(ls)
+        return lease is not None and now_us < lease
+
+    def _quorum_stamp(self, ls: LeaderState) -> int | None:
+        stamps = ls.stamps
+        times = [ls.own_stamp_us]
+        times.extend(stamps[p] for p in self._peers if p in stamps)
+        return quorum_time(times, self._majority)
+
+    def _lease_until(self, ls: LeaderState) -> int | None:
+        t = self._quorum_stamp(ls)
+        return None if t is None else t + self._lease_us
+
+    # ------------------------------------------------------------------ becoming leader
+    def _become_leader(self, cs: CandidateState) -> None:
+        """Phase 1 done: adopt the highest-ballot entry per slot, re-propose the suffix."""
+        check_transition(self.role, Role.LEADER)
+        now = self._now
+        promises = [cs.promises[n] for n in sorted(cs.promises)]
+        best = None
+        for p in promises:
+            if p.snapshot_slot > self.commit_index and (
+                best is None or p.snapshot_slot > best.snapshot_slot
+            ):
+                best = p
+        if best is not None:
+            self._persist(SnapshotRecord(best.snapshot_slot, best.snapshot))
+            self.commit_index = best.snapshot_slot
+        start = self.commit_index + 1
+        merged: dict[int, SlotEntry] = {}
+        for p in promises:
+            for e in p.entries:
+                if e.slot >= start:
+                    cur = merged.get(e.slot)
+                    if cur is None or e.ballot > cur.ballot:
+                        merged[e.slot] = e
+        last = max(merged, default=self.commit_index)
+        wait = 0
+        if self._flags.lease_wait:
+            remaining = max(p.lease_remaining_us for p in promises)
+            wait = lease_wait_us(remaining, self._timing.drift_bound_ppm)
+        ballot = cs.ballot
+        ls = LeaderState(
+            ballot=ballot,
+            next_slot=last + 1,
+            recovery_slot=last,
+            elected_us=now,
+            lease_wait_until_us=now + wait,
+            next_heartbeat_us=now,
+            own_stamp_us=now,
+        )
+        own = self._bit[self.node_id]
+        for s in range(start, last + 1):
+            got = merged.get(s)
+            self._persist(AcceptRecord(s, ballot, b"" if got is None else got.command))
+            ls.votes[s] = own
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "node=%d ballot=%r becomes leader: recovered slots %d..%d, lease wait %d us",
+                self.node_id, ballot, start, last, wait,
+            )
+        self.role = Role.LEADER
+        self._cstate = None
+        self._fstate = None
+        self._lstate = ls
+        self.leader_ballot = ballot
+        self._broadcast(ls)
+
+    # ------------------------------------------------------------------ phase 2
+    def _broadcast(self, ls: LeaderState) -> None:
+        """A heartbeat round: to each peer, every proposed slot it has not acknowledged."""
+        now = self._now
+        ls.own_stamp_us = now
+        ls.next_heartbeat_us = now + self._timing.heartbeat_interval_us
+        self._grant_until_us = now + self._timing.lease_duration_us
+        self._grant_ballot = ls.ballot
+        acc = self._durable.accepted
+        votes = ls.votes
+        lo, hi = self.commit_index + 1, ls.next_slot
+        for p in self._peers:
+            b = self._bit[p]
+            first = hi
+            for s in range(lo, hi):
+                if not votes[s] & b:
+                    first = s
+                    break
+            cmds = tuple(acc[s].command for s in range(first, hi))
+            msg = Accept(
+                ballot=ls.ballot,
+                first_slot=first,
+                commands=cmds,
+                commit_index=self.commit_index,
+                stamp_us=now,
+            )
+            self._send(p, msg)
+
+    def _leader_write(self, ls: LeaderState, ev: ClientWrite) -> None:
+        if ls.queue or ls.next_slot - 1 - self.commit_index >= self.config.window:
+            ls.queue.append(ev)
+        else:
+            self._propose(ls, [ev])
+
+    def _propose(self, ls: LeaderState, writes: list[ClientWrite]) -> None:
+        """Assign slots to ``writes``, accept them durably here, send one Accept per peer."""
+        ballot = ls.ballot
+        own = self._bit[self.node_id]
+        first = ls.next_slot
+        cmds = []
+        for w in writes:
+            s = ls.next_slot
+            self._persist(AcceptRecord(s, ballot, w.command))
+            ls.votes[s] = own
+            ls.pending[s] = (w.client_id, w.request_id)
+            cmds.append(w.command)
+            ls.next_slot = s + 1
+        now = self._now
+        ls.own_stamp_us = now
+        self._grant_until_us = now + self._timing.lease_duration_us
+        self._grant_ballot = ballot
+        msg = Accept(
+            ballot=ballot,
+            first_slot=first,
+            commands=tuple(cmds),
+            commit_index=self.commit_index,
+            stamp_us=now,
+        )
+        for p in self._peers:
+            self._send(p, msg)
+
+    def _step_leader(self, src: int | None, msg: object) -> None:
+        ls = self._lstate
+        assert ls is not None
+        if src is None:
+            if self._now >= ls.next_heartbeat_us:
+                self._broadcast(ls)
+            t = self._quorum_stamp(ls)
+            if self._now - (ls.elected_us if t is None else t) >= self._timing.election_timeout_us:
+                self._step_down_on_purpose("no quorum acknowledged for an election timeout")
+        elif isinstance(msg, Accepted) and msg.ballot == ls.ballot:
+            b = self._bit[src]
+            votes = ls.votes
+            for s in range(max(msg.first_slot, self.commit_index + 1),
+                           min(msg.last_slot, ls.next_slot - 1) + 1):
+                votes[s] |= b
+            if msg.stamp_us > ls.stamps.get(src, -1):
+                ls.stamps[src] = msg.stamp_us
+
+    def _leader_progress(self, ls: LeaderState) -> None:
+        """Advance the commit index over chosen slots; propose queued writes into free room."""
+        votes = ls.votes
+        q = self._commit_quorum
+        window = self.config.window
+        while True:
+            s = self.commit_index + 1
+            while s < ls.next_slot and votes[s].bit_count() >= q:
+                del votes[s]
+                s += 1
+            self.commit_index = s - 1
+            room = window - (ls.next_slot - 1 - self.commit_index)
+            if not ls.queue or room <= 0:
+                return
+            batch = ls.queue[:room]
+            del ls.queue[:room]
+            self._propose(ls, batch)
+
+    def _leader_deadline(self, ls: LeaderState) -> int:
+        now = self._now
+        at = ls.next_heartbeat_us
+        if ls.lease_wait_until_us > now:
+            at = min(at, ls.lease_wait_until_us)
+        t = self._quorum_stamp(ls)
+        return min(at, (ls.elected_us if t is None else t) + self._timing.election_timeout_us)
+
+    # ------------------------------------------------------------------ clients
+    def _serve_held(self, ls: LeaderState) -> None:
+        """Answer held writes (applied) and strong reads (caught up) if serving right now."""
+        if not (ls.pending or ls.reads) or not self.is_serving(self._now):
+            return
+        applied = self.applied_index
+        out = self._out
+        pending = ls.pending
+        while pending:
+            s = next(iter(pending))
+            if s > applied:
+                break
+            client_id, request_id = pending.pop(s)
+            out.append(Reply(client_id=client_id, request_id=request_id, slot=s))
+        if ls.reads:
+            keep = []
+            for read_index, r in ls.reads:
+                if read_index <= applied:
+                    out.append(
+                        ServeRead(client_id=r.client_id, request_id=r.request_id, key=r.key,
+                                  strong=True)
+                    )
+                else:
+                    keep.append((read_index, r))
+            ls.reads = keep
+
+    def _fail_held(self, ls: LeaderState) -> None:
+        """Leaving leadership: proposed writes may still commit (indeterminate), queued not."""
+        out = self._out
+        for client_id, request_id in ls.pending.values():
+            out.append(Reply(client_id=client_id, request_id=request_id, error="not-leader",
+                             indeterminate=True))
+        for w in ls.queue:
+            out.append(Reply(client_id=w.client_id, request_id=w.request_id, error="not-leader"))
+        for _, r in ls.reads:
+            out.append(Reply(client_id=r.client_id, request_id=r.request_id, error="not-leader"))
+        ls.pending = {}
+        ls.queue = []
+        ls.reads = []
+
+    def _step_down_on_purpose(self, reason: str) -> None:
+        """Stop serving, release the lease granted to this ballot, become a follower."""
+        ls = self._lstate
+        assert ls is not None
+        if self._grant_ballot == ls.ballot:
+            self._grant_until_us = min(self._grant_until_us, self._now)
+        self._become_follower(reason)
+        for p in self._peers:
+            self._send(p, Release(ballot=ls.ballot))
+
+    # ------------------------------------------------------------------ compaction
+    def _on_compact(self, ev: Compact) -> None:
+        """Drop entries <= ev.slot (never beyond applied_index); persist a checkpoint."""
+        d = self._durable
+        if ev.slot > self.applied_index:
+            logger.warning(
+                "node=%d ignored Compact beyond applied: slot=%d applied_index=%d",
+                self.node_id, ev.slot, self.applied_index,
+            )
+            return
+        if ev.slot <= d.snapshot_slot:
+            return
+        d.snapshot_slot = ev.slot
+        d.snapshot = ev.snapshot
+        d.commit_hint = max(d.commit_hint, self.commit_index)
+        for s in [s for s in d.accepted if s <= ev.slot]:
+            del d.accepted[s]
+        self._pending_records = []  # the checkpoint below describes them too
+        records = tuple(encode_record(r) for r in d.checkpoint_records())
+        self._out.append(Persist(records=records, checkpoint=True))

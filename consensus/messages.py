@@ -1,0 +1,161 @@
+"""Messages between replicas: frozen, validated when built, with a deterministic ``repr``.
+
+Every message carries ``ballot``, the sender's ballot view (its promised ballot, or the ballot
+it leads or campaigns under), so any receiver learns of higher ballots from any message.
+Fields are ints, bytes, bools, `Ballot` and tuples only, so ``repr(msg)`` is stable across
+processes and can go into a fingerprinted trace.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from consensus.ballot import Ballot
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
+
+
+def _slot(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be >= 1 (slots start at 1), got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class SlotEntry:
+    """One slot's entry on the wire: ``command`` accepted under ``ballot`` at ``slot``."""
+
+    slot: int = attrs.field(validator=_slot)
+    ballot: Ballot
+    command: bytes
+
+
+@attrs.frozen(kw_only=True)
+class Prepare:
+    """Phase 1a: the candidate with ``ballot`` asks for promises for every slot >= from_slot."""
+
+    ballot: Ballot
+    from_slot: int = attrs.field(validator=_slot)
+
+
+@attrs.frozen(kw_only=True)
+class Promise:
+    """Phase 1b: the sender promised ``ballot`` (durably, before sending).
+
+    ``entries``: what it accepted at slots >= ``from_slot``, ascending. ``commit_index``: its
+    commit index. ``lease_remaining_us``: how long (its local clock) the lease it granted to an
+    earlier leader still runs. When it has compacted slots >= from_slot away, ``snapshot_slot``
+    and ``snapshot`` carry its state machine snapshot (else 0 and b"").
+    """
+
+    ballot: Ballot
+    from_slot: int = attrs.field(validator=_slot)
+    entries: tuple[SlotEntry, ...]
+    commit_index: int = attrs.field(validator=_non_negative)
+    lease_remaining_us: int = attrs.field(validator=_non_negative)
+    snapshot_slot: int = attrs.field(default=0, validator=_non_negative)
+    snapshot: bytes = b""
+
+
+@attrs.frozen(kw_only=True)
+class Nack:
+    """The sender refused a Prepare or Accept under ``rejected``: it promised ``ballot``."""
+
+    ballot: Ballot
+    rejected: Ballot
+
+
+@attrs.frozen(kw_only=True)
+class Accept:
+    """Phase 2a and heartbeat: accept ``commands`` at slots first_slot, first_slot+1, ...
+
+    ``commands == ()`` is a plain heartbeat. ``commit_index``: every slot <= it is chosen, with
+    the value the leader of ``ballot`` holds there. ``stamp_us``: the leader's local send time;
+    the reply echoes it so the leader can extend its lease.
+    """
+
+    ballot: Ballot
+    first_slot: int = attrs.field(validator=_slot)
+    commands: tuple[bytes, ...]
+    commit_index: int = attrs.field(validator=_non_negative)
+    stamp_us: int = attrs.field(validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class Accepted:
+    """Phase 2b and heartbeat ack: the sender durably accepted slots first..last under ballot.
+
+    ``last_slot < first_slot`` acknowledges a heartbeat only. ``stamp_us`` echoes the Accept's.
+    """
+
+    ballot: Ballot
+    first_slot: int = attrs.field(validator=_slot)
+    last_slot: int = attrs.field(validator=_non_negative)
+    stamp_us: int = attrs.field(validator=_non_negative)
+
+    @property
+    def slots(self) -> range:
+        """The slots accepted (empty for a heartbeat ack)."""
+        return range(self.first_slot, self.last_slot + 1)
+
+
+@attrs.frozen(kw_only=True)
+class Release:
+    """The leader of ``ballot`` stepped down on purpose: release the lease granted to it."""
+
+    ballot: Ballot
+
+
+@attrs.frozen(kw_only=True)
+class Probe:
+    """Gray-failure check: does the receiver still hear a leader? ``probe_id`` matches replies."""
+
+    ballot: Ballot
+    probe_id: int = attrs.field(validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class ProbeReply:
+    """Answer to a Probe: ``hears`` is True iff the sender heard a leader within its timeout."""
+
+    ballot: Ballot
+    probe_id: int = attrs.field(validator=_non_negative)
+    hears: bool
+
+
+@attrs.frozen(kw_only=True)
+class CatchUpRequest:
+    """A lagging replica asks for the chosen entries from ``from_slot`` on."""
+
+    ballot: Ballot
+    from_slot: int = attrs.field(validator=_slot)
+
+
+@attrs.frozen(kw_only=True)
+class CatchUpReply:
+    """Chosen entries (ascending, contiguous) and, if needed, a snapshot taken at snapshot_slot.
+
+    ``snapshot_slot == 0`` means no snapshot. ``entries`` continue right after the snapshot (or
+    at the requested slot) and hold only slots the sender knows are chosen.
+    """
+
+    ballot: Ballot
+    snapshot_slot: int = attrs.field(validator=_non_negative)
+    snapshot: bytes
+    entries: tuple[SlotEntry, ...]
+
+
+Message = (
+    Prepare
+    | Promise
+    | Nack
+    | Accept
+    | Accepted
+    | Release
+    | Probe
+    | ProbeReply
+    | CatchUpRequest
+    | CatchUpReply
+)

@@ -1,0 +1,318 @@
+"""The Multi-Paxos replica with leader leases: `Replica.step(event, now_us) -> effects`.
+
+Structure (after etcd's raft): `step` does what every role shares (ballot comparison, stepping
+down on a higher ballot, the acceptor's answers) and then calls the current role's step
+function; `_become_<role>` checks the transition against `roles.TRANSITIONS` and sets every
+role-dependent field at once. Leader logic (phase 2, leases, client replies) is in
+`consensus.leader`; the acceptor/learner half in `consensus.acceptor`.
+
+Time is the node's local clock in integer microseconds, passed with every event; the replica
+never reads a clock and draws randomness only through ``choose``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import attrs
+
+from consensus.ballot import Ballot
+from consensus.effects import Effect, Reply, ServeRead, SetTimer
+from consensus.events import ClientRead, ClientWrite, Compact, Event, Receive, StepDown, Tick
+from consensus.leader import LeaderCore
+from consensus.messages import (
+    Accept,
+    Accepted,
+    CatchUpReply,
+    CatchUpRequest,
+    Nack,
+    Prepare,
+    Probe,
+    ProbeReply,
+    Promise,
+    Release,
+)
+from consensus.roles import CandidateState, FollowerState, LeaderState, Role, check_transition
+
+logger = logging.getLogger(__name__)
+
+
+class Replica(LeaderCore):
+    """One member of a replica group; see the package contract for the API.
+
+    Construct with ``records`` (every WAL record the host still has, in order) and
+    ``applied_slot`` (where the host's state machine checkpoint stands) to recover; then the
+    host must call ``step(Tick(), now_us)`` before anything else.
+    """
+
+    def step(self, event: Event, now_us: int) -> list[Effect]:
+        """Handle ``event`` at local time ``now_us``; return effects in the order to perform.
+
+        Raises TypeError for an event of unknown type (host misuse). A malformed or
+        unexpected message from a peer is dropped and logged, never raised.
+        """
+        out: list[Effect] = []
+        self._out = out
+        self._now = now_us
+        if not self._started:
+            self._start()
+        if isinstance(event, Receive):
+            self._receive(event.src, event.msg)
+        elif isinstance(event, Tick):
+            self._step_role(None, None)
+        elif isinstance(event, ClientWrite):
+            self._on_client_write(event)
+        elif isinstance(event, ClientRead):
+            self._on_client_read(event)
+        elif isinstance(event, Compact):
+            self._on_compact(event)
+        elif isinstance(event, StepDown):
+            if self.role is Role.LEADER:
+                self._step_down_on_purpose("asked to")
+        else:
+            raise TypeError(f"step needs a consensus event, got type={type(event).__name__}")
+        self._finish()
+        return out
+
+    # ------------------------------------------------------------------ shared step
+    def _start(self) -> None:
+        """First step of an incarnation: a restarted acceptor assumes it granted a full lease."""
+        self._started = True
+        if self._recovered:
+            self._grant_until_us = self._now + self._timing.lease_duration_us
+            self._grant_ballot = None
+        self._become_follower("start")
+
+    def _receive(self, src: int, msg: object) -> None:
+        handler = _HANDLERS.get(type(msg))
+        if handler is None or src not in self._bit or src == self.node_id:
+            logger.warning(
+                "node=%d dropped message from src=%d type=%s", self.node_id, src, type(msg)
+            )
+            return
+        view: Ballot = msg.ballot  # type: ignore[attr-defined]
+        if view.round > self._max_round:
+            self._max_round = view.round
+        own = self._own_ballot()
+        if own is not None and view > own:
+            self._become_follower(f"saw ballot={view!r}")
+        handler(self, src, msg)
+
+    def _step_role(self, src: int | None, msg: object) -> None:
+        """Dispatch a tick (src None) or a role-specific message to the current role."""
+        if self.role is Role.LEADER:
+            self._step_leader(src, msg)
+        elif self.role is Role.CANDIDATE:
+            self._step_candidate(src, msg)
+        else:
+            self._step_follower(src, msg)
+
+    def _own_ballot(self) -> Ballot | None:
+        if self._lstate is not None:
+            return self._lstate.ballot
+        if self._cstate is not None:
+            return self._cstate.ballot
+        return None
+
+    def _finish(self) -> None:
+        """End of every step: apply, answer held clients, persist, re-arm the timer."""
+        ls = self._lstate
+        if ls is not None:
+            self._leader_progress(ls)
+        self._apply_committed()
+        if ls is not None and self._lstate is ls:
+            self._serve_held(ls)
+        self._flush()
+        at = self._next_deadline()
+        if at != self._timer_us:
+            self._timer_us = at
+            self._out.append(SetTimer(at_us=at))
+
+    def _next_deadline(self) -> int:
+        if self._lstate is not None:
+            return self._leader_deadline(self._lstate)
+        if self._cstate is not None:
+            return self._cstate.deadline_us
+        assert self._fstate is not None
+        return self._fstate.deadline_us
+
+    # ------------------------------------------------------------------ follower
+    def _become_follower(self, reason: str) -> None:
+        check_transition(self.role, Role.FOLLOWER)
+        if self._lstate is not None:
+            self._fail_held(self._lstate)
+        if self.role is not Role.FOLLOWER:
+            self.leader_ballot = None
+            self._last_heard_us = None
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("node=%d ballot=%r becomes follower: %s", self.node_id, self._promised,
+                         reason)
+        self.role = Role.FOLLOWER
+        self._lstate = None
+        self._cstate = None
+        timeout = self._draw_timeout()
+        self._fstate = FollowerState(timeout_us=timeout, deadline_us=self._now + timeout)
+
+    def _on_follow(self, ballot: Ballot) -> None:
+        fs = self._fstate
+        if self.role is Role.FOLLOWER and fs is not None:
+            fs.deadline_us = self._now + fs.timeout_us
+
+    def _on_promised(self) -> None:
+        fs = self._fstate
+        if self.role is Role.FOLLOWER and fs is not None:
+            fs.deadline_us = self._now + fs.timeout_us  # give the candidate time to finish
+
+    def _step_follower(self, src: int | None, msg: object) -> None:
+        fs = self._fstate
+        assert fs is not None
+        if src is None:
+            if self._now < fs.deadline_us:
+                return
+            # Gray-failure check: campaign only if a majority (self included) hears no leader.
+            fs.probe_id += 1
+            fs.not_hearing = self._bit[self.node_id]
+            fs.timeout_us = self._draw_timeout()
+            fs.deadline_us = self._now + fs.timeout_us
+            for p in self._peers:
+                self._send(p, Probe(ballot=self._promised, probe_id=fs.probe_id))
+        elif isinstance(msg, ProbeReply):
+            if msg.probe_id != fs.probe_id or msg.hears or fs.probe_id == 0:
+                return
+            fs.not_hearing |= self._bit[src]
+        else:
+            return
+        if fs.not_hearing.bit_count() >= self._majority:
+            self._become_candidate()
+
+    # ------------------------------------------------------------------ candidate
+    def _become_candidate(self) -> None:
+        check_transition(self.role, Role.CANDIDATE)
+        self._max_round += 1
+        ballot = Ballot(self._max_round, self.node_id)
+        self._promise(ballot)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("node=%d ballot=%r becomes candidate", self.node_id, ballot)
+        self.role = Role.CANDIDATE
+        self.leader_ballot = None
+        self._fstate = None
+        from_slot = self.commit_index + 1
+        cs = CandidateState(
+            ballot=ballot, deadline_us=self._now + self._draw_timeout(), from_slot=from_slot
+        )
+        self._cstate = cs
+        cs.promises[self.node_id] = self._own_promise(ballot, from_slot)
+        for p in self._peers:
+            self._send(p, Prepare(ballot=ballot, from_slot=from_slot))
+        if len(cs.promises) >= self._majority:
+            self._become_leader(cs)
+
+    def _step_candidate(self, src: int | None, msg: object) -> None:
+        cs = self._cstate
+        assert cs is not None
+        if src is None:
+            if self._now >= cs.deadline_us:
+                self._become_candidate()  # phase 1 did not finish: a higher round
+        elif isinstance(msg, Promise) and msg.ballot == cs.ballot:
+            cs.promises[src] = msg
+            if len(cs.promises) >= self._majority:
+                self._become_leader(cs)
+
+    # ------------------------------------------------------------------ clients
+    def _on_client_write(self, ev: ClientWrite) -> None:
+        ls = self._lstate
+        if ls is None:
+            self._out.append(
+                Reply(
+                    client_id=ev.client_id,
+                    request_id=ev.request_id,
+                    error="not-leader",
+                    leader_hint=self._leader_hint(),
+                )
+            )
+            return
+        self._leader_write(ls, ev)
+
+    def _on_client_read(self, ev: ClientRead) -> None:
+        if not ev.strong or not self._flags.strong_read_needs_lease:
+            self._out.append(
+                ServeRead(
+                    client_id=ev.client_id, request_id=ev.request_id, key=ev.key, strong=ev.strong
+                )
+            )
+            return
+        ls = self._lstate
+        if ls is None:
+            self._out.append(
+                Reply(
+                    client_id=ev.client_id,
+                    request_id=ev.request_id,
+                    error="not-leader",
+                    leader_hint=self._leader_hint(),
+                )
+            )
+            return
+        ls.reads.append((self.commit_index, ev))
+
+    def _leader_hint(self) -> int | None:
+        b = self.leader_ballot
+        return None if b is None or b.node == self.node_id else b.node
+
+    # ------------------------------------------------------------------ fingerprint
+    def state_fingerprint(self) -> bytes:
+        """Canonical bytes of the whole replica state (durable and volatile), for dedup.
+
+        Built from ints, bytes and tuples only (never ``hash()``), so equal states give equal
+        bytes in every process.
+        """
+        d = self._durable
+        parts: tuple[object, ...] = (
+            self.node_id,
+            self.role.value,
+            self._promised,
+            d.promised,
+            tuple((s, e.ballot, e.command) for s, e in sorted(d.accepted.items())),
+            d.commit_hint,
+            d.snapshot_slot,
+            d.snapshot,
+            self.commit_index,
+            self.applied_index,
+            self.leader_ballot,
+            self._max_round,
+            self._last_heard_us,
+            self._grant_until_us,
+            self._grant_ballot,
+            self._timer_us,
+            _state_tuple(self._fstate),
+            _state_tuple(self._cstate),
+            _state_tuple(self._lstate),
+        )
+        return repr(parts).encode()
+
+
+def _state_tuple(state: FollowerState | CandidateState | LeaderState | None) -> object:
+    if state is None:
+        return None
+    return tuple(
+        (k, tuple(v.items()) if isinstance(v, dict) else (tuple(v) if isinstance(v, list) else v))
+        for k, v in attrs.asdict(state, recurse=False).items()
+    )
+
+
+def _on_role_message(self: Replica, src: int, msg: object) -> None:
+    self._step_role(src, msg)
+
+
+_HANDLERS: dict[type, Callable[[Replica, int, object], None]] = {
+    Prepare: Replica._on_prepare,  # type: ignore[dict-item]
+    Accept: Replica._on_accept,  # type: ignore[dict-item]
+    Release: Replica._on_release,  # type: ignore[dict-item]
+    Probe: Replica._on_probe,  # type: ignore[dict-item]
+    CatchUpRequest: Replica._on_catch_up_request,  # type: ignore[dict-item]
+    CatchUpReply: Replica._on_catch_up_reply,  # type: ignore[dict-item]
+    Promise: _on_role_message,
+    Nack: _on_role_message,
+    Accepted: _on_role_message,
+    ProbeReply: _on_role_message,
+}
