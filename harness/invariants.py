@@ -1,0 +1,342 @@
+"""Online safety invariants, checked after every simulator step from the global view.
+
+The simulator calls these hooks; each returns the first `Violation` it finds, or None. They
+read replicas and effects and never change them (STYLE.md: checkers read state, never write it).
+
+Checked here (names as in DESIGN.md section 2):
+
+- S1 agreement: a slot is *chosen* once a majority of members have durably accepted the same
+  (slot, ballot); two chosen values for one slot, or two values proposed for one (slot, ballot),
+  violate S1. Durable acceptance is read from the `AcceptRecord` of each `Persist`.
+- S2 applied prefixes agree: every `Apply(slot, command)` applies the chosen command of that slot.
+- S3 promises never go backwards: a replica's promised ballot never drops within an incarnation,
+  and after a restart it is at least every ballot the node ever sent a `Promise` or an `Accepted`
+  for (a promise the peers relied on).
+- S4 commit index monotone and chosen: within an incarnation `commit_index` never drops, and
+  every slot at or below it is chosen.
+- S5 a leader serves nothing (write reply, strong read) before its recovered suffix is committed.
+- S6 at most one replica serving under a lease at any true time (``is_serving`` at each node's
+  local reading of the current true time).
+- S8 (online part) a strong read reflects every write acknowledged before it was served; the full
+  linearizability check runs on the history after the run.
+- S9 every read returns the value of the key in the chosen log at the reader's applied slot.
+- S10 a write is acknowledged only once it is chosen (durable on a write quorum).
+- S14 a command applied at a slot was proposed for that slot (bytes failing their checksum and
+  returned anyway would show up here).
+
+Not checked here: S8 in full (history checker), S12/S13 (membership, with log replicas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead
+from consensus.messages import Accepted, Promise
+from consensus.records import AcceptRecord, decode_record
+from harness.runspec import Violation
+from harness.statemodel import ChosenLog
+
+
+@attrs.frozen
+class _Where:
+    """When and at which node a check runs (the common part of every `Violation`)."""
+
+    time_us: int
+    step: int
+    node: int
+
+    def fields(self) -> dict[str, Any]:
+        return {"time_us": self.time_us, "step": self.step, "node": self.node}
+
+
+class OnlineInvariants:
+    """Watches every step of one run (see the module docstring for what it checks).
+
+    Args:
+        members: ids of the voting members (a majority of them is a write quorum).
+    """
+
+    def __init__(self, members: Sequence[int]) -> None:
+        self.members = tuple(sorted(members))
+        self.quorum = len(self.members) // 2 + 1
+        # (slot, ballot) -> command proposed; (slot, ballot) -> nodes that durably accepted it.
+        self._proposed: dict[tuple[int, Any], bytes] = {}
+        self._votes: dict[tuple[int, Any], set[int]] = {}
+        self._proposed_by_slot: dict[int, set[bytes]] = {}
+        self.log = ChosenLog()
+        self._promised_seen: dict[int, Any] = {}  # volatile promised, per incarnation
+        self._promised_sent: dict[int, Any] = {}  # highest ballot promised to peers, ever
+        self._commit_seen: dict[int, int] = {}  # per incarnation
+        self._max_acked_slot = 0
+        self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
+
+    # ---- hooks -------------------------------------------------------------------------
+
+    def on_step(
+        self,
+        node_id: int,
+        replica: Any,
+        event: object,
+        effects: Sequence[object],
+        true_us: int,
+        local_us: int,
+        step: int,
+    ) -> Violation | None:
+        """Check one node's step after the host performed ``effects``."""
+        where = _Where(true_us, step, node_id)
+        for effect in effects:
+            v: Violation | None = None
+            if isinstance(effect, Persist):
+                v = self._on_persist(node_id, effect, where)
+            elif isinstance(effect, Send):
+                self._on_send(node_id, effect.msg)
+            elif isinstance(effect, Apply):
+                v = self._on_apply(node_id, effect, where)
+            elif isinstance(effect, Reply) and effect.slot is not None:
+                v = self._on_ack(replica, effect.slot, where)
+            elif isinstance(effect, ServeRead) and effect.strong:
+                v = self._on_strong_read(replica, where)
+            elif isinstance(effect, InstallSnapshot):
+                v = self._on_snapshot(node_id, effect.slot, where)
+            if v is not None:
+                return v
+        v = self._check_monotone(node_id, replica, where)
+        if v is None:
+            v = self._check_reads(node_id, replica, where)
+        return v
+
+    def on_recover(self, node_id: int, replica: Any, true_us: int, step: int) -> Violation | None:
+        """Check a node right after it restarted from its disk (S3 across restart)."""
+        self._commit_seen.pop(node_id, None)
+        self._promised_seen.pop(node_id, None)
+        sent = self._promised_sent.get(node_id)
+        if sent is not None and replica.promised < sent:
+            return Violation(
+                property="S3",
+                message=(
+                    f"S3: node {node_id} recovered promised={replica.promised} below the "
+                    f"ballot {sent} it promised before the crash"
+                ),
+                time_us=true_us,
+                step=step,
+                node=node_id,
+            )
+        return None
+
+    def on_read(
+        self,
+        node_id: int,
+        strong: bool,
+        key: bytes | str,
+        value: bytes | str | None,
+        true_us: int,
+        step: int,
+    ) -> Violation | None:
+        """Record a read the host served; it is checked in the same step's `on_step`."""
+        k = key.encode() if isinstance(key, str) else key
+        val = value.encode() if isinstance(value, str) else value
+        self._pending_reads.append((node_id, strong, k, val))
+        return None
+
+    def check_global(
+        self,
+        replicas: Mapping[int, Any],
+        local_now_us: Mapping[int, int],
+        true_us: int,
+        step: int,
+    ) -> Violation | None:
+        """S6: at most one replica may be serving under a lease at this true time."""
+        serving = [
+            n for n, r in replicas.items() if r is not None and r.is_serving(local_now_us[n])
+        ]
+        if len(serving) > 1:
+            return Violation(
+                property="S6",
+                message=f"S6: replicas {serving} all serve under a lease at true time {true_us}us",
+                time_us=true_us,
+                step=step,
+                node=serving[-1],
+            )
+        return None
+
+    # ---- details -----------------------------------------------------------------------
+
+    def _on_persist(self, node_id: int, effect: Persist, where: _Where) -> Violation | None:
+        for raw in effect.records:
+            if raw[:1] != b"A":  # only accepted entries matter here; skip decoding the rest
+                continue
+            record = decode_record(raw)
+            assert isinstance(record, AcceptRecord)
+            key = (record.slot, record.ballot)
+            proposed = self._proposed.setdefault(key, record.command)
+            if proposed != record.command:
+                return Violation(
+                    property="S1",
+                    message=(
+                        f"S1: two values proposed for slot {record.slot} under ballot "
+                        f"{record.ballot}"
+                    ),
+                    slot=record.slot,
+                    **where.fields(),
+                )
+            self._proposed_by_slot.setdefault(record.slot, set()).add(record.command)
+            votes = self._votes.setdefault(key, set())
+            votes.add(node_id)
+            if len(votes) == self.quorum:
+                chosen = self.log.chosen.get(record.slot)
+                if chosen is not None and chosen != record.command:
+                    return Violation(
+                        property="S1",
+                        message=f"S1: slot {record.slot} chosen with two different values",
+                        slot=record.slot,
+                        **where.fields(),
+                    )
+                self.log.choose(record.slot, record.command)
+        return None
+
+    def _on_send(self, node_id: int, msg: object) -> None:
+        if isinstance(msg, Promise | Accepted):
+            best = self._promised_sent.get(node_id)
+            if best is None or msg.ballot > best:
+                self._promised_sent[node_id] = msg.ballot
+
+    def _on_apply(self, node_id: int, effect: Apply, where: _Where) -> Violation | None:
+        slot = effect.slot
+        chosen = self.log.chosen.get(slot)
+        if chosen is None:
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} applied slot {slot}, which is not chosen",
+                slot=slot,
+                **where.fields(),
+            )
+        if chosen != effect.command:
+            proposed = self._proposed_by_slot.get(slot, set())
+            prop = "S2" if effect.command in proposed or effect.command == b"" else "S14"
+            return Violation(
+                property=prop,
+                message=(
+                    f"{prop}: node {node_id} applied a command at slot {slot} that is not "
+                    "the chosen one"
+                    + ("" if prop == "S2" else " (and was never proposed: corrupted bytes)")
+                ),
+                slot=slot,
+                **where.fields(),
+            )
+        return None
+
+    def _on_snapshot(self, node_id: int, slot: int, where: _Where) -> Violation | None:
+        if not self.log.is_chosen_prefix(slot):
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} installed a snapshot at slot {slot} not yet chosen",
+                slot=slot,
+                **where.fields(),
+            )
+        return None
+
+    def _on_ack(self, replica: Any, slot: int, where: _Where) -> Violation | None:
+        if slot not in self.log.chosen:
+            return Violation(
+                property="S10",
+                message=f"S10: write at slot {slot} acknowledged before a write quorum had it",
+                slot=slot,
+                **where.fields(),
+            )
+        v = self._check_recovered(replica, "acknowledged a write", where)
+        if v is None:
+            self._max_acked_slot = max(self._max_acked_slot, slot)
+        return v
+
+    def _on_strong_read(self, replica: Any, where: _Where) -> Violation | None:
+        v = self._check_recovered(replica, "served a strong read", where)
+        if v is not None:
+            return v
+        if replica.applied_index < self._max_acked_slot:
+            return Violation(
+                property="S8",
+                message=(
+                    f"S8: node {replica.node_id} served a strong read at applied slot "
+                    f"{replica.applied_index}, missing the acknowledged write at slot "
+                    f"{self._max_acked_slot}"
+                ),
+                slot=self._max_acked_slot,
+                **where.fields(),
+            )
+        return None
+
+    def _check_recovered(self, replica: Any, what: str, where: _Where) -> Violation | None:
+        role = getattr(replica.role, "value", replica.role)
+        if role == "leader" and replica.commit_index < replica.recovery_slot:
+            return Violation(
+                property="S5",
+                message=(
+                    f"S5: leader {replica.node_id} {what} with commit_index="
+                    f"{replica.commit_index} below its recovered suffix "
+                    f"recovery_slot={replica.recovery_slot}"
+                ),
+                slot=replica.recovery_slot,
+                **where.fields(),
+            )
+        return None
+
+    def _check_monotone(
+        self, node_id: int, replica: Any, where: _Where
+    ) -> Violation | None:
+        promised = replica.promised
+        before = self._promised_seen.get(node_id)
+        if before is not None and promised < before:
+            return Violation(
+                property="S3",
+                message=f"S3: node {node_id} promised went back from {before} to {promised}",
+                **where.fields(),
+            )
+        self._promised_seen[node_id] = promised
+        commit = replica.commit_index
+        seen = self._commit_seen.get(node_id, 0)
+        if commit < seen:
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} commit index went back from {seen} to {commit}",
+                **where.fields(),
+            )
+        if commit > seen:
+            missing = self.log.first_unchosen(seen + 1, commit)
+            if missing is not None:
+                return Violation(
+                    property="S4",
+                    message=(
+                        f"S4: node {node_id} commit_index={commit} covers slot {missing}, "
+                        "which is not chosen"
+                    ),
+                    slot=missing,
+                    **where.fields(),
+                )
+            self._commit_seen[node_id] = commit
+        return None
+
+    def _check_reads(self, node_id: int, replica: Any, where: _Where) -> Violation | None:
+        if not self._pending_reads:
+            return None
+        reads, self._pending_reads = self._pending_reads, []
+        for reader, strong, key, value in reads:
+            if reader != node_id:
+                continue
+            expected = self.log.value_at(key, replica.applied_index)
+            if expected != value:
+                kind = "strong" if strong else "eventual"
+                return Violation(
+                    property="S9",
+                    message=(
+                        f"S9: node {node_id} returned {value!r} for {kind} read of key "
+                        f"{key.decode(errors='replace')!r}, but at its applied slot "
+                        f"{replica.applied_index} the chosen log has {expected!r}"
+                    ),
+                    key=key.decode(errors="replace"),
+                    **where.fields(),
+                )
+        return None
