@@ -324,12 +324,21 @@ class Nemesis:
             cluster.resume(node)
             cluster.record_fault("resume", [node], "resumed")
 
-    def node_failed(self, node: int) -> None:
-        """Note that ``node`` failed for good outside the nemesis (e.g. an fsync error)."""
-        if node in self.crashed:
-            self.crashed.remove(node)
-        if node not in self.failed:
-            self.failed.append(node)
+    def fail_stopped(self, cluster: Cluster, node: int, restart_after_us: int) -> None:
+        """``node`` stopped itself on a storage error: a crash the nemesis did not pick.
+
+        It counts against the budget like a crash and restarts after ``restart_after_us``
+        (at once in the liveness phase).
+        """
+        for pool in (self.paused, self.crashed):
+            if node in pool:
+                pool.remove(node)
+        self.crashed.append(node)
+        cluster.record_fault("crash", [node], "fail-stop on a storage error")
+        if self.active:
+            cluster.schedule_after(restart_after_us, "restart", node)
+        else:
+            self.end(cluster, "restart", node)
 
     def stop(self, cluster: Cluster) -> None:
         """Enter the liveness phase: no new faults; heal, restart and resume everything."""

@@ -1,0 +1,512 @@
+"""The deterministic simulator: one replica group, its clients and the nemesis, in one trio run.
+
+Shape (DESIGN.md sections 3 and 4; TigerBeetle's VOPR): the simulator owns an ordered event
+queue, a heap of ``(true_us, seq, kind, a, b)``. One trio task (the loop) pops the earliest
+event and handles it synchronously: a message delivery or a timer is a plain call of
+`Host.step` on one node, no trio switch. Client tasks are trio tasks; they await results the
+loop hands them (`_Pending`), and their timeouts and pauses are queue events too. Only when
+the loop has woken a client does it yield (``wait_all_tasks_blocked``), and it wakes at most
+one client per event, so trio's scheduler never decides an order. True time is the
+``MockClock``'s, which the loop moves to each event's time.
+
+A run: options drawn and logged first; then the fault phase (clients issue ``options.ops``
+operations while the nemesis injects faults); then the liveness phase (everything healed,
+restarted, resumed; within ``liveness_bound_us`` there must be a serving leader and every
+live replica must have applied the same slots to the same state); then a strong read of
+every key; then the linearizability check of the history (S8). The first violation ends the
+run. `run` returns a `RunResult`; ``run(options, replay=result.choices)`` repeats it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import trio
+import trio.testing
+
+from consensus.events import ClientRead, ClientWrite, Receive, Tick
+from harness.chooser import Chooser
+from harness.clock import ClockOptions, NodeClock
+from harness.determinism import deterministic_scheduling
+from harness.host import TIMEOUT, Backend, ClientOutcome, Host, default_backend
+from harness.nemesis import Nemesis, NemesisOptions
+from harness.network import Network
+from harness.runspec import RunOptions, RunResult, Violation
+from harness.trace import Observer, Trace
+from harness.workload import Workload, WorkloadOptions
+from storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+LINEARIZABILITY_TIMEOUT_S = 30.0
+_DELIVER, _TIMER, _WAKE, _ANSWER, _NEMESIS, _NEMESIS_END, _CHECK = range(7)
+_FAULT, _LIVENESS, _FINAL, _DONE = range(4)
+
+
+@attrs.frozen(kw_only=True)
+class SimOptions:
+    """Simulator settings beyond `RunOptions` (defaults are the standard run).
+
+    Attributes:
+        client_delay_min_us, client_delay_jitter_us: one-way client <-> node delay.
+        checkpoint_every: applied slots between KV checkpoints and log compaction.
+        liveness_bound_us: after healing, the time allowed to converge.
+        liveness_check_us: how often convergence is checked.
+        fault_phase_max_us: clients start no new operation after this true time.
+        failstop_restart_us: a node that fail-stopped on a storage error restarts after this.
+        online_invariants: check `harness.invariants` after every step.
+        check_history: check the history for linearizability (S8) at the end.
+    """
+
+    nemesis: NemesisOptions = attrs.field(factory=NemesisOptions)
+    workload: WorkloadOptions = attrs.field(factory=WorkloadOptions)
+    clock: ClockOptions = attrs.field(factory=ClockOptions)
+    client_delay_min_us: int = 100
+    client_delay_jitter_us: int = 200
+    checkpoint_every: int = 256
+    liveness_bound_us: int = 10_000_000
+    liveness_check_us: int = 50_000
+    fault_phase_max_us: int = 120_000_000
+    failstop_restart_us: int = 200_000
+    online_invariants: bool = True
+    check_history: bool = True
+
+
+class _Pending:
+    """A client's wait for one answer (or a pause); resolved once by the loop."""
+
+    __slots__ = ("client_id", "done", "event", "node", "outcome", "request_id")
+
+    def __init__(self, client_id: int = 0, request_id: int = 0, node: int = -1) -> None:
+        self.client_id = client_id
+        self.request_id = request_id
+        self.node = node
+        self.done = False
+        self.outcome: ClientOutcome = TIMEOUT
+        self.event = trio.Event()
+
+
+class Simulation:
+    """One run's world: nodes, network, clocks, nemesis, clients, trace (see module doc)."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        chooser: Chooser,
+        *,
+        backend: Backend,
+        sim_options: SimOptions,
+        trace: Trace,
+    ) -> None:
+        self.options = options
+        self.chooser = chooser
+        self.so = sim_options
+        self.trace = trace
+        self.members = tuple(range(options.replicas))
+        self.timing = backend.timing
+        rho = self.timing.drift_bound_ppm
+        co = sim_options.clock
+        self.clocks: dict[int, NodeClock] = {}
+        for n in self.members:
+            offset = chooser.choose("clock.offset", co.max_offset_us + 1)
+            drift = chooser.choose("clock.drift", 2 * rho + 1) - rho
+            self.clocks[n] = NodeClock(
+                offset_us=offset, drift_ppm=drift, bound_ppm=rho, unsafe=options.unsafe_clocks
+            )
+        nem_options = attrs.evolve(sim_options.nemesis, faults=options.faults)
+        self.network = Network(self.members, nem_options.network, chooser)
+        self.nemesis = Nemesis(
+            self.members, nem_options, chooser, rho_ppm=rho, unsafe_clocks=options.unsafe_clocks
+        )
+        self.workload = Workload(
+            ops=options.ops,
+            keys=options.keys,
+            chooser=chooser,
+            encode=backend.encode,
+            options=sim_options.workload,
+        )
+        self.now = 0
+        self.heap: list[tuple[int, int, int, Any, Any]] = []
+        self._seq = 0
+        self.status: dict[int, str] = dict.fromkeys(self.members, "up")
+        self.held: dict[int, list[tuple[int, Any, Any]]] = {n: [] for n in self.members}
+        self.timer_at: dict[int, int | None] = dict.fromkeys(self.members)
+        self.timer_gen: dict[int, int] = dict.fromkeys(self.members, 0)
+        self.pending: dict[int, _Pending] = {}
+        self.checks = Observer(self, trace, options, invariants=sim_options.online_invariants)
+        self.hosts: dict[int, Host] = {}
+        for n in self.members:
+            disk = backend.make_disk(n, self.nemesis.disk_faults(n), chooser)
+            self.hosts[n] = Host(
+                n,
+                disk,
+                make_replica=backend.replica_factory(n, self.members, options.variant, chooser),
+                open_storage=backend.open_storage,
+                transport=self,
+                clients=self,
+                timers=self,
+                observer=self.checks.observe,
+                checkpoint_every=sim_options.checkpoint_every,
+            )
+        self.phase = _FAULT
+        self.active_clients = 0
+        self.final_done = False
+        self.liveness_deadline = 0
+        self._woke = False
+        self._clock: trio.testing.MockClock | None = None
+        self._nursery: trio.Nursery | None = None
+
+    # -- the queue ----------------------------------------------------------------------------
+
+    def _push(self, at_us: int, kind: int, a: Any, b: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self.heap, (at_us, self._seq, kind, a, b))
+
+    def now_us(self) -> int:
+        return self.now
+
+    def local_now(self, node: int) -> int:
+        return self.clocks[node].local_at(self.now)
+
+    # -- ports for hosts (Transport, ClientPort, TimerPort) -----------------------------------
+
+    def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
+        delays = self.network.transmit(src, dst)
+        if delays:
+            event = Receive(src=src, msg=msg)
+            for delay in delays:
+                self._push(self.now + extra_delay_us + delay, _DELIVER, dst, event)
+
+    def _client_delay(self) -> int:
+        jitter = self.chooser.choose("net.client.delay", self.so.client_delay_jitter_us + 1)
+        return self.so.client_delay_min_us + jitter
+
+    def answer(
+        self, node: int, client_id: int, request_id: int, outcome: ClientOutcome, extra: int
+    ) -> None:
+        at = self.now + extra + self._client_delay()
+        self._push(at, _ANSWER, client_id, (request_id, node, outcome))
+
+    def read_served(self, node: int, strong: bool, key: bytes, value: bytes | None) -> None:
+        self.checks.read_served(node, strong, key, value)
+
+    def set_timer(self, node: int, at_local_us: int) -> None:
+        self.timer_at[node] = at_local_us
+        self.timer_gen[node] += 1
+        due = self.clocks[node].true_at(at_local_us, self.now)
+        self._push(due, _TIMER, node, self.timer_gen[node])
+
+    # -- the Cluster API for the nemesis ------------------------------------------------------
+
+    def leader(self) -> int | None:
+        return self.checks.leader()
+
+    def schedule_after(self, delay_us: int, action: str, node: int | None) -> None:
+        self._push(self.now + delay_us, _NEMESIS_END, action, node)
+
+    def crash(self, node: int) -> None:
+        self.status[node] = "crashed"
+        self.hosts[node].stop()
+        self.hosts[node].disk.crash()
+        self.timer_gen[node] += 1
+        self.timer_at[node] = None
+        self.held[node].clear()
+        self.checks.down(node)
+
+    def restart(self, node: int) -> bool:
+        host = self.hosts[node]
+        try:
+            host.recover()
+        except StorageError as exc:
+            self.status[node] = "failed"
+            self.hosts[node].stop()
+            self.checks.down(node)
+            self.checks.note(node, f"storage failed recovery: {type(exc).__name__}: {exc}")
+            return False
+        self.status[node] = "up"
+        self.checks.recovered(node, host.replica)
+        self._step(node, Tick())
+        return True
+
+    def pause(self, node: int) -> None:
+        self.status[node] = "paused"
+
+    def resume(self, node: int) -> None:
+        self.status[node] = "up"
+        held, self.held[node] = self.held[node], []
+        for kind, a, b in held:
+            self._push(self.now, kind, a, b)
+
+    def clock_changed(self, node: int) -> None:
+        at = self.timer_at[node]
+        if at is not None and self.status[node] != "crashed":
+            self.set_timer(node, at)
+
+    def record_fault(self, fault: str, nodes: list[int], detail: str) -> None:
+        self.checks.fault(fault, nodes, detail)
+
+    # -- stepping nodes -----------------------------------------------------------------------
+
+    def _step(self, node: int, event: Any) -> None:
+        try:
+            self.hosts[node].step(event, self.clocks[node].local_at(self.now))
+        except StorageError as exc:
+            self.checks.note(node, f"fail-stop on {type(exc).__name__}: {exc}")
+            self.crash(node)
+            self.nemesis.fail_stopped(self, node, self.so.failstop_restart_us)
+
+    def _arrive(self, kind: int, node: int, payload: Any) -> None:
+        status = self.status[node]
+        if status == "up":
+            if kind == _DELIVER:
+                self._step(node, payload)
+            elif payload == self.timer_gen[node]:
+                at = self.timer_at[node]
+                if at is not None and self.clocks[node].local_at(self.now) < at:
+                    self.set_timer(node, at)  # the clock slowed since the timer was set
+                else:
+                    self.timer_at[node] = None
+                    self._step(node, Tick())
+        elif status == "paused":
+            self.held[node].append((kind, node, payload))
+
+    # -- the ClusterAPI for client tasks -------------------------------------------------------
+
+    async def request(
+        self, node: int, event: ClientWrite | ClientRead, timeout_us: int
+    ) -> ClientOutcome:
+        p = _Pending(event.client_id, event.request_id, node)
+        self.pending[event.client_id] = p
+        self._push(self.now + self._client_delay(), _DELIVER, node, event)
+        self._push(self.now + timeout_us, _WAKE, p, None)
+        await p.event.wait()
+        return p.outcome
+
+    async def sleep(self, delay_us: int) -> None:
+        p = _Pending()
+        self._push(self.now + delay_us, _WAKE, p, None)
+        await p.event.wait()
+
+    def _resolve(self, p: _Pending, outcome: ClientOutcome) -> None:
+        if not p.done:
+            p.done = True
+            p.outcome = outcome
+            p.event.set()
+            self._woke = True
+
+    # -- phases -------------------------------------------------------------------------------
+
+    async def _client(self, process: int) -> None:
+        try:
+            await self.workload.client(self, process)
+        finally:
+            self.active_clients -= 1
+
+    async def _final(self) -> None:
+        await self.workload.final_reads(self, self.options.clients)
+        self.final_done = True
+
+    def _begin_liveness(self) -> None:
+        self.phase = _LIVENESS
+        self.checks.fault("liveness", [], "fault phase over: heal, restart, resume")
+        self.nemesis.stop(self)
+        self.liveness_deadline = self.now + self.so.liveness_bound_us
+        self._push(self.now + self.so.liveness_check_us, _CHECK, None, None)
+
+    def _check_liveness(self) -> None:
+        if self.phase != _LIVENESS:
+            return
+        why = self.not_converged()
+        if why is None:
+            self.phase = _FINAL
+            assert self._nursery is not None
+            self._nursery.start_soon(self._final)
+            self._woke = True
+        elif self.now >= self.liveness_deadline:
+            bound = self.so.liveness_bound_us
+            self.checks.violate("liveness", f"not converged {bound}us after healing: {why}")
+        else:
+            self._push(self.now + self.so.liveness_check_us, _CHECK, None, None)
+
+    def not_converged(self) -> str | None:
+        """Why the live replicas have not converged (None: they have).
+
+        Converged: some replica serves under a lease, and every live replica has applied the
+        serving leader's commit index, with the same KV checksum.
+        """
+        live = [n for n in self.members if self.status[n] == "up"]
+        leaders = [n for n in live if self.hosts[n].replica.is_serving(self.local_now(n))]
+        if not leaders:
+            return f"no serving leader among live nodes {live}"
+        target = self.hosts[leaders[0]].replica.commit_index
+        for n in live:
+            kv = self.hosts[n].kv
+            assert kv is not None
+            if kv.applied_lsn < target:
+                return f"node {n} applied {kv.applied_lsn} < commit index {target}"
+        sums = {n: self.hosts[n].kv.checksum() for n in live}  # type: ignore[union-attr]
+        if len(set(sums.values())) > 1:
+            return f"kv checksums differ: {sums}"
+        return None
+
+    def final_check(self) -> Violation | None:
+        """After the run: final reads done, and the history linearizable (S8)."""
+        if self.phase != _DONE:
+            return Violation(
+                property="liveness",
+                message=f"run ended in phase {self.phase} (event queue empty or time bound)",
+                time_us=self.now,
+                step=self.trace.steps,
+            )
+        if self.workload.final_failed:
+            key = self.workload.final_failed[0]
+            return Violation(
+                property="liveness",
+                message=f"final strong read failed: key={key}",
+                time_us=self.now,
+                step=self.trace.steps,
+                key=key,
+            )
+        if not self.so.check_history:
+            return None
+        return check_linearizable(self.workload.recorder.events, self.now, self.trace.steps)
+
+    async def main(self) -> None:
+        """The trio entry point: start nodes and clients, then run the loop to the end."""
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        self._clock = clock
+        for n in self.members:
+            self.restart(n)
+        if self.nemesis.options.faults:
+            self._push(self.nemesis.options.tick_interval_us, _NEMESIS, None, None)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.active_clients = self.options.clients
+            for i in range(self.options.clients):
+                nursery.start_soon(self._client, i)
+            await trio.testing.wait_all_tasks_blocked()
+            await self._loop()
+            nursery.cancel_scope.cancel()
+
+    async def _loop(self) -> None:
+        heap = self.heap
+        clock = self._clock
+        assert clock is not None
+        checks = self.checks
+        fault_end = self.so.fault_phase_max_us
+        if self.active_clients == 0:
+            self._begin_liveness()
+        while heap and checks.violation is None and self.phase != _DONE:
+            at, _, kind, a, b = heapq.heappop(heap)
+            if at > self.now:
+                clock.jump((at - self.now) / 1e6)
+                self.now = at
+            if kind in (_DELIVER, _TIMER):
+                self._arrive(kind, a, b)
+            elif kind == _ANSWER:
+                p = self.pending.get(a)
+                request_id, node, outcome = b
+                if p is not None and p.request_id == request_id and p.node == node:
+                    self._resolve(p, outcome)
+            elif kind == _WAKE:
+                self._resolve(a, TIMEOUT)
+            elif kind == _NEMESIS:
+                self.nemesis.tick(self)
+                if self.nemesis.active:
+                    self._push(self.now + self.nemesis.options.tick_interval_us, _NEMESIS, 0, 0)
+            elif kind == _NEMESIS_END:
+                self.nemesis.end(self, a, b)
+            else:
+                self._check_liveness()
+            if self._woke:
+                self._woke = False
+                await trio.testing.wait_all_tasks_blocked()
+                if self.phase == _FAULT and self.active_clients == 0:
+                    self._begin_liveness()
+                elif self.phase == _FINAL and self.final_done:
+                    self.phase = _DONE
+            if self.now > fault_end and not self.workload.stopped:
+                self.workload.stopped = True
+
+
+def check_linearizable(events: Sequence[Any], now_us: int, step: int) -> Violation | None:
+    """S8: the history is linearizable under the kv model (None if it is, or if the checker
+    is not installed yet). An "unknown" verdict (budget) is logged, not a violation."""
+    try:
+        lin = importlib.import_module("harness.checkers.linearizability")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("harness.checkers.linearizability", "harness.checkers"):
+            raise
+        log.warning("linearizability checker not found: S8 not checked")
+        return None
+    result = lin.check_linearizability(list(events), "kv", timeout_s=LINEARIZABILITY_TIMEOUT_S)
+    if result.verdict == "violation":
+        key = None if result.key is None else str(result.key)
+        return Violation(
+            property="S8",
+            message=result.summary(),
+            time_us=now_us,
+            step=step,
+            key=key,
+        )
+    if result.verdict != "linearizable":
+        log.warning("linearizability check inconclusive: %r", result)
+    return None
+
+
+def run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+    backend: Backend | None = None,
+    sim_options: SimOptions | None = None,
+) -> RunResult:
+    """Run one simulation and check it; see the module docstring.
+
+    ``replay``: a choice list to repeat (`RunResult.choices`) instead of drawing from the seed.
+    ``keep_trace``: keep the trace lines in the result (the fingerprint is always computed).
+    ``trace_until``: keep only the first that many lines. ``backend``: the replica and storage
+    to run (default: `consensus.Replica` on `storage`); ``sim_options``: simulator settings.
+    """
+    wall_start = time.perf_counter()  # wall time is reported, never simulated
+    chooser = Chooser(options.seed, replay=replay)
+    trace = Trace(keep=keep_trace, until=trace_until)
+    trace.add(f"0 options {options.to_json()!r}")
+    sim = Simulation(
+        options,
+        chooser,
+        backend=backend or default_backend(),
+        sim_options=sim_options or SimOptions(),
+        trace=trace,
+    )
+    with deterministic_scheduling(options.seed):
+        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+    violation = sim.checks.violation or sim.final_check()
+    history = tuple(e.to_json() for e in sim.workload.recorder.events)
+    return RunResult(
+        options=options,
+        verdict="ok" if violation is None else "violation",
+        violation=violation,
+        ops=dict(sim.workload.counts),
+        sim_time_s=sim.now / 1e6,
+        wall_time_s=time.perf_counter() - wall_start,
+        fingerprint=trace.fingerprint(),
+        steps=trace.steps,
+        choices=tuple(chooser.choices),
+        history=history,
+        trace=tuple(trace.lines),
+        unsafe=options.unsafe_clocks,
+        timeline=tuple(sim.checks.timeline),
+    )
+
+
+__all__ = ["SimOptions", "Simulation", "Violation", "run"]

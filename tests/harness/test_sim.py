@@ -1,0 +1,125 @@
+"""harness.sim with the stand-in replica: determinism, replay, phases, fault handling."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+
+from harness.nemesis import CrashOptions, NemesisOptions
+from harness.runspec import RunOptions, RunResult
+from harness.sim import SimOptions, run
+from tests.harness.test_sim_host import StandInReplica, standin_backend
+
+STANDIN = SimOptions(online_invariants=False)
+ROOT = Path(__file__).resolve().parents[2]
+NO_CRASH = ("partition", "pause", "clock", "loss")
+
+
+def _run(seed: int, ops: int = 60, faults: tuple[str, ...] = NO_CRASH, **kw: object) -> RunResult:
+    options = RunOptions(seed=seed, ops=ops, faults=faults)
+    return run(options, backend=standin_backend(), sim_options=STANDIN, **kw)  # type: ignore[arg-type]
+
+
+def test_fault_free_run_completes_every_op() -> None:
+    result = _run(3, ops=40, faults=())
+    assert result.verdict == "ok", result.violation
+    assert sum(result.ops.values()) == 40
+    assert result.ops["info"] == 0
+    final_reads = [e for e in result.history if e["process"] == 5]
+    assert len(final_reads) == 2 * 5 and all(e["type"] in ("invoke", "ok") for e in final_reads)
+    assert result.steps == len(result.trace)
+    assert result.trace[0].startswith("1 0 options ")
+
+
+def test_same_seed_same_fingerprint_different_seed_differs() -> None:
+    a, b, c = _run(7), _run(7), _run(8)
+    assert a.fingerprint == b.fingerprint and a.trace == b.trace and a.choices == b.choices
+    assert a.fingerprint != c.fingerprint
+
+
+def test_replaying_choices_reproduces_the_run() -> None:
+    first = _run(11)
+    again = _run(11, replay=first.choices)
+    assert again.fingerprint == first.fingerprint
+    assert again.history == first.history
+
+
+def test_all_zero_choices_are_a_valid_nominal_run() -> None:
+    result = _run(0, replay=[])
+    assert result.verdict == "ok"
+    assert not [t for t in result.timeline if t["kind"] == "fault" and t["fault"] != "liveness"]
+
+
+def test_trace_until_keeps_a_prefix_and_keep_false_keeps_none() -> None:
+    full = _run(5)
+    prefix = _run(5, trace_until=10)
+    none = _run(5, keep_trace=False)
+    assert prefix.trace == full.trace[:10]
+    assert none.trace == () and none.fingerprint == full.fingerprint
+
+
+def test_faults_show_in_the_timeline() -> None:
+    result = _run(2, ops=200)
+    faults = {t["fault"] for t in result.timeline if t["kind"] == "fault"}
+    assert "liveness" in faults and len(faults) > 2
+
+
+def test_crashed_nodes_are_restarted_for_liveness() -> None:
+    busy = SimOptions(
+        online_invariants=False, nemesis=NemesisOptions(crash=CrashOptions(probability=0.5))
+    )
+    options = RunOptions(seed=4, ops=100, faults=("crash",))
+    result = run(options, backend=standin_backend(), sim_options=busy)
+    assert result.verdict == "ok", result.violation
+    crashes = [t for t in result.timeline if t.get("fault") == "crash"]
+    restarts = [t for t in result.timeline if t.get("fault") == "restart"]
+    assert crashes and len(restarts) == len(crashes)
+
+
+class NeverServes(StandInReplica):
+    def is_serving(self, now_us: int) -> bool:
+        return False
+
+
+def test_liveness_violation_when_no_leader_serves() -> None:
+    backend = attrs.evolve(
+        standin_backend(),
+        make_replica=lambda **kw: NeverServes(kw["node_id"], kw["members"], kw["records"]),
+    )
+    options = RunOptions(seed=4, ops=20, faults=())
+    bound = attrs.evolve(STANDIN, liveness_bound_us=1_000_000)
+    result = run(options, backend=backend, sim_options=bound)
+    assert result.verdict == "violation" and result.violation is not None
+    assert result.violation.property == "liveness"
+    assert "no serving leader" in result.violation.message
+    assert result.violation.time_us >= 1_000_000
+
+
+_SCRIPT = (
+    "from harness.runspec import RunOptions\n"
+    "from harness.sim import SimOptions, run\n"
+    "from tests.harness.test_sim_host import standin_backend\n"
+    "r = run(RunOptions(seed=9, ops=60, faults=('partition','pause','clock','loss')),\n"
+    "        backend=standin_backend(), sim_options=SimOptions(online_invariants=False))\n"
+    "print(r.fingerprint)\n"
+)
+
+
+def test_fingerprint_is_the_same_across_processes_and_hash_seeds() -> None:
+    prints = []
+    for hash_seed in ("1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run(
+            [sys.executable, "-c", _SCRIPT],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        prints.append(out.stdout.strip())
+    assert prints[0] == prints[1] == _run(9).fingerprint
