@@ -1,0 +1,49 @@
+"""Sweep throughput: seeds per second over default runs with a local process pool.
+
+    python benchmarks/sweep.py            # 1,000 default seeds, -j 2 (target: <= 300 s)
+    python benchmarks/sweep.py --quick    # 50 seeds
+
+Prints the figures and a result hash over every (seed, verdict, fingerprint), which must be
+the same on every machine for the same seeds and code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+from pathlib import Path
+
+from harness.runspec import RunOptions
+from harness.sweep import sweep
+
+TARGET_S_PER_1000 = 300.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="50 seeds instead of 1,000")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
+    parser.add_argument("-j", "--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    count = args.seeds or (50 if args.quick else 1000)
+    with tempfile.TemporaryDirectory() as out:
+        summary = sweep(RunOptions(), range(count), jobs=args.jobs, out=Path(out))
+    digest = hashlib.blake2b(digest_size=8)
+    for o in summary.outcomes:
+        digest.update(f"{o.seed} {o.verdict} {o.fingerprint}\n".encode())
+    projected_s = summary.wall_time_s / count * 1000
+    run_times = sorted(o.wall_time_s for o in summary.outcomes)
+    print(f"seeds: {count}  jobs: {args.jobs}  failed: {summary.failed}")
+    print(f"wall: {summary.wall_time_s:.1f} s  seeds/s: {summary.runs_per_s:.2f}")
+    print(f"per run: median {run_times[len(run_times) // 2]:.3f} s, max {run_times[-1]:.3f} s")
+    verdict = "ok" if projected_s <= TARGET_S_PER_1000 else "MISSED"
+    print(f"projected 1,000 seeds: {projected_s:.0f} s (target <= {TARGET_S_PER_1000:.0f} s: "
+          f"{verdict})")
+    print(f"result hash: {digest.hexdigest()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

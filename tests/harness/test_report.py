@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from harness.artifact import read_artifact, write_artifact
+from harness.report import Lane, Span, build_report, fault_lanes, leader_lanes
+from harness.runspec import RunOptions, RunResult, Violation
+from tests.harness.fakerun import failing_seeds, fake_run
+
+STALE_HISTORY = (
+    {"process": 0, "type": "invoke", "f": "put", "key": "k1", "value": "a", "time": 0},
+    {"process": 0, "type": "ok", "f": "put", "key": "k1", "value": "a", "time": 10},
+    {"process": 0, "type": "invoke", "f": "put", "key": "k1", "value": "b", "time": 20},
+    {"process": 0, "type": "ok", "f": "put", "key": "k1", "value": "b", "time": 30},
+    {"process": 1, "type": "invoke", "f": "get", "key": "k1", "value": None, "time": 40},
+    {"process": 1, "type": "ok", "f": "get", "key": "k1", "value": "a", "time": 50},
+    {"process": 2, "type": "invoke", "f": "put", "key": "k2", "value": "z", "time": 41},
+    {"process": 2, "type": "fail", "f": "put", "key": "k2", "value": "z", "time": 42},
+)
+
+
+def s8_result() -> RunResult:
+    """A fake S8 failure whose history has a stale read on k1."""
+    seed = next(s for s in failing_seeds(60)
+                if fake_run(RunOptions(seed=s)).violation.property == "S8")  # type: ignore[union-attr]
+    result = fake_run(RunOptions(seed=seed))
+    return attrs.evolve(
+        result, history=STALE_HISTORY,
+        violation=Violation(property="S8", message="key k1: not linearizable", time_us=99,
+                            step=result.steps, key="k1"),
+    )
+
+
+def test_fault_lanes_pair_intervals_and_keep_instants() -> None:
+    timeline = [
+        {"time_us": 10, "kind": "fault", "fault": "crash", "nodes": [1], "detail": ""},
+        {"time_us": 20, "kind": "fault", "fault": "partition", "nodes": [0, 1, 2],
+         "detail": "halves"},
+        {"time_us": 30, "kind": "fault", "fault": "clock-step", "nodes": [2], "detail": "+5ms"},
+        {"time_us": 40, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "elected"},
+        {"time_us": 50, "kind": "fault", "fault": "restart", "nodes": [1], "detail": ""},
+        {"time_us": 60, "kind": "fault", "fault": "heal", "nodes": [], "detail": ""},
+        {"time_us": 70, "kind": "fault", "fault": "pause", "nodes": [0], "detail": ""},
+        {"time_us": 80, "kind": "fault", "fault": "resume", "nodes": [2], "detail": ""},
+    ]
+    lanes = {lane.name: lane for lane in fault_lanes(timeline)}
+    assert list(lanes) == ["network", "node 0", "node 1", "node 2"]
+    assert lanes["node 1"].spans == (Span(start_us=10, end_us=50, label="down", kind="down"),)
+    assert lanes["network"].spans == (
+        Span(start_us=20, end_us=60, label="partitioned halves", kind="partitioned"),
+    )
+    assert lanes["node 0"].spans == (Span(start_us=70, end_us=None, label="paused",
+                                          kind="paused"),)
+    # a resume with nothing open is an instant, not an interval
+    assert lanes["node 2"].points == ((30, "clock-step +5ms"), (80, "resume"))
+    assert fault_lanes([]) == ()
+
+
+def test_leader_lanes_show_lease_wait_overlap_and_crash() -> None:
+    timeline = [
+        {"time_us": 0, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "elected"},
+        {"time_us": 100, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "serving"},
+        {"time_us": 400, "kind": "leader", "node": 1, "ballot": [2, 1], "event": "elected"},
+        {"time_us": 500, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "stepped-down"},
+        {"time_us": 600, "kind": "leader", "node": 1, "ballot": [2, 1], "event": "serving"},
+        {"time_us": 700, "kind": "fault", "fault": "crash", "nodes": [1], "detail": ""},
+        {"time_us": 800, "kind": "leader", "node": 2, "ballot": [3, 2], "event": "elected"},
+    ]
+    lanes = {lane.name: lane for lane in leader_lanes(timeline)}
+    assert lanes["node 0"] == Lane(name="node 0", spans=(
+        Span(start_us=0, end_us=100, label="leader (1,0)", kind="leader"),
+        Span(start_us=100, end_us=500, label="serving (1,0)", kind="serving"),
+    ))
+    assert lanes["node 1"].spans == (
+        Span(start_us=400, end_us=600, label="leader (2,1)", kind="leader"),
+        Span(start_us=600, end_us=700, label="serving (2,1)", kind="serving"),
+    )
+    assert lanes["node 2"].spans == (
+        Span(start_us=800, end_us=None, label="leader (3,2)", kind="leader"),
+    )
+
+
+def test_build_report_checks_s8_history(tmp_path: Path) -> None:
+    artifact = write_artifact(tmp_path, s8_result())
+    data = build_report(read_artifact(tmp_path), run=fake_run)
+    assert data.linearizability is not None
+    assert data.linearizability.verdict == "violation"
+    assert data.linearizability.key == "k1"
+    assert data.linearizability.failed_op is not None
+    assert data.linearizability.failed_op.f == "get"
+    assert len(data.operations) == 4
+    assert data.history_error is None
+    assert data.replay_note is None  # fingerprint matched
+    assert data.timeline == fake_run(artifact.options).timeline
+    assert data.end_us >= 3000
+
+
+def test_build_report_without_s8_skips_checker(tmp_path: Path) -> None:
+    seed = next(s for s in failing_seeds(60)
+                if fake_run(RunOptions(seed=s)).violation.property == "S1")  # type: ignore[union-attr]
+    write_artifact(tmp_path, fake_run(RunOptions(seed=seed)))
+    data = build_report(read_artifact(tmp_path), run=fake_run, replay=False)
+    assert data.linearizability is None
+    assert data.timeline == () and data.replay_note == "not replayed"
+
+
+def test_build_report_notes_mismatch_and_broken_history(tmp_path: Path) -> None:
+    result = attrs.evolve(s8_result(), fingerprint="0" * 32,
+                          history=({"process": 0, "type": "ok", "f": "get", "key": "k",
+                                    "value": None, "time": 1},))
+    write_artifact(tmp_path, result)
+    data = build_report(read_artifact(tmp_path), run=fake_run)
+    assert data.replay_note is not None and "differs" in data.replay_note
+    assert data.history_error is not None and data.operations == ()
+    assert data.linearizability is None
+
+
+def test_build_report_survives_a_raising_replay(tmp_path: Path) -> None:
+    write_artifact(tmp_path, s8_result())
+
+    def boom(options: RunOptions, **kwargs: object) -> RunResult:
+        raise RuntimeError("sim broke")
+
+    data = build_report(read_artifact(tmp_path), run=boom)  # type: ignore[arg-type]
+    assert data.replay_note == "the replay raised RuntimeError: sim broke"
+    assert data.timeline == ()
