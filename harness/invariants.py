@@ -142,6 +142,35 @@ class OnlineInvariants:
         self._pending_reads.append((node_id, strong, k, val))
         return None
 
+    def on_final_state(
+        self, node_id: int, applied_slot: int, checksum: str, true_us: int, step: int
+    ) -> Violation | None:
+        """Durability after healing: a node's whole state equals the chosen log's at its slot.
+
+        Every acknowledged write is chosen (checked at the acknowledgement), so if the node's
+        state machine lost or changed one (a torn page, a bad recovery), its checksum differs.
+        """
+        where = _Where(true_us, step, node_id)
+        if not self.log.is_chosen_prefix(applied_slot):
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} applied up to slot {applied_slot}, not all chosen",
+                slot=applied_slot,
+                **where.fields(),
+            )
+        expected = self.log.checksum_at(applied_slot)
+        if checksum != expected:
+            return Violation(
+                property="S10",
+                message=(
+                    f"S10: node {node_id} state at slot {applied_slot} has checksum "
+                    f"{checksum}, the chosen log gives {expected}: writes lost or changed"
+                ),
+                slot=applied_slot,
+                **where.fields(),
+            )
+        return None
+
     def check_global(
         self,
         replicas: Mapping[int, Any],

@@ -24,6 +24,7 @@ class ChosenLog:
         # key -> slots at which it changed, and the value after each of those slots
         self._slots: dict[bytes, list[int]] = {}
         self._values: dict[bytes, list[bytes | None]] = {}
+        self._checksums: list[str] = [self._kv.checksum()]  # index: slot (0 = empty state)
 
     def choose(self, slot: int, command: bytes) -> None:
         """Record that ``slot`` is chosen with ``command``; extend the reference prefix."""
@@ -34,6 +35,7 @@ class ChosenLog:
 
     def _apply(self, slot: int, command: bytes) -> None:
         self._kv.apply(slot, command)
+        self._checksums.append(self._kv.checksum())
         if not command:
             return
         key = Command.decode(command).key
@@ -52,6 +54,12 @@ class ChosenLog:
             if slot not in self.chosen:
                 return slot
         return None
+
+    def checksum_at(self, slot: int) -> str:
+        """Return the state machine checksum after applying slots 1..``slot`` (<= prefix)."""
+        if slot > self.prefix:
+            raise ValueError(f"slot {slot} is beyond the chosen prefix {self.prefix}")
+        return self._checksums[slot]
 
     def value_at(self, key: bytes, applied: int) -> bytes | None:
         """Return ``key``'s value in the state after applying slots 1..``applied``."""

@@ -205,3 +205,24 @@ def test_at_most_one_replica_serving_under_a_lease() -> None:
     assert v is not None and v.property == "S6"
     # Node 2's clock already reads past its lease end: only node 1 serves.
     assert run.inv.check_global(run.replicas, {1: 50, 2: 90, 3: 50}, 50, 3) is None
+
+
+def test_final_state_must_match_the_chosen_log() -> None:
+    from storage.kv import KVStore
+    from storage.simdisk import SimDisk
+
+    run = Run()
+    run.choose(1, B1, put("k", "a"))
+    run.choose(2, B1, put("j", "b"))
+    kv = KVStore.open(SimDisk(1), "kv")
+    kv.apply(1, put("k", "a"))
+    assert run.inv.on_final_state(3, 1, kv.checksum(), 5, 5) is None
+    kv.apply(2, put("j", "b"))
+    assert run.inv.on_final_state(3, 2, kv.checksum(), 5, 5) is None
+    lost = KVStore.open(SimDisk(2), "kv")
+    lost.apply(1, put("k", "a"))
+    lost.apply(2, b"")  # the write at slot 2 vanished
+    v = run.inv.on_final_state(3, 2, lost.checksum(), 6, 6)
+    assert v is not None and v.property == "S10"
+    beyond = run.inv.on_final_state(3, 3, kv.checksum(), 7, 7)
+    assert beyond is not None and beyond.property == "S4"
