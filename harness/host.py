@@ -131,7 +131,8 @@ class TimerPort(Protocol):
 
 
 StepObserver = Callable[[int, Any, Event, list[Effect]], None]
-"""Called after every replica step: (node, replica, event, effects)."""
+"""Called after every replica step, once its effects are performed: (node, replica, event,
+effects). Not called for a step whose effects failed with a storage error."""
 
 ReplicaFactory = Callable[[Sequence[bytes], int], ReplicaLike]
 """Build a replica from the WAL records and the KV store's applied slot."""
@@ -209,9 +210,9 @@ class Host:
     def step(self, event: Event, now_us: int) -> list[Effect]:
         """Step the replica with ``event`` at local time ``now_us`` and perform its effects."""
         effects: list[Effect] = self.replica.step(event, now_us)
+        self._perform(effects)
         if self._observer is not None:
             self._observer(self.node_id, self.replica, event, effects)
-        self._perform(effects)
         kv = self.kv
         if (
             self.checkpoint_every

@@ -95,7 +95,7 @@ def _load_invariants(members: tuple[int, ...], options: RunOptions) -> Any:
             raise
         log.warning("harness.invariants not found: running without online invariants")
         return None
-    return module.OnlineInvariants(members, options)
+    return module.OnlineInvariants(members)
 
 
 class Observer:
