@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--model", required=True, choices=sorted(MODELS),
                         help="register (read/write/cas, key null) or kv (get/put/append/cas)")
     parser.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_S,
-                        metavar="S", help=f"give up after S seconds (default {DEFAULT_TIMEOUT_S:g})")
+                        metavar="S",
+                        help=f"give up after S seconds (default {DEFAULT_TIMEOUT_S:g})")
     parser.add_argument("--max-states", type=_positive_int, default=DEFAULT_MAX_STATES,
                         metavar="N", help=f"memo entries allowed (default {DEFAULT_MAX_STATES})")
     parser.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
