@@ -1,0 +1,152 @@
+"""``paxlab run --seed N [...]``: one simulated run with faults, checked; print the verdict.
+
+Prints the seed and options first, then the verdict, the first violated property with its
+message, the operation counts (ok, fail, info), simulated and wall time, steps and the
+fingerprint, and for a violation the command that repeats the run. ``--json`` prints one
+JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
+fingerprint, unsafe).
+
+Exit codes: 0 no violation, 1 a property was violated, 2 bad usage (unknown fault or
+variant, negative counts, fewer than 1 replica): one line, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from typing import Any
+
+from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.runspec import ALL_FAULTS, VARIANTS, RunOptions, RunResult
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("run", help="one simulated run under seeded faults")
+    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    parser.add_argument("--replicas", type=int, default=3, help="storage replicas (default 3)")
+    parser.add_argument("--ops", type=int, default=1000, help="client operations (default 1000)")
+    parser.add_argument("--clients", type=int, default=5, help="concurrent clients (default 5)")
+    parser.add_argument("--keys", type=int, default=5, help="keys (default 5)")
+    parser.add_argument(
+        "--faults",
+        default=",".join(ALL_FAULTS),
+        help=f"comma list from {','.join(ALL_FAULTS)}, or 'none' (default all)",
+    )
+    parser.add_argument(
+        "--unsafe-clocks", action="store_true", help="let clock drift exceed rho (labelled)"
+    )
+    parser.add_argument(
+        "--variant", default=None, help=f"a deliberately broken protocol: {', '.join(VARIANTS)}"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=_main)
+
+
+def parse_faults(text: str) -> tuple[str, ...]:
+    """``"none"`` or ``""`` -> (); else the comma list, blanks dropped (validated by RunOptions)."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def replay_command(options: RunOptions) -> str:
+    """The command line that repeats a run with these options."""
+    words = [
+        "paxlab",
+        "run",
+        "--seed",
+        str(options.seed),
+        "--replicas",
+        str(options.replicas),
+        "--ops",
+        str(options.ops),
+        "--clients",
+        str(options.clients),
+        "--keys",
+        str(options.keys),
+        "--faults",
+        ",".join(options.faults) or "none",
+    ]
+    if options.unsafe_clocks:
+        words.append("--unsafe-clocks")
+    if options.variant:
+        words += ["--variant", options.variant]
+    return shlex.join(words)
+
+
+def describe_options(options: RunOptions) -> str:
+    o = options
+    return (
+        f"seed={o.seed} replicas={o.replicas} ops={o.ops} clients={o.clients} keys={o.keys} "
+        f"faults={','.join(o.faults) or 'none'} unsafe_clocks={o.unsafe_clocks} "
+        f"variant={o.variant}"
+    )
+
+
+def result_json(result: RunResult) -> dict[str, Any]:
+    """The ``--json`` object of a run."""
+    return {
+        "seed": result.options.seed,
+        "options": result.options.to_json(),
+        "verdict": result.verdict,
+        "violation": None if result.violation is None else result.violation.to_json(),
+        "ops": result.ops,
+        "sim_time": result.sim_time_s,
+        "wall_time": round(result.wall_time_s, 6),
+        "steps": result.steps,
+        "fingerprint": result.fingerprint,
+        "unsafe": result.unsafe,
+    }
+
+
+def _print_human(result: RunResult) -> None:
+    v = result.violation
+    label = " (UNSAFE clocks: drift beyond rho on purpose)" if result.unsafe else ""
+    if v is None:
+        print(f"verdict: PASSED{label}")
+    else:
+        where = " ".join(
+            f"{name}={getattr(v, name)}"
+            for name in ("node", "slot", "key")
+            if getattr(v, name) is not None
+        )
+        print(f"verdict: VIOLATION {v.property}{label}")
+        print(f"violation: {v.message} (step={v.step} time={v.time_us / 1e6:.6f}s {where})")
+    ops = result.ops
+    print(f"ops: ok={ops.get('ok', 0)} fail={ops.get('fail', 0)} info={ops.get('info', 0)}")
+    print(
+        f"time: simulated={result.sim_time_s:.3f}s wall={result.wall_time_s:.3f}s "
+        f"steps={result.steps}"
+    )
+    print(f"fingerprint: {result.fingerprint}")
+    if v is not None:
+        print(f"replay: {replay_command(result.options)}")
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
+        options = RunOptions(
+            seed=args.seed,
+            replicas=args.replicas,
+            ops=args.ops,
+            clients=args.clients,
+            keys=args.keys,
+            faults=parse_faults(args.faults),  # type: ignore[arg-type]  # attrs converter=tuple
+            unsafe_clocks=args.unsafe_clocks,
+            variant=args.variant,
+        )
+    except (ValueError, TypeError) as exc:
+        print(f"paxlab run: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from harness.sim import run  # imported here so `paxlab --help` stays fast
+
+    if not args.json:
+        print(f"paxlab run: {describe_options(options)}", flush=True)
+    result = run(options, keep_trace=False)
+    if args.json:
+        print(json.dumps(result_json(result), sort_keys=True))
+    else:
+        _print_human(result)
+    return EXIT_OK if result.violation is None else EXIT_VIOLATION
