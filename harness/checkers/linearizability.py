@@ -132,14 +132,14 @@ def _sort_key(key: Hashable) -> tuple[bool, str]:
 
 
 def check_linearizability(
-    history: Sequence[HistoryEvent] | Sequence[Operation],
+    history: Sequence[HistoryEvent] | Sequence[Operation] | Sequence[dict[str, Any]],
     model: Model | str,
     *,
     timeout_s: float | None = DEFAULT_TIMEOUT_S,
     max_states: int = DEFAULT_MAX_STATES,
     slice_steps: int = DEFAULT_SLICE_STEPS,
 ) -> LinearizabilityResult:
-    """Check a history (events, or ops from `pair_operations`) against ``model``.
+    """Check a history against ``model``: events, ops from `pair_operations`, or event dicts.
 
     ``timeout_s`` None means no time limit (``max_states`` still bounds memory). Returns a
     `LinearizabilityResult`; never raises for a non-linearizable history. Raises HistoryError
@@ -225,11 +225,16 @@ def check_linearizability(
     return finish("linearizable")
 
 
-def _as_operations(history: Sequence[HistoryEvent] | Sequence[Operation]) -> list[Operation]:
+def _as_operations(history: Sequence[Any]) -> list[Operation]:
     if not history:
         return []
     if all(isinstance(item, Operation) for item in history):
-        return list(history)  # type: ignore[arg-type]
+        return list(history)
     if all(isinstance(item, HistoryEvent) for item in history):
-        return pair_operations(history)  # type: ignore[arg-type]
-    raise TypeError("history must be all HistoryEvent or all Operation")
+        return pair_operations(history)
+    if all(isinstance(item, dict) for item in history):
+        return pair_operations(
+            [HistoryEvent.from_json(d, line=i) for i, d in enumerate(history, start=1)]
+        )
+    raise TypeError("history must be all HistoryEvent, all Operation or all dicts "
+                    "(HistoryEvent.to_json form)")

@@ -227,3 +227,12 @@ def test_hard_key_does_not_hide_violation_in_another() -> None:
     result = check_linearizability(h(*rows), "kv", timeout_s=30, slice_steps=2000)
     assert (result.verdict, result.key) == ("violation", "z")
     assert time.monotonic() - started < 3.0
+
+
+def test_accepts_events_operations_and_dicts() -> None:
+    events = h((0, "invoke", "put", "k", "v"), (0, "ok", "put", "k", "v"),
+               (1, "invoke", "get", "k", None), (1, "ok", "get", "k", "w"))
+    for form in (events, pair_operations(events), [e.to_json() for e in events]):
+        assert check_linearizability(form, "kv").verdict == "violation"
+    with pytest.raises(TypeError):
+        check_linearizability([1, 2], "kv")  # type: ignore[arg-type]
