@@ -8,6 +8,8 @@ healing, liveness: a leader serves and all replicas converge.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,6 +64,10 @@ class Checker:
             n.replies.clear()
 
 
+def _dropper(g: Group, per_2000: int) -> Callable[[int, int, object], bool]:
+    return lambda src, dst, msg: g.rng.randrange(2000) < per_2000
+
+
 def run_actions(actions: list[tuple[str, int, int]], variant: str | None = None) -> Checker:
     g = Group(3, seed=len(actions), variant=variant)
     c = Checker(g)
@@ -78,7 +84,7 @@ def run_actions(actions: list[tuple[str, int, int]], variant: str | None = None)
                 g.network.append(g.network[idx])
         elif kind == "run":
             # deliver everything in flight (dropping about b/2000 of it), then a timer fires
-            g.run(a * 300, drop=lambda s, d, m, p=b: g.rng.randrange(2000) < p)
+            g.run(a * 300, drop=_dropper(g, b))
         elif kind == "time":
             g.advance(b * 200)
             g.tick_due()
