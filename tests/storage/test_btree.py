@@ -246,3 +246,18 @@ def test_failed_fsync_fail_stops_checkpoints_but_keeps_last() -> None:
     disk.crash()
     again = BTree.open(disk)
     assert (again.checkpoint_lsn, again.get(b"a")) == (1, b"1")
+
+
+def test_latent_read_error_in_unused_bytes_does_not_fail_open() -> None:
+    disk = SimDisk()
+    tree = BTree.open(disk, fanout=4)
+    for i in range(40):
+        tree.put(b"k%02d" % i, b"v")
+    tree.checkpoint(1)
+    tree.put(b"k00", b"w")  # the leaf of k00 and its ancestors get new pages
+    tree.checkpoint(2)
+    # Offset 0 held the leftmost leaf of checkpoint 1 (pages are written children first).
+    disk.add_read_error(tree.pages_name(), 0, 30)
+    again = BTree.open(disk)
+    assert again.get(b"k00") == b"w"
+    assert list(again.scan()) == list(tree.scan())
