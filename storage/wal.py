@@ -335,7 +335,15 @@ class WAL:
         """Return segment bytes ``[begin, finish)``, from the disk and the unwritten buffer."""
         parts = []
         if begin < seg.written:
-            parts.append(self._disk.read(seg.file, begin, min(finish, seg.written) - begin))
+            want = min(finish, seg.written) - begin
+            part = self._disk.read(seg.file, begin, want)
+            if len(part) != want:
+                raise CorruptionError(
+                    f"segment shorter than its index: wanted_bytes={want} got_bytes={len(part)}",
+                    file=seg.file,
+                    offset=begin + len(part),
+                )
+            parts.append(part)
         if finish > seg.written and seg is self._segments[-1]:
             lo = max(begin, seg.written) - seg.written
             parts.append(bytes(self._buf[lo : finish - seg.written]))

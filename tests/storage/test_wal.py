@@ -370,3 +370,16 @@ def test_file_disk_roundtrip(tmp_path: Path) -> None:
     again = WAL.open(FileDisk(tmp_path), segment_bytes=4096)
     assert list(again.records()) == [(i, payload(i)) for i in range(1, 501)]
     assert len(again.segment_files) > 5
+
+
+def test_misdirected_write_over_header_detected_by_records() -> None:
+    disk = SimDisk()
+    wal = WAL.open(disk)
+    file = wal.segment_files[0]
+    disk.misdirect_next_write(file, 0)  # the batch lands on the header: the file stays short
+    wal.append(b"")
+    wal.sync()
+    with pytest.raises(CorruptionError, match="shorter than its index"):
+        list(wal.records())
+    with pytest.raises(CorruptionError):
+        WAL.open(disk)
