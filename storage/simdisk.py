@@ -139,6 +139,8 @@ class SimDisk(Disk):
         fsync_count: fsyncs that succeeded.
         last_fsync_latency_us: simulated latency of the latest fsync (the host charges it
             as simulated time; nothing sleeps). 0 before any fsync.
+        total_fsync_latency_us: sum over every successful fsync, so a host can charge an
+            operation that fsyncs several times (a WAL segment roll) by the difference.
     """
 
     def __init__(
@@ -150,6 +152,7 @@ class SimDisk(Disk):
         self.fault_counts: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
         self.fsync_count = 0
         self.last_fsync_latency_us = 0
+        self.total_fsync_latency_us = 0
         self._misdirect_next: dict[str, int] = {}
         self._fail_next_fsync: dict[str | None, int] = {}
         self._delay_next_fsync_us: builtins.list[int] = []
@@ -367,6 +370,7 @@ class SimDisk(Disk):
             latency_us += faults.slow_fsync_latency_us
             self._count("slow_fsync")
         self.last_fsync_latency_us = latency_us
+        self.total_fsync_latency_us += latency_us
         for at, data in f.pending:
             _apply(f.durable, at, data)
         f.pending.clear()

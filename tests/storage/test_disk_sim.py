@@ -207,6 +207,7 @@ def test_slow_fsync_latency() -> None:
     assert e.last_fsync_latency_us == 1007
     e.fsync("a")
     assert e.last_fsync_latency_us == 7
+    assert e.total_fsync_latency_us == 7 + 1007 + 7
     assert e.fault_counts["slow_fsync"] == 1
 
 

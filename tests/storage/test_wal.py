@@ -383,3 +383,13 @@ def test_misdirected_write_over_header_detected_by_records() -> None:
         list(wal.records())
     with pytest.raises(CorruptionError):
         WAL.open(disk)
+
+
+def test_public_exports() -> None:
+    import storage
+    from storage.filedisk import FileDisk as F
+    from storage.simdisk import SimDisk as S
+    from storage.simdisk import SimDiskFaults as SF
+    from storage.wal import WAL as W
+
+    assert (storage.FileDisk, storage.SimDisk, storage.SimDiskFaults, storage.WAL) == (F, S, SF, W)
