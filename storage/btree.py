@@ -18,8 +18,10 @@ valid slot with the highest sequence number.
 Space: when the page file holds more dead bytes (replaced pages, crash leftovers) than live
 ones, and at least ``min_compact_bytes``, the checkpoint instead writes the whole tree to a
 fresh page file ``<name>-pages-<gen + 1>`` and deletes the old file once the superblock
-naming the new one is durable. Files of older generations found at open are deleted (a newer
-complete checkpoint no longer needs them); nothing else is ever deleted.
+naming the new one is durable. At open, page files of older generations are deleted (a newer
+complete checkpoint no longer needs them), and so are those of newer generations (an
+unfinished compaction) when the other superblock slot is valid or empty, so that no damaged
+superblock could name them; nothing else is ever deleted.
 
 Corruption (both superblock slots invalid, a page failing its checksum, wrong magic, a page
 not the one its parent references) makes `BTree.open` raise `storage.CorruptionError`
@@ -173,11 +175,17 @@ class BTree(MemTree):
         self._next_page_id = sb.next_page_id
         self._live_bytes, self._meta_ref, self.meta = sb.live_bytes, sb.meta, meta
         self.checkpoint_lsn = sb.lsn
+        # The other slot is valid (older) or was never written: no superblock can name a
+        # page file of a newer generation, so it is the leftover of an unfinished compaction.
+        other = data[(1 - slot) * SLOT_SIZE_BYTES : (2 - slot) * SLOT_SIZE_BYTES]
+        newer_unused = len(valid) == 2 or not other.strip(b"\0")
         prefix = f"{self.name}-pages-"
         for fname in disk.list():
             suffix = fname[len(prefix) :]
-            if fname.startswith(prefix) and suffix.isdigit() and int(suffix) < sb.gen:
-                log.info("btree %s: deleting page file %s of an older generation", self.name, fname)
+            if not (fname.startswith(prefix) and suffix.isdigit()) or int(suffix) == sb.gen:
+                continue
+            if int(suffix) < sb.gen or newer_unused:
+                log.info("btree %s: deleting unused page file %s", self.name, fname)
                 disk.delete(fname)
 
     def checkpoint(self, lsn: int, meta: bytes = b"") -> None:

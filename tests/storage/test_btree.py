@@ -261,3 +261,12 @@ def test_latent_read_error_in_unused_bytes_does_not_fail_open() -> None:
     again = BTree.open(disk)
     assert again.get(b"k00") == b"w"
     assert list(again.scan()) == list(tree.scan())
+
+
+@pytest.mark.bench
+def test_benchmark_runs_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.storage_btree import main
+
+    main(quick=True)
+    out = capsys.readouterr().out
+    assert "puts/s=" in out and "gets/s=" in out and "result hash: " in out

@@ -180,3 +180,38 @@ TestBTreeStateful = BTreeMachine.TestCase
 # Each example is a few milliseconds: run more of them than the profile's default.
 _profile = settings()
 TestBTreeStateful.settings = settings(_profile, max_examples=max(200, _profile.max_examples))
+
+
+def test_crash_at_every_operation_of_a_compacting_checkpoint() -> None:
+    outcomes = set()
+    for limit in range(12):
+        disk = SimDisk(seed=limit)
+        tree = BTree.open(disk, fanout=4, min_compact_bytes=0)
+        old = {b"%03d" % i: b"old" for i in range(100)}
+        for k, v in old.items():
+            tree.put(k, v)
+        tree.checkpoint(1)
+        new = dict.fromkeys(old, b"new")  # every page replaced: the next checkpoint compacts
+        for k, v in new.items():
+            tree.put(k, v)
+        crashing = CrashingDisk(disk, limit)
+        tree._disk = crashing
+        with contextlib.suppress(_Crash):
+            tree.checkpoint(2)
+        disk.crash()
+        again = BTree.open(disk)
+        got = dict(again.scan())
+        if crashing.super_durable:
+            assert (got, again.checkpoint_lsn) == (new, 2)
+            assert again.pages_name() == "btree-pages-0000000001"
+        elif crashing.super_written:
+            assert got in (old, new)
+        else:
+            assert (got, again.checkpoint_lsn) == (old, 1)
+        outcomes.add(again.checkpoint_lsn)
+        again.put(b"after", b"x")
+        again.checkpoint(3)  # works over whatever the crash left behind
+        third = BTree.open(disk)
+        assert dict(third.scan()) == {**got, b"after": b"x"}
+        assert [n for n in disk.list() if "-pages-" in n] == [third.pages_name()]
+    assert outcomes == {1, 2}
