@@ -5,8 +5,9 @@ queue, a heap of ``(true_us, seq, kind, a, b)``. One trio task (the loop) pops t
 event and handles it synchronously: a message delivery or a timer is a plain call of
 `Host.step` on one node, no trio switch. Client tasks are trio tasks; they await results the
 loop hands them (`_Pending`), and their timeouts and pauses are queue events too. Only when
-the loop has woken a client does it yield (``wait_all_tasks_blocked``), and it wakes at most
-one client per event, so trio's scheduler never decides an order. True time is the
+the loop has woken a client does it yield, until that client parks again (awaits its next
+answer or pause); it wakes at most one client per event, so trio's scheduler never decides
+an order. True time is the
 ``MockClock``'s, which the loop moves to each event's time.
 
 A run: options drawn and logged first; then the fault phase (clients issue ``options.ops``
@@ -20,7 +21,6 @@ run. `run` returns a `RunResult`; ``run(options, replay=result.choices)`` repeat
 from __future__ import annotations
 
 import heapq
-import importlib
 import logging
 import time
 from collections.abc import Sequence
@@ -44,7 +44,6 @@ from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-LINEARIZABILITY_TIMEOUT_S = 30.0
 _DELIVER, _TIMER, _WAKE, _ANSWER, _NEMESIS, _NEMESIS_END, _CHECK = range(7)
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)
 
@@ -140,6 +139,10 @@ class Simulation:
         self.timer_gen: dict[int, int] = dict.fromkeys(self.members, 0)
         self.pending: dict[int, _Pending] = {}
         self.checks = Observer(self, trace, options, invariants=sim_options.online_invariants)
+        world = " ".join(
+            f"n{n}:offset={c.local_at(0)},drift={c.drift_ppm}ppm" for n, c in self.clocks.items()
+        )
+        trace.add(f"0 world {world} disk_fault_nodes={list(self.nemesis.disk_fault_nodes)}")
         self.hosts: dict[int, Host] = {}
         for n in self.members:
             disk = backend.make_disk(n, self.nemesis.disk_faults(n), chooser)
@@ -154,11 +157,13 @@ class Simulation:
                 observer=self.checks.observe,
                 checkpoint_every=sim_options.checkpoint_every,
             )
+        self.delivered = 0  # events delivered to nodes (messages and client requests)
         self.phase = _FAULT
         self.active_clients = 0
         self.final_done = False
         self.liveness_deadline = 0
         self._woke = False
+        self._parked = trio.Event()
         self._clock: trio.testing.MockClock | None = None
         self._nursery: trio.Nursery | None = None
 
@@ -265,6 +270,7 @@ class Simulation:
         status = self.status[node]
         if status == "up":
             if kind == _DELIVER:
+                self.delivered += 1
                 self._step(node, payload)
             elif payload == self.timer_gen[node]:
                 at = self.timer_at[node]
@@ -285,12 +291,14 @@ class Simulation:
         self.pending[event.client_id] = p
         self._push(self.now + self._client_delay(), _DELIVER, node, event)
         self._push(self.now + timeout_us, _WAKE, p, None)
+        self._parked.set()
         await p.event.wait()
         return p.outcome
 
     async def sleep(self, delay_us: int) -> None:
         p = _Pending()
         self._push(self.now + delay_us, _WAKE, p, None)
+        self._parked.set()
         await p.event.wait()
 
     def _resolve(self, p: _Pending, outcome: ClientOutcome) -> None:
@@ -307,10 +315,12 @@ class Simulation:
             await self.workload.client(self, process)
         finally:
             self.active_clients -= 1
+            self._parked.set()
 
     async def _final(self) -> None:
         await self.workload.final_reads(self, self.options.clients)
         self.final_done = True
+        self._parked.set()
 
     def _begin_liveness(self) -> None:
         self.phase = _LIVENESS
@@ -375,7 +385,7 @@ class Simulation:
             )
         if not self.so.check_history:
             return None
-        return check_linearizable(self.workload.recorder.events, self.now, self.trace.steps)
+        return self.workload.check_linearizable(self.now, self.trace.steps)
 
     async def main(self) -> None:
         """The trio entry point: start nodes and clients, then run the loop to the end."""
@@ -426,8 +436,11 @@ class Simulation:
             else:
                 self._check_liveness()
             if self._woke:
+                # Hand over to the one woken client and wait until it parks again (awaits
+                # its next answer or pause, or ends): a plain two-task handshake.
                 self._woke = False
-                await trio.testing.wait_all_tasks_blocked()
+                self._parked = trio.Event()
+                await self._parked.wait()
                 if self.phase == _FAULT and self.active_clients == 0:
                     self._begin_liveness()
                 elif self.phase == _FINAL and self.final_done:
@@ -436,29 +449,28 @@ class Simulation:
                 self.workload.stopped = True
 
 
-def check_linearizable(events: Sequence[Any], now_us: int, step: int) -> Violation | None:
-    """S8: the history is linearizable under the kv model (None if it is, or if the checker
-    is not installed yet). An "unknown" verdict (budget) is logged, not a violation."""
-    try:
-        lin = importlib.import_module("harness.checkers.linearizability")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("harness.checkers.linearizability", "harness.checkers"):
-            raise
-        log.warning("linearizability checker not found: S8 not checked")
-        return None
-    result = lin.check_linearizability(list(events), "kv", timeout_s=LINEARIZABILITY_TIMEOUT_S)
-    if result.verdict == "violation":
-        key = None if result.key is None else str(result.key)
-        return Violation(
-            property="S8",
-            message=result.summary(),
-            time_us=now_us,
-            step=step,
-            key=key,
-        )
-    if result.verdict != "linearizable":
-        log.warning("linearizability check inconclusive: %r", result)
-    return None
+def simulate(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    trace: Trace | None = None,
+    backend: Backend | None = None,
+    sim_options: SimOptions | None = None,
+) -> Simulation:
+    """Run one simulation to its end and return it (unchecked history; see `run`)."""
+    chooser = Chooser(options.seed, replay=replay)
+    trace = trace or Trace()
+    trace.add(f"0 options {options.to_json()!r}")
+    sim = Simulation(
+        options,
+        chooser,
+        backend=backend or default_backend(),
+        sim_options=sim_options or SimOptions(),
+        trace=trace,
+    )
+    with deterministic_scheduling(options.seed):
+        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+    return sim
 
 
 def run(
@@ -478,20 +490,9 @@ def run(
     to run (default: `consensus.Replica` on `storage`); ``sim_options``: simulator settings.
     """
     wall_start = time.perf_counter()  # wall time is reported, never simulated
-    chooser = Chooser(options.seed, replay=replay)
     trace = Trace(keep=keep_trace, until=trace_until)
-    trace.add(f"0 options {options.to_json()!r}")
-    sim = Simulation(
-        options,
-        chooser,
-        backend=backend or default_backend(),
-        sim_options=sim_options or SimOptions(),
-        trace=trace,
-    )
-    with deterministic_scheduling(options.seed):
-        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+    sim = simulate(options, replay=replay, trace=trace, backend=backend, sim_options=sim_options)
     violation = sim.checks.violation or sim.final_check()
-    history = tuple(e.to_json() for e in sim.workload.recorder.events)
     return RunResult(
         options=options,
         verdict="ok" if violation is None else "violation",
@@ -501,12 +502,12 @@ def run(
         wall_time_s=time.perf_counter() - wall_start,
         fingerprint=trace.fingerprint(),
         steps=trace.steps,
-        choices=tuple(chooser.choices),
-        history=history,
+        choices=tuple(sim.chooser.choices),
+        history=tuple(e.to_json() for e in sim.workload.recorder.events),
         trace=tuple(trace.lines),
         unsafe=options.unsafe_clocks,
         timeline=tuple(sim.checks.timeline),
     )
 
 
-__all__ = ["SimOptions", "Simulation", "Violation", "run"]
+__all__ = ["SimOptions", "Simulation", "run", "simulate"]

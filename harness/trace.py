@@ -65,8 +65,7 @@ class Trace:
         """Append one line (numbered by the trace); returns its step number."""
         self.steps += 1
         text = f"{self.steps} {line}"
-        self._hash.update(text.encode())
-        self._hash.update(b"\n")
+        self._hash.update(f"{text}\n".encode())
         if self.keep and (self.until is None or self.steps <= self.until):
             self.lines.append(text)
         return self.steps

@@ -17,6 +17,8 @@ checked history (S9 is checked online by the simulator's invariants).
 
 from __future__ import annotations
 
+import importlib
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,6 +28,11 @@ from consensus.events import ClientRead, ClientWrite
 from harness.chooser import Chooser
 from harness.history import HistoryRecorder
 from harness.host import ClientOutcome
+from harness.runspec import Violation
+
+log = logging.getLogger(__name__)
+
+LINEARIZABILITY_TIMEOUT_S = 30.0
 
 OPS: tuple[str, ...] = ("put", "get", "cas", "append", "get-eventual")
 
@@ -212,6 +219,31 @@ class Workload:
             think = self.chooser.choose("workload.think", self.options.think_max_us + 1)
             await api.sleep(think)
             await self.run_op(api, state, process)
+
+    def check_linearizable(self, now_us: int, step: int) -> Violation | None:
+        """S8: the recorded history is linearizable under the kv model.
+
+        Returns None if it is, or if the checker is not installed; an "unknown" verdict (a
+        budget ran out) is logged, not reported as a violation.
+        """
+        try:
+            lin = importlib.import_module("harness.checkers.linearizability")
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("harness.checkers.linearizability", "harness.checkers"):
+                raise
+            log.warning("linearizability checker not found: S8 not checked")
+            return None
+        result = lin.check_linearizability(
+            self.recorder.events, "kv", timeout_s=LINEARIZABILITY_TIMEOUT_S
+        )
+        if result.verdict == "violation":
+            key = None if result.key is None else str(result.key)
+            return Violation(
+                property="S8", message=result.summary(), time_us=now_us, step=step, key=key
+            )
+        if result.verdict != "linearizable":
+            log.warning("linearizability check inconclusive: %s", result.summary())
+        return None
 
     async def final_reads(self, api: ClusterAPI, process: int) -> None:
         """Strongly read every key once (after healing); keys never read go to final_failed."""
