@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from harness.checkers.models import Model
+from harness.checkers.models import ABSENT, Model
 from harness.history import Operation
 
 
@@ -18,17 +18,21 @@ def prune_info_ops(ops: list[Operation], model: Model) -> tuple[list[Operation],
     """Drop info ops that can soundly be taken as "never happened"; return (ops, dep lists).
 
     Dropped: info ops that only observe (reads: they change nothing). When every op of the
-    partition observes or overwrites (no appends), also info ops that overwrite with a value
-    no op observes, repeated to a fixed point. For each kept op the second list holds None or,
-    for a kept info overwriter, the ids of the ops observing its value: once all of those are
-    linearized the search never places it (see `Model`).
+    partition observes, overwrites or appends (see `Model`), also info ops that write
+    something no op observes, repeated to a fixed point. For each kept op the second list
+    holds None or, for a kept info writer, the ids of the ops whose observed state may show
+    its effect: once all of those are linearized the search never places it.
+
+    Why that is sound: if a linearization places info op X after every op that could observe
+    its effect, then until the next overwrite only appends follow X and nobody observes the
+    state, so removing X leaves a linearization too (and info ops may never happen).
     """
-    facts = {op.id: (model.overwrites(op), model.observes(op)) for op in ops}
+    facts = {op.id: (model.overwrites(op), model.observes(op), model.appends(op)) for op in ops}
     kept = [op for op in ops if not (op.type == "info" and facts[op.id][1][0]
                                      and not facts[op.id][0][0])]
-    prunable = all(w[0] or o[0] for w, o in facts.values())
-    if not prunable:
+    if not all(w[0] or o[0] or a[0] for w, o, a in facts.values()):
         return kept, [None] * len(kept)
+    with_appends = any(facts[op.id][2][0] for op in kept)
     while True:
         observers: dict[Any, list[int]] = {}
         for op in kept:
@@ -38,9 +42,14 @@ def prune_info_ops(ops: list[Operation], model: Model) -> tuple[list[Operation],
         deps: list[Any] = []
         survivors: list[Operation] = []
         for op in kept:
-            writes, state = facts[op.id][0]
-            if op.type == "info" and writes:
-                who = [i for i in observers.get(state, []) if i != op.id]
+            (writes, written), _, (appends, suffix) = facts[op.id]
+            if op.type == "info" and (writes or appends):
+                if with_appends:
+                    who = [i for state, ids in observers.items()
+                           if _may_show(state, written, suffix, appends) for i in ids]
+                else:
+                    who = observers.get(written, [])
+                who = [i for i in who if i != op.id]
                 if not who:
                     continue
                 deps.append(who)
@@ -50,6 +59,18 @@ def prune_info_ops(ops: list[Operation], model: Model) -> tuple[list[Operation],
         if len(survivors) == len(kept):
             return kept, deps
         kept = survivors
+
+
+def _may_show(observed: Any, written: Any, suffix: Any, appends: bool) -> bool:
+    """Whether an observed state may show the effect of a write, or of an append of suffix,
+    in a partition with appends (states after a write of w start with str(w))."""
+    if appends:
+        return isinstance(observed, str) and str(suffix) in observed
+    if observed == written:
+        return True
+    if not isinstance(observed, str):
+        return False
+    return written is ABSENT or observed.startswith(str(written))
 
 
 def find_superseded_observer(ops: list[Operation], model: Model) -> Operation | None:

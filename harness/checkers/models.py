@@ -59,10 +59,10 @@ class Model(ABC):
 
     Subclasses set ``name`` and ``functions`` (the ``f`` values they accept) and implement
     `init` and `step`. `overwrites` and `observes` are optional facts that let the checker
-    prune indeterminate (info) operations soundly; the defaults claim nothing. They must agree
-    with `step`: when a partition has only ops that observe or overwrite, an info op that
-    overwrites with ``v`` is dropped once every op observing ``v`` is placed (it can then
-    only block reads, so "never happened" explains at least as much).
+    prune indeterminate (info) operations soundly, and `appends` likewise; the defaults claim
+    nothing. They must agree with `step`: when every op of a partition observes, overwrites or
+    appends, an info op is no longer placed once every op that could observe its effect is
+    (it could then only block reads, so "never happened" explains at least as much).
     """
 
     name: ClassVar[str] = "model"
@@ -89,7 +89,13 @@ class Model(ABC):
         return False, None
 
     def observes(self, op: Operation) -> tuple[bool, Any]:
-        """Return (True, state) if ``op`` can take effect only when the state is ``state``."""
+        """Return (True, state) if ``op`` can take effect only when the state is ``state``
+        (and then leaves it unchanged, unless it also overwrites)."""
+        return False, None
+
+    def appends(self, op: Operation) -> tuple[bool, Any]:
+        """Return (True, suffix) if ``op`` always takes a state ``s`` to ``str(s) + suffix``
+        (`ABSENT` to ``str(suffix)``), so every later state contains ``suffix``."""
         return False, None
 
 
@@ -169,6 +175,11 @@ class KVModel(Model):
             return True, as_state(op.value)
         if op.f == "cas":
             return True, as_state(op.value[0])
+        return False, None
+
+    def appends(self, op: Operation) -> tuple[bool, Any]:
+        if op.f == "append":
+            return True, op.value
         return False, None
 
 

@@ -55,7 +55,8 @@ def _hard_history() -> list[HistoryEvent]:
     events += [HistoryEvent(process=i, type="info", f="append", key="h", value=f"<{i}>")
                for i in range(n)]
     events += [HistoryEvent(process=99, type="invoke", f="get", key="h"),
-               HistoryEvent(process=99, type="ok", f="get", key="h", value="no such value")]
+               HistoryEvent(process=99, type="ok", f="get", key="h",
+                            value="".join(f"<{i}>" for i in range(n)) + "!")]
     return events
 
 

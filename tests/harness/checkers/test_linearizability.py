@@ -195,12 +195,26 @@ def test_agrees_with_brute_force_hypothesis(seed: int, model: str, n_events: int
 # --- budgets ----------------------------------------------------------------------------------
 
 def _hard_key(key: str, n_info: int) -> list[tuple[Any, ...]]:
-    """Many concurrent info appends then an impossible read: the search must try them all."""
-    rows: list[tuple[Any, ...]] = [(100 + i, "invoke", "append", key, f"<{i}>")
-                                   for i in range(n_info)]
-    rows += [(100 + i, "info", "append", key, f"<{i}>") for i in range(n_info)]
-    rows += [(99, "invoke", "get", key, None), (99, "ok", "get", key, "impossible")]
+    """Many concurrent info appends, then a read that shows them all but is still impossible
+    (it ends with a suffix nobody appended): the search must try every order and subset."""
+    tokens = [f"<{i}>" for i in range(n_info)]
+    rows: list[tuple[Any, ...]] = [(100 + i, "invoke", "append", key, t)
+                                   for i, t in enumerate(tokens)]
+    rows += [(100 + i, "info", "append", key, t) for i, t in enumerate(tokens)]
+    rows += [(99, "invoke", "get", key, None), (99, "ok", "get", key, "".join(tokens) + "!")]
     return rows
+
+
+def test_info_appends_never_observed_are_pruned() -> None:
+    rows: list[tuple[Any, ...]] = [(100 + i, "invoke", "append", "k", f"<{i}>")
+                                   for i in range(30)]
+    rows += [(100 + i, "info", "append", "k", f"<{i}>") for i in range(30)]
+    rows += [(99, "invoke", "get", "k", None), (99, "ok", "get", "k", "<3><7>"),
+             (99, "invoke", "get", "k", None), (99, "ok", "get", "k", "<3><7>!")]
+    result = check_linearizability(h(*rows), "kv", timeout_s=5)
+    assert result.verdict == "violation"
+    assert result.ops_checked == 4  # only <3>, <7> and the two gets are searched
+    assert [op.value for op in result.prefix] == ["<3>", "<7>", "<3><7>"]
 
 
 def test_tiny_max_states_gives_unknown() -> None:
