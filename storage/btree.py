@@ -126,8 +126,10 @@ class BTree(MemTree):
                 "btree superblock fails its checksum in both slots", file=sname, offset=0
             )
         _, slot, sb = max(valid)
-        if len(valid) == 1:
-            log.info("btree %s: superblock slot %d invalid, using %d", self.name, 1 - slot, slot)
+        other = data[(1 - slot) * SLOT_SIZE_BYTES : (2 - slot) * SLOT_SIZE_BYTES]
+        other_empty = not other.strip(b"\0")
+        if len(valid) == 1 and not other_empty:  # torn by a crash, or damaged
+            log.warning("btree %s: superblock slot %d invalid, using %d", self.name, 1 - slot, slot)
         self.fanout = sb.fanout
         self._min = sb.fanout // 2
         self._gen = sb.gen
@@ -177,8 +179,7 @@ class BTree(MemTree):
         self.checkpoint_lsn = sb.lsn
         # The other slot is valid (older) or was never written: no superblock can name a
         # page file of a newer generation, so it is the leftover of an unfinished compaction.
-        other = data[(1 - slot) * SLOT_SIZE_BYTES : (2 - slot) * SLOT_SIZE_BYTES]
-        newer_unused = len(valid) == 2 or not other.strip(b"\0")
+        newer_unused = len(valid) == 2 or other_empty
         prefix = f"{self.name}-pages-"
         for fname in disk.list():
             suffix = fname[len(prefix) :]
