@@ -23,6 +23,9 @@ class FileDisk(Disk):
 
     Args:
         root: the directory holding the files; created (with parents) if missing.
+
+    Use one FileDisk per directory per process: descriptors are cached, so a file another
+    instance renames or deletes would still be seen through a stale descriptor here.
     """
 
     def __init__(self, root: str | Path) -> None:
