@@ -16,13 +16,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from harness.artifact import Artifact
+from harness.artifact import Artifact, read_artifact
 from harness.checkers import LinearizabilityResult, check_linearizability
 from harness.history import HistoryError, HistoryEvent, Operation, pair_operations
+from harness.htmlreport import (
+    Section,
+    escape,
+    history_timeline_svg,
+    legend_html,
+    linearizability_sections,
+    render_page,
+)
 from harness.sweep import RunFunction, default_run
 
 log = logging.getLogger(__name__)
@@ -235,3 +244,139 @@ def _lane_order(name: str) -> tuple[int, int, str]:
     if head == "node" and tail.isdigit():
         return (1, int(tail), "")
     return (0, 0, name)
+
+
+_SPAN_COLOURS: dict[str, str] = {
+    "down": "#e57373", "paused": "#ffb74d", "partitioned": "#90caf9",
+    "leader": "#c5e1a5", "serving": "#43a047",
+}
+
+
+def lanes_svg(lanes: Sequence[Lane], end_us: int, *, mark_us: int | None = None,
+              width_px: int = 1100, row_px: int = 18) -> str:
+    """Return an SVG of ``lanes`` over simulated time 0..``end_us``: spans as coloured bars
+    (open ones run to the end), instants as ticks, ``mark_us`` (the violation) as a red line.
+    Every bar and tick has a tooltip with its label and times."""
+    label_px, right_px = 70, 10
+    plot_px = width_px - label_px - right_px
+    span_us = max(end_us, 1)
+
+    def x(t_us: int) -> float:
+        return label_px + min(max(t_us, 0), span_us) * plot_px / span_us
+
+    height = len(lanes) * row_px + 26
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_px}" height="{height}" '
+           f'role="img">']
+    for row, lane in enumerate(lanes):
+        y = row * row_px
+        out.append(f'<text x="2" y="{y + row_px - 5}">{escape(lane.name)}</text>')
+        out.append(f'<line x1="{label_px}" x2="{width_px - right_px}" y1="{y + row_px / 2}" '
+                   f'y2="{y + row_px / 2}" stroke="#eee"/>')
+        for s in lane.spans:
+            end = end_us if s.end_us is None else s.end_us
+            x0 = x(s.start_us)
+            w = max(x(end) - x0, 2.0)
+            until = "end of run" if s.end_us is None else f"{s.end_us / 1e6:.6f}s"
+            out.append(
+                f'<rect x="{x0:.1f}" y="{y + 2}" width="{w:.1f}" height="{row_px - 4}" rx="2" '
+                f'fill="{_SPAN_COLOURS.get(s.kind, "#bdbdbd")}"><title>{escape(s.label)}: '
+                f"{s.start_us / 1e6:.6f}s .. {escape(until)}</title></rect>"
+            )
+            if w > 7 * len(s.label):
+                out.append(f'<text x="{x0 + 3:.1f}" y="{y + row_px - 6}">'
+                           f"{escape(s.label)}</text>")
+        for t_us, label in lane.points:
+            xp = x(t_us)
+            out.append(
+                f'<path d="M{xp:.1f},{y + 2} l4,{row_px / 2 - 2} l-4,{row_px / 2 - 2} '
+                f'l-4,-{row_px / 2 - 2} z" fill="#6a1b9a"><title>{escape(label)} at '
+                f"{t_us / 1e6:.6f}s</title></path>"
+            )
+    if mark_us is not None:
+        xm = x(mark_us)
+        out.append(f'<line x1="{xm:.1f}" x2="{xm:.1f}" y1="0" y2="{len(lanes) * row_px}" '
+                   f'stroke="#b71c1c" stroke-width="2"><title>violation at '
+                   f"{mark_us / 1e6:.6f}s</title></line>")
+    axis_y = len(lanes) * row_px + 16
+    out.append(f'<text x="{label_px}" y="{axis_y}">0 s</text>')
+    out.append(f'<text x="{width_px - right_px}" y="{axis_y}" text-anchor="end">'
+               f"{end_us / 1e6:.3f} s (simulated)</text>")
+    out.append("</svg>")
+    legend = "".join(f'<span style="background:{c}">{escape(k)}</span>'
+                     for k, c in _SPAN_COLOURS.items())
+    return f'<p class="legend">{legend}</p><div class="scroll">{"".join(out)}</div>'
+
+
+def _header_html(data: ReportData) -> str:
+    a = data.artifact
+    v = a.violation
+    verdict = "violation" if v is not None else "ok"
+    rows = [
+        ("verdict", f"{verdict}" + (" (UNSAFE: clock drift beyond rho on purpose)"
+                                    if a.unsafe else "")),
+        ("violation", "none" if v is None else f"{v.property}: {v.message}"),
+        ("where", "" if v is None else " ".join(
+            f"{k}={getattr(v, k)}" for k in ("step", "time_us", "node", "slot", "key")
+            if getattr(v, k) is not None)),
+        ("seed", str(a.seed)),
+        ("options", " ".join(f"{k}={val}" for k, val in a.options.to_json().items()
+                             if k != "seed")),
+        ("fingerprint", a.fingerprint),
+        ("steps", str(a.steps)),
+        ("choices", f"{len(a.choices)} ({a.nonzero_choices} non-zero)"),
+        ("versions", " ".join(f"{k}={val}" for k, val in sorted(a.versions.items()))),
+        ("replay", a.replay_command()),
+    ]
+    table = "".join(f"<tr><th>{escape(k)}</th><td><code>{escape(val)}</code></td></tr>"
+                    for k, val in rows)
+    note = "" if data.replay_note is None else f'<p class="unknown">{escape(data.replay_note)}</p>'
+    cls = "violation" if v is not None else "linearizable"
+    return f'<p class="verdict {cls}">{escape(verdict.upper())}</p><table>{table}</table>{note}'
+
+
+def _timeline_html(lanes: Sequence[Lane], data: ReportData, what: str) -> str:
+    if not lanes:
+        why = (data.replay_note if not data.timeline and data.replay_note
+               else "the simulator recorded no such events in RunResult.timeline")
+        return f"<p>No {escape(what)} to show: {escape(why)}.</p>"
+    mark = None if data.artifact.violation is None else data.artifact.violation.time_us
+    return lanes_svg(lanes, data.end_us, mark_us=mark)
+
+
+def render_report(data: ReportData) -> str:
+    """Return the self-contained HTML page for ``data``."""
+    a = data.artifact
+    title = f"paxlab seed {a.seed}: " + (
+        "passed" if a.violation is None else f"{a.violation.property} violated")
+    sections = [Section("Run", _header_html(data))]
+    counts = {t: sum(1 for op in data.operations if op.type == t) for t in ("ok", "fail", "info")}
+    if data.history_error is not None:
+        ops_body = f"<p>The history could not be read: {escape(data.history_error)}</p>"
+    else:
+        ops_body = (f"<p>{len(data.operations)} operations: "
+                    + ", ".join(f"{n} {t}" for t, n in counts.items()) + "</p>"
+                    + legend_html() + history_timeline_svg(data.operations))
+    sections.append(Section("Client operations (one row per client process)", ops_body))
+    if data.linearizability is not None:
+        sections += [s for s in linearizability_sections(
+            data.operations, data.linearizability, source=str(a.folder / "history.jsonl"))
+            if s.title != "History"]
+    sections.append(Section("Faults (partitions, crashes, pauses, clock steps, disk)",
+                            _timeline_html(fault_lanes(data.timeline), data, "faults")))
+    sections.append(Section("Leaders and leases (leader: waiting out the lease; serving)",
+                            _timeline_html(leader_lanes(data.timeline), data, "leaders")))
+    return render_page(title, sections)
+
+
+def write_report(artifact_folder: str | Path, out: str | Path, *,
+                 run: RunFunction = default_run) -> Path:
+    """Read the artifact, build the page and write it to ``out``; return ``out``.
+
+    Raises:
+        ArtifactError: the artifact folder is missing or corrupt.
+        OSError: ``out`` cannot be written.
+    """
+    data = build_report(read_artifact(artifact_folder), run=run)
+    path = Path(out)
+    path.write_text(render_report(data), encoding="utf-8")
+    return path

@@ -6,9 +6,10 @@ shrinks its choice list while the same property (`Violation.property`) still fai
 ``<ARTIFACT>-shrunk``) and prints choices, non-zero choices and steps before and after.
 Progress goes to stderr at most about once a second.
 
-Exit codes: 1 the shrunk artifact was written (it violates the property, by construction),
-2 bad input (missing or corrupt artifact, an artifact without a violation, one that does not
-reproduce, bad flags).
+Exit codes: 0 the shrunk artifact was written (it violates the same property, by
+construction), 2 bad input (missing or corrupt artifact, an artifact without a violation,
+one that does not reproduce, bad flags). Like ``paxlab report``, this command makes files
+from an artifact; the commands that judge a run (run, sweep, replay) use 1 for a violation.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from harness import sweep as sweep_lib
 from harness.artifact import ArtifactError, read_artifact, write_artifact
-from harness.cli import EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_USAGE
 from harness.cli.replay import format_violation
 from harness.runspec import RunResult
 from harness.shrink import shrink_run
@@ -91,7 +92,7 @@ def _main(args: argparse.Namespace) -> int:
     print(f"violation: {format_violation(result.after.violation)}")
     print(f"artifact: {shrunk.folder}")
     print(f"replay:   {shrunk.replay_command()}")
-    return EXIT_VIOLATION
+    return EXIT_OK
 
 
 def _figures(result: RunResult) -> str:

@@ -30,7 +30,7 @@ def test_shrink_writes_smaller_artifact_that_replays(
     folder = _artifact(tmp_path, seed)
     before = read_artifact(folder)
     assert before.violation is not None
-    assert main(["shrink", str(folder)]) == 1
+    assert main(["shrink", str(folder)]) == 0
     out, _ = capsys.readouterr()
     shrunk_folder = Path(f"{folder}-shrunk")
     after = read_artifact(shrunk_folder)
@@ -50,7 +50,7 @@ def test_output_folder_and_budget(
 ) -> None:
     folder = _artifact(tmp_path, failing_seeds(50)[1])
     out_folder = tmp_path / "small"
-    assert main(["shrink", str(folder), "-o", str(out_folder), "--max-runs", "3"]) == 1
+    assert main(["shrink", str(folder), "-o", str(out_folder), "--max-runs", "3"]) == 0
     out, _ = capsys.readouterr()
     assert "runs: 3 (budget spent)" in out
     assert read_artifact(out_folder).violation is not None

@@ -3,9 +3,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
+import pytest
 
+import harness.sweep
 from harness.artifact import read_artifact, write_artifact
-from harness.report import Lane, Span, build_report, fault_lanes, leader_lanes
+from harness.cli import main
+from harness.report import (
+    Lane,
+    Span,
+    build_report,
+    fault_lanes,
+    lanes_svg,
+    leader_lanes,
+    render_report,
+)
 from harness.runspec import RunOptions, RunResult, Violation
 from tests.harness.fakerun import failing_seeds, fake_run
 
@@ -126,3 +137,65 @@ def test_build_report_survives_a_raising_replay(tmp_path: Path) -> None:
     data = build_report(read_artifact(tmp_path), run=boom)  # type: ignore[arg-type]
     assert data.replay_note == "the replay raised RuntimeError: sim broke"
     assert data.timeline == ()
+
+
+def test_rendered_page_is_self_contained_and_complete(tmp_path: Path) -> None:
+    artifact = write_artifact(tmp_path / "art", s8_result())
+    page = render_report(build_report(read_artifact(artifact.folder), run=fake_run))
+    assert page.startswith("<!DOCTYPE html>")
+    for needed in [f"seed {artifact.seed}", "S8 violated", artifact.fingerprint,
+                   f"paxlab replay {artifact.folder}", "Client operations",
+                   "Violation on key &#x27;k1&#x27;", "cannot be placed", "Faults",
+                   "Leaders and leases", "node 1", "down", "<svg"]:
+        assert needed in page, needed
+    assert "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_empty_timeline_is_said_not_drawn(tmp_path: Path) -> None:
+    write_artifact(tmp_path, s8_result())
+
+    def no_timeline(options: RunOptions, **kwargs: object) -> RunResult:
+        return attrs.evolve(fake_run(options, **kwargs), timeline=())  # type: ignore[arg-type]
+
+    page = render_report(build_report(read_artifact(tmp_path), run=no_timeline))  # type: ignore[arg-type]
+    assert "No faults to show: the simulator recorded no such events" in page
+    assert "No leaders to show" in page
+
+
+def test_text_is_escaped(tmp_path: Path) -> None:
+    result = attrs.evolve(s8_result(), violation=Violation(
+        property="S8", message="<script>alert(1)</script>", time_us=1, step=1, key="k1"))
+    write_artifact(tmp_path, result)
+    page = render_report(build_report(read_artifact(tmp_path), run=fake_run))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_lanes_svg_marks_violation_and_open_spans() -> None:
+    lanes = (Lane(name="node 0", spans=(Span(start_us=10, end_us=None, label="down",
+                                             kind="down"),), points=((5, "clock-step"),)),)
+    svg = lanes_svg(lanes, 100, mark_us=50)
+    assert "violation at 0.000050s" in svg and "end of run" in svg and "clock-step" in svg
+
+
+def test_cli_report_writes_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(harness.sweep, "default_run", fake_run)
+    write_artifact(tmp_path / "art", s8_result())
+    assert main(["report", str(tmp_path / "art"), "-o", str(tmp_path / "r.html")]) == 0
+    assert "<!DOCTYPE html>" in (tmp_path / "r.html").read_text()
+    assert main(["report", str(tmp_path / "art")]) == 0
+    assert (tmp_path / "art" / "report.html").exists()
+    assert f"report: {tmp_path / 'art' / 'report.html'}" in capsys.readouterr().out
+
+
+def test_cli_report_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(harness.sweep, "default_run", fake_run)
+    assert main(["report", str(tmp_path / "none")]) == 2
+    write_artifact(tmp_path / "art", s8_result())
+    assert main(["report", str(tmp_path / "art"), "-o", str(tmp_path / "no" / "x.html")]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "not an artifact folder" in lines[0]
+    assert "cannot write" in lines[1]

@@ -1,0 +1,44 @@
+"""``paxlab report ARTIFACT [-o OUT]``: write one self-contained HTML page about an artifact.
+
+The page (see `harness.report`) has the run's header, the client operations per process,
+for an S8 violation the checker's explanation, and fault and leader/lease timelines from a
+replay of the artifact. ``OUT`` defaults to ``ARTIFACT/report.html``.
+
+Exit codes: 0 the page was written, 2 bad input (missing or corrupt artifact, unwritable
+``OUT``). Like ``paxlab shrink``, this command makes files from an artifact; whether the run
+violated a property is on the page (and ``paxlab replay`` exits 1 for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness import sweep as sweep_lib
+from harness.artifact import ArtifactError
+from harness.cli import EXIT_OK, EXIT_USAGE
+from harness.report import write_report
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("report", help="write an HTML report about an artifact")
+    parser.add_argument("artifact", help="artifact folder")
+    parser.add_argument("-o", "--out", type=Path, default=None,
+                        help="HTML file to write (default: ARTIFACT/report.html)")
+    parser.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    out = args.out if args.out is not None else Path(args.artifact) / "report.html"
+    try:
+        path = write_report(args.artifact, out, run=sweep_lib.default_run)
+    except ArtifactError as exc:
+        print(f"paxlab report: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"paxlab report: error: cannot write out={out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(f"report: {path}")
+    return EXIT_OK
