@@ -262,7 +262,7 @@ def parse_history_lines(lines: Iterable[str], *, source: str = "<history>") -> l
         if not text or text.startswith(";"):
             continue
         if edn is None:
-            edn = not text.startswith('{"')
+            edn = not _is_json(text)
         try:
             data = parse_edn_line(text) if edn else json.loads(text)
             if not isinstance(data, dict):
@@ -276,6 +276,14 @@ def parse_history_lines(lines: Iterable[str], *, source: str = "<history>") -> l
         events.append(event)
     pair_operations(events, source=source)
     return events
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_history(path: str | Path) -> list[HistoryEvent]:

@@ -212,7 +212,9 @@ class PartitionSearch:
                 deps = dep_masks[i]
                 if deps is None or lin & deps != deps:
                     new_state = step(state, ops[i])
-                    if new_state is not None:
+                    # An info op that changes nothing is never worth placing: leaving it out
+                    # keeps every option open (it need not happen and blocks nothing).
+                    if new_state is not None and (required[i] or new_state != state):
                         config = (lin | bits[i], new_state)
                         if config not in memo:
                             if len(memo) >= max_memo:

@@ -135,3 +135,15 @@ def test_edn_atoms() -> None:
     assert parse_edn_line('{:a nil :b true :c -7 :d "q\\"x" :e [1 (2)] :g #{3}}') == {
         "a": None, "b": True, "c": -7, "d": 'q"x', "e": [1, [2]], "g": [3],
     }
+
+
+def test_format_detected_from_first_line(tmp_path: Path) -> None:
+    spaced = tmp_path / "spaced.jsonl"
+    spaced.write_text('{ "process": 0, "type": "invoke", "f": "read", "value": null }\n'
+                      '{ "process": 0, "type": "ok", "f": "read", "value": 2 }\n')
+    assert [e.value for e in read_history(spaced)] == [None, 2]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"process": 0, "type": "invoke", "f": "read", "value": null}\n'
+                     "{:process 0, :type :ok, :f :read, :value 2}\n")
+    with pytest.raises(HistoryError, match=r"mixed\.jsonl:2: "):
+        read_history(mixed)
