@@ -61,6 +61,7 @@ class SimOptions:
         failstop_restart_us: a node that fail-stopped on a storage error restarts after this.
         online_invariants: check `harness.invariants` after every step.
         check_history: check the history for linearizability (S8) at the end.
+        max_steps: a run taking more steps is a liveness failure (a livelock guard).
     """
 
     nemesis: NemesisOptions = attrs.field(factory=NemesisOptions)
@@ -75,6 +76,7 @@ class SimOptions:
     failstop_restart_us: int = 200_000
     online_invariants: bool = True
     check_history: bool = True
+    max_steps: int = 5_000_000
 
 
 class _Pending:
@@ -411,6 +413,7 @@ class Simulation:
         assert clock is not None
         checks = self.checks
         fault_end = self.so.fault_phase_max_us
+        max_steps = self.so.max_steps
         if self.active_clients == 0:
             self._begin_liveness()
         while heap and checks.violation is None and self.phase != _DONE:
@@ -447,6 +450,8 @@ class Simulation:
                     self.phase = _DONE
             if self.now > fault_end and not self.workload.stopped:
                 self.workload.stopped = True
+            if self.trace.steps > max_steps:
+                checks.violate("liveness", f"no end after max_steps={max_steps} steps")
 
 
 def simulate(
