@@ -283,19 +283,33 @@ class Nemesis:
             self._clock_fault(cluster)
 
     def _clock_fault(self, cluster: Cluster) -> None:
+        if self.unsafe_clocks:
+            self._unsafe_clock_fault(cluster)
+            return
         node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
-        clock = cluster.clocks[node]
-        now = cluster.now_us()
+        bound = self.rho_ppm
+        drift = self.chooser.choose("nemesis.clock.drift", 2 * bound + 1) - bound
+        cluster.clocks[node].set_drift(drift, cluster.now_us())
+        cluster.record_fault("clock-step", [node], f"drift now {drift}ppm")
+        cluster.clock_changed(node)
+
+    def _unsafe_clock_fault(self, cluster: Cluster) -> None:
+        """Beyond rho, aimed where leases break: the leader's clock slows (its lease outlives
+        the grants behind it), or a follower's clock jumps forward (its grant ends early)."""
         o = self.options.clock
-        if self.unsafe_clocks and self.chooser.chance("nemesis.clock.step", o.step_probability):
-            delta = 1 + self.chooser.choose("nemesis.clock.step.us", o.max_step_us)
-            clock.step(delta, now)
-            cluster.record_fault("clock-step", [node], f"stepped forward {delta}us (unsafe)")
-        else:
-            bound = self.rho_ppm * (o.unsafe_drift_factor if self.unsafe_clocks else 1)
-            drift = self.chooser.choose("nemesis.clock.drift", 2 * bound + 1) - bound
-            clock.set_drift(drift, now)
-            cluster.record_fault("clock-step", [node], f"drift now {drift}ppm")
+        now = cluster.now_us()
+        leader = cluster.leader()
+        if leader is not None and not self.chooser.chance("nemesis.clock.step", o.step_probability):
+            bound = self.rho_ppm * o.unsafe_drift_factor
+            drift = -bound + self.chooser.choose("nemesis.clock.drift", bound + 1)
+            cluster.clocks[leader].set_drift(drift, now)
+            cluster.record_fault("clock-step", [leader], f"drift now {drift}ppm (unsafe)")
+            cluster.clock_changed(leader)
+            return
+        node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
+        delta = 1 + self.chooser.choose("nemesis.clock.step.us", o.max_step_us)
+        cluster.clocks[node].step(delta, now)
+        cluster.record_fault("clock-step", [node], f"stepped forward {delta}us (unsafe)")
         cluster.clock_changed(node)
 
     # -- ends and the liveness phase --------------------------------------------------------

@@ -45,6 +45,18 @@ def test_the_correct_protocol_passes_those_seeds(seed: int) -> None:
     assert result.violation is None, result.violation
 
 
+UNSAFE_SEEDS = (12,)  # ops=300, all faults, unsafe clocks: found by a 40-seed sweep
+
+
+@pytest.mark.parametrize("seed", UNSAFE_SEEDS)
+def test_unsafe_clocks_break_leases_and_are_labelled(seed: int) -> None:
+    result = run(RunOptions(seed=seed, ops=300, unsafe_clocks=True), keep_trace=False)
+    assert result.unsafe
+    assert result.violation is not None and result.violation.property in ("S6", "S8")
+    assert any("(unsafe)" in t.get("detail", "") for t in result.timeline)
+    assert run(RunOptions(seed=seed, ops=300), keep_trace=False).violation is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(EXPECTED))
 def test_variant_found_within_200_seeds(variant: str) -> None:
