@@ -33,32 +33,40 @@ def prune_info_ops(ops: list[Operation], model: Model) -> tuple[list[Operation],
     if not all(w[0] or o[0] or a[0] for w, o, a in facts.values()):
         return kept, [None] * len(kept)
     with_appends = any(facts[op.id][2][0] for op in kept)
-    while True:
-        observers: dict[Any, list[int]] = {}
-        for op in kept:
-            seen, state = facts[op.id][1]
-            if seen:
-                observers.setdefault(state, []).append(op.id)
-        deps: list[Any] = []
-        survivors: list[Operation] = []
-        for op in kept:
-            (writes, written), _, (appends, suffix) = facts[op.id]
-            if op.type == "info" and (writes or appends):
-                if with_appends:
-                    who = [i for state, ids in observers.items()
-                           if _may_show(state, written, suffix, appends) for i in ids]
-                else:
-                    who = observers.get(written, [])
-                who = [i for i in who if i != op.id]
-                if not who:
-                    continue
-                deps.append(who)
+    observers: dict[Any, list[int]] = {}
+    for op in kept:
+        seen, state = facts[op.id][1]
+        if seen:
+            observers.setdefault(state, []).append(op.id)
+    deps: dict[int, set[int]] = {}
+    for op in kept:
+        (writes, written), _, (appends, suffix) = facts[op.id]
+        if op.type == "info" and (writes or appends):
+            if with_appends:
+                who = [i for state, ids in observers.items()
+                       if _may_show(state, written, suffix, appends) for i in ids]
             else:
-                deps.append(None)
-            survivors.append(op)
-        if len(survivors) == len(kept):
-            return kept, deps
-        kept = survivors
+                who = observers.get(written, [])
+            deps[op.id] = {i for i in who if i != op.id}
+    # Drop writers nobody can observe; an info cas dropped stops observing: cascade.
+    listed_by: dict[int, list[int]] = {}
+    for writer, observed_by in deps.items():
+        for i in sorted(observed_by):
+            listed_by.setdefault(i, []).append(writer)
+    work = [w for w, observed_by in deps.items() if not observed_by]
+    dropped: set[int] = set()
+    while work:
+        gone = work.pop()
+        if gone in dropped:
+            continue
+        dropped.add(gone)
+        for writer in listed_by.get(gone, []):
+            if writer not in dropped:
+                deps[writer].discard(gone)
+                if not deps[writer]:
+                    work.append(writer)
+    kept = [op for op in kept if op.id not in dropped]
+    return kept, [sorted(deps[op.id]) if op.id in deps else None for op in kept]
 
 
 def _may_show(observed: Any, written: Any, suffix: Any, appends: bool) -> bool:
@@ -179,10 +187,18 @@ class PartitionSearch:
         self.stack: list[tuple[int, Any]] = []
         self.memo: set[tuple[int, Any]] = set()
         self.states_created = 0
-        self.best_prefix: list[Operation] = []
         self.failed_op: Operation | None = None
         self._best_depth = -1
+        # Entries of the best prefix; positions below _low are unchanged since it was taken,
+        # so a new best copies only the part of the stack that changed.
+        self._best_entries: list[int] = []
+        self._low = 0
         self.done = self.remaining == 0
+
+    @property
+    def best_prefix(self) -> list[Operation]:
+        """The longest linearizable prefix seen where an op could not be placed (in order)."""
+        return [self.ops[self.entry_op[e]] for e in self._best_entries]
 
     def release(self) -> None:
         """Free the memory of a finished or abandoned search."""
@@ -206,6 +222,7 @@ class PartitionSearch:
         step, memo, stack, head = self.model.step, self.memo, self.stack, self.head
         entry, state, lin, remaining = self.entry, self.state, self.linearized, self.remaining
         status = "running"
+        low, best = self._low, self._best_entries
         for _ in range(max_steps):
             if is_call[entry]:
                 i = entry_op[entry]
@@ -241,14 +258,19 @@ class PartitionSearch:
                 entry = nxt[entry]
                 continue
             # A return entry (or the tail): its op had to be linearized already. Backtrack.
-            if len(stack) > self._best_depth:
-                self._best_depth = len(stack)
-                self.best_prefix = [ops[entry_op[e]] for e, _ in stack]
+            depth = len(stack)
+            if depth > self._best_depth:
+                self._best_depth = depth
+                del best[low:]
+                best.extend(e for e, _ in stack[low:])
+                low = depth
                 self.failed_op = ops[entry_op[entry]] if entry_op[entry] >= 0 else None
             if not stack:
                 status = "violation"
                 break
             entry, state = stack.pop()
+            if depth - 1 < low:
+                low = depth - 1
             i = entry_op[entry]
             lin &= ~bits[i]
             r = match[entry]
@@ -261,6 +283,7 @@ class PartitionSearch:
                 remaining += 1
             entry = nxt[entry]
         self.entry, self.state, self.linearized, self.remaining = entry, state, lin, remaining
+        self._low = low
         if status in ("ok", "violation"):
             self.done = True
         return status

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.checkers.models import Model
-from harness.history import HistoryEvent, Operation, pair_operations
+from harness.history import HistoryEvent, Operation
 
 
 def h(*lines: tuple[Any, ...]) -> list[HistoryEvent]:
@@ -46,5 +46,12 @@ def _place(ops: list[Operation], placed: frozenset[int], state: Any, model: Mode
     return False
 
 
-def ops_of(events: list[HistoryEvent]) -> list[Operation]:
-    return pair_operations(events)
+def assert_valid_prefix(prefix: tuple[Operation, ...], model: Model) -> None:
+    """The reported prefix is itself a linearization: real-time order and model accept it."""
+    state = model.init()
+    for n, op in enumerate(prefix):
+        state = model.step(state, op)
+        assert state is not None, (n, op)
+        for later in prefix[n + 1:]:
+            assert later.complete_index is None or later.type == "info" or \
+                later.complete_index > op.invoke_index

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from harness.checkers import check_linearizability
 from harness.checkers.models import KVModel, RegisterModel
 from harness.history import HistoryError, HistoryEvent, pair_operations
-from tests.harness.checkers.helpers import brute_force_linearizable, h
+from tests.harness.checkers.helpers import assert_valid_prefix, brute_force_linearizable, h
 
 R = None  # the register's key
 
@@ -190,6 +190,8 @@ def test_agrees_with_brute_force_hypothesis(seed: int, model: str, n_events: int
     if result.verdict == "violation":
         assert result.failed_op is not None
         assert result.failed_op not in result.prefix
+        assert_valid_prefix(result.prefix, the_model)
+
 
 
 # --- budgets ----------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from harness.checkers import check_linearizability
+from harness.checkers.models import KVModel, RegisterModel
 from harness.checkers.synth import generate_history, inject_lost_write, inject_stale_read
 from harness.history import pair_operations
-from tests.harness.checkers.helpers import h
+from tests.harness.checkers.helpers import assert_valid_prefix, h
 
 KV: dict[str, Any] = {
     "model": "kv", "ops": 600, "clients": 6, "keys": 8, "info_rate": 0.1, "fail_rate": 0.05,
@@ -57,6 +58,9 @@ def test_injected_faults_are_violations(inject: Any, opts: dict[str, Any]) -> No
         result = check_linearizability(broken, str(opts["model"]))
         assert result.verdict == "violation", (seed, inject)
         assert result.failed_op is not None and result.failed_op.f in ("get", "read")
+        model = KVModel() if opts["model"] == "kv" else RegisterModel()
+        assert_valid_prefix(result.prefix, model)
+        assert all(op.key == result.key for op in result.prefix)
 
 
 def test_injectors_refuse_when_impossible() -> None:
