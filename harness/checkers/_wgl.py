@@ -7,6 +7,7 @@ can stop after any number of steps and resume exactly where it was.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Hashable
 from typing import Any
 
@@ -93,41 +94,55 @@ def find_superseded_observer(ops: list[Operation], model: Model) -> Operation | 
     facts = {op.id: (model.overwrites(op), model.observes(op)) for op in ops}
     if not all(w[0] or o[0] for w, o in facts.values()):
         return None
-    never = len(ops) * 4 + 1_000_000_000  # later than any history position
+    never = 1 << 62  # later than any history position
     ok_writes = sorted(
         (op.invoke_index, op.complete_index, facts[op.id][0][1])
         for op in ops if op.type == "ok" and facts[op.id][0][0] and op.complete_index is not None
     )
+    invoked = [w[0] for w in ok_writes]
+    # Suffix summaries over ok writes by invocation: the earliest completion (and its value),
+    # and the earliest completion of a write of any other value.
+    first: list[tuple[int, Any]] = [(never, None)] * (len(ok_writes) + 1)
+    other: list[int] = [never] * (len(ok_writes) + 1)
+    for k in range(len(ok_writes) - 1, -1, -1):
+        _, completed, value = ok_writes[k]
+        assert completed is not None
+        best, best_value = first[k + 1]
+        if completed < best:
+            first[k] = (completed, value)
+            other[k] = best if best_value != value else other[k + 1]
+        else:
+            first[k] = (best, best_value)
+            other[k] = min(other[k + 1], completed) if value != best_value else other[k + 1]
 
     def superseded_by(after: int, value: Any) -> int:
         # earliest completion of an ok write of another value invoked after position `after`
-        best = never
-        for invoked, completed, written in ok_writes:
-            if invoked > after and written != value and completed is not None:
-                best = min(best, completed)
-        return best
+        k = bisect.bisect_right(invoked, after)
+        best, best_value = first[k]
+        return best if best_value != value else other[k]
 
+    writers: dict[Any, list[Operation]] = {}
+    for op in ops:
+        writes, written = facts[op.id][0]
+        if writes:
+            writers.setdefault(written, []).append(op)
     cache: dict[Any, int] = {}
     initial = model.init()
-    found: Operation | None = None
     for op in sorted(ops, key=lambda o: o.invoke_index):
         seen, value = facts[op.id][1]
         if op.type != "ok" or not seen:
             continue
         if value not in cache:
             bound = superseded_by(-1, value) if value == initial else -1
-            for other in ops:
-                writes, written = facts[other.id][0]
-                if writes and written == value:
-                    if other.type != "ok" or other.complete_index is None:
-                        bound = never
-                        break
-                    bound = max(bound, superseded_by(other.complete_index, value))
+            for writer in writers.get(value, []):
+                if writer.type != "ok" or writer.complete_index is None:
+                    bound = never
+                    break
+                bound = max(bound, superseded_by(writer.complete_index, value))
             cache[value] = bound  # -1: nothing ever writes it
         if cache[value] < op.invoke_index:
-            found = op
-            break
-    return found
+            return op
+    return None
 
 
 class PartitionSearch:
