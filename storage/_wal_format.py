@@ -92,6 +92,23 @@ def encode_record(out: bytearray, lsn: int, payload: bytes) -> int:
     return RECORD_HEADER_BYTES + n
 
 
+def _header_error(data: bytes, off: int, lsn: int, *, file: str, base_offset: int) -> None:
+    """Raise CorruptionError if the 20-byte record header at ``off`` is bad or out of order."""
+    _rec_crc, _length, rec_lsn, header_crc = _RECORD_HEADER.unpack_from(data, off)
+    if _crc(memoryview(data)[off + 4 : off + 16]) != header_crc:
+        raise CorruptionError(
+            f"record header checksum mismatch: expected_lsn={lsn}",
+            file=file,
+            offset=base_offset + off,
+        )
+    if rec_lsn != lsn:
+        raise CorruptionError(
+            f"record LSN out of sequence: expected_lsn={lsn} found_lsn={rec_lsn}",
+            file=file,
+            offset=base_offset + off,
+        )
+
+
 def scan_records(
     data: bytes, lsn: int, offsets: array[int], *, file: str, base_offset: int
 ) -> tuple[int, int]:
@@ -105,6 +122,9 @@ def scan_records(
     (``len(data)`` if every record was complete), ``next_lsn`` the LSN expected there.
     Raises CorruptionError (file and offset) on a header or payload checksum failure or an
     LSN out of sequence.
+
+    Speed: a complete record costs one CRC (the record CRC covers the header fields too);
+    the header CRC is checked only to explain a failure or to judge an incomplete record.
     """
     view = memoryview(data)
     end = len(data)
@@ -113,28 +133,20 @@ def scan_records(
     crc = _crc
     add = offsets.append
     while end - off >= RECORD_HEADER_BYTES:
-        rec_crc, length, rec_lsn, header_crc = unpack(data, off)
-        if crc(view[off + 4 : off + 16]) != header_crc:
-            raise CorruptionError(
-                f"record header checksum mismatch: expected_lsn={lsn}",
-                file=file,
-                offset=base_offset + off,
-            )
-        if rec_lsn != lsn:
-            raise CorruptionError(
-                f"record LSN out of sequence: expected_lsn={lsn} found_lsn={rec_lsn}",
-                file=file,
-                offset=base_offset + off,
-            )
+        rec_crc, length, rec_lsn, _header_crc = unpack(data, off)
         rec_end = off + RECORD_HEADER_BYTES + length
         if rec_end > end:
-            break
+            _header_error(data, off, lsn, file=file, base_offset=base_offset)
+            break  # an intact header whose payload is not all here
         if crc(view[off + 4 : rec_end]) != rec_crc:
+            _header_error(data, off, lsn, file=file, base_offset=base_offset)
             raise CorruptionError(
                 f"record checksum mismatch: lsn={lsn} length_bytes={length}",
                 file=file,
                 offset=base_offset + off,
             )
+        if rec_lsn != lsn:
+            _header_error(data, off, lsn, file=file, base_offset=base_offset)
         add(base_offset + off)
         off = rec_end
         lsn += 1
@@ -153,33 +165,24 @@ def decode_records(
     end = len(data)
     off = 0
     out: list[tuple[int, bytes]] = []
+    add = out.append
     unpack = _RECORD_HEADER.unpack_from
+    crc = _crc
     while off < end:
         if end - off < RECORD_HEADER_BYTES:
             raise CorruptionError(
                 f"record cut short: expected_lsn={lsn}", file=file, offset=base_offset + off
             )
-        rec_crc, length, rec_lsn, header_crc = unpack(data, off)
+        rec_crc, length, rec_lsn, _header_crc = unpack(data, off)
         rec_end = off + RECORD_HEADER_BYTES + length
-        if _crc(view[off + 4 : off + 16]) != header_crc or rec_end > end:
+        if rec_end > end or crc(view[off + 4 : rec_end]) != rec_crc or rec_lsn != lsn:
+            _header_error(data, off, lsn, file=file, base_offset=base_offset)
             raise CorruptionError(
-                f"record header checksum mismatch: expected_lsn={lsn}",
+                f"record checksum mismatch or cut short: lsn={lsn} length_bytes={length}",
                 file=file,
                 offset=base_offset + off,
             )
-        if rec_lsn != lsn:
-            raise CorruptionError(
-                f"record LSN out of sequence: expected_lsn={lsn} found_lsn={rec_lsn}",
-                file=file,
-                offset=base_offset + off,
-            )
-        if _crc(view[off + 4 : rec_end]) != rec_crc:
-            raise CorruptionError(
-                f"record checksum mismatch: lsn={lsn} length_bytes={length}",
-                file=file,
-                offset=base_offset + off,
-            )
-        out.append((lsn, bytes(view[off + RECORD_HEADER_BYTES : rec_end])))
+        add((lsn, data[off + RECORD_HEADER_BYTES : rec_end]))
         off = rec_end
         lsn += 1
     return out
