@@ -16,9 +16,18 @@ reaching a return entry means an op had to be placed already, so backtrack. A co
 are searched side by side in round-robin slices of ``slice_steps`` steps, so the first
 violation in any partition ends the search early and a hard partition cannot hide it.
 
-Budgets: ``timeout_s`` (wall clock, checked between slices; the checker is not simulated
-code) and ``max_states`` (memo entries alive across all partitions; the partition with the
-biggest memo is abandoned as unknown when it would pass the bound, the others go on).
+Pruning, each sound (it never turns a linearizable history into a violation; the tests
+compare with a brute-force oracle): info reads are dropped (they change nothing); an info
+write no op could observe is dropped, and one whose observers are all placed is no longer
+tried (`Model.overwrites`/`observes`/`appends`); an info op whose step leaves the state as it
+was is never placed. Before searching, a partition is scanned for a read of a value every
+writer of which was surely overwritten before the read began (stale reads, lost writes):
+that is a violation without search, and a bounded search only supplies the prefix.
+
+Budgets: ``timeout_s`` (wall clock, checked between slices, so overshoot is one slice, tens
+of ms; the checker is not simulated code) and ``max_states`` (memo entries alive across all
+partitions; a partition whose slice would pass the bound is abandoned as unknown and its memo
+freed, the others go on). An unknown verdict therefore depends on the machine's speed.
 """
 
 from __future__ import annotations
