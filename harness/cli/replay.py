@@ -54,7 +54,10 @@ def format_violation(violation: Violation) -> str:
         value = getattr(violation, name)
         if value is not None:
             where.append(f"{name}={value}")
-    return f"{violation.property}: {violation.message} ({' '.join(where)})"
+    message = violation.message
+    if not message.startswith(f"{violation.property}:"):
+        message = f"{violation.property}: {message}"
+    return f"{message} ({' '.join(where)})"
 
 
 def _main(args: argparse.Namespace) -> int:
