@@ -9,7 +9,7 @@ but never returns wrong bytes; recovering twice gives the same state.
 from __future__ import annotations
 
 import hypothesis.strategies as st
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from storage import WAL, CorruptionError, DiskIOError, SimDisk, SimDiskFaults, StorageClosedError
@@ -20,7 +20,11 @@ SEGMENT_BYTES = 256
 class WALMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.disk = SimDisk()
+        self._fresh(0)
+
+    def _fresh(self, seed: int) -> None:
+        """A new disk and WAL, and a model of an empty log."""
+        self.disk = SimDisk(seed)
         self.wal = WAL.open(self.disk, segment_bytes=SEGMENT_BYTES)
         self.payloads: dict[int, bytes] = {}
         self.last = 0
@@ -32,8 +36,7 @@ class WALMachine(RuleBasedStateMachine):
 
     @initialize(seed=st.integers(0, 2**32))
     def make_disk(self, seed: int) -> None:
-        self.disk = SimDisk(seed)
-        self.wal = WAL.open(self.disk, segment_bytes=SEGMENT_BYTES)
+        self._fresh(seed)
 
     def _usable(self) -> bool:
         return not self.poisoned and not self.broken
@@ -111,8 +114,10 @@ class WALMachine(RuleBasedStateMachine):
             got = list(wal.records())
         except (CorruptionError, DiskIOError):
             assert self.damaged, "recovery refused an undamaged disk"
+            event("recovery refused a damaged disk")
             self.broken = True
             return
+        event(f"recovered (damaged={self.damaged} torn_tail={wal.recovery_dropped_bytes > 0})")
         self._check_recovered(wal, got, first_before)
         again = WAL.open(self.disk, segment_bytes=SEGMENT_BYTES)
         assert again.recovery_dropped_bytes == 0
@@ -123,6 +128,16 @@ class WALMachine(RuleBasedStateMachine):
         for gone in range(wal.last_lsn + 1, self.last + 1):
             self.payloads.pop(gone, None)
         self.last = self.durable = wal.last_lsn
+
+    @precondition(lambda self: self._usable() and not self.fsync_armed and self.last > self.durable)
+    @rule()
+    def crash_during_sync(self) -> None:
+        """Power fails between the group-commit write and its fsync: a torn tail, maybe."""
+        self.disk.fail_next_fsync()
+        self.fsync_armed = True
+        self.sync()
+        assert self.poisoned
+        self.crash_and_recover()
 
     def _recover(self) -> WAL:
         try:
@@ -137,8 +152,7 @@ class WALMachine(RuleBasedStateMachine):
     @rule(seed=st.integers(0, 2**32))
     def start_over(self, seed: int) -> None:
         """Recovery refused a damaged disk (a failed node): continue on a new one."""
-        self.__init__()  # type: ignore[misc]
-        self.make_disk(seed)
+        self._fresh(seed)
 
     def _check_recovered(self, wal: WAL, got: list[tuple[int, bytes]], first: int) -> None:
         # Never wrong bytes, never invented records.
