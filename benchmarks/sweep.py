@@ -1,7 +1,9 @@
 """Sweep throughput: seeds per second over default runs with a local process pool.
 
-    python benchmarks/sweep.py            # 1,000 default seeds, -j 2 (target: <= 300 s)
-    python benchmarks/sweep.py --quick    # 50 seeds
+    python -m benchmarks.sweep            # 1,000 default seeds, -j 2 (target: <= 300 s)
+    python -m benchmarks.sweep --quick    # 50 seeds
+
+(Run it as a module: as a script, benchmarks/storage.py would shadow the storage package.)
 
 Prints the figures and a result hash over every (seed, verdict, fingerprint), which must be
 the same on every machine for the same seeds and code.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)  # injected-fault warnings are expected noise
     count = args.seeds or (50 if args.quick else 1000)
     with tempfile.TemporaryDirectory() as out:
         summary = sweep(RunOptions(), range(count), jobs=args.jobs, out=Path(out))
@@ -35,14 +39,23 @@ def main(argv: list[str] | None = None) -> int:
         digest.update(f"{o.seed} {o.verdict} {o.fingerprint}\n".encode())
     projected_s = summary.wall_time_s / count * 1000
     run_times = sorted(o.wall_time_s for o in summary.outcomes)
-    print(f"seeds: {count}  jobs: {args.jobs}  failed: {summary.failed}")
+    cpu_times = sorted(o.cpu_time_s for o in summary.outcomes)
+    # What 1,000 seeds would take on `jobs` otherwise idle cores: CPU time per run is not
+    # inflated by other processes the way wall time is.
+    idle_s = sum(cpu_times) / count * 1000 / args.jobs
+    errors = sum(1 for o in summary.outcomes if o.verdict == "error")
+    print(f"seeds: {count}  jobs: {args.jobs}  failed: {summary.failed} (errors: {errors})")
+    for group in summary.groups:
+        print(f"  {group.signature}: {len(group.seeds)} seeds, e.g. {group.example}")
     print(f"wall: {summary.wall_time_s:.1f} s  seeds/s: {summary.runs_per_s:.2f}")
-    print(f"per run: median {run_times[len(run_times) // 2]:.3f} s, max {run_times[-1]:.3f} s")
-    verdict = "ok" if projected_s <= TARGET_S_PER_1000 else "MISSED"
-    print(f"projected 1,000 seeds: {projected_s:.0f} s (target <= {TARGET_S_PER_1000:.0f} s: "
-          f"{verdict})")
+    print(f"per run: wall median {run_times[len(run_times) // 2]:.3f} s, max "
+          f"{run_times[-1]:.3f} s; cpu median {cpu_times[len(cpu_times) // 2]:.3f} s")
+    for label, seconds in (("measured", projected_s), ("on idle cores (cpu)", idle_s)):
+        verdict = "ok" if seconds <= TARGET_S_PER_1000 else "MISSED"
+        print(f"1,000 seeds, {label}: {seconds:.0f} s (target <= {TARGET_S_PER_1000:.0f} s: "
+              f"{verdict})")
     print(f"result hash: {digest.hexdigest()}")
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -140,6 +140,8 @@ class SeedOutcome:
         fingerprint: the run's fingerprint ("" for an error).
         steps: simulator steps (0 for an error).
         wall_time_s: wall-clock seconds of the first run.
+        cpu_time_s: CPU seconds of the first run in its worker (steadier than wall time on
+            a busy machine).
         error: one line ``Type: message`` when the run raised, else None.
         replay_mismatch: replaying the failure's choice list gave another fingerprint.
         result: the full result with trace, for a violation only, until its artifact is
@@ -153,6 +155,7 @@ class SeedOutcome:
     fingerprint: str = ""
     steps: int = 0
     wall_time_s: float = 0.0
+    cpu_time_s: float = 0.0
     error: str | None = None
     replay_mismatch: bool = False
     result: RunResult | None = attrs.field(default=None, repr=False, eq=False)
@@ -176,6 +179,7 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
     """Run one seed (the worker's job); see the module docstring for what it returns."""
     with _RUN_LOCK:
         start = time.monotonic()
+        cpu_start = time.process_time()
         try:
             first = run(options, keep_trace=False)
         except Exception as exc:  # a simulator bug is a finding, not a sweep crash
@@ -186,10 +190,11 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
                 wall_time_s=time.monotonic() - start,
             )
         wall_time_s = time.monotonic() - start
+        cpu_time_s = time.process_time() - cpu_start
         if first.violation is None:
             return SeedOutcome(
                 seed=options.seed, verdict=first.verdict, fingerprint=first.fingerprint,
-                steps=first.steps, wall_time_s=wall_time_s,
+                steps=first.steps, wall_time_s=wall_time_s, cpu_time_s=cpu_time_s,
             )
         full = run(options, replay=first.choices, keep_trace=True)
     mismatch = full.fingerprint != first.fingerprint
@@ -201,7 +206,7 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
     return SeedOutcome(
         seed=options.seed, verdict="violation", violation=first.violation,
         fingerprint=first.fingerprint, steps=first.steps, wall_time_s=wall_time_s,
-        replay_mismatch=mismatch, result=full,
+        cpu_time_s=cpu_time_s, replay_mismatch=mismatch, result=full,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="artifact folder root (default: artifacts)")
     add_run_options(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the library's warnings (e.g. injected disk faults)")
     parser.set_defaults(func=_main)
 
 
@@ -98,6 +101,9 @@ def _main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Workers inherit this (forked after it): without it, expected warnings from injected
+    # faults would bury the progress lines.
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR)
     if not args.json:
         print(_header(options, seeds, args))
     try:
