@@ -17,6 +17,8 @@ line or field) instead of returning half an artifact.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.metadata
 import json
 import platform
@@ -57,8 +59,32 @@ class ArtifactError(ValueError):
     """
 
 
+_SOURCE_PACKAGES: tuple[str, ...] = ("consensus", "storage", "harness")
+
+
+@functools.cache
+def source_hash() -> str:
+    """Return a short blake2b over the paxlab source (every ``.py`` file of consensus,
+    storage and harness, by sorted relative path), or ``"unknown"`` if it cannot be read.
+
+    Recorded in artifacts so that a replay whose fingerprint differs can tell "the code
+    changed since" (hashes differ) from "nondeterminism" (same code, another run).
+    """
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.blake2b(digest_size=8)
+    try:
+        for package in _SOURCE_PACKAGES:
+            for path in sorted((root / package).rglob("*.py")):
+                digest.update(str(path.relative_to(root)).encode() + b"\0")
+                digest.update(path.read_bytes())
+    except OSError:
+        return "unknown"
+    return digest.hexdigest()
+
+
 def versions() -> dict[str, str]:
-    """Return the versions recorded in artifacts: ``python``, ``trio`` and ``paxlab``.
+    """Return the versions recorded in artifacts: ``python``, ``trio``, ``paxlab`` and
+    ``paxlab_source`` (`source_hash`).
 
     paxlab's version is ``"unknown"`` when the package metadata is not installed.
     """
@@ -70,7 +96,21 @@ def versions() -> dict[str, str]:
         "python": platform.python_version(),
         "trio": trio.__version__,
         "paxlab": paxlab_version,
+        "paxlab_source": source_hash(),
     }
+
+
+def describe_violation(violation: Violation) -> str:
+    """Return one line: the property, its message, and where and when it was seen."""
+    where = [f"step={violation.step}", f"time={violation.time_us / 1e6:.6f}s"]
+    for name in ("node", "slot", "key"):
+        value = getattr(violation, name)
+        if value is not None:
+            where.append(f"{name}={value}")
+    message = violation.message
+    if not message.startswith(f"{violation.property}:"):
+        message = f"{violation.property}: {message}"
+    return f"{message} ({' '.join(where)})"
 
 
 @attrs.frozen(kw_only=True)

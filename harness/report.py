@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from harness.artifact import Artifact, read_artifact
+from harness.artifact import Artifact, describe_violation, read_artifact
 from harness.checkers import LinearizabilityResult, check_linearizability
 from harness.history import HistoryError, HistoryEvent, Operation, pair_operations
 from harness.htmlreport import (
@@ -36,13 +36,15 @@ from harness.sweep import RunFunction, default_run
 
 log = logging.getLogger(__name__)
 
-# Fault events that open an interval on their nodes, and the event that closes it.
-_INTERVALS: dict[str, tuple[str, str]] = {
-    "crash": ("restart", "down"),
-    "pause": ("resume", "paused"),
-    "partition": ("heal", "partitioned"),
+# Fault events that open an interval on their lane, the kind of interval, and what closes it.
+_OPENERS: dict[str, str] = {
+    "crash": "down", "pause": "paused", "partition": "partitioned", "loss": "lossy",
 }
-_CLOSERS: dict[str, str] = {end: start for start, (end, _) in _INTERVALS.items()}
+_CLOSERS: dict[str, tuple[str, ...]] = {
+    "restart": ("crash",), "resume": ("pause",), "heal": ("partition", "loss"),
+}
+# Faults of the whole network (drawn on the ``network`` lane whatever their ``nodes``).
+_NETWORK_FAULTS = frozenset({"partition", "loss", "heal", "liveness"})
 
 
 @attrs.frozen(kw_only=True)
@@ -148,40 +150,45 @@ def _nodes(event: dict[str, Any]) -> list[int]:
 
 
 def fault_lanes(timeline: Sequence[dict[str, Any]]) -> tuple[Lane, ...]:
-    """Return one lane per node for faults (crash/pause/partition intervals, clock steps and
-    disk faults as instants), plus a ``network`` lane with partition intervals.
+    """Return a ``network`` lane (partition and loss intervals) and one lane per node (crash
+    and pause intervals); every other fault (clock steps, disk faults, an unmatched closer)
+    is an instant on its lane. An interval still open at the end has ``end_us`` None.
 
-    An interval still open at the end of the run has ``end_us`` None.
+    A ``heal`` closes the network's open loss interval if its detail says "lossless", else
+    its open partition (or whichever of the two is open): the timeline does not say which.
     """
     spans: dict[str, list[Span]] = {}
     points: dict[str, list[tuple[int, str]]] = {}
-    open_spans: dict[tuple[str, str], tuple[int, str]] = {}
+    opened: dict[tuple[str, str], tuple[int, str]] = {}  # (lane, opener) -> (start, label)
     for event in timeline:
         if event.get("kind") != "fault":
             continue
         fault = str(event.get("fault", "?"))
         time_us = int(event.get("time_us", 0))
         detail = str(event.get("detail", "") or "")
+        label = f"{fault} ({detail})" if detail else fault
         lanes = [f"node {n}" for n in _nodes(event)]
-        if fault in ("partition", "heal"):
+        if fault in _NETWORK_FAULTS or not lanes:
             lanes = ["network"]
         for lane in lanes:
             spans.setdefault(lane, [])
             points.setdefault(lane, [])
-            if fault in _INTERVALS:
-                open_spans.setdefault((lane, fault), (time_us, detail))
-            elif fault in _CLOSERS and (lane, _CLOSERS[fault]) in open_spans:
-                start_fault = _CLOSERS[fault]
-                start_us, start_detail = open_spans.pop((lane, start_fault))
-                kind = _INTERVALS[start_fault][1]
-                spans[lane].append(Span(start_us=start_us, end_us=time_us,
-                                        label=_label(kind, start_detail), kind=kind))
-            else:
-                points[lane].append((time_us, _label(fault, detail)))
-    for (lane, fault), (start_us, detail) in open_spans.items():
-        kind = _INTERVALS[fault][1]
-        spans[lane].append(Span(start_us=start_us, end_us=None, label=_label(kind, detail),
-                                kind=kind))
+            if fault in _OPENERS:
+                opened.setdefault((lane, fault), (time_us, label))
+                continue
+            candidates = _CLOSERS.get(fault, ())
+            if fault == "heal" and "lossless" in detail:
+                candidates = tuple(reversed(candidates))
+            opener = next((c for c in candidates if (lane, c) in opened), None)
+            if opener is None:
+                points[lane].append((time_us, label))
+                continue
+            start_us, start_label = opened.pop((lane, opener))
+            spans[lane].append(Span(start_us=start_us, end_us=time_us, label=start_label,
+                                    kind=_OPENERS[opener]))
+    for (lane, opener), (start_us, start_label) in opened.items():
+        spans[lane].append(Span(start_us=start_us, end_us=None, label=start_label,
+                                kind=_OPENERS[opener]))
     return tuple(
         Lane(name=name, spans=tuple(sorted(spans[name], key=lambda s: s.start_us)),
              points=tuple(points[name]))
@@ -235,10 +242,6 @@ def _ballot(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _label(kind: str, detail: str) -> str:
-    return f"{kind} {detail}".strip()
-
-
 def _lane_order(name: str) -> tuple[int, int, str]:
     head, _, tail = name.partition(" ")
     if head == "node" and tail.isdigit():
@@ -247,7 +250,7 @@ def _lane_order(name: str) -> tuple[int, int, str]:
 
 
 _SPAN_COLOURS: dict[str, str] = {
-    "down": "#e57373", "paused": "#ffb74d", "partitioned": "#90caf9",
+    "down": "#e57373", "paused": "#ffb74d", "partitioned": "#90caf9", "lossy": "#ce93d8",
     "leader": "#c5e1a5", "serving": "#43a047",
 }
 
@@ -314,13 +317,11 @@ def _header_html(data: ReportData) -> str:
     rows = [
         ("verdict", f"{verdict}" + (" (UNSAFE: clock drift beyond rho on purpose)"
                                     if a.unsafe else "")),
-        ("violation", "none" if v is None else f"{v.property}: {v.message}"),
-        ("where", "" if v is None else " ".join(
-            f"{k}={getattr(v, k)}" for k in ("step", "time_us", "node", "slot", "key")
-            if getattr(v, k) is not None)),
+        ("violation", "none" if v is None else describe_violation(v)),
         ("seed", str(a.seed)),
-        ("options", " ".join(f"{k}={val}" for k, val in a.options.to_json().items()
-                             if k != "seed")),
+        ("options", " ".join(
+            f"{k}={','.join(val) or 'none' if isinstance(val, list) else val}"
+            for k, val in a.options.to_json().items() if k != "seed")),
         ("fingerprint", a.fingerprint),
         ("steps", str(a.steps)),
         ("choices", f"{len(a.choices)} ({a.nonzero_choices} non-zero)"),
@@ -353,8 +354,14 @@ def render_report(data: ReportData) -> str:
     if data.history_error is not None:
         ops_body = f"<p>The history could not be read: {escape(data.history_error)}</p>"
     else:
+        window = ""
+        if data.operations:
+            first_ns = min(op.invoke_time for op in data.operations)
+            last_ns = max(op.complete_time or op.invoke_time for op in data.operations)
+            window = (f", from {first_ns / 1e9:.3f} s to {last_ns / 1e9:.3f} s of simulated "
+                      f"time (the fault and leader charts below span the whole run)")
         ops_body = (f"<p>{len(data.operations)} operations: "
-                    + ", ".join(f"{n} {t}" for t, n in counts.items()) + "</p>"
+                    + ", ".join(f"{n} {t}" for t, n in counts.items()) + f"{window}.</p>"
                     + legend_html() + history_timeline_svg(data.operations))
     sections.append(Section("Client operations (one row per client process)", ops_body))
     if data.linearizability is not None:

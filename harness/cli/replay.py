@@ -21,9 +21,15 @@ import argparse
 import sys
 
 from harness import sweep as sweep_lib
-from harness.artifact import Artifact, ArtifactError, read_artifact, versions
+from harness.artifact import (
+    Artifact,
+    ArtifactError,
+    describe_violation,
+    read_artifact,
+    versions,
+)
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
-from harness.runspec import RunResult, Violation
+from harness.runspec import RunResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,19 +51,6 @@ def describe(artifact: Artifact) -> str:
         f"choices={len(artifact.choices)} ({artifact.nonzero_choices} non-zero) "
         f"steps={artifact.steps}"
     )
-
-
-def format_violation(violation: Violation) -> str:
-    """Return the one-line human form of a violation, with where and when."""
-    where = [f"step={violation.step}", f"time={violation.time_us / 1e6:.6f}s"]
-    for name in ("node", "slot", "key"):
-        value = getattr(violation, name)
-        if value is not None:
-            where.append(f"{name}={value}")
-    message = violation.message
-    if not message.startswith(f"{violation.property}:"):
-        message = f"{violation.property}: {message}"
-    return f"{message} ({' '.join(where)})"
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -88,20 +81,15 @@ def _report(artifact: Artifact, result: RunResult, until: int | None) -> int:
     if result.violation is None:
         print("verdict: ok (no violation)")
     else:
-        print(f"verdict: violation {format_violation(result.violation)}")
+        print(f"verdict: violation {describe_violation(result.violation)}")
     ops = " ".join(f"{k}={v}" for k, v in result.ops.items())
     print(f"ops: {ops}; steps={result.steps} sim_time={result.sim_time_s:.3f}s "
           f"wall_time={result.wall_time_s:.3f}s")
     if until is not None and result.violation is not None and result.violation.step > until:
         print(f"note: the violation is at step {result.violation.step}, after --until {until}")
     if result.fingerprint != artifact.fingerprint:
-        now = versions()
-        print(
-            f"paxlab replay: fingerprint mismatch: artifact={artifact.fingerprint} "
-            f"replay={result.fingerprint}: the run did not repeat (nondeterminism, or the code "
-            f"changed: artifact versions {_versions(artifact.versions)}, now {_versions(now)})",
-            file=sys.stderr,
-        )
+        print(f"paxlab replay: fingerprint mismatch: artifact={artifact.fingerprint} "
+              f"replay={result.fingerprint}: {mismatch_cause(artifact)}", file=sys.stderr)
         return EXIT_USAGE
     print(f"fingerprint: {result.fingerprint} (matches the artifact)")
     if result.violation is None:
@@ -114,5 +102,16 @@ def _report(artifact: Artifact, result: RunResult, until: int | None) -> int:
     return EXIT_VIOLATION
 
 
-def _versions(data: dict[str, str]) -> str:
-    return " ".join(f"{k}={v}" for k, v in sorted(data.items()))
+def mismatch_cause(artifact: Artifact) -> str:
+    """Say why a replay may not have repeated the artifact's run, from the versions."""
+    now = versions()
+    changed = [
+        f"{name} {artifact.versions.get(name, '?')} -> {now[name]}"
+        for name in sorted(now)
+        if artifact.versions.get(name) != now[name]
+    ]
+    if changed:
+        return "the run did not repeat: the code changed since the artifact (" + (
+            ", ".join(changed) + ")")
+    return ("the run did not repeat with the same code and versions: a determinism bug "
+            "(set order, hash(), wall time, an unseeded random?)")

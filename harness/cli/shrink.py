@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from harness import sweep as sweep_lib
-from harness.artifact import ArtifactError, read_artifact, write_artifact
+from harness.artifact import ArtifactError, describe_violation, read_artifact, write_artifact
 from harness.cli import EXIT_OK, EXIT_USAGE
-from harness.cli.replay import format_violation
+from harness.cli.replay import mismatch_cause
 from harness.runspec import RunResult
 from harness.shrink import shrink_run
 
@@ -81,7 +81,7 @@ def _main(args: argparse.Namespace) -> int:
     if result.before.fingerprint != artifact.fingerprint:
         return _error(
             f"{artifact.folder}: fingerprint mismatch: artifact={artifact.fingerprint} "
-            f"replay={result.before.fingerprint}: the run did not repeat"
+            f"replay={result.before.fingerprint}: {mismatch_cause(artifact)}"
         )
     shrunk = write_artifact(out, result.after)
     print(f"before: {_figures(result.before)}")
@@ -89,7 +89,7 @@ def _main(args: argparse.Namespace) -> int:
     budget = "budget spent" if result.exhausted else "no smaller failing run found"
     print(f"runs: {result.runs} ({budget})")
     assert result.after.violation is not None  # shrink_run guarantees it
-    print(f"violation: {format_violation(result.after.violation)}")
+    print(f"violation: {describe_violation(result.after.violation)}")
     print(f"artifact: {shrunk.folder}")
     print(f"replay:   {shrunk.replay_command()}")
     return EXIT_OK

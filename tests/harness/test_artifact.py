@@ -11,10 +11,12 @@ from harness.artifact import (
     HISTORY_FILE,
     TRACE_FILE,
     ArtifactError,
+    describe_violation,
     read_artifact,
+    source_hash,
     write_artifact,
 )
-from harness.runspec import RunOptions, RunResult
+from harness.runspec import RunOptions, RunResult, Violation
 from tests.harness.fakerun import failing_seeds, fake_run
 
 
@@ -43,7 +45,8 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     assert back.history == result.history
     assert back.trace == result.trace
     assert back.seed == result.options.seed
-    assert set(back.versions) == {"python", "trio", "paxlab"}
+    assert set(back.versions) == {"python", "trio", "paxlab", "paxlab_source"}
+    assert back.versions["paxlab_source"] == source_hash() != "unknown"
     assert back.nonzero_choices == sum(1 for v in back.choices if v)
     assert back.replay_command().startswith("paxlab replay ")
 
@@ -179,3 +182,13 @@ def test_error_is_one_line_value_error(tmp_path: Path) -> None:
         read_artifact(folder)
     assert "\n" not in str(info.value)
     assert FORMAT_NAME  # the constant is public and non-empty
+
+
+def test_describe_violation_does_not_repeat_the_property() -> None:
+    v = Violation(property="S4", message="S4: node 1 applied slot 1", time_us=1_500_000,
+                  step=9, node=1, slot=1)
+    assert describe_violation(v) == (
+        "S4: node 1 applied slot 1 (step=9 time=1.500000s node=1 slot=1)"
+    )
+    w = Violation(property="S8", message="not linearizable", time_us=0, step=1, key="k")
+    assert describe_violation(w) == "S8: not linearizable (step=1 time=0.000000s key=k)"

@@ -7,7 +7,7 @@ import attrs
 import pytest
 
 import harness.sweep
-from harness.artifact import ARTIFACT_FILE, write_artifact
+from harness.artifact import ARTIFACT_FILE, source_hash, write_artifact
 from harness.cli import main
 from harness.runspec import RunOptions
 from tests.harness.fakerun import failing_seeds, fake_run
@@ -74,6 +74,7 @@ def test_fingerprint_mismatch_exit_2_distinct_message(
     assert main(["replay", str(folder)]) == 2
     out, err = capsys.readouterr()
     assert "fingerprint mismatch: artifact=" + "f" * 32 in err
+    assert "a determinism bug" in err  # same code and versions
     assert len(err.strip().splitlines()) == 1
     assert "REPRODUCED" not in out and "PASSED" not in out
 
@@ -117,3 +118,17 @@ def test_unsafe_label_is_shown(
     write_artifact(tmp_path, attrs.evolve(result))
     assert main(["replay", str(tmp_path)]) == 1
     assert "UNSAFE" in capsys.readouterr().out
+
+
+def test_mismatch_names_changed_code(
+    fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _artifact(tmp_path)
+    meta = json.loads((folder / ARTIFACT_FILE).read_text())
+    meta["fingerprint"] = "f" * 32
+    meta["versions"]["paxlab_source"] = "0123456789abcdef"
+    (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
+    assert main(["replay", str(folder)]) == 2
+    err = capsys.readouterr().err
+    expected = f"(paxlab_source 0123456789abcdef -> {source_hash()})"
+    assert f"the code changed since the artifact {expected}" in err

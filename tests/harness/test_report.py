@@ -47,25 +47,31 @@ def s8_result() -> RunResult:
 def test_fault_lanes_pair_intervals_and_keep_instants() -> None:
     timeline = [
         {"time_us": 10, "kind": "fault", "fault": "crash", "nodes": [1], "detail": ""},
-        {"time_us": 20, "kind": "fault", "fault": "partition", "nodes": [0, 1, 2],
+        {"time_us": 20, "kind": "fault", "fault": "partition", "nodes": [],
          "detail": "halves"},
+        {"time_us": 25, "kind": "fault", "fault": "loss", "nodes": [], "detail": "lossy"},
         {"time_us": 30, "kind": "fault", "fault": "clock-step", "nodes": [2], "detail": "+5ms"},
         {"time_us": 40, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "elected"},
         {"time_us": 50, "kind": "fault", "fault": "restart", "nodes": [1], "detail": ""},
-        {"time_us": 60, "kind": "fault", "fault": "heal", "nodes": [], "detail": ""},
+        {"time_us": 55, "kind": "fault", "fault": "heal", "nodes": [],
+         "detail": "network lossless"},
+        {"time_us": 60, "kind": "fault", "fault": "heal", "nodes": [], "detail": "healed"},
         {"time_us": 70, "kind": "fault", "fault": "pause", "nodes": [0], "detail": ""},
         {"time_us": 80, "kind": "fault", "fault": "resume", "nodes": [2], "detail": ""},
+        {"time_us": 90, "kind": "fault", "fault": "heal", "nodes": [], "detail": "again"},
     ]
     lanes = {lane.name: lane for lane in fault_lanes(timeline)}
     assert list(lanes) == ["network", "node 0", "node 1", "node 2"]
-    assert lanes["node 1"].spans == (Span(start_us=10, end_us=50, label="down", kind="down"),)
+    assert lanes["node 1"].spans == (Span(start_us=10, end_us=50, label="crash", kind="down"),)
     assert lanes["network"].spans == (
-        Span(start_us=20, end_us=60, label="partitioned halves", kind="partitioned"),
+        Span(start_us=20, end_us=60, label="partition (halves)", kind="partitioned"),
+        Span(start_us=25, end_us=55, label="loss (lossy)", kind="lossy"),
     )
-    assert lanes["node 0"].spans == (Span(start_us=70, end_us=None, label="paused",
+    assert lanes["network"].points == ((90, "heal (again)"),)  # nothing left to close
+    assert lanes["node 0"].spans == (Span(start_us=70, end_us=None, label="pause",
                                           kind="paused"),)
     # a resume with nothing open is an instant, not an interval
-    assert lanes["node 2"].points == ((30, "clock-step +5ms"), (80, "resume"))
+    assert lanes["node 2"].points == ((30, "clock-step (+5ms)"), (80, "resume"))
     assert fault_lanes([]) == ()
 
 
