@@ -23,30 +23,29 @@ import attrs
 PPM = 1_000_000
 
 
+def signed_choice(choice: int) -> int:
+    """Map a choice 0, 1, 2, 3, 4, ... to 0, 1, -1, 2, -2, ... (0 stays the nominal value).
+
+    Draw ``choose(label, 2 * bound + 1)`` and map it to get a value in ``[-bound, bound]``.
+    """
+    magnitude = (choice + 1) // 2
+    return magnitude if choice % 2 else -magnitude
+
+
 @attrs.frozen(kw_only=True)
 class ClockOptions:
-    """How clocks are drawn and disturbed (all integer microseconds or ppm).
+    """How clocks start. The drift bound rho comes from `consensus.Timing`; clock faults are
+    the nemesis's (`harness.nemesis.ClockFaultOptions`).
 
     Attributes:
-        drift_bound_ppm: rho; safe clocks never run faster or slower than this.
         max_offset_us: initial local readings are drawn from ``[0, max_offset_us]``.
-        unsafe_drift_factor: unsafe runs may drift up to ``factor * rho``.
-        max_step_us: the largest forward step of an unsafe clock.
     """
 
-    drift_bound_ppm: int = 10_000
     max_offset_us: int = 1_000_000
-    unsafe_drift_factor: int = 20
-    max_step_us: int = 2_000_000
 
     def __attrs_post_init__(self) -> None:
-        if not 0 <= self.drift_bound_ppm < PPM:
-            raise ValueError(f"drift_bound_ppm must be in [0, 1e6), got {self.drift_bound_ppm}")
-        if self.max_offset_us < 0 or self.max_step_us < 0 or self.unsafe_drift_factor < 1:
-            raise ValueError(
-                f"clock options must be non-negative: max_offset_us={self.max_offset_us} "
-                f"max_step_us={self.max_step_us} unsafe_drift_factor={self.unsafe_drift_factor}"
-            )
+        if self.max_offset_us < 0:
+            raise ValueError(f"max_offset_us must be >= 0, got max_offset_us={self.max_offset_us}")
 
 
 class NodeClock:

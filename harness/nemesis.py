@@ -23,7 +23,7 @@ from typing import Protocol
 import attrs
 
 from harness.chooser import Chooser
-from harness.clock import NodeClock
+from harness.clock import NodeClock, signed_choice
 from harness.network import SHAPES, Network, NetworkOptions
 from storage.simdisk import SimDiskFaults
 
@@ -288,7 +288,7 @@ class Nemesis:
             return
         node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
         bound = self.rho_ppm
-        drift = self.chooser.choose("nemesis.clock.drift", 2 * bound + 1) - bound
+        drift = signed_choice(self.chooser.choose("nemesis.clock.drift", 2 * bound + 1))
         cluster.clocks[node].set_drift(drift, cluster.now_us())
         cluster.record_fault("clock-step", [node], f"drift now {drift}ppm")
         cluster.clock_changed(node)

@@ -32,7 +32,7 @@ import trio.testing
 
 from consensus.events import ClientRead, ClientWrite, Receive, Tick
 from harness.chooser import Chooser
-from harness.clock import ClockOptions, NodeClock
+from harness.clock import ClockOptions, NodeClock, signed_choice
 from harness.determinism import deterministic_scheduling
 from harness.host import TIMEOUT, Backend, ClientOutcome, Host, default_backend
 from harness.nemesis import Nemesis, NemesisOptions
@@ -116,7 +116,7 @@ class Simulation:
         self.clocks: dict[int, NodeClock] = {}
         for n in self.members:
             offset = chooser.choose("clock.offset", co.max_offset_us + 1)
-            drift = chooser.choose("clock.drift", 2 * rho + 1) - rho
+            drift = signed_choice(chooser.choose("clock.drift", 2 * rho + 1))
             self.clocks[n] = NodeClock(
                 offset_us=offset, drift_ppm=drift, bound_ppm=rho, unsafe=options.unsafe_clocks
             )

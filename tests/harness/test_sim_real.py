@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.runspec import ALL_FAULTS, RunOptions
@@ -103,3 +105,10 @@ def test_cli_run_json_and_violation_exit_1(capsys: pytest.CaptureFixture[str]) -
 
 def test_all_faults_is_the_default() -> None:
     assert RunOptions().faults == ALL_FAULTS
+
+
+@settings(max_examples=5)
+@given(choices=st.lists(st.integers(0, 2**20), max_size=300))
+def test_arbitrary_choice_lists_run_safely(choices: list[int]) -> None:
+    result = run(RunOptions(seed=0, ops=40), replay=choices, keep_trace=False)
+    assert result.violation is None, result.violation
