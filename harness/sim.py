@@ -159,7 +159,7 @@ class Simulation:
                 observer=self.checks.observe,
                 checkpoint_every=sim_options.checkpoint_every,
             )
-        self.delivered = 0  # events delivered to nodes (messages and client requests)
+        self.delivered = 0  # peer messages delivered to a live node
         self.phase = _FAULT
         self.active_clients = 0
         self.final_done = False
@@ -272,7 +272,8 @@ class Simulation:
         status = self.status[node]
         if status == "up":
             if kind == _DELIVER:
-                self.delivered += 1
+                if type(payload) is Receive:
+                    self.delivered += 1
                 self._step(node, payload)
             elif payload == self.timer_gen[node]:
                 at = self.timer_at[node]
@@ -414,13 +415,12 @@ class Simulation:
         checks = self.checks
         fault_end = self.so.fault_phase_max_us
         max_steps = self.so.max_steps
+        trio_now_us = 0
         if self.active_clients == 0:
             self._begin_liveness()
         while heap and checks.violation is None and self.phase != _DONE:
             at, _, kind, a, b = heapq.heappop(heap)
-            if at > self.now:
-                clock.jump((at - self.now) / 1e6)
-                self.now = at
+            self.now = at
             if kind in (_DELIVER, _TIMER):
                 self._arrive(kind, a, b)
             elif kind == _ANSWER:
@@ -443,6 +443,8 @@ class Simulation:
                 # its next answer or pause, or ends): a plain two-task handshake.
                 self._woke = False
                 self._parked = trio.Event()
+                clock.jump((self.now - trio_now_us) / 1e6)  # trio's clock shows true time
+                trio_now_us = self.now
                 await self._parked.wait()
                 if self.phase == _FAULT and self.active_clients == 0:
                     self._begin_liveness()
