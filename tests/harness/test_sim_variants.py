@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from harness.runspec import RunOptions
-from harness.sim import run
+from harness.sim import SimOptions, run
 
 EXPECTED: dict[str, tuple[str, ...]] = {
     "no-lease-wait": ("S6",),
@@ -79,3 +79,14 @@ def test_200_seeds_with_all_faults_pass() -> None:
         if result.violation is not None:
             failures.append((seed, result.violation))
     assert failures == []
+
+
+def test_history_check_alone_catches_stale_reads() -> None:
+    # With the online invariants off, the end-of-run linearizability check must still see
+    # the stale read (seed found by a 40-seed sweep at ops=300).
+    quiet = SimOptions(online_invariants=False)
+    options = RunOptions(seed=3, ops=300, variant="stale-read")
+    result = run(options, keep_trace=False, sim_options=quiet)
+    assert result.violation is not None and result.violation.property == "S8"
+    assert result.violation.key is not None and "cannot place" in result.violation.message
+    assert run(RunOptions(seed=3, ops=300), sim_options=quiet).violation is None
