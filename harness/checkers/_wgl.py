@@ -156,7 +156,9 @@ class PartitionSearch:
         failed_op: the op that could not be placed after ``best_prefix``.
     """
 
-    def __init__(self, key: Hashable, ops: list[Operation], model: Model) -> None:
+    def __init__(
+        self, key: Hashable, ops: list[Operation], model: Model, *, prune_doomed: bool = True
+    ) -> None:
         self.key = key
         self.model = model
         kept, deps = prune_info_ops(ops, model)
@@ -165,9 +167,37 @@ class PartitionSearch:
         local = {op.id: i for i, op in enumerate(kept)}
         self.bits = [1 << i for i in range(len(kept))]
         self.required = [op.type == "ok" for op in kept]
+        # Required pure reads: placing one as soon as it fits is never worse than later (it
+        # changes nothing, and every op that had to precede it already is placed), so when
+        # it fails nothing else needs trying from that configuration.
+        self.eager = [
+            op.type == "ok" and model.observes(op)[0] and not model.overwrites(op)[0]
+            and not model.appends(op)[0]
+            for op in kept
+        ]
         self.dep_masks: list[int | None] = [
             None if d is None else sum(1 << local[j] for j in d) for d in deps
         ]
+        # Doomed-value pruning (partitions whose ops only observe or overwrite): leaving a
+        # state that a pending required op still has to observe, when no pending op can
+        # write it again, is a dead end. Per op: the state it must observe / it writes.
+        self.pure = prune_doomed and all(
+            model.observes(op)[0] or model.overwrites(op)[0] for op in kept
+        ) and not any(model.appends(op)[0] for op in kept)
+        self.observed_key: list[Any] = [None] * len(kept)
+        self.written_key: list[Any] = [None] * len(kept)
+        self.readers_left: dict[Any, int] = {}
+        self.writers_left: dict[Any, int] = {}
+        if self.pure:
+            for i, op in enumerate(kept):
+                seen, observed = model.observes(op)
+                if seen and op.type == "ok":
+                    self.observed_key[i] = observed
+                    self.readers_left[observed] = self.readers_left.get(observed, 0) + 1
+                writes, written = model.overwrites(op)
+                if writes:
+                    self.written_key[i] = written
+                    self.writers_left[written] = self.writers_left.get(written, 0) + 1
         # Entries: (history position, is_return, local op index), sorted by position.
         raw = []
         for i, op in enumerate(kept):
@@ -199,7 +229,7 @@ class PartitionSearch:
         self.state: Any = model.init()
         self.linearized = 0
         self.remaining = sum(self.required)
-        self.stack: list[tuple[int, Any]] = []
+        self.stack: list[tuple[int, Any, bool]] = []
         self.memo: set[tuple[int, Any]] = set()
         self.states_created = 0
         self.failed_op: Operation | None = None
@@ -208,12 +238,37 @@ class PartitionSearch:
         # so a new best copies only the part of the stack that changed.
         self._best_entries: list[int] = []
         self._low = 0
+        self._failed_at: tuple[Any, int] = (None, 0)
         self.done = self.remaining == 0
 
     @property
     def best_prefix(self) -> list[Operation]:
         """The longest linearizable prefix seen where an op could not be placed (in order)."""
         return [self.ops[self.entry_op[e]] for e in self._best_entries]
+
+    def _blame_reader(self) -> None:
+        """If the op that could not be placed was held back by the doomed-value rule, blame
+        the earliest op that still had to observe the state instead: that is the op whose
+        result is impossible (e.g. the stale read), and the one a reader wants to see."""
+        if not self.pure or self.failed_op is None:
+            return
+        state, lin = self._failed_at
+        i = self.ops.index(self.failed_op)
+        new_state = self.model.step(state, self.failed_op)
+        if new_state is None or new_state == state:
+            return
+        waiting = [
+            op for j, op in enumerate(self.ops)
+            if self.observed_key[j] is not None and self.observed_key[j] == state
+            and not lin & self.bits[j] and j != i
+        ]
+        rewriters = [
+            j for j in range(len(self.ops))
+            if self.written_key[j] is not None and self.written_key[j] == state
+            and not lin & self.bits[j]
+        ]
+        if waiting and not rewriters:
+            self.failed_op = min(waiting, key=lambda op: op.invoke_index)
 
     def release(self) -> None:
         """Free the memory of a finished or abandoned search."""
@@ -235,6 +290,9 @@ class PartitionSearch:
         )
         ops, bits, required, dep_masks = self.ops, self.bits, self.required, self.dep_masks
         step, memo, stack, head = self.model.step, self.memo, self.stack, self.head
+        eager, fail_here = self.eager, self.tail
+        pure, observed_key, written_key = self.pure, self.observed_key, self.written_key
+        readers_left, writers_left = self.readers_left, self.writers_left
         entry, state, lin, remaining = self.entry, self.state, self.linearized, self.remaining
         status = "running"
         low, best = self._low, self._best_entries
@@ -247,14 +305,30 @@ class PartitionSearch:
                     # An info op that changes nothing is never worth placing: leaving it out
                     # keeps every option open (it need not happen and blocks nothing).
                     if new_state is not None and (required[i] or new_state != state):
+                        if pure and new_state != state:
+                            gone = readers_left.get(state, 0)
+                            if observed_key[i] is not None and observed_key[i] == state:
+                                gone -= 1
+                            if gone > 0 and writers_left.get(state, 0) == 0:
+                                entry = nxt[entry]  # someone must still observe `state`
+                                continue
                         config = (lin | bits[i], new_state)
-                        if config not in memo:
+                        if config in memo:
+                            if eager[i]:  # it failed from here, so this configuration fails
+                                entry = fail_here
+                                continue
+                        else:
                             if len(memo) >= max_memo:
                                 status = "memory"
                                 break
                             memo.add(config)
                             self.states_created += 1
-                            stack.append((entry, state))
+                            stack.append((entry, state, eager[i]))
+                            if pure:
+                                if observed_key[i] is not None:
+                                    readers_left[observed_key[i]] -= 1
+                                if written_key[i] is not None:
+                                    writers_left[written_key[i]] -= 1
                             lin, state = config
                             # lift the call entry and its return entry out of the list
                             p, n = prv[entry], nxt[entry]
@@ -274,20 +348,26 @@ class PartitionSearch:
                 continue
             # A return entry (or the tail): its op had to be linearized already. Backtrack.
             depth = len(stack)
-            if depth > self._best_depth:
+            if depth > self._best_depth and entry_op[entry] >= 0:
                 self._best_depth = depth
                 del best[low:]
-                best.extend(e for e, _ in stack[low:])
+                best.extend(frame[0] for frame in stack[low:])
                 low = depth
-                self.failed_op = ops[entry_op[entry]] if entry_op[entry] >= 0 else None
+                self.failed_op = ops[entry_op[entry]]
+                self._failed_at = (state, lin)
             if not stack:
                 status = "violation"
                 break
-            entry, state = stack.pop()
+            entry, state, was_eager = stack.pop()
             if depth - 1 < low:
                 low = depth - 1
             i = entry_op[entry]
             lin &= ~bits[i]
+            if pure:
+                if observed_key[i] is not None:
+                    readers_left[observed_key[i]] += 1
+                if written_key[i] is not None:
+                    writers_left[written_key[i]] += 1
             r = match[entry]
             if r >= 0:
                 nxt[prv[r]] = r
@@ -296,9 +376,11 @@ class PartitionSearch:
             prv[nxt[entry]] = entry
             if required[i]:
                 remaining += 1
-            entry = nxt[entry]
+            entry = fail_here if was_eager else nxt[entry]
         self.entry, self.state, self.linearized, self.remaining = entry, state, lin, remaining
         self._low = low
+        if status == "violation":
+            self._blame_reader()
         if status in ("ok", "violation"):
             self.done = True
         return status

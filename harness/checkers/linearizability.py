@@ -20,9 +20,14 @@ Pruning, each sound (it never turns a linearizable history into a violation; the
 compare with a brute-force oracle): info reads are dropped (they change nothing); an info
 write no op could observe is dropped, and one whose observers are all placed is no longer
 tried (`Model.overwrites`/`observes`/`appends`); an info op whose step leaves the state as it
-was is never placed. Before searching, a partition is scanned for a read of a value every
-writer of which was surely overwritten before the read began (stale reads, lost writes):
-that is a violation without search, and a bounded search only supplies the prefix.
+was is never placed; a pure read that fits is placed at once and, if that fails, nothing else
+is tried from there (partial-order reduction); in partitions without appends, leaving a state
+that a pending ok op must still observe, when nothing pending can write it again, is a dead
+end (this keeps 30 concurrent clients on one register near-linear).
+
+Before searching, a partition is scanned for a read of a value every writer of which was
+surely overwritten before the read began (stale reads, lost writes): that is a violation
+without search, and a bounded search only supplies the prefix for the report.
 
 Budgets: ``timeout_s`` (wall clock, checked between slices, so overshoot is one slice, tens
 of ms; the checker is not simulated code) and ``max_states`` (memo entries alive across all
@@ -192,16 +197,9 @@ def check_linearizability(
 
     for search in searches:
         stale = find_superseded_observer(search.ops, the_model)
-        if stale is not None:
-            # Certainly a violation; a bounded search supplies the prefix for the report.
-            status = search.run(PREFIX_SEARCH_STEPS, max_states)
-            done = status == "violation" and search.failed_op is not None
-            return finish(
-                "violation",
-                key=search.key,
-                prefix=tuple(search.best_prefix),
-                failed_op=search.failed_op if done else stale,
-            )
+        if stale is not None:  # certainly a violation, no search needed to decide
+            prefix, failed = _explain(search, the_model, max_states, stale)
+            return finish("violation", key=search.key, prefix=prefix, failed_op=failed)
     while active:
         if deadline is not None and time.monotonic() > deadline:
             reason = f"timeout after timeout_s={timeout_s}"
@@ -212,12 +210,8 @@ def check_linearizability(
         budget = max_states - live_states
         status = search.run(slice_steps, budget)
         if status == "violation":
-            return finish(
-                "violation",
-                key=search.key,
-                prefix=tuple(search.best_prefix),
-                failed_op=search.failed_op,
-            )
+            prefix, failed = _explain(search, the_model, max_states, None)
+            return finish("violation", key=search.key, prefix=prefix, failed_op=failed)
         if status == "memory":
             reason = f"max_states={max_states} memo entries reached"
             log.info("linearizability: key=%r abandoned, %s", search.key, reason)
@@ -232,6 +226,25 @@ def check_linearizability(
         keys = tuple(sorted((s.key for s in unknown), key=_sort_key))
         return finish("unknown", key=keys[0], reason=reason, unknown_keys=keys)
     return finish("linearizable")
+
+
+def _explain(
+    search: PartitionSearch, model: Model, max_states: int, stale: Operation | None
+) -> tuple[tuple[Operation, ...], Operation | None]:
+    """Return (prefix, op that cannot be placed) to report for a partition that violates.
+
+    The doomed-value rule stops the search early, so its prefix can be short; a bounded
+    search without it usually finds the classic longest prefix. ``stale``: the op the
+    superseded-value rule found, reported if the searches cannot name one.
+    """
+    plain = PartitionSearch(search.key, search.ops, model, prune_doomed=False)
+    if plain.run(PREFIX_SEARCH_STEPS, max_states) == "violation" and plain.failed_op:
+        return tuple(plain.best_prefix), plain.failed_op
+    plain.release()
+    if not search.done:
+        search.run(PREFIX_SEARCH_STEPS, max_states)
+    prefix = max(search.best_prefix, plain.best_prefix, key=len)
+    return tuple(prefix), stale or search.failed_op
 
 
 def _as_operations(history: Sequence[Any]) -> list[Operation]:
