@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 from typing import Any
@@ -41,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--variant", default=None, help=f"a deliberately broken protocol: {', '.join(VARIANTS)}"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show library warnings on stderr"
+    )
     parser.set_defaults(func=_main)
 
 
@@ -141,6 +145,9 @@ def _main(args: argparse.Namespace) -> int:
         print(f"paxlab run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from harness.sim import run  # imported here so `paxlab --help` stays fast
+
+    # Injected disk faults make the storage layer log warnings; they are expected here.
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR)
 
     if not args.json:
         print(f"paxlab run: {describe_options(options)}", flush=True)
