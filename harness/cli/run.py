@@ -146,8 +146,8 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from harness.sim import run  # imported here so `paxlab --help` stays fast
 
-    # Injected disk faults make the storage layer log warnings; they are expected here.
-    logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR)
+    # Injected disk faults make the storage layer log warnings and errors; expected here.
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
 
     if not args.json:
         print(f"paxlab run: {describe_options(options)}", flush=True)
