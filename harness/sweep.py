@@ -24,6 +24,7 @@ import importlib
 import logging
 import os
 import shlex
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -396,9 +397,29 @@ def _run_dask(
     except OSError as exc:
         raise SweepError(f"cannot reach dask scheduler at address={address}: {exc}") from None
     try:
-        futures = client.map(run_seed, list(all_options), run=run, pure=False)
+        futures = client.map(_run_seed_on_dask, list(all_options), run=run, pure=False)
         for future in distributed.as_completed(futures):
             outcome: SeedOutcome = future.result()
             yield outcome
     finally:
         client.close()
+
+
+_PAXLAB_ROOT = str(Path(__file__).resolve().parent.parent)
+_PAXLAB_PACKAGES: tuple[str, ...] = ("consensus", "storage", "harness")
+
+
+def _run_seed_on_dask(options: RunOptions, run: RunFunction) -> SeedOutcome:
+    """`run_seed` in a dask worker, after making sure paxlab's packages are the ones imported.
+
+    A dask worker puts its local directory first on ``sys.path``, and that directory has a
+    ``storage`` folder of its own (for spilling), which Python would import as a namespace
+    package in place of paxlab's ``storage``.
+    """
+    if sys.path[:1] != [_PAXLAB_ROOT]:
+        sys.path.insert(0, _PAXLAB_ROOT)
+    for name in _PAXLAB_PACKAGES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None) is None:
+            del sys.modules[name]  # a namespace package that shadowed ours
+    return run_seed(options, run)

@@ -8,6 +8,9 @@ making the run smaller.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +100,40 @@ def test_report_on_real_s8_artifact(tmp_path: Path) -> None:
     page = render_report(data)
     assert "Faults" in page and "Leaders and leases" in page and "serving" in page
     assert data.linearizability is not None  # S8: the checker ran on the history
+
+
+_DASK_SCRIPT = """
+import json, sys
+import distributed
+from harness.cli import main
+
+if __name__ == "__main__":
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        sys.exit(main(sys.argv[1:] + ["--executor", f"dask://{address}"]))
+"""
+
+
+def test_dask_sweep_matches_inline_sweep(tmp_path: Path) -> None:
+    """Real runs on a dask cluster (two threads per worker: runs must not overlap in a
+    process) give the same outcomes as in this process. The cluster is started by a fresh
+    interpreter, as a user would: there dask's worker folder (which holds a ``storage``
+    directory) comes first on the workers' sys.path and must not shadow paxlab's package."""
+    script = tmp_path / "dask_sweep.py"
+    script.write_text(_DASK_SCRIPT)
+    argv = ["sweep", "--seeds", "0:8", "--ops", "40", "--variant", "stale-read", "--json",
+            "--out", str(tmp_path / "a")]
+    done = subprocess.run([sys.executable, str(script), *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    remote = json.loads(done.stdout.strip().splitlines()[-1])
+    inline = sweep(RunOptions(ops=40, variant="stale-read"), range(0, 8), jobs=1,
+                   out=tmp_path / "b")
+    assert remote["run"] == 8 and remote["failed"] == inline.failed
+    assert [f["seed"] for f in remote["failures"]] == [o.seed for o in inline.outcomes
+                                                        if o.failed]
+    assert all(f["verdict"] == "violation" for f in remote["failures"])
+    for failure in remote["failures"]:
+        artifact = read_artifact(failure["artifact"])
+        assert artifact.fingerprint == inline.outcomes[failure["seed"]].fingerprint
