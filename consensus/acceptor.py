@@ -82,8 +82,11 @@ class AcceptorCore:
         )
         self.applied_index = applied_slot
         self._last_heard_us: int | None = None
+        # Lease grants: the latest grant (to _grant_ballot) and the end of every earlier grant
+        # to other ballots, which a Release of the latest must not forget.
         self._grant_until_us = 0
         self._grant_ballot: Ballot | None = None
+        self._earlier_grants_until_us = 0
         self._catch_up_from = 0
         self._catch_up_retry_us = 0
         self._catch_up_target = -1
@@ -142,11 +145,26 @@ class AcceptorCore:
         t = self._timing
         return t.election_timeout_us + self._choose("election.jitter", t.election_jitter_us + 1)
 
+    def _grant(self, ballot: Ballot) -> None:
+        """Grant the leader of ``ballot`` a lease of L from now (this node's clock)."""
+        if ballot != self._grant_ballot:
+            self._earlier_grants_until_us = max(
+                self._earlier_grants_until_us, self._grant_until_us
+            )
+            self._grant_ballot = ballot
+        self._grant_until_us = self._now + self._timing.lease_duration_us
+
+    def _release(self, ballot: Ballot) -> None:
+        """The leader of ``ballot`` gave its lease up: forget that grant, keep earlier ones."""
+        if self._grant_ballot == ballot:
+            self._grant_until_us = min(self._grant_until_us, self._now)
+
     def _grant_remaining_us(self, to: Ballot) -> int:
-        """How long the lease this node granted (to anyone but ``to``) still runs."""
-        if self._grant_ballot == to:
-            return 0
-        return max(0, self._grant_until_us - self._now)
+        """How long the leases this node granted (to anyone but ``to``) still run."""
+        until = self._earlier_grants_until_us
+        if self._grant_ballot != to:
+            until = max(until, self._grant_until_us)
+        return max(0, until - self._now)
 
     def _hears_leader(self) -> bool:
         if self.role is Role.LEADER:
@@ -205,8 +223,7 @@ class AcceptorCore:
         self._promise(ballot)
         self.leader_ballot = ballot
         self._last_heard_us = self._now
-        self._grant_until_us = self._now + self._timing.lease_duration_us
-        self._grant_ballot = ballot
+        self._grant(ballot)
         self._on_follow(ballot)
         acc = self._durable.accepted
         snap = self._durable.snapshot_slot
@@ -301,8 +318,7 @@ class AcceptorCore:
         self._catch_up_retry_us = 0
 
     def _on_release(self, src: int, m: Release) -> None:
-        if self._grant_ballot == m.ballot:
-            self._grant_until_us = min(self._grant_until_us, self._now)
+        self._release(m.ballot)
         if self.leader_ballot == m.ballot and self.role is Role.FOLLOWER:
             self._last_heard_us = None
 

@@ -12,7 +12,7 @@ def _non_negative(instance: object, attribute: attrs.Attribute[int], value: int)
         raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(order=False)
 class Ballot:
     """A Paxos ballot: ordered by ``round``, then by ``node`` (the proposer's id).
 
@@ -27,6 +27,20 @@ class Ballot:
 
     def __repr__(self) -> str:
         return f"Ballot({self.round}, {self.node})"
+
+    # Hand-written comparisons: ballots are compared on every message, and attrs' generic
+    # ones build tuples through generators.
+    def __lt__(self, other: Ballot) -> bool:
+        return self.round < other.round or (self.round == other.round and self.node < other.node)
+
+    def __le__(self, other: Ballot) -> bool:
+        return self.round < other.round or (self.round == other.round and self.node <= other.node)
+
+    def __gt__(self, other: Ballot) -> bool:
+        return self.round > other.round or (self.round == other.round and self.node > other.node)
+
+    def __ge__(self, other: Ballot) -> bool:
+        return self.round > other.round or (self.round == other.round and self.node >= other.node)
 
 
 Ballot.ZERO = Ballot(0, 0)

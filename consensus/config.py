@@ -35,7 +35,7 @@ def _ppm(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
         raise ValueError(f"{attribute.name} must be in [0, 1000000), got {attribute.name}={value}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Timing:
     """Protocol time constants, all in the node's *local* microseconds.
 
@@ -91,7 +91,7 @@ def _check_variant(instance: ReplicaConfig, attribute: object, value: str | None
         raise ValueError(f"unknown variant {value!r}; choose from {', '.join(VARIANTS)}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class ReplicaConfig:
     """One replica's view of its group.
 

@@ -64,12 +64,15 @@ class InstallSnapshot:
 
 @attrs.frozen(kw_only=True)
 class Reply:
-    """Answer a client's write.
+    """Answer a client's write, or refuse a strong read.
 
     ``slot`` set: the write was chosen and applied at ``slot``; reply with the state machine's
     result for that slot. ``error`` set: the request was not served here (``"not-leader"``,
     ``"no-lease"``, ...); ``leader_hint`` names the node the client should try, if known.
-    Whether a failed write may still take effect is told by ``indeterminate``.
+    Whether a failed write may still take effect is told by ``indeterminate``. A strong
+    `consensus.events.ClientRead` that a replica will not serve (it is not the leader, or it
+    stepped down while the read waited) is refused with a Reply carrying ``error`` (never
+    ``slot``, never ``indeterminate``): reads have no effect to be unsure about.
     """
 
     client_id: int

@@ -78,14 +78,15 @@ class LeaderCore(AcceptorCore):
         lease = self._lease_until(ls)
         return lease is not None and now_us < lease
 
-    def _quorum_stamp(self, ls: LeaderState) -> int | None:
+    def _update_quorum_stamp(self, ls: LeaderState) -> None:
+        """Recompute ``ls.quorum_stamp_us`` after a stamp changed."""
         stamps = ls.stamps
         times = [ls.own_stamp_us]
         times.extend(stamps[p] for p in self._peers if p in stamps)
-        return quorum_time(times, self._majority)
+        ls.quorum_stamp_us = quorum_time(times, self._majority)
 
     def _lease_until(self, ls: LeaderState) -> int | None:
-        t = self._quorum_stamp(ls)
+        t = ls.quorum_stamp_us
         return None if t is None else t + self._lease_us
 
     # ------------------------------------------------------------------ becoming leader
@@ -148,9 +149,9 @@ class LeaderCore(AcceptorCore):
         """A heartbeat round: to each peer, every proposed slot it has not acknowledged."""
         now = self._now
         ls.own_stamp_us = now
+        self._update_quorum_stamp(ls)
         ls.next_heartbeat_us = now + self._timing.heartbeat_interval_us
-        self._grant_until_us = now + self._timing.lease_duration_us
-        self._grant_ballot = ls.ballot
+        self._grant(ls.ballot)
         acc = self._durable.accepted
         votes = ls.votes
         lo, hi = self.commit_index + 1, ls.next_slot
@@ -192,8 +193,8 @@ class LeaderCore(AcceptorCore):
             ls.next_slot = s + 1
         now = self._now
         ls.own_stamp_us = now
-        self._grant_until_us = now + self._timing.lease_duration_us
-        self._grant_ballot = ballot
+        self._update_quorum_stamp(ls)
+        self._grant(ballot)
         msg = Accept(
             ballot=ballot,
             first_slot=first,
@@ -210,7 +211,7 @@ class LeaderCore(AcceptorCore):
         if src is None:
             if self._now >= ls.next_heartbeat_us:
                 self._broadcast(ls)
-            t = self._quorum_stamp(ls)
+            t = ls.quorum_stamp_us
             if self._now - (ls.elected_us if t is None else t) >= self._timing.election_timeout_us:
                 self._step_down_on_purpose("no quorum acknowledged for an election timeout")
         elif isinstance(msg, Accepted) and msg.ballot == ls.ballot:
@@ -221,6 +222,7 @@ class LeaderCore(AcceptorCore):
                 votes[s] |= b
             if msg.stamp_us > ls.stamps.get(src, -1):
                 ls.stamps[src] = msg.stamp_us
+                self._update_quorum_stamp(ls)
 
     def _leader_progress(self, ls: LeaderState) -> None:
         """Advance the commit index over chosen slots; propose queued writes into free room."""
@@ -245,7 +247,7 @@ class LeaderCore(AcceptorCore):
         at = ls.next_heartbeat_us
         if ls.lease_wait_until_us > now:
             at = min(at, ls.lease_wait_until_us)
-        t = self._quorum_stamp(ls)
+        t = ls.quorum_stamp_us
         return min(at, (ls.elected_us if t is None else t) + self._timing.election_timeout_us)
 
     # ------------------------------------------------------------------ clients
@@ -292,8 +294,7 @@ class LeaderCore(AcceptorCore):
         """Stop serving, release the lease granted to this ballot, become a follower."""
         ls = self._lstate
         assert ls is not None
-        if self._grant_ballot == ls.ballot:
-            self._grant_until_us = min(self._grant_until_us, self._now)
+        self._release(ls.ballot)
         self._become_follower(reason)
         for p in self._peers:
             self._send(p, Release(ballot=ls.ballot))

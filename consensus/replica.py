@@ -283,6 +283,7 @@ class Replica(LeaderCore):
             self._last_heard_us,
             self._grant_until_us,
             self._grant_ballot,
+            self._earlier_grants_until_us,
             self._timer_us,
             _state_tuple(self._fstate),
             _state_tuple(self._cstate),

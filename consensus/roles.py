@@ -89,6 +89,7 @@ class LeaderState:
     lease_wait_until_us: int
     next_heartbeat_us: int
     own_stamp_us: int
+    quorum_stamp_us: int | None = None
     votes: dict[int, int] = attrs.Factory(dict)
     stamps: dict[int, int] = attrs.Factory(dict)
     pending: dict[int, tuple[int, int]] = attrs.Factory(dict)

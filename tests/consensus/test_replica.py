@@ -221,3 +221,19 @@ def test_step_rejects_unknown_events_and_drops_bad_messages() -> None:
     assert r.step(Receive(src=2, msg="junk"), 1) == []
     assert r.step(ClientWrite(client_id=1, request_id=1, command=b"x"), 2)[0] == Reply(
         client_id=1, request_id=1, error="not-leader")
+
+
+def test_release_forgets_only_the_released_grant() -> None:
+    cfg = ReplicaConfig(node_id=1, members=(1, 2, 3), timing=FAST)
+    r = Replica(cfg, lambda label, n: 0)
+    r.step(Tick(), 0)
+    b1, b2, b3 = Ballot(1, 2), Ballot(2, 3), Ballot(3, 2)
+    hb1 = Accept(ballot=b1, first_slot=1, commands=(), commit_index=0, stamp_us=0)
+    hb2 = Accept(ballot=b2, first_slot=1, commands=(), commit_index=0, stamp_us=0)
+    r.step(Receive(src=2, msg=hb1), 0)  # grants b1 until L
+    r.step(Receive(src=3, msg=hb2), 10)  # grants b2 until 10 + L
+    r.step(Receive(src=3, msg=Release(ballot=b2)), 20)
+    effects = r.step(Receive(src=2, msg=_prepare(b3)), 30)
+    [promise] = [e.msg for e in effects if isinstance(e, Send)]
+    assert isinstance(promise, Promise)
+    assert promise.lease_remaining_us == FAST.lease_duration_us - 30  # b1's grant still runs
