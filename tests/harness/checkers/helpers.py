@@ -17,33 +17,41 @@ def h(*lines: tuple[Any, ...]) -> list[HistoryEvent]:
 
 
 def brute_force_linearizable(ops: list[Operation], model: Model) -> bool:
-    """Straight from the definition, no memo, no pruning: for tiny histories only.
-
-    Some order of all ok ops plus any subset of info ops, respecting real time, that the model
-    accepts, searched per partition.
-    """
+    """Straight from the definition, with no pruning (only a memo of configurations tried):
+    some order of all ok ops plus any subset of info ops, respecting real time, that the model
+    accepts, searched per partition. For small histories only."""
     parts: dict[Any, list[Operation]] = {}
     for op in ops:
         if op.type != "fail":
             parts.setdefault(model.partition(op), []).append(op)
-    return all(_place(part, frozenset(), model.init(), model) for part in parts.values())
+    return all(_linearizable(part, model) for part in parts.values())
 
 
-def _place(ops: list[Operation], placed: frozenset[int], state: Any, model: Model) -> bool:
-    pending_ok = [o for o in ops if o.type == "ok" and o.id not in placed]
-    if not pending_ok:
-        return True
-    for op in ops:
-        if op.id in placed:
-            continue
-        # every unplaced ok op that completed before op was invoked must come first
-        if any(o.complete_index is not None and o.complete_index < op.invoke_index
-               for o in pending_ok if o.id != op.id):
-            continue
-        new_state = model.step(state, op)
-        if new_state is not None and _place(ops, placed | {op.id}, new_state, model):
+def _linearizable(ops: list[Operation], model: Model) -> bool:
+    must = frozenset(i for i, op in enumerate(ops) if op.type == "ok")
+    failed: set[tuple[frozenset[int], Any]] = set()
+
+    def place(placed: frozenset[int], state: Any) -> bool:
+        if must <= placed:
             return True
-    return False
+        if (placed, state) in failed:
+            return False
+        pending_ok = [j for j in must if j not in placed]
+        for i, op in enumerate(ops):
+            if i in placed:
+                continue
+            # every unplaced ok op that completed before op was invoked must come first
+            if any(ops[j].complete_index is not None
+                   and ops[j].complete_index < op.invoke_index  # type: ignore[operator]
+                   for j in pending_ok if j != i):
+                continue
+            new_state = model.step(state, op)
+            if new_state is not None and place(placed | {i}, new_state):
+                return True
+        failed.add((placed, state))
+        return False
+
+    return place(frozenset(), model.init())
 
 
 def assert_valid_prefix(prefix: tuple[Operation, ...], model: Model) -> None:
