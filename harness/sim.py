@@ -7,8 +7,8 @@ event and handles it synchronously: a message delivery or a timer is a plain cal
 loop hands them (`_Pending`), and their timeouts and pauses are queue events too. Only when
 the loop has woken a client does it yield, until that client parks again (awaits its next
 answer or pause); it wakes at most one client per event, so trio's scheduler never decides
-an order. True time is the
-``MockClock``'s, which the loop moves to each event's time.
+an order (clients also start one at a time). True time is the simulator's; trio's
+``MockClock`` is moved to it whenever the loop yields to a client.
 
 A run: options drawn and logged first; then the fault phase (clients issue ``options.ops``
 operations while the nemesis injects faults); then the liveness phase (everything healed,
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 _DELIVER, _TIMER, _WAKE, _ANSWER, _NEMESIS, _NEMESIS_END, _CHECK = range(7)
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)
+_PHASES = ("fault", "liveness", "final-reads", "done")
 
 
 @attrs.frozen(kw_only=True)
@@ -373,7 +374,7 @@ class Simulation:
         if self.phase != _DONE:
             return Violation(
                 property="liveness",
-                message=f"run ended in phase {self.phase} (event queue empty or time bound)",
+                message=f"run ended before its final reads: phase={_PHASES[self.phase]}",
                 time_us=self.now,
                 step=self.trace.steps,
             )
@@ -402,9 +403,10 @@ class Simulation:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self.active_clients = self.options.clients
-            for i in range(self.options.clients):
+            for i in range(self.options.clients):  # one at a time: each runs until it parks
+                self._parked = trio.Event()
                 nursery.start_soon(self._client, i)
-            await trio.testing.wait_all_tasks_blocked()
+                await self._parked.wait()
             await self._loop()
             nursery.cancel_scope.cancel()
 
