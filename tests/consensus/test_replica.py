@@ -7,7 +7,8 @@ import pytest
 from consensus import Ballot, Replica, ReplicaConfig, Role
 from consensus.effects import Apply, Persist, Reply, Send, ServeRead, SetTimer
 from consensus.events import ClientWrite, Receive, StepDown, Tick
-from consensus.messages import Accept, Accepted, Promise, Release
+from consensus.messages import Accept, Accepted, Nack, Prepare, ProbeReply, Promise, Release
+from consensus.quorum import lease_length_us, lease_wait_us
 from tests.consensus.group import FAST, Group
 
 
@@ -155,9 +156,7 @@ def test_restarted_acceptor_reports_a_full_lease() -> None:
     assert g.nodes[follower].clock_us == now
 
 
-def _prepare(ballot: Ballot) -> object:
-    from consensus.messages import Prepare
-
+def _prepare(ballot: Ballot) -> Prepare:
     return Prepare(ballot=ballot, from_slot=1)
 
 
@@ -237,3 +236,50 @@ def test_release_forgets_only_the_released_grant() -> None:
     [promise] = [e.msg for e in effects if isinstance(e, Send)]
     assert isinstance(promise, Promise)
     assert promise.lease_remaining_us == FAST.lease_duration_us - 30  # b1's grant still runs
+
+
+def _candidate(now: int = 1_000_000) -> Replica:
+    """Node 1 of (1, 2, 3), made candidate at local time ``now`` (peer 2 hears no leader)."""
+    cfg = ReplicaConfig(node_id=1, members=(1, 2, 3), timing=FAST)
+    r = Replica(cfg, lambda label, n: 0)
+    r.step(Tick(), 0)
+    r.step(Tick(), now)
+    r.step(Receive(src=2, msg=ProbeReply(ballot=Ballot.ZERO, probe_id=1, hears=False)), now)
+    assert r.role is Role.CANDIDATE
+    return r
+
+
+def test_lease_wait_is_the_largest_reported_remaining_scaled_by_drift() -> None:
+    now = 1_000_000
+    r = _candidate(now)
+    b = r.promised
+    r.step(Receive(src=2, msg=Promise(ballot=b, from_slot=1, entries=(), commit_index=0,
+                                      lease_remaining_us=100_000)), now + 5)
+    assert r.role is Role.LEADER
+    wait = lease_wait_us(100_000, FAST.drift_bound_ppm)
+    assert wait == 102_021  # 100_000 * 1.01 / 0.99, rounded up
+    ls = r._lstate
+    assert ls is not None and ls.lease_wait_until_us == now + 5 + wait
+    r.step(Receive(src=2, msg=Accepted(ballot=b, first_slot=1, last_slot=0, stamp_us=now + 5)),
+           now + 10)
+    assert r.lease_until_us == now + 5 + lease_length_us(FAST.lease_duration_us,
+                                                         FAST.drift_bound_ppm)
+    assert not r.is_serving(now + 5 + wait - 1)
+    assert r.is_serving(now + 5 + wait)
+
+
+def test_candidate_retries_with_a_higher_round_after_its_timeout() -> None:
+    r = _candidate()
+    first = r.promised
+    effects = r.step(Tick(), 10_000_000)
+    assert r.role is Role.CANDIDATE and r.promised.round == first.round + 1
+    prepares = [e for e in effects if isinstance(e, Send) and isinstance(e.msg, Prepare)]
+    assert [e.dst for e in prepares] == [2, 3]
+    assert isinstance(effects[0], Persist)  # the new self-promise is durable first
+
+
+def test_higher_ballot_nack_makes_a_candidate_a_follower() -> None:
+    r = _candidate()
+    r.step(Receive(src=3, msg=Nack(ballot=Ballot(9, 3), rejected=r.promised)), 1_000_001)
+    assert r.role is Role.FOLLOWER
+    assert Ballot(r._max_round + 1, 1) > Ballot(9, 3)  # the next campaign goes above it
