@@ -81,3 +81,25 @@ def test_bad_usage_exits_2_on_one_line(
     assert info.value.code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_progress_printer_is_rate_limited() -> None:
+    import io
+
+    from harness.cli.sweep import ProgressPrinter
+    from harness.sweep import SweepProgress
+
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, interval_s=3600.0)
+    for done in range(1, 101):
+        printer(SweepProgress(done=done, total=100, failed=done // 10, elapsed_s=done / 10,
+                              runs_per_s=10.0, eta_s=(100 - done) / 10))
+    assert stream.getvalue() == "sweep: 100/100 done, 10.0 runs/s, 10 failed, eta 0s\n"
+    every = io.StringIO()
+    eager = ProgressPrinter(every, interval_s=0.0)
+    eager(SweepProgress(done=1, total=9, failed=0, elapsed_s=1.0, runs_per_s=1.0, eta_s=128.0))
+    eager(SweepProgress(done=2, total=9, failed=1, elapsed_s=2.0, runs_per_s=1.0, eta_s=None))
+    assert every.getvalue().splitlines() == [
+        "sweep: 1/9 done, 1.0 runs/s, 0 failed, eta 2m08s",
+        "sweep: 2/9 done, 1.0 runs/s, 1 failed, eta ?",
+    ]
