@@ -45,7 +45,8 @@ from typing import Any
 
 import attrs
 
-from harness.checkers._wgl import PartitionSearch, find_superseded_observer
+from harness.checkers._prune import find_superseded_observer
+from harness.checkers._wgl import PartitionSearch
 from harness.checkers.models import Model, get_model
 from harness.history import HistoryError, HistoryEvent, Operation, pair_operations
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers._wgl import PartitionSearch, find_superseded_observer, prune_info_ops
+from harness.checkers._prune import find_superseded_observer, prune_info_ops
+from harness.checkers._wgl import PartitionSearch
 from harness.checkers.models import KVModel, RegisterModel
 from harness.checkers.synth import generate_history
 from harness.history import pair_operations
