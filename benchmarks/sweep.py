@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR)  # injected-fault warnings are expected noise
+    logging.basicConfig(level=logging.CRITICAL)  # injected-fault logs are expected noise
     count = args.seeds or (50 if args.quick else 1000)
     with tempfile.TemporaryDirectory() as out:
         summary = sweep(RunOptions(), range(count), jobs=args.jobs, out=Path(out))
