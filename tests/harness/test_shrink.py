@@ -109,3 +109,28 @@ def test_shrink_run_refuses_other_property() -> None:
     options = RunOptions(seed=seed)
     with pytest.raises(ValueError, match="property=S99"):
         shrink_run(options, fake_run(options).choices, run=fake_run, prop="S99")
+
+
+@given(
+    initial=st.lists(st.integers(0, 50), min_size=1, max_size=40),
+    budget=st.integers(0, 200),
+    data=st.data(),
+)
+def test_result_always_fails_and_is_never_larger(
+    initial: list[int], budget: int, data: st.DataObject
+) -> None:
+    threshold = data.draw(st.integers(0, sum(initial)))
+    positions = data.draw(st.integers(1, 4))
+
+    def predicate(choices: Sequence[int]) -> bool:  # fails iff enough weight in the first n
+        return sum(choices[: positions * 4]) >= threshold
+
+    if not predicate(initial):
+        return
+    test = Recorder(predicate)
+    outcome = shrink_choices(initial, test, max_runs=budget)
+    assert predicate(outcome.choices)
+    assert outcome.runs == len(test.calls) <= budget
+    trimmed = trim_zeros(initial)
+    assert (len(outcome.choices), outcome.choices) <= (len(trimmed), trimmed)
+    assert outcome.exhausted == (outcome.runs >= budget)

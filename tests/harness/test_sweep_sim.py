@@ -137,3 +137,29 @@ def test_dask_sweep_matches_inline_sweep(tmp_path: Path) -> None:
     for failure in remote["failures"]:
         artifact = read_artifact(failure["artifact"])
         assert artifact.fingerprint == inline.outcomes[failure["seed"]].fingerprint
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(EXPECTED))
+def test_variant_pipeline_default_ops(variant: str, tmp_path: Path) -> None:
+    """As `test_variant_pipeline` with default-size runs (1,000 ops) and a real budget."""
+    options = RunOptions(variant=variant)
+    folder = None
+    for start in range(0, MAX_SEEDS, BATCH):
+        summary = sweep(options, range(start, start + BATCH), jobs=2, out=tmp_path)
+        assert not any(o.verdict == "error" or o.replay_mismatch for o in summary.outcomes)
+        failing = [o.seed for o in summary.outcomes if o.verdict == "violation"]
+        if failing:
+            folder = tmp_path / f"seed-{failing[0]}"
+            break
+    assert folder is not None, f"no failing seed for variant={variant} in 0:{MAX_SEEDS}"
+    artifact = read_artifact(folder)
+    assert artifact.violation is not None
+    assert artifact.violation.property in EXPECTED[variant]
+    assert run(artifact.options, replay=artifact.choices).fingerprint == artifact.fingerprint
+    shrunk = shrink_run(artifact.options, artifact.choices, max_runs=300)
+    after = shrunk.after
+    assert after.violation is not None
+    assert after.violation.property == artifact.violation.property
+    assert (sum(1 for v in after.choices if v) < artifact.nonzero_choices
+            or after.steps < artifact.steps)
