@@ -186,9 +186,11 @@ def write_artifact(folder: str | Path, result: RunResult) -> Artifact:
         "violation": None if artifact.violation is None else artifact.violation.to_json(),
         "unsafe": artifact.unsafe,
         "versions": artifact.versions,
-        "choices": list(artifact.choices),
     }
-    (path / ARTIFACT_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    # The (long) choice list goes last, on one line, so the rest stays readable.
+    text = json.dumps(meta, indent=1)[:-2]
+    text += f',\n "choices": {json.dumps(list(artifact.choices), separators=(",", ":"))}\n}}\n'
+    (path / ARTIFACT_FILE).write_text(text, encoding="utf-8")
     lines = [json.dumps(event, separators=(",", ":")) for event in artifact.history]
     (path / HISTORY_FILE).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     (path / TRACE_FILE).write_text("".join(line + "\n" for line in artifact.trace), "utf-8")
