@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from harness import sweep as sweep_lib
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli.run import parse_faults
 from harness.runspec import ALL_FAULTS, VARIANTS, RunOptions
 from harness.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
 
@@ -41,11 +42,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
     """Build `RunOptions` (seed 0) from `add_run_options` flags; raises ValueError if bad."""
-    faults: tuple[str, ...] = ()
-    if args.faults.strip() not in ("", "none"):
-        faults = tuple(f.strip() for f in args.faults.split(","))
     # Passed as a dict: mypy's attrs plugin cannot type the converter=tuple field.
-    fields: dict[str, Any] = {"faults": faults}
+    fields: dict[str, Any] = {"faults": parse_faults(args.faults)}
     return RunOptions(
         replicas=args.replicas, ops=args.ops, clients=args.clients, keys=args.keys,
         unsafe_clocks=args.unsafe_clocks, variant=args.variant, **fields,
