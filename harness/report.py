@@ -365,6 +365,12 @@ def render_report(data: ReportData) -> str:
                     + legend_html() + history_timeline_svg(data.operations))
     sections.append(Section("Client operations (one row per client process)", ops_body))
     if data.linearizability is not None:
+        if data.linearizability.verdict != "violation" and a.violation is not None:
+            sections.append(Section("S8 in the client history", (
+                f"<p>The violation was caught online at step {a.violation.step}, and the run "
+                f"ended there. The checker's verdict on the history recorded up to that step "
+                f"is <b>{escape(data.linearizability.verdict)}</b>: the wrong result had not "
+                f"reached a client (or is not decidable from the history alone).</p>")))
         sections += [s for s in linearizability_sections(
             data.operations, data.linearizability, source=str(a.folder / "history.jsonl"))
             if s.title != "History"]

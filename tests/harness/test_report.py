@@ -205,3 +205,19 @@ def test_cli_report_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     lines = err.strip().splitlines()
     assert len(lines) == 2 and "not an artifact folder" in lines[0]
     assert "cannot write" in lines[1]
+
+
+def test_online_s8_with_linearizable_history_is_explained(tmp_path: Path) -> None:
+    result = attrs.evolve(s8_result(), history=STALE_HISTORY[:4])  # no stale read recorded
+    write_artifact(tmp_path, result)
+    data = build_report(read_artifact(tmp_path), run=fake_run)
+    assert data.linearizability is not None and data.linearizability.verdict == "linearizable"
+    page = render_report(data)
+    assert "S8 in the client history" in page and "caught online" in page
+    stale = render_report(build_report(read_artifact(_write_s8(tmp_path / "b")), run=fake_run))
+    assert "S8 in the client history" not in stale
+
+
+def _write_s8(folder: Path) -> Path:
+    write_artifact(folder, s8_result())
+    return folder
