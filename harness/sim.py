@@ -370,26 +370,16 @@ class Simulation:
         return None
 
     def final_check(self) -> Violation | None:
-        """After the run: final reads done, and the history linearizable (S8)."""
-        if self.phase != _DONE:
-            return Violation(
-                property="liveness",
-                message=f"run ended before its final reads: phase={_PHASES[self.phase]}",
-                time_us=self.now,
-                step=self.trace.steps,
-            )
-        if self.workload.final_failed:
+        """After the run: the final reads done (liveness), the history linearizable (S8)."""
+        checks = self.checks
+        if checks.violation is None and self.phase != _DONE:
+            checks.violate("liveness", f"run ended early: phase={_PHASES[self.phase]}")
+        if checks.violation is None and self.workload.final_failed:
             key = self.workload.final_failed[0]
-            return Violation(
-                property="liveness",
-                message=f"final strong read failed: key={key}",
-                time_us=self.now,
-                step=self.trace.steps,
-                key=key,
-            )
-        if not self.so.check_history:
-            return None
-        return self.workload.check_linearizable(self.now, self.trace.steps)
+            checks.violate("liveness", f"final strong read failed: key={key}", key=key)
+        if checks.violation is None and self.so.check_history:
+            checks.found(self.workload.check_linearizable(self.now, self.trace.steps))
+        return checks.violation
 
     async def main(self) -> None:
         """The trio entry point: start nodes and clients, then run the loop to the end."""
@@ -501,7 +491,7 @@ def run(
     wall_start = time.perf_counter()  # wall time is reported, never simulated
     trace = Trace(keep=keep_trace, until=trace_until)
     sim = simulate(options, replay=replay, trace=trace, backend=backend, sim_options=sim_options)
-    violation = sim.checks.violation or sim.final_check()
+    violation = sim.final_check()
     return RunResult(
         options=options,
         verdict="ok" if violation is None else "violation",

@@ -132,7 +132,8 @@ class Observer:
             )
             self.trace.add(f"{self.view.now_us()} violation {prop}: {message}")
 
-    def _found(self, violation: Violation | None) -> None:
+    def found(self, violation: Violation | None) -> None:
+        """Keep ``violation`` (from a checker) if it is the first."""
         if violation is not None and self.violation is None:
             self.violation = violation
             self.trace.add(
@@ -158,10 +159,10 @@ class Observer:
             self._leader_event(node, replica, "serving")
         inv = self.invariants
         if inv is not None and self.violation is None:
-            self._found(inv.on_step(node, replica, event, effects, now, local, step))
+            self.found(inv.on_step(node, replica, event, effects, now, local, step))
             if self.violation is None:
                 locals_ = {n: self.view.local_now(n) for n in self.view.members}
-                self._found(inv.check_global(self.replicas, locals_, now, step))
+                self.found(inv.check_global(self.replicas, locals_, now, step))
 
     def _leader_event(self, node: int, replica: Any, what: str) -> None:
         self.timeline.append(
@@ -180,7 +181,7 @@ class Observer:
         self.roles[node] = "follower"
         self.serving[node] = False
         if self.invariants is not None:
-            self._found(
+            self.found(
                 self.invariants.on_recover(node, replica, self.view.now_us(), self.trace.steps)
             )
 
@@ -193,7 +194,7 @@ class Observer:
 
     def read_served(self, node: int, strong: bool, key: bytes, value: bytes | None) -> None:
         if self.invariants is not None:
-            self._found(
+            self.found(
                 self.invariants.on_read(
                     node, strong, key, value, self.view.now_us(), self.trace.steps
                 )
