@@ -149,42 +149,61 @@ def find_superseded_observer(ops: list[Operation], model: Model) -> Operation | 
 class DoomTables:
     """Bookkeeping for the doomed-state rule, updated as ops are placed and taken back.
 
-    Leaving a state ``s`` that a pending ok op still has to observe is a dead end when
-    nothing pending can lead back to ``s``: no pending overwrite of a value that is ``s``
-    (or, with appends in the partition, a prefix of ``s`` or null), and ``s`` does not extend
-    the new state by appends. Attributes (per local op index unless said otherwise):
-    ``observed``: the state an ok op must observe, or None; ``feeds``: the observed states an
-    op's overwrite may lead back to; ``readers_left``/``feeders_left``: per observed state,
-    pending ok observers / pending ops that feed it.
+    A configuration is a dead end if a pending ok op must observe a state ``t`` that nothing
+    can bring back: no pending op overwrites with a value that appends of the partition's
+    values can extend to ``t`` (or that is ``t``), and the current state cannot be extended
+    to ``t`` either. Such ``t`` are kept in ``unfed``; each placement checks them.
+
+    Attributes (lists per local op index): ``observed``: the state an ok op must observe, or
+    None; ``feeds``: the observed states an op's overwrite may lead to; ``readers_left`` /
+    ``feeders_left``: per observed state, pending ok observers / pending ops feeding it;
+    ``suffixes``: the partition's append values; ``unfed``: observed states with pending
+    observers and no pending feeders (insertion ordered).
     """
 
     observed: list[Any]
     feeds: list[tuple[Any, ...]]
     readers_left: dict[Any, int]
     feeders_left: dict[Any, int]
-    with_appends: bool
+    suffixes: frozenset[str]
+    unfed: dict[Any, None] = attrs.field(factory=dict)
+    _reach: dict[tuple[Any, Any], bool] = attrs.field(factory=dict)
 
-    def doomed(self, i: int, state: Any, new_state: Any) -> bool:
-        """Whether placing op ``i``, which takes ``state`` to a different ``new_state``,
-        leaves an observer of ``state`` that can never be satisfied."""
-        waiting = self.readers_left.get(state, 0)
-        if self.observed[i] is not None and self.observed[i] == state:
-            waiting -= 1
-        if waiting <= 0:
-            return False
-        feeders = self.feeders_left.get(state, 0) - (state in self.feeds[i])
-        if feeders > 0:
-            return False
-        if self.with_appends and isinstance(state, str):
-            return not (new_state is ABSENT or state.startswith(str(new_state)))
-        return True
+    def doomed(self, i: int, new_state: Any) -> bool:
+        """Whether placing op ``i``, leaving ``new_state``, strands a pending observer."""
+        observed = self.observed[i]
+        for t in self.unfed:
+            if not self._reaches(new_state, t) and self.readers_left[t] - (observed == t) > 0:
+                return True
+        for t in self.feeds[i]:  # states whose last feeder is op i
+            if self.feeders_left[t] == 1 and t not in self.unfed and \
+                    self.readers_left[t] - (observed == t) > 0 and \
+                    not self._reaches(new_state, t):
+                return True
+        return False
+
+    def _reaches(self, start: Any, t: Any) -> bool:
+        key = (start, t)
+        found = self._reach.get(key)
+        if found is None:
+            found = self._reach[key] = _leads_to(start, t, self.suffixes)
+        return found
 
     def place(self, i: int, delta: int) -> None:
         """Account op ``i`` as placed (``delta=-1``) or taken back (``delta=+1``)."""
-        if self.observed[i] is not None:
-            self.readers_left[self.observed[i]] += delta
-        for s in self.feeds[i]:
-            self.feeders_left[s] += delta
+        observed = self.observed[i]
+        if observed is not None:
+            self.readers_left[observed] += delta
+            self._refresh(observed)
+        for t in self.feeds[i]:
+            self.feeders_left[t] += delta
+            self._refresh(t)
+
+    def _refresh(self, t: Any) -> None:
+        if self.readers_left[t] > 0 and self.feeders_left[t] == 0:
+            self.unfed[t] = None
+        else:
+            self.unfed.pop(t, None)
 
 
 def doom_tables(ops: list[Operation], model: Model) -> DoomTables | None:
@@ -193,7 +212,7 @@ def doom_tables(ops: list[Operation], model: Model) -> DoomTables | None:
     facts = [(model.observes(op), model.overwrites(op), model.appends(op)) for op in ops]
     if not all(o[0] or w[0] or a[0] for o, w, a in facts):
         return None
-    with_appends = any(a[0] for _, _, a in facts)
+    suffixes = frozenset(str(a[1]) for _, _, a in facts if a[0])
     observed: list[Any] = [None] * len(ops)
     readers_left: dict[Any, int] = {}
     for i, (op, (o, _, _)) in enumerate(zip(ops, facts, strict=True)):
@@ -206,17 +225,40 @@ def doom_tables(ops: list[Operation], model: Model) -> DoomTables | None:
     for _, w, _ in facts:
         fed: tuple[Any, ...] = ()
         if w[0]:
-            fed = tuple(s for s in targets if _leads_to(w[1], s, with_appends))
+            fed = tuple(s for s in targets if _leads_to(w[1], s, suffixes))
         for s in fed:
             feeders_left[s] += 1
         feeds.append(fed)
-    return DoomTables(observed, feeds, readers_left, feeders_left, with_appends)
+    tables = DoomTables(observed, feeds, readers_left, feeders_left, suffixes)
+    for t in targets:
+        tables._refresh(t)
+    return tables
 
 
-def _leads_to(written: Any, state: Any, with_appends: bool) -> bool:
-    """Whether an overwrite with ``written`` may be followed (by appends) by ``state``."""
-    if written == state:
+def _leads_to(start: Any, state: Any, suffixes: frozenset[str]) -> bool:
+    """Whether appends of values in ``suffixes`` can take ``start`` (a state an overwrite
+    leaves, or the current state) to ``state``."""
+    if start == state:
         return True
-    if not with_appends or not isinstance(state, str):
+    if not suffixes or not isinstance(state, str):
         return False
-    return written is ABSENT or state.startswith(str(written))
+    if start is ABSENT:
+        return _composable(state, suffixes)
+    head = str(start)
+    return state.startswith(head) and _composable(state[len(head):], suffixes)
+
+
+def _composable(text: str, suffixes: frozenset[str]) -> bool:
+    """Whether ``text`` is a concatenation of one or more values in ``suffixes``."""
+    if not text:
+        return "" in suffixes
+    reachable = [True] + [False] * len(text)  # reachable[k]: text[:k] is a concatenation
+    lengths = sorted({len(x) for x in suffixes if x})
+    for end in range(1, len(text) + 1):
+        for n in lengths:
+            if n > end:
+                break
+            if reachable[end - n] and text[end - n:end] in suffixes:
+                reachable[end] = True
+                break
+    return reachable[len(text)]

@@ -153,8 +153,7 @@ class PartitionSearch:
                     # An info op that changes nothing is never worth placing: leaving it out
                     # keeps every option open (it need not happen and blocks nothing).
                     if new_state is not None and (required[i] or new_state != state):
-                        if doom is not None and new_state != state and \
-                                doom.doomed(i, state, new_state):
+                        if doom is not None and doom.doomed(i, new_state):
                             entry = nxt[entry]  # someone must still observe `state`
                             continue
                         config = (lin | bits[i], new_state)

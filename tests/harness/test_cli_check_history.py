@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness.checkers import check_linearizability
 from harness.checkers.synth import generate_history, inject_lost_write
 from harness.cli import main
 from harness.history import HistoryEvent, write_history
@@ -48,23 +49,16 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert len(data["prefix"]) >= 0 and data["key"].startswith("k")
 
 
-def _hard_history() -> list[HistoryEvent]:
-    n = 14
-    events = [HistoryEvent(process=i, type="invoke", f="append", key="h", value=f"<{i}>")
-              for i in range(n)]
-    events += [HistoryEvent(process=i, type="info", f="append", key="h", value=f"<{i}>")
-               for i in range(n)]
-    events += [HistoryEvent(process=99, type="invoke", f="get", key="h"),
-               HistoryEvent(process=99, type="ok", f="get", key="h",
-                            value="".join(f"<{i}>" for i in range(n)) + "!")]
-    return events
-
-
 def test_budget_exhausted_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _write(tmp_path, _hard_history())
-    assert main(["check-history", path, "--model", "kv", "--max-states", "100"]) == 3
+    # Many clients on one register over 3 values: thousands of configurations to explore.
+    events = generate_history(model="register", ops=400, clients=20, info_rate=0.1,
+                              value_domain=3, seed=4)
+    assert check_linearizability(events, "register").states > 1000
+    path = _write(tmp_path, events)
+    assert main(["check-history", path, "--model", "register", "--max-states", "100"]) == 3
     assert capsys.readouterr().out.startswith("unknown: max_states=100")
-    assert main(["check-history", path, "--model", "kv", "--timeout", "0.001"]) == 3
+    assert main(["check-history", path, "--model", "register", "--timeout", "1e-9"]) == 3
+    assert capsys.readouterr().out.startswith("unknown: timeout")
 
 
 def test_edn_register_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from harness.checkers import check_linearizability
 from harness.checkers.models import KVModel, RegisterModel
 from harness.checkers.synth import generate_history
-from harness.history import HistoryError, HistoryEvent, pair_operations
+from harness.history import HistoryError, HistoryEvent, Operation, pair_operations
 from tests.harness.checkers.helpers import assert_valid_prefix, brute_force_linearizable, h
 
 R = None  # the register's key
@@ -223,15 +223,34 @@ def test_agrees_with_brute_force_hypothesis(seed: int, model: str, n_events: int
 
 # --- budgets ----------------------------------------------------------------------------------
 
+class NoFactsKV(KVModel):
+    """The kv model without pruning facts: plain WGL, exponential in concurrent info ops."""
+
+    def overwrites(self, op: Operation) -> tuple[bool, Any]:
+        return False, None
+
+    def observes(self, op: Operation) -> tuple[bool, Any]:
+        return False, None
+
+    def appends(self, op: Operation) -> tuple[bool, Any]:
+        return False, None
+
+
 def _hard_key(key: str, n_info: int) -> list[tuple[Any, ...]]:
     """Many concurrent info appends, then a read that shows them all but is still impossible
-    (it ends with a suffix nobody appended): the search must try every order and subset."""
+    (it ends with a suffix nobody appended): without pruning facts the search must try every
+    order and subset of the appends."""
     tokens = [f"<{i}>" for i in range(n_info)]
     rows: list[tuple[Any, ...]] = [(100 + i, "invoke", "append", key, t)
                                    for i, t in enumerate(tokens)]
     rows += [(100 + i, "info", "append", key, t) for i, t in enumerate(tokens)]
     rows += [(99, "invoke", "get", key, None), (99, "ok", "get", key, "".join(tokens) + "!")]
     return rows
+
+
+def test_pruning_facts_decide_the_hard_key_at_once() -> None:
+    result = check_linearizability(h(*_hard_key("h", 40)), "kv", timeout_s=5)
+    assert (result.verdict, result.states) == ("violation", 0)
 
 
 def test_info_appends_never_observed_are_pruned() -> None:
@@ -247,7 +266,7 @@ def test_info_appends_never_observed_are_pruned() -> None:
 
 
 def test_tiny_max_states_gives_unknown() -> None:
-    result = check_linearizability(h(*_hard_key("h", 12)), "kv", max_states=50)
+    result = check_linearizability(h(*_hard_key("h", 12)), NoFactsKV(), max_states=50)
     assert result.verdict == "unknown"
     assert result.reason is not None and "max_states=50" in result.reason
     assert result.unknown_keys == ("h",)
@@ -255,7 +274,7 @@ def test_tiny_max_states_gives_unknown() -> None:
 
 def test_timeout_gives_unknown_quickly() -> None:
     started = time.monotonic()
-    result = check_linearizability(h(*_hard_key("h", 40)), "kv", timeout_s=0.3,
+    result = check_linearizability(h(*_hard_key("h", 40)), NoFactsKV(), timeout_s=0.3,
                                    slice_steps=2000)
     assert result.verdict == "unknown"
     assert result.reason is not None and "timeout" in result.reason
@@ -267,7 +286,7 @@ def test_hard_key_does_not_hide_violation_in_another() -> None:
     rows += [(1, "invoke", "append", "z", "x"), (1, "ok", "append", "z", "x"),
              (1, "invoke", "get", "z", None), (1, "ok", "get", "z", "y")]
     started = time.monotonic()
-    result = check_linearizability(h(*rows), "kv", timeout_s=30, slice_steps=2000)
+    result = check_linearizability(h(*rows), NoFactsKV(), timeout_s=30, slice_steps=2000)
     assert (result.verdict, result.key) == ("violation", "z")
     assert time.monotonic() - started < 3.0
 
