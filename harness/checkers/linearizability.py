@@ -21,9 +21,10 @@ compare with a brute-force oracle): info reads are dropped (they change nothing)
 write no op could observe is dropped, and one whose observers are all placed is no longer
 tried (`Model.overwrites`/`observes`/`appends`); an info op whose step leaves the state as it
 was is never placed; a pure read that fits is placed at once and, if that fails, nothing else
-is tried from there (partial-order reduction); in partitions without appends, leaving a state
-that a pending ok op must still observe, when nothing pending can write it again, is a dead
-end (this keeps 30 concurrent clients on one register near-linear).
+is tried from there (partial-order reduction); a configuration in which a pending ok op must
+observe a state that nothing pending can bring back (no overwrite leading to it, and the
+current state does not extend to it by appends) is a dead end (`_prune.DoomTables`; this
+keeps 30 concurrent clients on one key near-linear).
 
 Before searching, a partition is scanned for a read of a value every writer of which was
 surely overwritten before the read began (stale reads, lost writes): that is a violation
