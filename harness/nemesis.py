@@ -69,7 +69,7 @@ class ClockFaultOptions:
     probability: float = 0.05
     step_probability: float = 0.5  # of an unsafe clock event, the share that are steps
     max_step_us: int = attrs.field(default=2_000_000, validator=_span)
-    unsafe_drift_factor: int = 20  # unsafe drift is drawn up to factor * rho
+    unsafe_drift_factor: int = 50  # unsafe drift is drawn up to factor * rho
 
 
 @attrs.frozen(kw_only=True)

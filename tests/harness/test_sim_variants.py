@@ -45,7 +45,7 @@ def test_the_correct_protocol_passes_those_seeds(seed: int) -> None:
     assert result.violation is None, result.violation
 
 
-UNSAFE_SEEDS = (12, 105)  # ops=300, all faults, unsafe clocks: found by a 200-seed sweep
+UNSAFE_SEEDS = (12, 27)  # ops=300, all faults, unsafe clocks: 6 of the first 200 seeds
 
 
 @pytest.mark.parametrize("seed", UNSAFE_SEEDS)
