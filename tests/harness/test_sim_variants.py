@@ -90,3 +90,14 @@ def test_history_check_alone_catches_stale_reads() -> None:
     assert result.violation is not None and result.violation.property == "S8"
     assert result.violation.key is not None and "cannot place" in result.violation.message
     assert run(RunOptions(seed=3, ops=300), sim_options=quiet).violation is None
+
+
+@pytest.mark.slow
+def test_unsafe_clocks_show_lease_violations_within_200_seeds() -> None:
+    found = []
+    for seed in range(200):
+        result = run(RunOptions(seed=seed, ops=300, unsafe_clocks=True), keep_trace=False)
+        if result.violation is not None:
+            assert result.violation.property in ("S6", "S8"), (seed, result.violation)
+            found.append(seed)
+    assert len(found) >= 2
