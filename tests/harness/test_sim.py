@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from harness.nemesis import CrashOptions, NemesisOptions
 from harness.runspec import RunOptions, RunResult
 from harness.sim import SimOptions, run
-from tests.harness.test_sim_host import StandInReplica, standin_backend
+from storage.errors import DiskIOError
+from tests.harness.test_sim_host import DictKV, MemDisk, MemWAL, StandInReplica, standin_backend
 
 STANDIN = SimOptions(online_invariants=False)
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,3 +137,28 @@ def test_any_choice_list_is_a_valid_repeatable_run(choices: list[int]) -> None:
     assert first.fingerprint == again.fingerprint
     assert first.verdict == "ok", first.violation
     assert sum(first.ops.values()) == 20
+
+
+def test_storage_error_fail_stops_the_node_which_then_restarts() -> None:
+    backend = standin_backend()
+    syncs = {"n": 0}
+
+    class FailingWAL(MemWAL):
+        def sync(self) -> int:
+            syncs["n"] += 1
+            if syncs["n"] == 25:
+                raise DiskIOError("injected fsync failure")
+            return super().sync()
+
+    def open_storage(disk: MemDisk) -> tuple[MemWAL, DictKV]:
+        return FailingWAL(disk.log), DictKV()
+
+    options = RunOptions(seed=1, ops=60, faults=())
+    result = run(
+        options, backend=attrs.evolve(backend, open_storage=open_storage), sim_options=STANDIN
+    )
+    assert result.verdict == "ok", result.violation
+    details = [(t["fault"], t["detail"]) for t in result.timeline if t["kind"] == "fault"]
+    assert ("crash", "fail-stop on a storage error") in details
+    assert ("restart", "restarted") in details
+    assert any("fail-stop on DiskIOError" in line for line in result.trace)
