@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -298,3 +302,25 @@ def test_accepts_events_operations_and_dicts() -> None:
         assert check_linearizability(form, "kv").verdict == "violation"
     with pytest.raises(TypeError):
         check_linearizability([1, 2], "kv")  # type: ignore[arg-type]
+
+
+def test_result_does_not_depend_on_hash_seed() -> None:
+    # Sets and dicts of string states must never decide the search order (DESIGN.md 3).
+    script = (
+        "import json\n"
+        "from harness.checkers import check_linearizability\n"
+        "from harness.checkers.synth import generate_history, inject_lost_write\n"
+        "h = inject_lost_write(generate_history(model='kv', ops=400, clients=8, keys=2,\n"
+        "                      info_rate=0.2, seed=11), 11)\n"
+        "r = check_linearizability(h, 'kv').to_json()\n"
+        "r.pop('elapsed_s')\n"
+        "print(json.dumps(r, sort_keys=True))\n"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, check=True)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0])["verdict"] == "violation"
