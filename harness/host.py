@@ -18,13 +18,12 @@ Storage errors (``storage.StorageError``) propagate to the caller: the node fail
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import attrs
 
-from consensus.config import Timing
+from consensus import Replica, ReplicaConfig, Timing
 from consensus.effects import (
     Apply,
     Effect,
@@ -37,6 +36,7 @@ from consensus.effects import (
 )
 from consensus.events import Compact, Event, Tick
 from harness.chooser import Chooser
+from storage import WAL, Command, KVStore, SimDisk
 
 
 class ReplicaLike(Protocol):
@@ -294,9 +294,7 @@ class Host:
             result = self._results.get(reply.slot)
             if result is None:
                 # Applied in an earlier incarnation: the result is gone, the write happened.
-                outcome = ClientOutcome(
-                    status="error", error="result-unknown", indeterminate=True
-                )
+                outcome = ClientOutcome(status="error", error="result-unknown", indeterminate=True)
             else:
                 outcome = ClientOutcome(status="ok", value=result.value, applied=result.ok)
         self._clients.answer(self.node_id, reply.client_id, reply.request_id, outcome, delay_us)
@@ -341,33 +339,25 @@ class Backend:
 
 
 def default_backend(timing: Timing | None = None) -> Backend:
-    """`consensus.Replica` over `storage.WAL` and `storage.kv.KVStore` on a `storage.SimDisk`.
-
-    Imported on first use so the harness loads while those modules are being written.
-    """
-    consensus = importlib.import_module("consensus")
-    storage = importlib.import_module("storage")
-    kv = importlib.import_module("storage.kv")
+    """`consensus.Replica` over `storage.WAL` and `storage.KVStore` on a `storage.SimDisk`."""
 
     def make_replica(**kw: Any) -> ReplicaLike:
-        config = consensus.ReplicaConfig(
-            node_id=kw["node_id"], members=kw["members"], timing=kw["timing"],
+        config = ReplicaConfig(
+            node_id=kw["node_id"],
+            members=kw["members"],
+            timing=kw["timing"],
             variant=kw["variant"],
         )
-        replica: ReplicaLike = consensus.Replica(
-            config, kw["choose"], records=kw["records"], applied_slot=kw["applied_slot"]
-        )
-        return replica
+        return Replica(config, kw["choose"], records=kw["records"], applied_slot=kw["applied_slot"])
 
     def open_storage(disk: Any) -> tuple[WalLike, KvLike]:
-        return storage.WAL.open(disk, "wal"), kv.KVStore.open(disk, "kv")
+        return WAL.open(disk, "wal"), KVStore.open(disk, "kv")
 
     def make_disk(node: int, faults: Any, chooser: Chooser) -> Any:
-        return storage.SimDisk(node, faults=faults, choose=chooser.choose)
+        return SimDisk(node, faults=faults, choose=chooser.choose)
 
     def encode(**kw: Any) -> bytes:
-        data: bytes = kv.Command(**kw).encode()
-        return data
+        return Command(**kw).encode()
 
     return Backend(
         timing=timing or Timing(),

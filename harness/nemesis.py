@@ -17,7 +17,6 @@ The nemesis acts on a `Cluster` (the simulator), which it never inspects beyond 
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 import attrs
@@ -26,8 +25,6 @@ from harness.chooser import Chooser
 from harness.clock import NodeClock, signed_choice
 from harness.network import SHAPES, Network, NetworkOptions
 from storage.simdisk import SimDiskFaults
-
-log = logging.getLogger(__name__)
 
 
 def _span(instance: object, attribute: attrs.Attribute[int], value: int) -> None:

@@ -21,7 +21,6 @@ run. `run` returns a `RunResult`; ``run(options, replay=result.choices)`` repeat
 from __future__ import annotations
 
 import heapq
-import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -41,8 +40,6 @@ from harness.runspec import RunOptions, RunResult, Violation
 from harness.trace import Observer, Trace
 from harness.workload import Workload, WorkloadOptions
 from storage.errors import StorageError
-
-log = logging.getLogger(__name__)
 
 _DELIVER, _TIMER, _WAKE, _ANSWER, _NEMESIS, _NEMESIS_END, _CHECK = range(7)
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)
@@ -141,7 +138,7 @@ class Simulation:
         self.timer_at: dict[int, int | None] = dict.fromkeys(self.members)
         self.timer_gen: dict[int, int] = dict.fromkeys(self.members, 0)
         self.pending: dict[int, _Pending] = {}
-        self.checks = Observer(self, trace, options, invariants=sim_options.online_invariants)
+        self.checks = Observer(self, trace, invariants=sim_options.online_invariants)
         world = " ".join(
             f"n{n}:offset={c.local_at(0)},drift={c.drift_ppm}ppm" for n, c in self.clocks.items()
         )

@@ -9,13 +9,13 @@ is the same for the same run on any machine and under any ``PYTHONHASHSEED``.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
-from harness.runspec import RunOptions, Violation
+from harness.invariants import OnlineInvariants
+from harness.runspec import Violation
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +85,6 @@ class SimView(Protocol):
     def local_now(self, node: int) -> int: ...
 
 
-def _load_invariants(members: tuple[int, ...], options: RunOptions) -> Any:
-    """The coordinator's `harness.invariants.OnlineInvariants`, or None while it is absent."""
-    try:
-        module = importlib.import_module("harness.invariants")
-    except ModuleNotFoundError as exc:
-        if exc.name != "harness.invariants":
-            raise
-        log.warning("harness.invariants not found: running without online invariants")
-        return None
-    return module.OnlineInvariants(members)
-
-
 class Observer:
     """Sees every replica step and fault: writes the trace, checks online invariants
     (`harness.invariants`), tracks leaders for the timeline, keeps the first violation.
@@ -104,16 +92,13 @@ class Observer:
     Args:
         view: the simulator (true time, local clocks).
         trace: where lines go.
-        options: the run's options (for the invariants).
         invariants: run the online invariants (False for stand-in replicas in tests).
     """
 
-    def __init__(
-        self, view: SimView, trace: Trace, options: RunOptions, *, invariants: bool = True
-    ) -> None:
+    def __init__(self, view: SimView, trace: Trace, *, invariants: bool = True) -> None:
         self.view = view
         self.trace = trace
-        self.invariants = _load_invariants(view.members, options) if invariants else None
+        self.invariants = OnlineInvariants(view.members) if invariants else None
         self.replicas: dict[int, Any] = dict.fromkeys(view.members)
         self.roles: dict[int, str] = dict.fromkeys(view.members, "follower")
         self.serving: dict[int, bool] = dict.fromkeys(view.members, False)

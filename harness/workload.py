@@ -17,7 +17,6 @@ checked history (S9 is checked online by the simulator's invariants).
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 import attrs
 
 from consensus.events import ClientRead, ClientWrite
+from harness.checkers.linearizability import check_linearizability
 from harness.chooser import Chooser
 from harness.history import HistoryRecorder
 from harness.host import ClientOutcome
@@ -223,17 +223,10 @@ class Workload:
     def check_linearizable(self, now_us: int, step: int) -> Violation | None:
         """S8: the recorded history is linearizable under the kv model.
 
-        Returns None if it is, or if the checker is not installed; an "unknown" verdict (a
-        budget ran out) is logged, not reported as a violation.
+        Returns None if it is; an "unknown" verdict (a budget ran out) is logged, not
+        reported as a violation.
         """
-        try:
-            lin = importlib.import_module("harness.checkers.linearizability")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("harness.checkers.linearizability", "harness.checkers"):
-                raise
-            log.warning("linearizability checker not found: S8 not checked")
-            return None
-        result = lin.check_linearizability(
+        result = check_linearizability(
             self.recorder.events, "kv", timeout_s=LINEARIZABILITY_TIMEOUT_S
         )
         if result.verdict == "violation":
