@@ -49,7 +49,9 @@ class PartitionSearch:
             None if d is None else sum(1 << local[j] for j in d) for d in deps
         ]
         # Doomed-state pruning (see `DoomTables`); None when the partition does not allow it.
-        self.doom: DoomTables | None = doom_tables(kept, model) if prune_doomed else None
+        # Built at the first backtrack: most partitions never backtrack and need no tables.
+        self.doom: DoomTables | None = None
+        self._doom_later = prune_doomed
         # Entries: (history position, is_return, local op index), sorted by position.
         raw = []
         for i, op in enumerate(kept):
@@ -118,6 +120,15 @@ class PartitionSearch:
                    and not lin & self.bits[j]]
         if waiting and not feeders:
             self.failed_op = min(waiting, key=lambda op: op.invoke_index)
+
+    def _build_doom(self) -> DoomTables | None:
+        """Build the doomed-state tables now, accounting for the ops already placed."""
+        self._doom_later = False
+        self.doom = doom_tables(self.ops, self.model)
+        if self.doom is not None:
+            for frame in self.stack:
+                self.doom.place(self.entry_op[frame[0]], -1)
+        return self.doom
 
     def release(self) -> None:
         """Free the memory of a finished or abandoned search."""
@@ -188,6 +199,8 @@ class PartitionSearch:
                 entry = nxt[entry]
                 continue
             # A return entry (or the tail): its op had to be linearized already. Backtrack.
+            if self._doom_later:
+                doom = self._build_doom()
             depth = len(stack)
             if depth > self._best_depth and entry_op[entry] >= 0:
                 self._best_depth = depth

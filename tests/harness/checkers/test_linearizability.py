@@ -254,7 +254,8 @@ def _hard_key(key: str, n_info: int) -> list[tuple[Any, ...]]:
 
 def test_pruning_facts_decide_the_hard_key_at_once() -> None:
     result = check_linearizability(h(*_hard_key("h", 40)), "kv", timeout_s=5)
-    assert (result.verdict, result.states) == ("violation", 0)
+    assert result.verdict == "violation"
+    assert result.states <= 41  # one dive, then the doomed-state rule ends it
 
 
 def test_info_appends_never_observed_are_pruned() -> None:
