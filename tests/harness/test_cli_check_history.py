@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -147,3 +148,5 @@ def test_html_report_self_contained_and_escaped(tmp_path: Path) -> None:
     for colour in ("#4caf50", "#e57373", "#ffb74d"):  # ok, fail, info bars all drawn
         assert f'fill="{colour}"' in page
     assert "cannot be placed" in page and 'stroke="#b71c1c"' in page
+    for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S):
+        ElementTree.fromstring(svg)  # well-formed XML, so every text was escaped
