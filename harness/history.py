@@ -128,18 +128,21 @@ class HistoryEvent:
     def from_json(cls, data: dict[str, Any], *, line: int | None = None) -> HistoryEvent:
         """Build an event from a JSON dict; missing ``time`` becomes ``line`` (or 0).
 
-        Other fields (Jepsen's ``index``, ``node``...) are ignored. Raises ValueError on a
-        missing or bad field.
+        Other fields (Jepsen's ``index``, ``node``...) are ignored; an integer key becomes
+        its decimal string. Raises ValueError on a missing or bad field.
         """
         for name in ("process", "type", "f"):
             if name not in data:
                 raise ValueError(f"missing field {name!r}")
         error = data.get("error")
+        key: Any = data.get("key")
+        if isinstance(key, int) and not isinstance(key, bool):
+            key = str(key)  # Jepsen histories often use integer keys
         return cls(
             process=data["process"],
             type=data["type"],
             f=data["f"],
-            key=data.get("key"),
+            key=key,
             value=data.get("value"),
             time=data["time"] if data.get("time") is not None else (line or 0),
             error=None if error is None else str(error),

@@ -147,3 +147,10 @@ def test_format_detected_from_first_line(tmp_path: Path) -> None:
                      "{:process 0, :type :ok, :f :read, :value 2}\n")
     with pytest.raises(HistoryError, match=r"mixed\.jsonl:2: "):
         read_history(mixed)
+
+
+def test_integer_keys_become_strings(tmp_path: Path) -> None:
+    path = tmp_path / "int-keys.edn"
+    path.write_text('{:process 0 :type :invoke :f :put :key 7 :value "x"}\n'
+                    '{:process 0 :type :ok :f :put :key 7 :value "x"}\n')
+    assert [e.key for e in read_history(path)] == ["7", "7"]
