@@ -2,15 +2,17 @@
 
 Checked after every action: S1 (one value per chosen slot: every replica's entries at slots
 <= its commit index agree with every other's), S2 (applied prefixes agree), S3 (promises never
-go backwards, across restarts too), write replies name the slot holding that write; and after
-healing, liveness: a leader serves and all replicas converge.
+go backwards, across restarts too), S6 (at most one replica serving: all clocks here move
+together, so each local clock is true time), write replies name the slot holding that write;
+and after healing, liveness: a leader serves and all replicas converge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus import Ballot
@@ -62,18 +64,23 @@ class Checker:
                 if rep.slot is not None:
                     assert n.sm.get(rep.slot) == self.writes[(rep.client_id, rep.request_id)]
             n.replies.clear()
+        serving = [i for i, n in self.g.nodes.items()
+                   if n.alive and n.replica.is_serving(n.clock_us)]
+        assert len(serving) <= 1, f"S6: serving={serving}"
 
 
 def _dropper(g: Group, per_2000: int) -> Callable[[int, int, object], bool]:
     return lambda src, dst, msg: g.rng.randrange(2000) < per_2000
 
 
-def run_actions(actions: list[tuple[str, int, int]], variant: str | None = None) -> Checker:
-    g = Group(3, seed=len(actions), variant=variant)
+def run_actions(
+    actions: list[tuple[str, int, int]], variant: str | None = None, n: int = 3
+) -> Checker:
+    g = Group(n, seed=len(actions), variant=variant)
     c = Checker(g)
     write_no = 0
     for kind, a, b in actions:
-        node = g.members[a % 3]
+        node = g.members[a % n]
         if kind in ("deliver", "drop", "dup") and g.network:
             idx = b % len(g.network)
             if kind == "deliver":
@@ -103,11 +110,7 @@ def run_actions(actions: list[tuple[str, int, int]], variant: str | None = None)
     return c
 
 
-@given(ACTIONS)
-def test_random_schedules_keep_s1_s2_s3_and_converge(
-    actions: list[tuple[str, int, int]],
-) -> None:
-    c = run_actions(actions)
+def heal_and_check(c: Checker) -> None:
     g = c.g
     for i in g.members:
         if not g.nodes[i].alive:
@@ -118,8 +121,22 @@ def test_random_schedules_keep_s1_s2_s3_and_converge(
     g.run(500_000)
     c.check()
     sms = [n.sm for n in g.nodes.values()]
-    assert sms[0] == sms[1] == sms[2]
+    assert all(sm == sms[0] for sm in sms)
     applied = {n.applied_slot for n in g.nodes.values()}
     assert len(applied) == 1
     assert b"final" in sms[0].values()
     assert any(isinstance(e, Reply) and e.slot for e in g.nodes[leader].effects)
+
+
+@given(ACTIONS)
+def test_random_schedules_keep_s1_s2_s3_s6_and_converge(
+    actions: list[tuple[str, int, int]],
+) -> None:
+    heal_and_check(run_actions(actions))
+
+
+@pytest.mark.slow
+@settings(max_examples=1000)
+@given(ACTIONS)
+def test_random_schedules_five_nodes(actions: list[tuple[str, int, int]]) -> None:
+    heal_and_check(run_actions(actions, n=5))
