@@ -150,9 +150,10 @@ def _nodes(event: dict[str, Any]) -> list[int]:
 
 
 def fault_lanes(timeline: Sequence[dict[str, Any]]) -> tuple[Lane, ...]:
-    """Return a ``network`` lane (partition and loss intervals) and one lane per node (crash
-    and pause intervals); every other fault (clock steps, disk faults, an unmatched closer)
-    is an instant on its lane. An interval still open at the end has ``end_us`` None.
+    """Return ``network`` and ``network loss`` lanes (partition and loss intervals) and one
+    lane per node (crash and pause intervals); every other fault (clock steps, disk faults,
+    an unmatched closer) is an instant on its lane. An interval still open at the end has
+    ``end_us`` None.
 
     A ``heal`` closes the network's open loss interval if its detail says "lossless", else
     its open partition (or whichever of the two is open): the timeline does not say which.
@@ -184,16 +185,21 @@ def fault_lanes(timeline: Sequence[dict[str, Any]]) -> tuple[Lane, ...]:
                 points[lane].append((time_us, label))
                 continue
             start_us, start_label = opened.pop((lane, opener))
-            spans[lane].append(Span(start_us=start_us, end_us=time_us, label=start_label,
-                                    kind=_OPENERS[opener]))
+            spans.setdefault(_span_lane(lane, opener), []).append(Span(
+                start_us=start_us, end_us=time_us, label=start_label, kind=_OPENERS[opener]))
     for (lane, opener), (start_us, start_label) in opened.items():
-        spans[lane].append(Span(start_us=start_us, end_us=None, label=start_label,
-                                kind=_OPENERS[opener]))
+        spans.setdefault(_span_lane(lane, opener), []).append(Span(
+            start_us=start_us, end_us=None, label=start_label, kind=_OPENERS[opener]))
     return tuple(
         Lane(name=name, spans=tuple(sorted(spans[name], key=lambda s: s.start_us)),
-             points=tuple(points[name]))
+             points=tuple(points.get(name, ())))
         for name in sorted(spans, key=_lane_order)
     )
+
+
+def _span_lane(lane: str, opener: str) -> str:
+    """Loss intervals get a row of their own: they overlap partitions on the network."""
+    return "network loss" if lane == "network" and opener == "loss" else lane
 
 
 def leader_lanes(timeline: Sequence[dict[str, Any]]) -> tuple[Lane, ...]:
@@ -371,9 +377,12 @@ def render_report(data: ReportData) -> str:
                 f"ended there. The checker's verdict on the history recorded up to that step "
                 f"is <b>{escape(data.linearizability.verdict)}</b>: the wrong result had not "
                 f"reached a client (or is not decidable from the history alone).</p>")))
-        sections += [s for s in linearizability_sections(
-            data.operations, data.linearizability, source=str(a.folder / "history.jsonl"))
-            if s.title != "History"]
+        sections += [
+            Section(f"History checker: {s.title.lower()}", s.body_html)
+            for s in linearizability_sections(
+                data.operations, data.linearizability, source=str(a.folder / "history.jsonl"))
+            if s.title != "History"  # the client operations are drawn above already
+        ]
     sections.append(Section("Faults (partitions, crashes, pauses, clock steps, disk)",
                             _timeline_html(fault_lanes(data.timeline), data, "faults")))
     sections.append(Section("Leaders and leases (leader: waiting out the lease; serving)",

@@ -61,10 +61,12 @@ def test_fault_lanes_pair_intervals_and_keep_instants() -> None:
         {"time_us": 90, "kind": "fault", "fault": "heal", "nodes": [], "detail": "again"},
     ]
     lanes = {lane.name: lane for lane in fault_lanes(timeline)}
-    assert list(lanes) == ["network", "node 0", "node 1", "node 2"]
+    assert list(lanes) == ["network", "network loss", "node 0", "node 1", "node 2"]
     assert lanes["node 1"].spans == (Span(start_us=10, end_us=50, label="crash", kind="down"),)
     assert lanes["network"].spans == (
         Span(start_us=20, end_us=60, label="partition (halves)", kind="partitioned"),
+    )
+    assert lanes["network loss"].spans == (
         Span(start_us=25, end_us=55, label="loss (lossy)", kind="lossy"),
     )
     assert lanes["network"].points == ((90, "heal (again)"),)  # nothing left to close
@@ -151,7 +153,7 @@ def test_rendered_page_is_self_contained_and_complete(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>")
     for needed in [f"seed {artifact.seed}", "S8 violated", artifact.fingerprint,
                    f"paxlab replay {artifact.folder}", "Client operations",
-                   "Violation on key &#x27;k1&#x27;", "cannot be placed", "Faults",
+                   "History checker: violation on key &#x27;k1&#x27;", "cannot be placed", "Faults",
                    "Leaders and leases", "node 1", "down", "<svg"]:
         assert needed in page, needed
     assert "<script" not in page and "http://" not in page.replace(
