@@ -29,11 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="50 seeds instead of 1,000")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
     parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep failure artifacts here (default: discarded)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)  # injected-fault logs are expected noise
     count = args.seeds or (50 if args.quick else 1000)
-    with tempfile.TemporaryDirectory() as out:
-        summary = sweep(RunOptions(), range(count), jobs=args.jobs, out=Path(out))
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out if args.out is not None else Path(scratch)
+        summary = sweep(RunOptions(), range(count), jobs=args.jobs, out=out)
     digest = hashlib.blake2b(digest_size=8)
     for o in summary.outcomes:
         digest.update(f"{o.seed} {o.verdict} {o.fingerprint}\n".encode())
@@ -46,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     errors = sum(1 for o in summary.outcomes if o.verdict == "error")
     print(f"seeds: {count}  jobs: {args.jobs}  failed: {summary.failed} (errors: {errors})")
     for group in summary.groups:
-        print(f"  {group.signature}: {len(group.seeds)} seeds, e.g. {group.example}")
+        seeds = ", ".join(str(seed) for seed in group.seeds[:10])
+        print(f"  {group.signature}: seeds {seeds}{' ...' if len(group.seeds) > 10 else ''}; "
+              f"e.g. {group.example}")
     print(f"wall: {summary.wall_time_s:.1f} s  seeds/s: {summary.runs_per_s:.2f}")
     print(f"per run: wall median {run_times[len(run_times) // 2]:.3f} s, max "
           f"{run_times[-1]:.3f} s; cpu median {cpu_times[len(cpu_times) // 2]:.3f} s")
