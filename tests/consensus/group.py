@@ -76,6 +76,7 @@ class Group:
         self.network: list[tuple[int, int, object]] = []
         self.on_apply = on_apply
         self.nodes: dict[int, Node] = {}
+        self.paused: set[int] = set()  # alive, clock running, but handed no events
         for i in self.members:
             cfg = ReplicaConfig(
                 node_id=i, members=self.members, timing=timing, window=window, variant=variant
@@ -144,13 +145,17 @@ class Group:
     def deliver_all(self, *, drop: Callable[[int, int, object], bool] | None = None,
                     limit: int = 100_000) -> None:
         for _ in range(limit):
-            if not self.network:
+            idx = 0
+            if self.paused:
+                idx = next((k for k, m in enumerate(self.network) if m[1] not in self.paused),
+                           -1)
+            if idx < 0 or not self.network:
                 return
-            src, dst, msg = self.network[0]
+            src, dst, msg = self.network[idx]
             if drop is not None and drop(src, dst, msg):
-                self.network.pop(0)
+                self.network.pop(idx)
                 continue
-            self.deliver(0)
+            self.deliver(idx)
         raise AssertionError("network did not quiesce")
 
     def advance(self, us: int) -> None:
@@ -160,7 +165,8 @@ class Group:
 
     def tick_due(self) -> None:
         for i, node in self.nodes.items():
-            if node.alive and node.timer_us is not None and node.timer_us <= node.clock_us:
+            due = node.timer_us is not None and node.timer_us <= node.clock_us
+            if i not in self.paused and node.alive and due:
                 self.step(i, Tick())
 
     def run(self, duration_us: int, *, drop: Callable[[int, int, object], bool] | None = None
@@ -172,7 +178,7 @@ class Group:
             due = [
                 (n.timer_us - n.clock_us, i)
                 for i, n in self.nodes.items()
-                if n.alive and n.timer_us is not None
+                if n.alive and n.timer_us is not None and i not in self.paused
             ]
             if not due:
                 break

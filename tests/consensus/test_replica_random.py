@@ -22,7 +22,7 @@ from tests.consensus.group import Group
 ACTIONS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["deliver", "deliver", "drop", "dup", "time", "run", "run",
+            ["deliver", "deliver", "drop", "dup", "time", "run", "run", "isolate", "pause",
              "write", "write", "write", "crash", "restart", "compact"]
         ),
         st.integers(0, 1000),
@@ -73,6 +73,10 @@ def _dropper(g: Group, per_2000: int) -> Callable[[int, int, object], bool]:
     return lambda src, dst, msg: g.rng.randrange(2000) < per_2000
 
 
+def _cutter(node: int) -> Callable[[int, int, object], bool]:
+    return lambda src, dst, msg: node in (src, dst)
+
+
 def run_actions(
     actions: list[tuple[str, int, int]], variant: str | None = None, n: int = 3
 ) -> Checker:
@@ -92,6 +96,14 @@ def run_actions(
         elif kind == "run":
             # deliver everything in flight (dropping about b/2000 of it), then a timer fires
             g.run(a * 300, drop=_dropper(g, b))
+        elif kind == "isolate":
+            # a partition: node ``node`` is cut off while time runs
+            g.run(b * 300, drop=_cutter(node))
+        elif kind == "pause":
+            # node ``node`` is paused (its clock runs on, it handles nothing) while time runs
+            g.paused = {node}
+            g.run(b * 300)
+            g.paused = set()
         elif kind == "time":
             g.advance(b * 200)
             g.tick_due()

@@ -75,3 +75,26 @@ def test_correct_protocol_passes_every_probe() -> None:
 def test_variant_flips_exactly_its_own_probe(variant: str) -> None:
     got = {name: probe(variant) for name, probe in PROBES.items()}
     assert got == {name: name != variant for name in PROBES}
+
+
+def _overlap_after_pausing_the_leader(variant: str | None) -> bool:
+    """Pause the leader right after a lease round; does anyone else serve while it could?"""
+    g = Group(3, variant=variant)
+    old = g.elect()
+    g.write(old, 1, 1, b"a")
+    g.run(1_000)
+    g.paused = {old}
+    overlap = False
+    for _ in range(200):
+        g.run(2_000)
+        serving = [i for i, n in g.nodes.items() if n.replica.is_serving(n.clock_us)]
+        overlap |= len(serving) > 1
+    g.paused = set()
+    assert any(g.replica(i).role.value == "leader" for i in g.members if i != old)
+    return overlap
+
+
+def test_lease_wait_keeps_a_paused_leader_and_its_successor_apart() -> None:
+    """S6 under a pause: the correct protocol never has two serving; no-lease-wait does."""
+    assert not _overlap_after_pausing_the_leader(None)
+    assert _overlap_after_pausing_the_leader("no-lease-wait")
