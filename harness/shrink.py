@@ -4,10 +4,11 @@ Any list of non-negative ints is a valid run (`harness.chooser`: a short list co
 0s, a large value is clamped, 0 is the nominal path), so a smaller list is a run with fewer
 departures from nominal: fewer faults, fewer delays. The search:
 
-1. delete chunks (ddmin over complements: halves, then quarters, ... down to single
+1. cut the list short (binary search for the shortest failing prefix: cheap, log2 runs);
+2. delete chunks (ddmin over complements: halves, then quarters, ... down to single
    entries; after a success, stay at the same granularity);
-2. zero chunks the same way (cheap way to remove many departures at once);
-3. lower each remaining non-zero entry: try 0, then a binary search for the smallest value
+3. zero chunks the same way (cheap way to remove many departures at once);
+4. lower each remaining non-zero entry: try 0, then a binary search for the smallest value
    that still fails (repeated halving of the gap);
 
 repeated until a pass changes nothing or the run budget is spent. After every failing
@@ -115,6 +116,21 @@ def _chunk_pass(search: _Search, edit: Callable[[Choices, int, int], Choices]) -
     return progressed
 
 
+def _truncate_pass(search: _Search) -> bool:
+    """Binary search the shortest prefix that still fails (the rest replays as nominal 0s);
+    about log2(len) runs, so it goes first."""
+    progressed = False
+    low, high = 0, len(search.current)  # the empty list is assumed to pass
+    while high - low > 1 and not search.exhausted:
+        middle = (low + high) // 2
+        if search.attempt(search.current[:middle]):
+            progressed = True
+            high = min(middle, len(search.current))
+        else:
+            low = middle
+    return progressed
+
+
 def _delete(choices: Choices, start: int, stop: int) -> Choices:
     return choices[:start] + choices[stop:]
 
@@ -177,6 +193,7 @@ def shrink_choices(
         raise ValueError(f"max_runs must be >= 0, got max_runs={max_runs}")
     search = _Search(tuple(initial), test, max_runs, progress)
     passes: tuple[tuple[float, Callable[[_Search], bool]], ...] = (
+        (1 / 4, _truncate_pass),
         (1 / 3, lambda s: _chunk_pass(s, _delete)),
         (1 / 2, lambda s: _chunk_pass(s, _zero)),
         (1.0, _lower_pass),
