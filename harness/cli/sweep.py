@@ -3,7 +3,8 @@
 Prints the sweep's options first, progress on stderr (at most about once a second), then
 a summary: seeds run, passed, failed, and each failure signature with its seeds, one artifact
 folder and its replay command. ``--json`` prints the summary as one JSON object instead.
-Exit 0 no failure, 1 any failure (a violation or a run that raised), 2 bad usage.
+Exit 0 no failure, 1 any failure (a violation or a run that raised), 2 bad usage, 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from harness.runspec import ALL_FAULTS, VARIANTS, RunOptions
 from harness.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
 
 _MAX_SEEDS_SHOWN = 12
+EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -114,6 +116,9 @@ def _main(args: argparse.Namespace) -> int:
     except SweepError as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("paxlab sweep: interrupted (artifacts written so far are kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(summary.to_json()))
     else:

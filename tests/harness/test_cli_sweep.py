@@ -103,3 +103,15 @@ def test_progress_printer_is_rate_limited() -> None:
         "sweep: 1/9 done, 1.0 runs/s, 0 failed, eta 2m08s",
         "sweep: 2/9 done, 1.0 runs/s, 1 failed, eta ?",
     ]
+
+
+def test_interrupt_exits_130_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.sweep, "sweep", interrupted)
+    assert main(["sweep", "--seeds", "0:3"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "paxlab sweep: interrupted (artifacts written so far are kept)"
