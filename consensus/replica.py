@@ -39,11 +39,27 @@ logger = logging.getLogger(__name__)
 
 
 class Replica(LeaderCore):
-    """One member of a replica group; see the package contract for the API.
+    """One member of a replica group: a pure state machine stepped by its host.
 
-    Construct with ``records`` (every WAL record the host still has, in order) and
-    ``applied_slot`` (where the host's state machine checkpoint stands) to recover; then the
-    host must call ``step(Tick(), now_us)`` before anything else.
+    ``Replica(config, choose, *, records=(), applied_slot=0)``: ``records`` are every WAL
+    record the host still has, in order (empty for a new replica); ``applied_slot`` is where
+    the host's state machine checkpoint stands (0: nothing applied). ``choose(label, n)``
+    returns an int in [0, n), 0 being the nominal choice; it is the only randomness. After
+    construction the host must call ``step(Tick(), now_us)`` before anything else (a restarted
+    acceptor assumes from then on that it granted a full lease).
+
+    Read-only for hosts and checkers (never assign to them):
+
+    Attributes:
+        node_id: this replica's id.
+        role: `Role.FOLLOWER`, `Role.CANDIDATE` or `Role.LEADER`.
+        promised: highest ballot promised (property).
+        leader_ballot: ballot of the leader this replica follows or is, None if unknown.
+        accepted: slot -> `Entry` durably accepted and still in the log (property).
+        commit_index: every slot <= it is known chosen here (0: none).
+        applied_index: last slot emitted as Apply or InstallSnapshot.
+        recovery_slot: a leader's recovered suffix end (property; 0 for other roles).
+        lease_until_us: local time the leader's lease ends, or None (property).
     """
 
     def step(self, event: Event, now_us: int) -> list[Effect]:
