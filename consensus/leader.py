@@ -243,11 +243,14 @@ class LeaderCore(AcceptorCore):
             self._propose(ls, batch)
 
     def _leader_deadline(self, ls: LeaderState) -> int:
+        """Earliest of: heartbeat due, lease wait over, lease expiry, check-quorum deadline."""
         now = self._now
         at = ls.next_heartbeat_us
         if ls.lease_wait_until_us > now:
             at = min(at, ls.lease_wait_until_us)
         t = ls.quorum_stamp_us
+        if t is not None and t + self._lease_us > now:
+            at = min(at, t + self._lease_us)
         return min(at, (ls.elected_us if t is None else t) + self._timing.election_timeout_us)
 
     # ------------------------------------------------------------------ clients

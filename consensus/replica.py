@@ -46,7 +46,8 @@ class Replica(LeaderCore):
     the host's state machine checkpoint stands (0: nothing applied). ``choose(label, n)``
     returns an int in [0, n), 0 being the nominal choice; it is the only randomness. After
     construction the host must call ``step(Tick(), now_us)`` before anything else (a restarted
-    acceptor assumes from then on that it granted a full lease).
+    acceptor assumes from then on that it granted a full lease). Raises ValueError if a
+    record does not decode (`consensus.records.decode_record`) or applied_slot < 0.
 
     Read-only for hosts and checkers (never assign to them):
 
