@@ -283,3 +283,21 @@ def test_higher_ballot_nack_makes_a_candidate_a_follower() -> None:
     r.step(Receive(src=3, msg=Nack(ballot=Ballot(9, 3), rejected=r.promised)), 1_000_001)
     assert r.role is Role.FOLLOWER
     assert Ballot(r._max_round + 1, 1) > Ballot(9, 3)  # the next campaign goes above it
+
+
+def test_window_queues_writes_and_proposes_them_as_one_batch() -> None:
+    g = Group(3, window=4)
+    leader = g.elect()
+    for k in range(10):
+        g.write(leader, 1, k, b"w%d" % k)
+    ls = g.replica(leader)._lstate
+    assert ls is not None and ls.next_slot == 5 and len(ls.queue) == 6  # 4 in flight
+    g.network.clear()  # the first Accepts are lost
+    g.run(50_000)  # a heartbeat resends all 4 in one Accept; their acks free the window
+    assert g.replica(leader).commit_index == 10
+    batches = [
+        len(e.msg.commands) for e in g.nodes[leader].effects
+        if isinstance(e, Send) and isinstance(e.msg, Accept)
+    ]
+    assert max(batches) == 4  # never more than the window in one message
+    assert [r.slot for r in g.nodes[leader].replies] == list(range(1, 11))
