@@ -229,12 +229,14 @@ def shrink_run(
     max_runs: int = 500,
     run: RunFunction = default_run,
     progress: Progress | None = None,
+    on_start: Callable[[RunResult], None] | None = None,
 ) -> ShrinkResult:
     """Shrink the run ``options`` + ``choices`` while it still violates property ``prop``.
 
     ``prop`` None means the property the given run violates. The original run is replayed
-    first (one run, not counted in ``max_runs``), and once more at the end with the trace
-    kept, so ``after`` is complete for an artifact.
+    first (one run, not counted in ``max_runs``; ``on_start`` is called with it, e.g. to
+    compare its fingerprint before the long search), and once more at the end with the
+    trace kept, so ``after`` is complete for an artifact.
 
     Raises:
         ValueError: the given run does not violate ``prop`` (nothing to shrink).
@@ -244,6 +246,8 @@ def shrink_run(
         got = None if before.violation is None else before.violation.property
         raise ValueError(f"run does not fail as required: property={prop} got={got}")
     target = before.violation.property
+    if on_start is not None:
+        on_start(before)
 
     def test(candidate: Choices) -> Choices | None:
         result = run(options, replay=candidate, keep_trace=False)

@@ -18,6 +18,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from harness import sweep as sweep_lib
@@ -38,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--until", type=int, default=None, metavar="STEP",
                         help="print the trace only up to this step")
     parser.add_argument("--trace", action="store_true", help="print the event trace")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show library log warnings and errors (injected faults)")
     parser.set_defaults(func=_main)
 
 
@@ -54,6 +57,7 @@ def describe(artifact: Artifact) -> str:
 
 
 def _main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     if args.until is not None and args.until < 1:
         print(f"paxlab replay: error: --until must be >= 1, got until={args.until}",
               file=sys.stderr)

@@ -12,6 +12,7 @@ violated a property is on the page (and ``paxlab replay`` exits 1 for it).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -26,10 +27,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("artifact", help="artifact folder")
     parser.add_argument("-o", "--out", type=Path, default=None,
                         help="HTML file to write (default: ARTIFACT/report.html)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show library log warnings and errors (injected faults)")
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     out = args.out if args.out is not None else Path(args.artifact) / "report.html"
     try:
         path = write_report(args.artifact, out, run=sweep_lib.default_run)

@@ -1,20 +1,25 @@
 """``paxlab shrink ARTIFACT [-o OUT] [--max-runs N]``: minimise a failure artifact.
 
-Replays the artifact (its fingerprint must match, else exit 2 as for ``paxlab replay``),
-shrinks its choice list while the same property (`Violation.property`) still fails (see
-`harness.shrink`), writes the smallest failing run as a new artifact (default
-``<ARTIFACT>-shrunk``) and prints choices, non-zero choices and steps before and after.
-Progress goes to stderr at most about once a second.
+Replays the artifact, shrinks its choice list while the same property (`Violation.property`)
+still fails (see `harness.shrink`), writes the smallest failing run as a new artifact
+(default ``<ARTIFACT>-shrunk``) and prints choices, non-zero choices and steps before and
+after. Progress goes to stderr at most about once a second.
+
+If the replay's fingerprint differs from the artifact's (the code changed since, or a
+determinism bug) but the run still violates the property, a one-line warning goes to stderr
+and the shrink goes on: the new artifact is consistent with the current code.
 
 Exit codes: 0 the shrunk artifact was written (it violates the same property, by
 construction), 2 bad input (missing or corrupt artifact, an artifact without a violation,
-one that does not reproduce, bad flags). Like ``paxlab report``, this command makes files
-from an artifact; the commands that judge a run (run, sweep, replay) use 1 for a violation.
+one whose replay no longer violates the property, bad flags). Like ``paxlab report``, this
+command makes files from an artifact; the commands that judge a run (run, sweep, replay)
+use 1 for a violation.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -34,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="folder for the shrunk artifact (default: ARTIFACT-shrunk)")
     parser.add_argument("--max-runs", type=int, default=500,
                         help="run budget of the search (default: 500)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show library log warnings and errors (injected faults)")
     parser.set_defaults(func=_main)
 
 
@@ -59,6 +66,7 @@ def _error(message: str) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     if args.max_runs < 0:
         return _error(f"--max-runs must be >= 0, got max_runs={args.max_runs}")
     try:
@@ -71,18 +79,21 @@ def _main(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path(f"{str(artifact.folder).rstrip('/')}-shrunk")
     print(f"shrink {artifact.folder}: seed={artifact.seed} property={prop} "
           f"max_runs={args.max_runs}")
+
+    def check_replay(before: RunResult) -> None:
+        if before.fingerprint != artifact.fingerprint:
+            print(f"paxlab shrink: warning: fingerprint mismatch: artifact="
+                  f"{artifact.fingerprint} replay={before.fingerprint}: "
+                  f"{mismatch_cause(artifact)}; {prop} still fails, shrinking that run",
+                  file=sys.stderr, flush=True)
+
     try:
         result = shrink_run(
             artifact.options, artifact.choices, prop=prop, max_runs=args.max_runs,
-            run=sweep_lib.default_run, progress=_Progress(args.max_runs),
+            run=sweep_lib.default_run, progress=_Progress(args.max_runs), on_start=check_replay,
         )
     except ValueError as exc:
         return _error(f"{artifact.folder}: the artifact does not reproduce: {exc}")
-    if result.before.fingerprint != artifact.fingerprint:
-        return _error(
-            f"{artifact.folder}: fingerprint mismatch: artifact={artifact.fingerprint} "
-            f"replay={result.before.fingerprint}: {mismatch_cause(artifact)}"
-        )
     shrunk = write_artifact(out, result.after)
     print(f"before: {_figures(result.before)}")
     print(f"after:  {_figures(result.after)}")

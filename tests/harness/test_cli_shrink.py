@@ -64,16 +64,32 @@ def test_passing_artifact_is_bad_input(
     assert "no violation" in capsys.readouterr().err
 
 
-def test_mismatched_artifact_is_bad_input(
+def test_mismatched_artifact_warns_and_shrinks_current_run(
     fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _artifact(tmp_path, failing_seeds(50)[0])
     meta = json.loads((folder / ARTIFACT_FILE).read_text())
     meta["fingerprint"] = "0" * 32
     (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
+    assert main(["shrink", str(folder)]) == 0
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "fingerprint mismatch" in warnings[0]
+    assert "still fails, shrinking that run" in warnings[0]
+    assert read_artifact(f"{folder}-shrunk").violation is not None
+
+
+def test_artifact_that_no_longer_fails_is_bad_input(
+    fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _artifact(tmp_path, failing_seeds(50)[0])
+    meta = json.loads((folder / ARTIFACT_FILE).read_text())
+    meta["choices"] = [0] * len(meta["choices"])  # the all-nominal run passes
+    (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
     assert main(["shrink", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert "fingerprint mismatch" in err and len(err.strip().splitlines()) == 1
+    assert "does not reproduce" in err and len(err.strip().splitlines()) == 1
+    assert not Path(f"{folder}-shrunk").exists()
 
 
 def test_missing_artifact_and_bad_budget(
