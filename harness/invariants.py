@@ -29,10 +29,8 @@ Not checked here: S8 in full (history checker), S12/S13 (membership, with log re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-import attrs
 
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead
 from consensus.messages import Accepted, Promise
@@ -40,14 +38,23 @@ from consensus.records import AcceptRecord, decode_record
 from harness.runspec import Violation
 from harness.statemodel import ChosenLog
 
+_Handler = Callable[[int, Any, Any, "_Where"], "Violation | None"]
+_PROMISING = (Promise, Accepted)  # messages that promise their ballot to the receiver
 
-@attrs.frozen
+
+def _ignore(node_id: int, replica: Any, effect: Any, where: _Where) -> None:
+    """Effects no online invariant looks at (timers, unknown kinds)."""
+
+
 class _Where:
     """When and at which node a check runs (the common part of every `Violation`)."""
 
-    time_us: int
-    step: int
-    node: int
+    __slots__ = ("node", "step", "time_us")
+
+    def __init__(self, time_us: int, step: int, node: int) -> None:
+        self.time_us = time_us
+        self.step = step
+        self.node = node
 
     def fields(self) -> dict[str, Any]:
         return {"time_us": self.time_us, "step": self.step, "node": self.node}
@@ -73,6 +80,15 @@ class OnlineInvariants:
         self._commit_seen: dict[int, int] = {}  # per incarnation
         self._max_acked_slot = 0
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
+        # The check of each effect type (dispatch by type instead of an isinstance chain).
+        self._handlers: dict[type, _Handler] = {
+            Persist: lambda n, r, e, w: self._on_persist(n, e, w),
+            Send: self._on_send_effect,
+            Apply: lambda n, r, e, w: self._on_apply(n, e, w),
+            Reply: lambda n, r, e, w: None if e.slot is None else self._on_ack(r, e.slot, w),
+            ServeRead: lambda n, r, e, w: self._on_strong_read(r, w) if e.strong else None,
+            InstallSnapshot: lambda n, r, e, w: self._on_snapshot(n, e.slot, w),
+        }
 
     # ---- hooks -------------------------------------------------------------------------
 
@@ -88,26 +104,29 @@ class OnlineInvariants:
     ) -> Violation | None:
         """Check one node's step after the host performed ``effects``."""
         where = _Where(true_us, step, node_id)
+        handlers = self._handlers
         for effect in effects:
-            v: Violation | None = None
-            if isinstance(effect, Persist):
-                v = self._on_persist(node_id, effect, where)
-            elif isinstance(effect, Send):
-                self._on_send(node_id, effect.msg)
-            elif isinstance(effect, Apply):
-                v = self._on_apply(node_id, effect, where)
-            elif isinstance(effect, Reply) and effect.slot is not None:
-                v = self._on_ack(replica, effect.slot, where)
-            elif isinstance(effect, ServeRead) and effect.strong:
-                v = self._on_strong_read(replica, where)
-            elif isinstance(effect, InstallSnapshot):
-                v = self._on_snapshot(node_id, effect.slot, where)
+            handler = handlers.get(type(effect))
+            if handler is None:
+                handler = self._handler_for(type(effect))
+            v = handler(node_id, replica, effect, where)
             if v is not None:
                 return v
         v = self._check_monotone(node_id, replica, where)
-        if v is None:
+        if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
         return v
+
+    def _handler_for(self, cls: type) -> _Handler:
+        """The check for effects of type ``cls`` (by its nearest known base), cached."""
+        handler: _Handler = _ignore
+        for base in cls.__mro__:
+            found = self._handlers.get(base)
+            if found is not None:
+                handler = found
+                break
+        self._handlers[cls] = handler
+        return handler
 
     def on_recover(self, node_id: int, replica: Any, true_us: int, step: int) -> Violation | None:
         """Check a node right after it restarted from its disk (S3 across restart)."""
@@ -227,10 +246,11 @@ class OnlineInvariants:
                 self.log.choose(record.slot, record.command)
         return None
 
-    def _on_send(self, node_id: int, msg: object) -> None:
-        if isinstance(msg, Promise | Accepted):
+    def _on_send_effect(self, node_id: int, replica: Any, effect: Send, where: _Where) -> None:
+        msg = effect.msg
+        if isinstance(msg, _PROMISING):
             best = self._promised_sent.get(node_id)
-            if best is None or msg.ballot > best:
+            if best is None or (msg.ballot is not best and msg.ballot > best):
                 self._promised_sent[node_id] = msg.ballot
 
     def _on_apply(self, node_id: int, effect: Apply, where: _Where) -> Violation | None:
@@ -318,7 +338,7 @@ class OnlineInvariants:
     ) -> Violation | None:
         promised = replica.promised
         before = self._promised_seen.get(node_id)
-        if before is not None and promised < before:
+        if before is not None and promised is not before and promised < before:
             return Violation(
                 property="S3",
                 message=f"S3: node {node_id} promised went back from {before} to {promised}",
@@ -349,8 +369,6 @@ class OnlineInvariants:
         return None
 
     def _check_reads(self, node_id: int, replica: Any, where: _Where) -> Violation | None:
-        if not self._pending_reads:
-            return None
         reads, self._pending_reads = self._pending_reads, []
         for reader, strong, key, value in reads:
             if reader != node_id:

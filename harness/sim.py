@@ -1,14 +1,17 @@
 """The deterministic simulator: one replica group, its clients and the nemesis, in one trio run.
 
 Shape (DESIGN.md sections 3 and 4; TigerBeetle's VOPR): the simulator owns an ordered event
-queue, a heap of ``(true_us, seq, kind, a, b)``. One trio task (the loop) pops the earliest
-event and handles it synchronously: a message delivery or a timer is a plain call of
-`Host.step` on one node, no trio switch. Client tasks are trio tasks; they await results the
-loop hands them (`_Pending`), and their timeouts and pauses are queue events too. Only when
-the loop has woken a client does it yield, until that client parks again (awaits its next
-answer or pause); it wakes at most one client per event, so trio's scheduler never decides
-an order (clients also start one at a time). True time is the simulator's; trio's
-``MockClock`` is moved to it whenever the loop yields to a client.
+queue, a heap of ``(true_us, seq, kind, a, b)``. The loop (`Simulation._advance`) pops the
+earliest event and handles it synchronously: a message delivery or a timer is a plain call
+of `Host.step` on one node, no trio switch. Client tasks are trio tasks; they await results
+the loop hands them (`_Pending`), and their timeouts and pauses are queue events too.
+
+The loop is run by whichever task is about to block: a client that parks (awaits its next
+answer or pause) or ends runs it until one waiter is woken, hands over to that task (no
+switch at all if it woke itself) and parks. So exactly one task is runnable at any time and
+trio's scheduler never decides an order; one trio switch per client wakeup, none per
+message. Clients start one at a time, each running until it first parks. True time is the
+simulator's; trio's ``MockClock`` is moved to it at every wakeup.
 
 A run: options drawn and logged first; then the fault phase (clients issue ``options.ops``
 operations while the nemesis injects faults); then the liveness phase (everything healed,
@@ -80,7 +83,7 @@ class SimOptions:
 class _Pending:
     """A client's wait for one answer (or a pause); resolved once by the loop."""
 
-    __slots__ = ("client_id", "done", "event", "node", "outcome", "request_id")
+    __slots__ = ("client_id", "done", "node", "outcome", "request_id", "task")
 
     def __init__(self, client_id: int = 0, request_id: int = 0, node: int = -1) -> None:
         self.client_id = client_id
@@ -88,7 +91,16 @@ class _Pending:
         self.node = node
         self.done = False
         self.outcome: ClientOutcome = TIMEOUT
-        self.event = trio.Event()
+        self.task: trio.lowlevel.Task | None = None
+
+
+_SPAWNED = _Pending()  # `_advance` started a task: the caller parks and lets it run
+_OVER = _Pending()  # `_advance` found the run over: wake the main task
+
+
+def _abort(raise_cancel: Any) -> trio.lowlevel.Abort:
+    """A parked task may be cancelled (the run is over); nothing to undo."""
+    return trio.lowlevel.Abort.SUCCEEDED
 
 
 class Simulation:
@@ -162,8 +174,11 @@ class Simulation:
         self.active_clients = 0
         self.final_done = False
         self.liveness_deadline = 0
-        self._woke = False
-        self._parked = trio.Event()
+        self._woken: _Pending | None = None  # set by the loop's handlers: whom to wake
+        self._starting = True  # clients are being started: a parking task wakes main
+        self._over = False
+        self._main_task: trio.lowlevel.Task | None = None
+        self._trio_now_us = 0
         self._clock: trio.testing.MockClock | None = None
         self._nursery: trio.Nursery | None = None
 
@@ -292,22 +307,56 @@ class Simulation:
         self.pending[event.client_id] = p
         self._push(self.now + self._client_delay(), _DELIVER, node, event)
         self._push(self.now + timeout_us, _WAKE, p, None)
-        self._parked.set()
-        await p.event.wait()
+        await self._park(p)
         return p.outcome
 
     async def sleep(self, delay_us: int) -> None:
         p = _Pending()
         self._push(self.now + delay_us, _WAKE, p, None)
-        self._parked.set()
-        await p.event.wait()
+        await self._park(p)
 
     def _resolve(self, p: _Pending, outcome: ClientOutcome) -> None:
         if not p.done:
             p.done = True
             p.outcome = outcome
-            p.event.set()
-            self._woke = True
+            self._woken = p
+
+    # -- handing the one running turn between tasks --------------------------------------------
+
+    async def _park(self, p: _Pending) -> None:
+        """Block the current task until ``p`` is resolved, running the loop meanwhile."""
+        p.task = trio.lowlevel.current_task()
+        if self._starting:
+            assert self._main_task is not None
+            trio.lowlevel.reschedule(self._main_task)
+        else:
+            nxt = self._advance()
+            self._hand_over(nxt)
+            if nxt is p:
+                return  # woke itself: no switch
+        await trio.lowlevel.wait_task_rescheduled(_abort)
+
+    def _hand_over(self, nxt: _Pending) -> None:
+        """Make the task `_advance` chose runnable (the caller then parks or ends)."""
+        if nxt is _OVER:
+            self._over = True
+            assert self._main_task is not None
+            trio.lowlevel.reschedule(self._main_task)
+            return
+        assert self._clock is not None
+        self._clock.jump((self.now - self._trio_now_us) / 1e6)  # trio's clock shows true time
+        self._trio_now_us = self.now
+        if nxt is not _SPAWNED and nxt.task is not trio.lowlevel.current_task():
+            assert nxt.task is not None
+            trio.lowlevel.reschedule(nxt.task)
+
+    def _ended(self) -> None:
+        """The current task ends: pass the turn on (to main while clients are starting)."""
+        if self._starting:
+            assert self._main_task is not None
+            trio.lowlevel.reschedule(self._main_task)
+        elif not self._over:
+            self._hand_over(self._advance())
 
     # -- phases -------------------------------------------------------------------------------
 
@@ -316,12 +365,12 @@ class Simulation:
             await self.workload.client(self, process)
         finally:
             self.active_clients -= 1
-            self._parked.set()
+        self._ended()
 
     async def _final(self) -> None:
         await self.workload.final_reads(self, self.options.clients)
         self.final_done = True
-        self._parked.set()
+        self._ended()
 
     def _begin_liveness(self) -> None:
         self.phase = _LIVENESS
@@ -338,7 +387,7 @@ class Simulation:
             self.phase = _FINAL
             assert self._nursery is not None
             self._nursery.start_soon(self._final)
-            self._woke = True
+            self._woken = _SPAWNED
         elif self.now >= self.liveness_deadline:
             bound = self.so.liveness_bound_us
             self.checks.violate("liveness", f"not converged {bound}us after healing: {why}")
@@ -379,10 +428,11 @@ class Simulation:
         return checks.violation
 
     async def main(self) -> None:
-        """The trio entry point: start nodes and clients, then run the loop to the end."""
+        """The trio entry point: start nodes and clients, run the loop, wait for the end."""
         clock = trio.lowlevel.current_clock()
         assert isinstance(clock, trio.testing.MockClock)
         self._clock = clock
+        self._main_task = trio.lowlevel.current_task()
         for n in self.members:
             self.restart(n)
         if self.nemesis.options.faults:
@@ -391,27 +441,34 @@ class Simulation:
             self._nursery = nursery
             self.active_clients = self.options.clients
             for i in range(self.options.clients):  # one at a time: each runs until it parks
-                self._parked = trio.Event()
                 nursery.start_soon(self._client, i)
-                await self._parked.wait()
-            await self._loop()
+                await trio.lowlevel.wait_task_rescheduled(_abort)
+            self._starting = False
+            nxt = self._advance()
+            if nxt is not _OVER:
+                self._hand_over(nxt)
+                await trio.lowlevel.wait_task_rescheduled(_abort)  # until the run is over
+            self._over = True
             nursery.cancel_scope.cancel()
 
-    async def _loop(self) -> None:
-        heap = self.heap
-        clock = self._clock
-        assert clock is not None
+    def _advance(self) -> _Pending:
+        """Run the queue until a waiter is woken (returned), a task started (`_SPAWNED`) or
+        the run is over (`_OVER`: a violation, the final reads done, or nothing left)."""
         checks = self.checks
-        fault_end = self.so.fault_phase_max_us
-        max_steps = self.so.max_steps
-        trio_now_us = 0
-        if self.active_clients == 0:
+        # What the last wakeup changed: clients may have ended, the final reads finished.
+        if self.phase == _FAULT and self.active_clients == 0:
             self._begin_liveness()
+        elif self.phase == _FINAL and self.final_done:
+            self.phase = _DONE
+        self._after_event()
+        heap = self.heap
+        pop = heapq.heappop
+        arrive = self._arrive
         while heap and checks.violation is None and self.phase != _DONE:
-            at, _, kind, a, b = heapq.heappop(heap)
+            at, _, kind, a, b = pop(heap)
             self.now = at
-            if kind in (_DELIVER, _TIMER):
-                self._arrive(kind, a, b)
+            if kind <= _TIMER:
+                arrive(kind, a, b)
             elif kind == _ANSWER:
                 p = self.pending.get(a)
                 request_id, node, outcome = b
@@ -427,22 +484,18 @@ class Simulation:
                 self.nemesis.end(self, a, b)
             else:
                 self._check_liveness()
-            if self._woke:
-                # Hand over to the one woken client and wait until it parks again (awaits
-                # its next answer or pause, or ends): a plain two-task handshake.
-                self._woke = False
-                self._parked = trio.Event()
-                clock.jump((self.now - trio_now_us) / 1e6)  # trio's clock shows true time
-                trio_now_us = self.now
-                await self._parked.wait()
-                if self.phase == _FAULT and self.active_clients == 0:
-                    self._begin_liveness()
-                elif self.phase == _FINAL and self.final_done:
-                    self.phase = _DONE
-            if self.now > fault_end and not self.workload.stopped:
-                self.workload.stopped = True
-            if self.trace.steps > max_steps:
-                checks.violate("liveness", f"no end after max_steps={max_steps} steps")
+            woken = self._woken
+            if woken is not None:
+                self._woken = None
+                return woken  # `_after_event` runs when the woken task hands the turn back
+            self._after_event()
+        return _OVER
+
+    def _after_event(self) -> None:
+        if self.now > self.so.fault_phase_max_us and not self.workload.stopped:
+            self.workload.stopped = True
+        if self.trace.steps > self.so.max_steps:
+            self.checks.violate("liveness", f"no end after max_steps={self.so.max_steps} steps")
 
 
 def simulate(

@@ -1,23 +1,38 @@
-"""The run's fingerprint: blake2b over the ordered event trace, one line per step.
+"""The run's fingerprint: blake2b over the ordered event trace, one record per step.
 
-A line is ``"{step} {true_us} n{node} {event!r} -> {effects}"`` where effects are short
-summaries (`summarize`). Every part is built from ints, bytes and the deterministic ``repr``
-of frozen events and messages: no object ids, no set order, no wall time, so the fingerprint
-is the same for the same run on any machine and under any ``PYTHONHASHSEED``.
+A replica step is hashed as a compact tuple ``(step, true_us, node, event, effects)``: the
+event as its class name and field values (a `Receive` with its message flattened the same
+way), each effect as the short summary `summarize` prints (message bodies omitted: the
+receiving step shows them). Other lines (options, world, faults, notes, violations) are
+hashed as ``(step, text)``. Records are hashed in batches as their ``repr``, one per line,
+so the digest does not depend on where the batches were cut. Every part is built from ints,
+bytes, strings and the deterministic ``repr`` of frozen messages: no object ids, no set
+order, no wall time, so the fingerprint is the same for the same run on any machine and
+under any ``PYTHONHASHSEED``.
+
+The human-readable line of a step, ``"{step} {true_us} n{node} {event!r} -> {effects}"``,
+is built only when the trace keeps lines (``keep``); it carries the same information as the
+hashed record.
+
+`Observer` is the simulator's view of every step: it writes the trace, runs the online
+invariants (`harness.invariants`) and keeps the leader timeline.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import attrs
+
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
+from consensus.events import Receive
 from harness.invariants import OnlineInvariants
 from harness.runspec import Violation
 
-log = logging.getLogger(__name__)
+_BATCH = 512  # records hashed per blake2b update
 
 
 def summarize(effects: Sequence[Any]) -> str:
@@ -46,33 +61,123 @@ def summarize(effects: Sequence[Any]) -> str:
     return " ".join(parts)
 
 
+# -- compact records ------------------------------------------------------------------------
+
+Encoder = Callable[[Any], Any]
+
+_EFFECT_ENCODERS: dict[type, Encoder] = {
+    Send: lambda e: ("send", e.dst),
+    Persist: lambda e: ("persist", len(e.records), e.checkpoint),
+    Apply: lambda e: ("apply", e.slot),
+    SetTimer: lambda e: ("timer", e.at_us),
+    Reply: lambda e: ("reply", e.client_id, e.request_id, e.slot, e.error),
+    ServeRead: lambda e: ("read", e.client_id, e.request_id, e.strong),
+    InstallSnapshot: lambda e: ("snapshot", e.slot),
+}
+
+
+def _encode_effects(effects: Sequence[Any]) -> tuple[Any, ...]:
+    """The hashed form of `summarize`: one small tuple per effect (``repr`` if unknown)."""
+    table = _EFFECT_ENCODERS
+    return tuple([table.get(type(e), repr)(e) for e in effects])
+
+
+def _attrs_encoder(cls: type) -> Encoder:
+    """``obj -> (class name, field values...)`` for an attrs class; ``repr`` for others.
+
+    Field values stay as they are: ints, bytes and tuples hash by their C ``repr``, nested
+    messages and ballots by their own deterministic ``repr``.
+    """
+    if not attrs.has(cls):
+        return repr
+    tag = cls.__qualname__
+    names = [f.name for f in attrs.fields(cls)]
+    if not names:
+        only = (tag,)
+        return lambda obj: only
+    getter = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: (tag, getter(obj))
+    return lambda obj: (tag, *getter(obj))
+
+
+_EVENT_ENCODERS: dict[type, Encoder] = {}
+
+
+def encode_event(event: Any) -> Any:
+    """Return the hashed form of ``event`` (a `Receive`'s message flattened likewise)."""
+    cls = type(event)
+    enc = _EVENT_ENCODERS.get(cls)
+    if enc is None:
+        enc = _receive_encoder if cls is Receive else _attrs_encoder(cls)
+        _EVENT_ENCODERS[cls] = enc
+    return enc(event)
+
+
+def _receive_encoder(event: Any) -> Any:
+    msg = event.msg
+    enc = _EVENT_ENCODERS.get(type(msg))
+    if enc is None:
+        enc = _EVENT_ENCODERS[type(msg)] = _attrs_encoder(type(msg))
+    return ("Receive", event.src, enc(msg))
+
+
 class Trace:
     """Accumulates the fingerprint; keeps the lines themselves only if asked.
 
     Args:
         keep: keep the lines (`lines`) as well as hashing them.
-        until: keep only lines of steps <= until (None: all); hashing covers every line.
+        until: keep only lines of steps <= until (None: all); hashing covers every step.
     """
 
     def __init__(self, *, keep: bool = True, until: int | None = None) -> None:
         self._hash = hashlib.blake2b(digest_size=16)
+        self._pending: list[Any] = []
         self.keep = keep
         self.until = until
         self.lines: list[str] = []
         self.steps = 0
+        # Lines are built for steps <= _keep_until only (-1: none).
+        self._keep_until = -1 if not keep else (1 << 62 if until is None else until)
 
     def add(self, line: str) -> int:
-        """Append one line (numbered by the trace); returns its step number."""
-        self.steps += 1
-        text = f"{self.steps} {line}"
-        self._hash.update(f"{text}\n".encode())
-        if self.keep and (self.until is None or self.steps <= self.until):
-            self.lines.append(text)
-        return self.steps
+        """Append one free-text line (numbered by the trace); returns its step number."""
+        self.steps = step = self.steps + 1
+        self._record((step, line))
+        if step <= self._keep_until:
+            self.lines.append(f"{step} {line}")
+        return step
+
+    def step(self, true_us: int, node: int, event: Any, effects: Sequence[Any]) -> int:
+        """Append one replica step: ``event`` at ``node`` at ``true_us`` produced ``effects``.
+
+        Returns its step number. Hashes the compact record; builds the line only if kept.
+        """
+        self.steps = step = self.steps + 1
+        pending = self._pending
+        pending.append((step, true_us, node, encode_event(event), _encode_effects(effects)))
+        if len(pending) >= _BATCH:
+            self._flush()
+        if step <= self._keep_until:
+            self.lines.append(f"{step} {true_us} n{node} {event!r} -> {summarize(effects)}")
+        return step
+
+    def _record(self, record: tuple[Any, ...]) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if pending:
+            self._hash.update(("\n".join(map(repr, pending)) + "\n").encode())
+            pending.clear()
 
     def fingerprint(self) -> str:
-        """Hex digest of every line so far."""
+        """Hex digest of every record so far."""
+        self._flush()
         return self._hash.hexdigest()
+
 
 
 class SimView(Protocol):
@@ -89,6 +194,10 @@ class Observer:
     """Sees every replica step and fault: writes the trace, checks online invariants
     (`harness.invariants`), tracks leaders for the timeline, keeps the first violation.
 
+    S6 (at most one replica serving under a lease) is asked of the replicas only while two or
+    more of them are in the leader role: a replica serves only as leader (`consensus.Replica.
+    is_serving`), and a role changes only in that replica's own step, which the observer sees.
+
     Args:
         view: the simulator (true time, local clocks).
         trace: where lines go.
@@ -104,6 +213,8 @@ class Observer:
         self.serving: dict[int, bool] = dict.fromkeys(view.members, False)
         self.timeline: list[dict[str, Any]] = []
         self.violation: Violation | None = None
+        self._role_seen: dict[int, Any] = dict.fromkeys(view.members)  # last role object
+        self._leaders = 0  # nodes whose role is "leader"
 
     def violate(self, prop: str, message: str, **where: Any) -> None:
         """Keep ``Violation(prop, message)`` at the current time and step, if it is the first."""
@@ -127,27 +238,47 @@ class Observer:
 
     def observe(self, node: int, replica: Any, event: Any, effects: list[Any]) -> None:
         """After each replica step (`harness.host.StepObserver`)."""
-        now = self.view.now_us()
-        step = self.trace.add(f"{now} n{node} {event!r} -> {summarize(effects)}")
+        view = self.view
+        now = view.now_us()
+        step = self.trace.step(now, node, event, effects)
         self.replicas[node] = replica
-        local = self.view.local_now(node)
-        role = replica.role.value
-        if role != self.roles[node]:
-            if role == "leader":
-                self._leader_event(node, replica, "elected")
-            elif self.roles[node] == "leader":
-                self._leader_event(node, replica, "stepped-down")
-            self.roles[node] = role
-            self.serving[node] = False
-        if role == "leader" and not self.serving[node] and replica.is_serving(local):
+        role = replica.role
+        if role is not self._role_seen[node]:
+            self._role_seen[node] = role
+            self._set_role(node, replica, role.value)
+        local = view.local_now(node)
+        if not self.serving[node] and self.roles[node] == "leader" and replica.is_serving(local):
             self.serving[node] = True
             self._leader_event(node, replica, "serving")
         inv = self.invariants
         if inv is not None and self.violation is None:
             self.found(inv.on_step(node, replica, event, effects, now, local, step))
-            if self.violation is None:
-                locals_ = {n: self.view.local_now(n) for n in self.view.members}
-                self.found(inv.check_global(self.replicas, locals_, now, step))
+            if self._leaders > 1 and self.violation is None:
+                roles = self.roles
+                leaders = {n: r for n, r in self.replicas.items() if roles[n] == "leader"}
+                locals_ = {n: view.local_now(n) for n in leaders}
+                self.found(inv.check_global(leaders, locals_, now, step))
+
+    def _set_role(self, node: int, replica: Any, role: str) -> None:
+        old = self.roles[node]
+        if role == old:
+            return
+        if role == "leader":
+            self._leader_event(node, replica, "elected")
+            self._leaders += 1
+        elif old == "leader":
+            self._leader_event(node, replica, "stepped-down")
+            self._leaders -= 1
+        self.roles[node] = role
+        self.serving[node] = False
+
+    def _forget_role(self, node: int) -> None:
+        """``node`` has no replica, or a fresh one: it counts as a follower."""
+        if self.roles[node] == "leader":
+            self._leaders -= 1
+        self.roles[node] = "follower"
+        self.serving[node] = False
+        self._role_seen[node] = None
 
     def _leader_event(self, node: int, replica: Any, what: str) -> None:
         self.timeline.append(
@@ -163,8 +294,7 @@ class Observer:
     def recovered(self, node: int, replica: Any) -> None:
         """A node restarted with ``replica`` (before its first Tick)."""
         self.replicas[node] = replica
-        self.roles[node] = "follower"
-        self.serving[node] = False
+        self._forget_role(node)
         if self.invariants is not None:
             self.found(
                 self.invariants.on_recover(node, replica, self.view.now_us(), self.trace.steps)
@@ -175,7 +305,7 @@ class Observer:
         if self.roles[node] == "leader" and self.replicas[node] is not None:
             self._leader_event(node, self.replicas[node], "stepped-down")
         self.replicas[node] = None
-        self.roles[node] = "follower"
+        self._forget_role(node)
 
     def read_served(self, node: int, strong: bool, key: bytes, value: bytes | None) -> None:
         if self.invariants is not None:
