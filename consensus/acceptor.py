@@ -18,6 +18,8 @@ from types import MappingProxyType
 from consensus.ballot import Ballot, Entry
 from consensus.config import ReplicaConfig
 from consensus.effects import Apply, Effect, InstallSnapshot, Persist, Send
+from consensus.members import ConfigLog
+from consensus.membership import is_config
 from consensus.messages import (
     Accept,
     Accepted,
@@ -31,10 +33,11 @@ from consensus.messages import (
     Release,
     SlotEntry,
 )
-from consensus.quorum import majority
 from consensus.records import (
     AcceptRecord,
+    CheckpointRecord,
     CommitRecord,
+    ConfigRecord,
     DurableRecord,
     PromiseRecord,
     SnapshotRecord,
@@ -49,8 +52,14 @@ CATCH_UP_MAX_ENTRIES = 256
 """Most entries one CatchUpReply carries; the receiver asks again for the rest."""
 
 
-class AcceptorCore:
-    """Shared replica state and the role-independent message handlers (see module doc)."""
+class AcceptorCore(ConfigLog):
+    """Shared replica state and the role-independent message handlers (see module doc).
+
+    A log replica (``config.is_log_replica``) answers like any acceptor but has no state
+    machine: it emits no Apply or InstallSnapshot (``applied_index`` stays 0), keeps snapshot
+    slots without their bytes, and drops entries only up to what the leader reports every
+    storage replica has applied (``Accept.truncate_to``).
+    """
 
     def __init__(
         self,
@@ -67,10 +76,9 @@ class AcceptorCore:
         self._choose = choose
         self._flags = config.flags
         self._timing = config.timing
-        members = config.members
-        self._peers: tuple[int, ...] = tuple(m for m in members if m != config.node_id)
-        self._bit: dict[int, int] = {m: 1 << i for i, m in enumerate(members)}
-        self._majority = majority(len(members))
+        self._is_log = config.is_log_replica
+        self._log_kind = frozenset(config.log_members + config.log_spares)
+        self._bit: dict[int, int] = {m: 1 << i for i, m in enumerate(config.universe)}
         self._durable = replay(records)
         self._recovered = bool(records)
         self._promised: Ballot = self._durable.promised
@@ -93,6 +101,15 @@ class AcceptorCore:
         self._now = 0
         self._out: list[Effect] = []
         self._pending_records: list[bytes] = []
+        self._init_configs()
+        self._peers: tuple[int, ...] = ()
+        self._refresh_peers()
+
+    def _refresh_peers(self) -> None:
+        """Peers = voters of the committed and the current configuration, but this node."""
+        voters = set(self.committed_membership.voters) | set(self.membership.voters)
+        voters.discard(self.node_id)
+        self._peers = tuple(sorted(voters))
 
     # ------------------------------------------------------------------ inspection
     @property
@@ -115,6 +132,11 @@ class AcceptorCore:
         """Queue ``record`` for the next Persist and apply it to the durable state now."""
         self._pending_records.append(encode_record(record))
         self._durable.apply(record)
+        if isinstance(record, AcceptRecord):
+            if is_config(record.command) or record.slot in self._cfg_slots:
+                self._rescan_configs()
+        elif isinstance(record, (SnapshotRecord, CheckpointRecord)):
+            self._rescan_configs()
 
     def _flush(self) -> None:
         """Emit one Persist for the queued records (with a commit hint if it advanced)."""
@@ -187,6 +209,7 @@ class AcceptorCore:
         """The Promise this node gives ``ballot`` (call after promising it)."""
         d = self._durable
         with_snapshot = d.snapshot_slot >= from_slot
+        config_slot, config = self._config_command_at(d.snapshot_slot)
         return Promise(
             ballot=ballot,
             from_slot=from_slot,
@@ -195,6 +218,8 @@ class AcceptorCore:
             lease_remaining_us=self._grant_remaining_us(ballot),
             snapshot_slot=d.snapshot_slot if with_snapshot else 0,
             snapshot=d.snapshot if with_snapshot else b"",
+            config_slot=config_slot if with_snapshot else 0,
+            config=config if with_snapshot else b"",
         )
 
     # ------------------------------------------------------------------ hooks for roles
@@ -235,8 +260,11 @@ class AcceptorCore:
                     self._persist(AcceptRecord(slot, ballot, command))
             slot += 1
         self._learn_commit(src, ballot, m.commit_index)
+        if self._is_log and m.truncate_to > self._durable.snapshot_slot:
+            self._compact_to(min(m.truncate_to, self.commit_index), b"")
         reply = Accepted(
-            ballot=ballot, first_slot=m.first_slot, last_slot=slot - 1, stamp_us=m.stamp_us
+            ballot=ballot, first_slot=m.first_slot, last_slot=slot - 1, stamp_us=m.stamp_us,
+            applied_index=self.applied_index,
         )
         self._send(src, reply)
 
@@ -273,13 +301,17 @@ class AcceptorCore:
         self._catch_up_from = from_slot
         self._catch_up_target = target
         self._catch_up_retry_us = self._now + 4 * self._timing.heartbeat_interval_us
-        self._send(target, CatchUpRequest(ballot=self._promised, from_slot=from_slot))
+        self._send(target, CatchUpRequest(ballot=self._promised, from_slot=from_slot,
+                                          log_only=self._is_log))
 
     def _on_catch_up_request(self, src: int, m: CatchUpRequest) -> None:
         d = self._durable
         snap_slot, snapshot, start = 0, b"", m.from_slot
         if m.from_slot <= d.snapshot_slot:
-            snap_slot, snapshot, start = d.snapshot_slot, d.snapshot, d.snapshot_slot + 1
+            if self._is_log and not m.log_only:
+                return  # no state machine to give; the asker tries another peer
+            snapshot = b"" if m.log_only else d.snapshot
+            snap_slot, start = d.snapshot_slot, d.snapshot_slot + 1
         entries: list[SlotEntry] = []
         acc = d.accepted
         s = start
@@ -290,11 +322,14 @@ class AcceptorCore:
             entries.append(SlotEntry(slot=s, ballot=e.ballot, command=e.command))
             s += 1
         if snap_slot or entries:
+            config_slot, config = self._config_command_at(snap_slot) if snap_slot else (0, b"")
             reply = CatchUpReply(
                 ballot=self._promised,
                 snapshot_slot=snap_slot,
                 snapshot=snapshot,
                 entries=tuple(entries),
+                config_slot=config_slot,
+                config=config,
             )
             self._send(src, reply)
 
@@ -302,8 +337,7 @@ class AcceptorCore:
         if self.role is Role.LEADER:
             return  # a leader's log is complete up to its commit index
         if m.snapshot_slot > self.commit_index:
-            self._persist(SnapshotRecord(m.snapshot_slot, m.snapshot))
-            self.commit_index = m.snapshot_slot
+            self._install(m.snapshot_slot, m.snapshot, m.config_slot, m.config)
         acc = self._durable.accepted
         for e in m.entries:
             if e.slot <= self.commit_index:
@@ -326,10 +360,38 @@ class AcceptorCore:
         reply = ProbeReply(ballot=self._promised, probe_id=m.probe_id, hears=self._hears_leader())
         self._send(src, reply)
 
+    def _install(self, slot: int, snapshot: bytes, config_slot: int, config: bytes) -> None:
+        """Adopt a peer's snapshot at ``slot`` (chosen) and the configuration in force there."""
+        self._persist(SnapshotRecord(slot, b"" if self._is_log else snapshot))
+        if config:
+            self._persist(ConfigRecord(config_slot, config))
+        self.commit_index = slot
+
+    def _compact_to(self, slot: int, snapshot: bytes) -> None:
+        """Drop entries <= ``slot`` (chosen), keeping the configuration; persist a checkpoint."""
+        d = self._durable
+        if slot <= d.snapshot_slot:
+            return
+        config_slot, config = self._config_command_at(slot)
+        d.snapshot_slot = slot
+        d.snapshot = snapshot
+        d.config_slot, d.config = config_slot, config
+        d.commit_hint = max(d.commit_hint, self.commit_index)
+        for s in [s for s in d.accepted if s <= slot]:
+            del d.accepted[s]
+        self._rescan_configs()
+        self._pending_records = []  # the checkpoint below describes them too
+        records = tuple(encode_record(r) for r in d.checkpoint_records())
+        self._out.append(Persist(records=records, checkpoint=True))
+
     # ------------------------------------------------------------------ learner
     def _apply_committed(self) -> None:
-        """Emit InstallSnapshot/Apply for everything committed, in slot order."""
-        if self.applied_index >= self.commit_index:
+        """Emit InstallSnapshot/Apply for everything committed, in slot order.
+
+        Configuration entries are applied as no-ops (``command=b""``). A log replica applies
+        nothing.
+        """
+        if self.applied_index >= self.commit_index or self._is_log:
             return
         self._flush()  # what we learned is durable before the state machine uses it
         d = self._durable
@@ -339,5 +401,6 @@ class AcceptorCore:
         acc = d.accepted
         out = self._out
         for s in range(self.applied_index + 1, self.commit_index + 1):
-            out.append(Apply(slot=s, command=acc[s].command))
+            command = acc[s].command
+            out.append(Apply(slot=s, command=b"" if is_config(command) else command))
         self.applied_index = self.commit_index

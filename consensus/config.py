@@ -6,7 +6,11 @@ from collections.abc import Iterable
 
 import attrs
 
-VARIANTS: tuple[str, ...] = ("no-lease-wait", "quorum-one", "no-persist-promise", "stale-read")
+from consensus.quorum import Membership
+
+VARIANTS: tuple[str, ...] = (
+    "no-lease-wait", "quorum-one", "no-persist-promise", "stale-read", "one-step-swap"
+)
 """Deliberately broken protocol versions, for users to study and to prove the checkers:
 
 - ``no-lease-wait``: a new leader serves at once, without waiting out leases granted to its
@@ -17,6 +21,9 @@ VARIANTS: tuple[str, ...] = ("no-lease-wait", "quorum-one", "no-persist-promise"
   restart, then S1).
 - ``stale-read``: strong reads are served by any replica from its applied state, without a
   lease (breaks S8).
+- ``one-step-swap``: a membership change jumps to its target in one step (e.g. a dead storage
+  replica swapped for a log replica), so the old and new quorums need not intersect (breaks
+  S12, then S1/S10).
 """
 
 
@@ -59,6 +66,7 @@ class Flags:
     majority_commit: bool = True
     persist_promise: bool = True
     strong_read_needs_lease: bool = True
+    single_change: bool = True
 
     @classmethod
     def for_variant(cls, variant: str | None) -> Flags:
@@ -70,6 +78,7 @@ class Flags:
             "quorum-one": cls(majority_commit=False),
             "no-persist-promise": cls(persist_promise=False),
             "stale-read": cls(strong_read_needs_lease=False),
+            "one-step-swap": cls(single_change=False),
         }[variant]
 
 
@@ -86,6 +95,12 @@ def _check_members(instance: ReplicaConfig, attribute: object, value: tuple[int,
         raise ValueError(f"member ids must be >= 0, got members={value}")
 
 
+def _check_ids(instance: ReplicaConfig, attribute: attrs.Attribute[tuple[int, ...]],
+               value: tuple[int, ...]) -> None:
+    if list(value) != sorted(set(value)) or any(m < 0 for m in value):
+        raise ValueError(f"{attribute.name} must be sorted, distinct, >= 0, got {value}")
+
+
 def _check_variant(instance: ReplicaConfig, attribute: object, value: str | None) -> None:
     if value is not None and value not in VARIANTS:
         raise ValueError(f"unknown variant {value!r}; choose from {', '.join(VARIANTS)}")
@@ -95,11 +110,18 @@ def _check_variant(instance: ReplicaConfig, attribute: object, value: str | None
 class ReplicaConfig:
     """One replica's view of its group.
 
-    ``members`` are the storage replicas' ids, sorted, including ``node_id``. ``window`` is the
+    ``members`` are the storage replicas' ids of the initial configuration, sorted;
+    ``log_members`` the initial log replicas. ``spares`` (storage) and ``log_spares`` are
+    nodes outside the initial configuration that a leader may add when healing; a node is a
+    log replica (WAL only, never leads or serves reads) iff it is in ``log_members`` or
+    ``log_spares``, and ``node_id`` must be in one of the four. ``replica_dead_after_us``: a
+    leader that has heard nothing from a storage voter for that long replaces it (0: never).
+    ``window`` is the
     most slots a leader keeps in flight (proposed, not yet chosen). ``variant`` selects a
     deliberately broken protocol (see `VARIANTS`); None is the correct one.
 
-    Raises ValueError for an unknown variant, a node not among the members, or window < 1.
+    Raises ValueError for an unknown variant, a node in none of the sets, overlapping sets,
+    an initial configuration that `consensus.quorum.Membership` rejects, or window < 1.
     """
 
     node_id: int = attrs.field()
@@ -107,12 +129,43 @@ class ReplicaConfig:
     timing: Timing = attrs.field(factory=Timing)
     window: int = attrs.field(default=64, validator=_positive)
     variant: str | None = attrs.field(default=None, validator=_check_variant)
+    log_members: tuple[int, ...] = attrs.field(
+        default=(), converter=_to_members, validator=_check_ids
+    )
+    spares: tuple[int, ...] = attrs.field(default=(), converter=_to_members, validator=_check_ids)
+    log_spares: tuple[int, ...] = attrs.field(
+        default=(), converter=_to_members, validator=_check_ids
+    )
+    replica_dead_after_us: int = attrs.field(default=0, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
-        if self.node_id not in self.members:
+        if self.node_id not in self.universe:
             raise ValueError(
                 f"node must be a member, got node_id={self.node_id} members={self.members}"
             )
+        groups = self.members + self.log_members + self.spares + self.log_spares
+        if len(set(groups)) != len(groups):
+            raise ValueError(
+                f"a node id appears twice among members, log_members, spares, log_spares: "
+                f"members={self.members} log_members={self.log_members} spares={self.spares} "
+                f"log_spares={self.log_spares}"
+            )
+        Membership(self.members, self.log_members)  # validates the initial configuration
+
+    @property
+    def initial(self) -> Membership:
+        """The configuration every replica starts with (before any change in the log)."""
+        return Membership(self.members, self.log_members)
+
+    @property
+    def universe(self) -> tuple[int, ...]:
+        """Every node id that may ever be a voter, sorted."""
+        return tuple(sorted(self.members + self.log_members + self.spares + self.log_spares))
+
+    @property
+    def is_log_replica(self) -> bool:
+        """True iff this node runs as a log replica (WAL only)."""
+        return self.node_id in self.log_members or self.node_id in self.log_spares
 
     @property
     def flags(self) -> Flags:

@@ -72,4 +72,18 @@ class StepDown:
     """
 
 
-Event = Tick | Receive | ClientWrite | ClientRead | Compact | StepDown
+@attrs.frozen(kw_only=True)
+class Reconfigure:
+    """Ask the leader to move the group to storage voters ``storage`` and log voters ``logs``.
+
+    The leader gets there one voter at a time, additions first (`consensus.quorum.next_change`),
+    each change a configuration entry in the log. A no-op on a replica that is not leader, and
+    for a target that removes the leader itself. Raises ValueError (from
+    `consensus.quorum.Membership`) for a configuration that cannot be safe.
+    """
+
+    storage: tuple[int, ...]
+    logs: tuple[int, ...] = ()
+
+
+Event = Tick | Receive | ClientWrite | ClientRead | Compact | StepDown | Reconfigure

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 
 from consensus.acceptor import AcceptorCore
 from consensus.config import ReplicaConfig
-from consensus.effects import Persist, Reply, ServeRead
+from consensus.effects import Reply, ServeRead
 from consensus.events import ClientWrite, Compact
+from consensus.membership import encode_config, is_config
 from consensus.messages import Accept, Accepted, Release, SlotEntry
-from consensus.quorum import lease_length_us, lease_wait_us, quorum_time
-from consensus.records import AcceptRecord, SnapshotRecord, encode_record
+from consensus.quorum import lease_length_us, lease_wait_us, next_change, quorum_time
+from consensus.records import AcceptRecord
 from consensus.roles import CandidateState, FollowerState, LeaderState, Role, check_transition
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ class LeaderCore(AcceptorCore):
         self._lstate: LeaderState | None = None
         self._timer_us = -1
         self._started = False
-        self._commit_quorum = self._majority if self._flags.majority_commit else 1
         self._lease_us = lease_length_us(
             self._timing.lease_duration_us, self._timing.drift_bound_ppm
         )
@@ -81,9 +81,19 @@ class LeaderCore(AcceptorCore):
     def _update_quorum_stamp(self, ls: LeaderState) -> None:
         """Recompute ``ls.quorum_stamp_us`` after a stamp changed."""
         stamps = ls.stamps
-        times = [ls.own_stamp_us]
-        times.extend(stamps[p] for p in self._peers if p in stamps)
-        ls.quorum_stamp_us = quorum_time(times, self._majority)
+        me = self.node_id
+        committed, current = self.committed_membership, self.membership
+        result: int | None = None
+        for cfg in (committed, current) if committed != current else (current,):
+            # a lease must be granted by a quorum of every configuration a successor may use
+            times = [ls.own_stamp_us if v == me else stamps[v]
+                     for v in cfg.voters if v == me or v in stamps]
+            t = quorum_time(times, cfg.quorum)
+            if t is None:
+                ls.quorum_stamp_us = None
+                return
+            result = t if result is None else min(result, t)
+        ls.quorum_stamp_us = result
 
     def _lease_until(self, ls: LeaderState) -> int | None:
         t = ls.quorum_stamp_us
@@ -97,13 +107,12 @@ class LeaderCore(AcceptorCore):
         promises = [cs.promises[n] for n in sorted(cs.promises)]
         best = None
         for p in promises:
-            if p.snapshot_slot > self.commit_index and (
+            if p.snapshot and p.snapshot_slot > self.commit_index and (
                 best is None or p.snapshot_slot > best.snapshot_slot
             ):
                 best = p
         if best is not None:
-            self._persist(SnapshotRecord(best.snapshot_slot, best.snapshot))
-            self.commit_index = best.snapshot_slot
+            self._install(best.snapshot_slot, best.snapshot, best.config_slot, best.config)
         start = self.commit_index + 1
         merged: dict[int, SlotEntry] = {}
         for p in promises:
@@ -126,6 +135,7 @@ class LeaderCore(AcceptorCore):
             lease_wait_until_us=now + wait,
             next_heartbeat_us=now,
             own_stamp_us=now,
+            first_own_slot=start if start <= last else 0,
         )
         own = self._bit[self.node_id]
         for s in range(start, last + 1):
@@ -155,6 +165,7 @@ class LeaderCore(AcceptorCore):
         acc = self._durable.accepted
         votes = ls.votes
         lo, hi = self.commit_index + 1, ls.next_slot
+        truncate_to = self._truncate_point(ls)
         for p in self._peers:
             b = self._bit[p]
             first = hi
@@ -169,11 +180,30 @@ class LeaderCore(AcceptorCore):
                 commands=cmds,
                 commit_index=self.commit_index,
                 stamp_us=now,
+                truncate_to=truncate_to,
             )
             self._send(p, msg)
 
+    def _truncate_point(self, ls: LeaderState) -> int:
+        """The highest slot every storage voter (current and committed config) has applied."""
+        low = self.applied_index
+        for cfg in (self.committed_membership, self.membership):
+            for v in cfg.storage:
+                if v != self.node_id:
+                    low = min(low, ls.applied.get(v, 0))
+        return low
+
+    def _config_pending(self) -> bool:
+        """True while a configuration entry is appended but not yet committed."""
+        return bool(self._cfg_slots) and self._cfg_slots[-1] > self.commit_index
+
     def _leader_write(self, ls: LeaderState, ev: ClientWrite) -> None:
-        if ls.queue or ls.next_slot - 1 - self.commit_index >= self.config.window:
+        if is_config(ev.command):
+            self._out.append(Reply(client_id=ev.client_id, request_id=ev.request_id,
+                                   error="reserved-command"))
+            return
+        if (ls.queue or self._config_pending()
+                or ls.next_slot - 1 - self.commit_index >= self.config.window):
             ls.queue.append(ev)
         else:
             self._propose(ls, [ev])
@@ -183,6 +213,8 @@ class LeaderCore(AcceptorCore):
         ballot = ls.ballot
         own = self._bit[self.node_id]
         first = ls.next_slot
+        if not ls.first_own_slot:
+            ls.first_own_slot = first
         cmds = []
         for w in writes:
             s = ls.next_slot
@@ -215,6 +247,8 @@ class LeaderCore(AcceptorCore):
             if self._now - (ls.elected_us if t is None else t) >= self._timing.election_timeout_us:
                 self._step_down_on_purpose("no quorum acknowledged for an election timeout")
         elif isinstance(msg, Accepted) and msg.ballot == ls.ballot:
+            ls.applied[src] = max(ls.applied.get(src, 0), msg.applied_index)
+            ls.heard_us[src] = self._now
             b = self._bit[src]
             votes = ls.votes
             for s in range(max(msg.first_slot, self.commit_index + 1),
@@ -227,20 +261,63 @@ class LeaderCore(AcceptorCore):
     def _leader_progress(self, ls: LeaderState) -> None:
         """Advance the commit index over chosen slots; propose queued writes into free room."""
         votes = ls.votes
-        q = self._commit_quorum
         window = self.config.window
+        majority_commit = self._flags.majority_commit
+        bit = self._bit
         while True:
             s = self.commit_index + 1
-            while s < ls.next_slot and votes[s].bit_count() >= q:
+            while s < ls.next_slot and (
+                self._has_quorum(self.config_at(s), votes[s], bit) if majority_commit
+                else votes[s] != 0
+            ):
                 del votes[s]
                 s += 1
             self.commit_index = s - 1
+            if self._config_pending():
+                return
+            self._maybe_reconfigure(ls)
             room = window - (ls.next_slot - 1 - self.commit_index)
-            if not ls.queue or room <= 0:
+            if not ls.queue or room <= 0 or self._config_pending():
                 return
             batch = ls.queue[:room]
             del ls.queue[:room]
             self._propose(ls, batch)
+
+    def _maybe_reconfigure(self, ls: LeaderState) -> None:
+        """Propose the next configuration change towards ``ls.target`` if it is safe to now.
+
+        Only with nothing in flight (so the change is ordered after every chosen write), no
+        other change pending, and an entry of this ballot committed (else a no-op first): a
+        leader that has not committed under its ballot may not know the latest configuration.
+        """
+        if ls.target is None or ls.next_slot - 1 != self.commit_index:
+            return
+        if not ls.first_own_slot:
+            self._propose_entry(ls, b"")  # commit an entry of this ballot first
+            self._broadcast(ls)
+            return
+        if self.commit_index < ls.first_own_slot:
+            return
+        current = self.membership
+        nxt = next_change(current, ls.target, one_step=not self._flags.single_change)
+        if nxt is None:
+            ls.target = None
+            return
+        logger.info("node=%d ballot=%r proposes configuration storage=%s logs=%s",
+                    self.node_id, ls.ballot, nxt.storage, nxt.logs)
+        self._propose_entry(ls, encode_config(nxt))
+        self._refresh_peers()
+        self._broadcast(ls)  # new voters get the log from the start of the window
+
+    def _propose_entry(self, ls: LeaderState, command: bytes) -> None:
+        """Accept ``command`` (a no-op or configuration entry) at the next slot, here first."""
+        s = ls.next_slot
+        if not ls.first_own_slot:
+            ls.first_own_slot = s
+        self._persist(AcceptRecord(s, ls.ballot, command))
+        ls.votes[s] = self._bit[self.node_id]
+        ls.next_slot = s + 1
+        self._update_quorum_stamp(ls)
 
     def _leader_deadline(self, ls: LeaderState) -> int:
         """Earliest of: heartbeat due, lease wait over, lease expiry, check-quorum deadline."""
@@ -305,20 +382,10 @@ class LeaderCore(AcceptorCore):
     # ------------------------------------------------------------------ compaction
     def _on_compact(self, ev: Compact) -> None:
         """Drop entries <= ev.slot (never beyond applied_index); persist a checkpoint."""
-        d = self._durable
         if ev.slot > self.applied_index:
             logger.warning(
                 "node=%d ignored Compact beyond applied: slot=%d applied_index=%d",
                 self.node_id, ev.slot, self.applied_index,
             )
             return
-        if ev.slot <= d.snapshot_slot:
-            return
-        d.snapshot_slot = ev.slot
-        d.snapshot = ev.snapshot
-        d.commit_hint = max(d.commit_hint, self.commit_index)
-        for s in [s for s in d.accepted if s <= ev.slot]:
-            del d.accepted[s]
-        self._pending_records = []  # the checkpoint below describes them too
-        records = tuple(encode_record(r) for r in d.checkpoint_records())
-        self._out.append(Persist(records=records, checkpoint=True))
+        self._compact_to(ev.slot, ev.snapshot)

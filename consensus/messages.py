@@ -8,9 +8,28 @@ processes and can go into a fingerprinted trace.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from consensus.ballot import Ballot
+
+
+def _compact_repr(self: object) -> str:
+    """``repr`` listing every field except those named in ``_QUIET`` while at their default.
+
+    Fields added for membership changes stay out of traces and transcripts until they matter,
+    so older traces keep their exact text.
+    """
+    cls = type(self)
+    quiet: frozenset[str] = getattr(cls, "_QUIET", frozenset())
+    parts = []
+    for f in attrs.fields(cls):  # type: ignore[arg-type]
+        value = getattr(self, f.name)
+        if f.name in quiet and value == f.default:
+            continue
+        parts.append(f"{f.name}={value!r}")
+    return f"{cls.__name__}({', '.join(parts)})"
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -40,15 +59,20 @@ class Prepare:
     from_slot: int = attrs.field(validator=_slot)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Promise:
     """Phase 1b: the sender promised ``ballot`` (durably, before sending).
 
     ``entries``: what it accepted at slots >= ``from_slot``, ascending. ``commit_index``: its
     commit index. ``lease_remaining_us``: how long (its local clock) the lease it granted to an
     earlier leader still runs. When it has compacted slots >= from_slot away, ``snapshot_slot``
-    and ``snapshot`` carry its state machine snapshot (else 0 and b"").
+    and ``snapshot`` carry its state machine snapshot (else 0 and b""), and ``config`` the
+    configuration command in force at ``config_slot`` (b"": the initial configuration). A log
+    replica has no state machine: its ``snapshot`` is always b"".
     """
+
+    _QUIET: ClassVar[frozenset[str]] = frozenset(("config_slot", "config"))
+    __repr__ = _compact_repr
 
     ballot: Ballot
     from_slot: int = attrs.field(validator=_slot)
@@ -57,6 +81,8 @@ class Promise:
     lease_remaining_us: int = attrs.field(validator=_non_negative)
     snapshot_slot: int = attrs.field(default=0, validator=_non_negative)
     snapshot: bytes = b""
+    config_slot: int = attrs.field(default=0, validator=_non_negative)
+    config: bytes = b""
 
 
 @attrs.frozen(kw_only=True)
@@ -67,33 +93,44 @@ class Nack:
     rejected: Ballot
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Accept:
     """Phase 2a and heartbeat: accept ``commands`` at slots first_slot, first_slot+1, ...
 
     ``commands == ()`` is a plain heartbeat. ``commit_index``: every slot <= it is chosen, with
     the value the leader of ``ballot`` holds there. ``stamp_us``: the leader's local send time;
-    the reply echoes it so the leader can extend its lease.
+    the reply echoes it so the leader can extend its lease. ``truncate_to``: every storage
+    replica of the configuration has applied every slot <= it, so log replicas may drop them
+    (0: nothing yet).
     """
+
+    _QUIET: ClassVar[frozenset[str]] = frozenset(("truncate_to",))
+    __repr__ = _compact_repr
 
     ballot: Ballot
     first_slot: int = attrs.field(validator=_slot)
     commands: tuple[bytes, ...]
     commit_index: int = attrs.field(validator=_non_negative)
     stamp_us: int = attrs.field(validator=_non_negative)
+    truncate_to: int = attrs.field(default=0, validator=_non_negative)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Accepted:
     """Phase 2b and heartbeat ack: the sender durably accepted slots first..last under ballot.
 
     ``last_slot < first_slot`` acknowledges a heartbeat only. ``stamp_us`` echoes the Accept's.
+    ``applied_index``: the sender's applied slot (0 for a log replica, which applies nothing).
     """
+
+    _QUIET: ClassVar[frozenset[str]] = frozenset(("applied_index",))
+    __repr__ = _compact_repr
 
     ballot: Ballot
     first_slot: int = attrs.field(validator=_slot)
     last_slot: int = attrs.field(validator=_non_negative)
     stamp_us: int = attrs.field(validator=_non_negative)
+    applied_index: int = attrs.field(default=0, validator=_non_negative)
 
     @property
     def slots(self) -> range:
@@ -125,26 +162,39 @@ class ProbeReply:
     hears: bool
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CatchUpRequest:
-    """A lagging replica asks for the chosen entries from ``from_slot`` on."""
+    """A lagging replica asks for the chosen entries from ``from_slot`` on.
+
+    ``log_only``: the asker is a log replica; send no snapshot bytes, only its slot.
+    """
+
+    _QUIET: ClassVar[frozenset[str]] = frozenset(("log_only",))
+    __repr__ = _compact_repr
 
     ballot: Ballot
     from_slot: int = attrs.field(validator=_slot)
+    log_only: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CatchUpReply:
     """Chosen entries (ascending, contiguous) and, if needed, a snapshot taken at snapshot_slot.
 
     ``snapshot_slot == 0`` means no snapshot. ``entries`` continue right after the snapshot (or
-    at the requested slot) and hold only slots the sender knows are chosen.
+    at the requested slot) and hold only slots the sender knows are chosen. ``config_slot`` and
+    ``config`` as in `Promise` (set with a snapshot).
     """
+
+    _QUIET: ClassVar[frozenset[str]] = frozenset(("config_slot", "config"))
+    __repr__ = _compact_repr
 
     ballot: Ballot
     snapshot_slot: int = attrs.field(validator=_non_negative)
     snapshot: bytes
     entries: tuple[SlotEntry, ...]
+    config_slot: int = attrs.field(default=0, validator=_non_negative)
+    config: bytes = b""
 
 
 Message = (

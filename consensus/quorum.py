@@ -5,7 +5,9 @@ All times are local microseconds (ints). rho is given in parts per million (``pp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
 
 _PPM = 1_000_000
 
@@ -56,3 +58,116 @@ def lease_length_us(lease_us: int, drift_ppm: int) -> int:
     leader stamped it; the leader keeps L(1-rho)/(1+rho) from its stamp, rounded down.
     """
     return lease_us * (_PPM - drift_ppm) // (_PPM + drift_ppm)
+
+
+# ---------------------------------------------------------------------- membership
+def _sorted_ids(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Membership:
+    """A configuration: the voting storage replicas and the voting log replicas.
+
+    Every voter (storage or log) counts the same in phase 1 and phase 2: a quorum is a
+    majority of ``voters``. Only storage replicas may lead or serve reads. Validated when built
+    (ValueError): ids sorted, distinct, >= 0, the two sets disjoint, at least one storage
+    replica, and no more log replicas than storage replicas (else the log replicas could form a
+    quorum of their own with the dead and nobody could ever serve from what they hold).
+    """
+
+    storage: tuple[int, ...] = attrs.field(converter=_sorted_ids)
+    logs: tuple[int, ...] = attrs.field(default=(), converter=_sorted_ids)
+
+    def __attrs_post_init__(self) -> None:
+        for name, ids in (("storage", self.storage), ("logs", self.logs)):
+            if list(ids) != sorted(set(ids)) or any(i < 0 for i in ids):
+                raise ValueError(f"{name} ids must be sorted, distinct and >= 0, got {name}={ids}")
+        if not self.storage:
+            raise ValueError("a configuration needs at least one storage replica, got storage=()")
+        if set(self.storage) & set(self.logs):
+            raise ValueError(
+                f"a node is either storage or log replica, got storage={self.storage} "
+                f"logs={self.logs}"
+            )
+        if len(self.logs) > len(self.storage):
+            raise ValueError(
+                f"more log replicas than storage replicas: storage={self.storage} logs={self.logs}"
+            )
+
+    @property
+    def voters(self) -> tuple[int, ...]:
+        """Every voting member, sorted."""
+        return tuple(sorted(self.storage + self.logs))
+
+    @property
+    def quorum(self) -> int:
+        """Size of a phase-1 and phase-2 quorum: a majority of the voters."""
+        return majority(len(self.storage) + len(self.logs))
+
+    def is_quorum(self, ids: Iterable[int]) -> bool:
+        """True iff ``ids`` include a majority of this configuration's voters."""
+        voters = set(self.voters)
+        return len(voters.intersection(ids)) >= self.quorum
+
+    def mask(self, bit: Mapping[int, int]) -> int:
+        """Bitmask of the voters given each node's bit (nodes missing from ``bit`` ignored)."""
+        m = 0
+        for v in self.voters:
+            m |= bit.get(v, 0)
+        return m
+
+
+def quorums_intersect(a: Membership, b: Membership) -> bool:
+    """True iff every quorum of ``a`` shares a voter with every quorum of ``b`` (S12).
+
+    Disjoint quorums exist iff both can be filled while splitting the shared voters:
+    a quorum of ``a`` needs at least ``qa - |a only|`` shared voters, one of ``b`` at least
+    ``qb - |b only|``; they fit side by side iff those needs sum to at most ``|shared|``.
+    """
+    va, vb = set(a.voters), set(b.voters)
+    shared = len(va & vb)
+    need_a = max(0, a.quorum - (len(va) - shared))
+    need_b = max(0, b.quorum - (len(vb) - shared))
+    return need_a + need_b > shared
+
+
+def is_single_change(a: Membership, b: Membership) -> bool:
+    """True iff ``b`` adds or removes exactly one voter of ``a`` (and changes nothing else)."""
+    va, vb = set(a.voters), set(b.voters)
+    if len(va ^ vb) != 1:
+        return False
+    return set(a.storage) & vb == set(b.storage) & va and set(a.logs) & vb == set(b.logs) & va
+
+
+def next_change(current: Membership, target: Membership, *, one_step: bool = False
+                ) -> Membership | None:
+    """Return the next configuration on the way from ``current`` to ``target`` (None: there).
+
+    Safe path (``one_step`` False): one voter at a time, every addition before any removal
+    (storage additions first, then log additions; then log removals last, so a log replica
+    keeps the quorum up until storage replicas are back), so consecutive configurations have
+    intersecting quorums and the group never has fewer voters than the smaller end point.
+    ``one_step`` (the unsafe "one-step-swap" variant) jumps straight to ``target``.
+    Raises ValueError if a node would change kind (storage <-> log): remove it, then add it.
+    """
+    if current == target:
+        return None
+    both = set(current.storage) & set(target.logs) | set(current.logs) & set(target.storage)
+    if both:
+        raise ValueError(f"a node cannot change kind in place, got nodes={sorted(both)}")
+    if one_step:
+        return target
+    for i in target.storage:
+        if i not in current.storage:
+            return Membership(tuple(sorted((*current.storage, i))), current.logs)
+    for i in target.logs:
+        if i not in current.logs:
+            return Membership(current.storage, tuple(sorted((*current.logs, i))))
+    for i in current.storage:
+        if i not in target.storage:
+            return Membership(tuple(s for s in current.storage if s != i), current.logs)
+    for i in current.logs:
+        if i not in target.logs:
+            return Membership(current.storage, tuple(s for s in current.logs if s != i))
+    return None  # pragma: no cover - the sets differ, so some branch above returned

@@ -64,7 +64,21 @@ class CheckpointRecord:
     snapshot: bytes
 
 
-DurableRecord = PromiseRecord | AcceptRecord | CommitRecord | SnapshotRecord | CheckpointRecord
+@attrs.frozen
+class ConfigRecord:
+    """The configuration in force at ``slot`` (a `consensus.membership` command).
+
+    Written when entries up to ``slot`` are dropped (compaction, an installed snapshot), so the
+    configuration their configuration entries set is not lost with them.
+    """
+
+    slot: int
+    config: bytes
+
+
+DurableRecord = (
+    PromiseRecord | AcceptRecord | CommitRecord | SnapshotRecord | CheckpointRecord | ConfigRecord
+)
 
 
 def encode_record(record: DurableRecord) -> bytes:
@@ -78,6 +92,8 @@ def encode_record(record: DurableRecord) -> bytes:
         return b"C" + _SLOT.pack(record.slot)
     if isinstance(record, SnapshotRecord):
         return b"S" + _SLOT.pack(record.slot) + record.snapshot
+    if isinstance(record, ConfigRecord):
+        return b"M" + _SLOT.pack(record.slot) + record.config
     p = record.promised
     head = _CHECKPOINT.pack(p.round, p.node, record.commit_index, record.snapshot_slot)
     return b"K" + head + record.snapshot
@@ -118,6 +134,9 @@ def decode_record(data: bytes) -> DurableRecord:
         return CheckpointRecord(
             Ballot(rnd, node), commit, snap_slot, bytes(data[1 + _CHECKPOINT.size :])
         )
+    if kind == b"M":
+        (slot,) = _fixed(data, _SLOT, "config")
+        return ConfigRecord(slot, bytes(data[1 + _SLOT.size :]))
     raise ValueError(f"unknown record kind={kind!r}")
 
 
@@ -127,6 +146,8 @@ class DurableState:
 
     ``accepted`` holds only slots > ``snapshot_slot``. ``commit_hint`` is a commit index the
     node once knew (slots <= it chosen, with the node's entries there); it may lag.
+    ``config`` (b"": the initial one) is the configuration command in force at ``config_slot``,
+    kept for configuration entries dropped with compacted slots.
     """
 
     promised: Ballot = Ballot.ZERO
@@ -134,6 +155,8 @@ class DurableState:
     commit_hint: int = 0
     snapshot_slot: int = 0
     snapshot: bytes = b""
+    config_slot: int = 0
+    config: bytes = b""
 
     def apply(self, record: DurableRecord) -> None:
         """Update this state with one record, exactly as replay does."""
@@ -151,18 +174,26 @@ class DurableState:
                 self.commit_hint = max(self.commit_hint, record.slot)
                 for slot in [s for s in self.accepted if s <= record.slot]:
                     del self.accepted[slot]
+        elif isinstance(record, ConfigRecord):
+            if record.slot >= self.config_slot:
+                self.config_slot = record.slot
+                self.config = record.config
         else:
             self.promised = record.promised
             self.accepted = {}
             self.commit_hint = record.commit_index
             self.snapshot_slot = record.snapshot_slot
             self.snapshot = record.snapshot
+            self.config_slot = 0
+            self.config = b""
 
     def checkpoint_records(self) -> list[DurableRecord]:
         """Return records that alone rebuild this state (a CheckpointRecord first)."""
         out: list[DurableRecord] = [
             CheckpointRecord(self.promised, self.commit_hint, self.snapshot_slot, self.snapshot)
         ]
+        if self.config:
+            out.append(ConfigRecord(self.config_slot, self.config))
         for slot in sorted(self.accepted):
             e = self.accepted[slot]
             out.append(AcceptRecord(slot, e.ballot, e.command))

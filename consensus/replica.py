@@ -13,14 +13,24 @@ never reads a clock and draws randomness only through ``choose``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
 from consensus.ballot import Ballot
 from consensus.effects import Effect, Reply, ServeRead, SetTimer
-from consensus.events import ClientRead, ClientWrite, Compact, Event, Receive, StepDown, Tick
+from consensus.events import (
+    ClientRead,
+    ClientWrite,
+    Compact,
+    Event,
+    Receive,
+    Reconfigure,
+    StepDown,
+    Tick,
+)
 from consensus.leader import LeaderCore
+from consensus.membership import is_config
 from consensus.messages import (
     Accept,
     Accepted,
@@ -33,6 +43,7 @@ from consensus.messages import (
     Promise,
     Release,
 )
+from consensus.quorum import Membership
 from consensus.roles import CandidateState, FollowerState, LeaderState, Role, check_transition
 
 logger = logging.getLogger(__name__)
@@ -87,6 +98,8 @@ class Replica(LeaderCore):
         elif isinstance(event, StepDown):
             if self.role is Role.LEADER:
                 self._step_down_on_purpose("asked to")
+        elif isinstance(event, Reconfigure):
+            self._on_reconfigure(event)
         else:
             raise TypeError(f"step needs a consensus event, got type={type(event).__name__}")
         self._finish()
@@ -138,6 +151,7 @@ class Replica(LeaderCore):
         if ls is not None:
             self._leader_progress(ls)
         self._apply_committed()
+        self._refresh_peers()
         if ls is not None and self._lstate is ls:
             self._serve_held(ls)
         self._flush()
@@ -187,6 +201,9 @@ class Replica(LeaderCore):
         if src is None:
             if self._now < fs.deadline_us:
                 return
+            if not self._may_lead():
+                fs.deadline_us = self._now + fs.timeout_us
+                return
             # Gray-failure check: campaign only if a majority (self included) hears no leader.
             fs.probe_id += 1
             fs.not_hearing = self._bit[self.node_id]
@@ -200,8 +217,12 @@ class Replica(LeaderCore):
             fs.not_hearing |= self._bit[src]
         else:
             return
-        if fs.not_hearing.bit_count() >= self._majority:
+        if self._may_lead() and self._has_quorum(self.membership, fs.not_hearing, self._bit):
             self._become_candidate()
+
+    def _may_lead(self) -> bool:
+        """Only a storage voter of its current configuration ever campaigns (S13)."""
+        return not self._is_log and self.node_id in self.membership.storage
 
     # ------------------------------------------------------------------ candidate
     def _become_candidate(self) -> None:
@@ -220,10 +241,49 @@ class Replica(LeaderCore):
         )
         self._cstate = cs
         cs.promises[self.node_id] = self._own_promise(ballot, from_slot)
-        for p in self._peers:
-            self._send(p, Prepare(ballot=ballot, from_slot=from_slot))
-        if len(cs.promises) >= self._majority:
-            self._become_leader(cs)
+        cs.asked = self._bit[self.node_id]
+        self._ask(cs, self._peers)
+        self._check_phase1(cs)
+
+    def _ask(self, cs: CandidateState, nodes: Iterable[int]) -> None:
+        """Send the Prepare to every node of ``nodes`` not asked yet."""
+        for p in nodes:
+            b = self._bit.get(p, 0)
+            if b and not cs.asked & b:
+                cs.asked |= b
+                self._send(p, Prepare(ballot=cs.ballot, from_slot=cs.from_slot))
+
+    def _check_phase1(self, cs: CandidateState) -> None:
+        """Become leader once the promises hold a quorum of every configuration that may
+        govern a slot >= from_slot: the one in force before it, and every one they report."""
+        configs = [self.config_at(cs.from_slot - 1)]
+        for p in cs.promises.values():
+            if p.config and p.snapshot_slot >= cs.from_slot:
+                configs.append(self._decode(p.config))
+            configs.extend(self._decode(e.command) for e in p.entries if is_config(e.command))
+        promised = 0
+        for n in cs.promises:
+            promised |= self._bit[n]
+        ready = True
+        for cfg in configs:
+            if not self._has_quorum(cfg, promised, self._bit):
+                ready = False
+                self._ask(cs, cfg.voters)
+        if not ready:
+            return
+        # A log replica drops slots every storage replica applied; a candidate that is behind
+        # its truncation point must first catch up from a storage replica.
+        real = max((p.snapshot_slot for p in cs.promises.values() if p.snapshot), default=0)
+        behind = max(
+            (p.snapshot_slot for n, p in cs.promises.items() if n in self._log_kind), default=0
+        )
+        if behind > max(real, self.commit_index):
+            self._become_follower(f"behind a log replica's truncation at slot={behind}")
+            storage_peers = [p for p in self._peers if p not in self._log_kind]
+            if storage_peers:
+                self._request_catch_up(storage_peers[0], self.commit_index + 1)
+            return
+        self._become_leader(cs)
 
     def _step_candidate(self, src: int | None, msg: object) -> None:
         cs = self._cstate
@@ -233,8 +293,7 @@ class Replica(LeaderCore):
                 self._become_candidate()  # phase 1 did not finish: a higher round
         elif isinstance(msg, Promise) and msg.ballot == cs.ballot:
             cs.promises[src] = msg
-            if len(cs.promises) >= self._majority:
-                self._become_leader(cs)
+            self._check_phase1(cs)
 
     # ------------------------------------------------------------------ clients
     def _on_client_write(self, ev: ClientWrite) -> None:
@@ -252,6 +311,12 @@ class Replica(LeaderCore):
         self._leader_write(ls, ev)
 
     def _on_client_read(self, ev: ClientRead) -> None:
+        if self._is_log:  # S13: a log replica has no state to read from
+            self._out.append(
+                Reply(client_id=ev.client_id, request_id=ev.request_id, error="log-replica",
+                      leader_hint=self._leader_hint())
+            )
+            return
         if not ev.strong or not self._flags.strong_read_needs_lease:
             self._out.append(
                 ServeRead(
@@ -271,6 +336,19 @@ class Replica(LeaderCore):
             )
             return
         ls.reads.append((self.commit_index, ev))
+
+    def _on_reconfigure(self, ev: Reconfigure) -> None:
+        """A leader starts moving to the configuration ``ev`` names; others ignore it."""
+        target = Membership(ev.storage, ev.logs)
+        ls = self._lstate
+        if ls is None:
+            logger.info("node=%d ignored Reconfigure: not leader", self.node_id)
+            return
+        if self.node_id not in target.storage:
+            logger.warning("node=%d ignored Reconfigure removing the leader itself",
+                           self.node_id)
+            return
+        ls.target = target
 
     def _leader_hint(self) -> int | None:
         b = self.leader_ballot
@@ -293,6 +371,8 @@ class Replica(LeaderCore):
             d.commit_hint,
             d.snapshot_slot,
             d.snapshot,
+            d.config_slot,
+            d.config,
             self.commit_index,
             self.applied_index,
             self.leader_ballot,

@@ -13,6 +13,7 @@ import attrs
 from consensus.ballot import Ballot
 from consensus.events import ClientRead, ClientWrite
 from consensus.messages import Promise
+from consensus.quorum import Membership
 
 
 class Role(enum.Enum):
@@ -61,12 +62,17 @@ class FollowerState:
 
 @attrs.define
 class CandidateState:
-    """Phase 1 in progress under ``ballot``; ``promises`` by node (self included)."""
+    """Phase 1 in progress under ``ballot``; ``promises`` by node (self included).
+
+    ``asked``: bitmask of the nodes sent a Prepare (more are asked when promises reveal a
+    configuration with new voters).
+    """
 
     ballot: Ballot
     deadline_us: int
     from_slot: int
     promises: dict[int, Promise] = attrs.Factory(dict)
+    asked: int = 0
 
 
 @attrs.define
@@ -80,6 +86,10 @@ class LeaderState:
     leases granted to predecessors have surely run out. ``pending``: slot -> (client, request)
     of writes to answer once applied and serving. ``queue``: writes waiting for window room.
     ``reads``: (commit index at arrival, read) of strong reads waiting to be served.
+    ``first_own_slot``: the first slot proposed under ``ballot`` (0: none yet); a
+    configuration change waits until it is committed. ``target``: the configuration the
+    leader is moving the group to, one change at a time (None: none). ``applied``: per peer,
+    the applied slot it last reported. ``heard_us``: per peer, when its last reply came.
     """
 
     ballot: Ballot
@@ -95,3 +105,7 @@ class LeaderState:
     pending: dict[int, tuple[int, int]] = attrs.Factory(dict)
     queue: list[ClientWrite] = attrs.Factory(list)
     reads: list[tuple[int, ClientRead]] = attrs.Factory(list)
+    first_own_slot: int = 0
+    target: Membership | None = None
+    applied: dict[int, int] = attrs.Factory(dict)
+    heard_us: dict[int, int] = attrs.Factory(dict)

@@ -59,7 +59,12 @@ class Node:
 
 
 class Group:
-    """``n`` replicas (ids 1..n) and a network of in-flight (src, dst, msg)."""
+    """``n`` storage replicas (ids 1..n) and a network of in-flight (src, dst, msg).
+
+    ``logs`` log replicas follow (ids n+1..), then ``spares`` storage spares and ``log_spares``
+    log spares, outside the initial configuration but running (a healing leader may add them).
+    ``members`` lists every node id; ``storage`` the initial storage voters.
+    """
 
     def __init__(
         self,
@@ -70,8 +75,17 @@ class Group:
         seed: int = 0,
         window: int = 64,
         on_apply: Callable[[int, int, bytes], None] | None = None,
+        logs: int = 0,
+        spares: int = 0,
+        log_spares: int = 0,
+        replica_dead_after_us: int = 0,
     ) -> None:
-        self.members = tuple(range(1, n + 1))
+        self.storage = tuple(range(1, n + 1))
+        ids = iter(range(n + 1, n + logs + spares + log_spares + 1))
+        log_ids = tuple(next(ids) for _ in range(logs))
+        spare_ids = tuple(next(ids) for _ in range(spares))
+        log_spare_ids = tuple(next(ids) for _ in range(log_spares))
+        self.members = self.storage + log_ids + spare_ids + log_spare_ids
         self.rng = random.Random(seed)
         self.network: list[tuple[int, int, object]] = []
         self.on_apply = on_apply
@@ -79,7 +93,9 @@ class Group:
         self.paused: set[int] = set()  # alive, clock running, but handed no events
         for i in self.members:
             cfg = ReplicaConfig(
-                node_id=i, members=self.members, timing=timing, window=window, variant=variant
+                node_id=i, members=self.storage, timing=timing, window=window, variant=variant,
+                log_members=log_ids, spares=spare_ids, log_spares=log_spare_ids,
+                replica_dead_after_us=replica_dead_after_us,
             )
             self.nodes[i] = Node(replica=Replica(cfg, self.choose), config=cfg)
         for i in self.members:

@@ -1,19 +1,22 @@
 """Each deliberately broken variant changes exactly the behaviour it names.
 
-Four probes, one per behaviour; each returns True when the replica behaved as the correct
+Five probes, one per behaviour; each returns True when the replica behaved as the correct
 protocol does. Under a variant, exactly its own probe must flip.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
 
 from consensus import VARIANTS, Ballot, Replica, ReplicaConfig
 from consensus.effects import Apply, Persist, Reply, Send, ServeRead
-from consensus.events import Receive, Tick
+from consensus.events import Receive, Reconfigure, Tick
+from consensus.membership import decode_config, is_config
 from consensus.messages import Prepare
+from consensus.quorum import Membership, is_single_change
 from tests.consensus.group import FAST, Group
 
 
@@ -55,11 +58,26 @@ def strong_reads_need_leader(variant: str | None) -> bool:
     return not any(isinstance(e, ServeRead) for e in effects)
 
 
+def changes_one_voter_at_a_time(variant: str | None) -> bool:
+    g = Group(3, log_spares=1, variant=variant)
+    leader = g.elect()
+    dead = max(i for i in g.storage if i != leader)
+    keep = tuple(i for i in g.storage if i != dead)
+    g.step(leader, Reconfigure(storage=keep, logs=(4,)))
+    g.run(300_000)
+    configs = [decode_config(e.command) for _, e in sorted(g.replica(leader).accepted.items())
+               if is_config(e.command)]
+    assert configs[-1] == Membership(keep, (4,))
+    steps = [Membership(g.storage), *configs]
+    return all(is_single_change(a, b) for a, b in itertools.pairwise(steps))
+
+
 PROBES: dict[str, Callable[[str | None], bool]] = {
     "no-lease-wait": waits_out_old_lease,
     "quorum-one": commits_only_with_majority,
     "no-persist-promise": persists_promise_before_sending,
     "stale-read": strong_reads_need_leader,
+    "one-step-swap": changes_one_voter_at_a_time,
 }
 
 
