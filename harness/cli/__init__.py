@@ -16,7 +16,9 @@ import sys
 from collections.abc import Sequence
 
 # Module names under harness.cli, in the order ``paxlab --help`` lists them.
-_COMMANDS: tuple[str, ...] = ("run", "sweep", "replay", "shrink", "report", "check_history")
+_COMMANDS: tuple[str, ...] = (
+    "run", "sweep", "replay", "shrink", "report", "check_history", "explore"
+)
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1

@@ -1,0 +1,217 @@
+"""Search strategies over `World` states: breadth-first (shortest trace), depth-first, random.
+
+Each distinct state (by `World.digest`, a blake2b of the canonical fingerprint) is expanded
+once. The visited table keeps, per state, its parent digest and the action that reached it,
+so a violation's trace is rebuilt by walking parents back to the initial state; breadth-first
+search therefore reports a shortest one. Random walks draw only from a seeded
+`harness.chooser.Chooser` (deterministic per seed).
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections import deque
+from typing import Any
+
+import attrs
+
+from harness.chooser import Chooser
+from harness.explore.bounds import STRATEGIES, Bounds, BoundsError
+from harness.explore.ghost import Found
+from harness.explore.world import Action, World
+from harness.runspec import Violation
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(kw_only=True)
+class ExploreResult:
+    """What one exploration found.
+
+    Attributes:
+        bounds, strategy: what ran.
+        violation: the first violated property, or None.
+        schedule: on violation, the actions from the initial state to it, each as
+            ``(action, true_us)`` (true time when it ran); empty otherwise.
+        states: distinct states reached. transitions: successors computed.
+        max_depth: longest path explored. complete: every reachable state within the bounds
+            was expanded (False when a violation or ``max_states`` stopped the search).
+        elapsed_s: wall seconds (not part of any verdict). peak_rss_kb: process peak RSS.
+    """
+
+    bounds: Bounds
+    strategy: str
+    violation: Violation | None
+    schedule: tuple[tuple[Action, int], ...]
+    states: int
+    transitions: int
+    max_depth: int
+    complete: bool
+    elapsed_s: float
+    peak_rss_kb: int
+
+    @property
+    def states_per_s(self) -> float:
+        return self.states / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bounds": self.bounds.to_json(),
+            "strategy": self.strategy,
+            "verdict": "ok" if self.violation is None else "violation",
+            "violation": None if self.violation is None else self.violation.to_json(),
+            "schedule_length": len(self.schedule),
+            "states": self.states,
+            "transitions": self.transitions,
+            "max_depth": self.max_depth,
+            "complete": self.complete,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "states_per_s": round(self.states_per_s, 1),
+            "peak_rss_kb": self.peak_rss_kb,
+        }
+
+
+def explore(
+    bounds: Bounds,
+    *,
+    strategy: str = "bfs",
+    max_states: int | None = None,
+    walks: int = 1000,
+    seed: int = 0,
+) -> ExploreResult:
+    """Explore the states reachable within ``bounds`` until a violation or exhaustion.
+
+    ``max_states`` stops the search early (the result is then not ``complete``); for
+    ``random``, ``walks`` walks from the initial state, each until a dead end or the depth
+    bound. Raises BoundsError for an unknown strategy.
+    """
+    if strategy not in STRATEGIES:
+        raise BoundsError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    started = time.perf_counter()
+    if strategy == "random":
+        out = _random_walks(bounds, walks, seed, max_states)
+    else:
+        out = _graph_search(bounds, strategy, max_states)
+    violation, schedule, states, transitions, depth, complete = out
+    return ExploreResult(
+        bounds=bounds,
+        strategy=strategy,
+        violation=violation,
+        schedule=schedule,
+        states=states,
+        transitions=transitions,
+        max_depth=depth,
+        complete=complete,
+        elapsed_s=time.perf_counter() - started,
+        peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )
+
+
+_Out = tuple[Violation | None, tuple[tuple[Action, int], ...], int, int, int, bool]
+
+
+def _graph_search(bounds: Bounds, strategy: str, max_states: int | None) -> _Out:
+    init = World.initial(bounds)
+    root = init.digest()
+    parents: dict[bytes, tuple[bytes, Action, int] | None] = {root: None}
+    frontier: deque[tuple[World, bytes, int]] = deque([(init, root, 0)])
+    pop = frontier.popleft if strategy == "bfs" else frontier.pop
+    transitions = 0
+    max_depth = 0
+    limit = bounds.depth
+    while frontier:
+        world, digest, depth = pop()
+        max_depth = max(max_depth, depth)
+        if limit is not None and depth >= limit:
+            continue
+        for action in world.actions():
+            transitions += 1
+            try:
+                nxt = world.after(action, depth + 1)
+            except Found as found:
+                path = _path(parents, digest)
+                path.append((action, _action_time(world, action)))
+                return found.violation, tuple(path), len(parents), transitions, depth + 1, False
+            if nxt is None:
+                continue
+            d = nxt.digest()
+            if d in parents:
+                continue
+            parents[d] = (digest, action, nxt.now_us)
+            frontier.append((nxt, d, depth + 1))
+            if max_states is not None and len(parents) >= max_states:
+                return None, (), len(parents), transitions, max_depth, False
+    return None, (), len(parents), transitions, max_depth, True
+
+
+def _action_time(world: World, action: Action) -> int:
+    if action[0] == "tick":
+        return max(world.now_us, world.timers[action[1]])
+    return world.now_us
+
+
+def _path(
+    parents: dict[bytes, tuple[bytes, Action, int] | None], digest: bytes
+) -> list[tuple[Action, int]]:
+    path: list[tuple[Action, int]] = []
+    link = parents[digest]
+    while link is not None:
+        parent, action, at = link
+        path.append((action, at))
+        link = parents[parent]
+    path.reverse()
+    return path
+
+
+def _random_walks(bounds: Bounds, walks: int, seed: int, max_states: int | None) -> _Out:
+    chooser = Chooser(seed)
+    seen: set[bytes] = set()
+    transitions = 0
+    max_depth = 0
+    limit = bounds.depth if bounds.depth is not None else 200
+    for _ in range(walks):
+        world = World.initial(bounds)
+        seen.add(world.digest())
+        path: list[tuple[Action, int]] = []
+        for depth in range(limit):
+            actions = world.actions()
+            if not actions:
+                break
+            action = actions[chooser.choose("explore.action", len(actions))]
+            transitions += 1
+            at = _action_time(world, action)
+            try:
+                nxt = world.after(action, depth + 1)
+            except Found as found:
+                path.append((action, at))
+                return found.violation, tuple(path), len(seen), transitions, depth + 1, False
+            if nxt is None:
+                break
+            path.append((action, at))
+            world = nxt
+            seen.add(world.digest())
+            max_depth = max(max_depth, depth + 1)
+        if max_states is not None and len(seen) >= max_states:
+            break
+    return None, (), len(seen), transitions, max_depth, False
+
+
+def replay_schedule(bounds: Bounds, schedule: list[Action]) -> tuple[World, Violation | None]:
+    """Re-run ``schedule`` in the explorer; return the last state and the violation, if any.
+
+    Raises ValueError if an action is not enabled where the schedule uses it.
+    """
+    world = World.initial(bounds)
+    for i, action in enumerate(schedule):
+        if tuple(action) not in world.actions():
+            raise ValueError(f"schedule action not enabled: step={i + 1} action={action!r}")
+        try:
+            nxt = world.after(tuple(action), i + 1)
+        except Found as found:
+            return world, found.violation
+        if nxt is None:
+            raise ValueError(f"schedule leaves the ballot bound: step={i + 1}")
+        world = nxt
+    return world, None

@@ -1,0 +1,349 @@
+"""One explored state: replicas, their WALs and state machines, in-flight messages, clients.
+
+A `World` is never changed once built: `World.after(action)` returns the successor (copying
+only the replica that steps, with `harness.explore.clone`) or raises `Found` if a property
+breaks on the way. Actions are tuples, the labels of the explicit schedule:
+
+- ``("tick", n)``: true time moves to node n's timer deadline (if later) and n gets a Tick;
+- ``("deliver", dst, src, msg_repr)``: one copy of an in-flight message is delivered;
+- ``("drop", dst, src, msg_repr)`` / ``("dup", ...)``: one copy is lost / duplicated;
+- ``("request", op, n)``: client op ``op`` is sent to node n (writes, then strong reads);
+- ``("crash", n)``: n loses its volatile state (WAL records are durable once persisted);
+- ``("restart", n)``: n recovers from its WAL (state machine rebuilt from slot 1) and ticks.
+
+Message and client delivery are instantaneous in true time; arbitrary delay is modelled by
+the freedom to deliver in any order. `fingerprint` is canonical bytes (no ``hash()``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from consensus import Replica, ReplicaConfig
+from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
+from consensus.events import ClientRead, ClientWrite, Event, Receive, Tick
+from harness.checkers.linearizability import check_linearizability
+from harness.explore.bounds import EXPLORE_TIMING, Bounds
+from harness.explore.clone import clone
+from harness.explore.ghost import Found, Ghost, kv_apply
+from harness.history import HistoryEvent
+from harness.runspec import Violation
+from storage.kv import Command
+
+Action = tuple[Any, ...]
+KEY = b"k"
+
+
+def nominal(label: str, n: int) -> int:
+    """The explorer's `choose`: always the nominal choice 0."""
+    return 0
+
+
+def op_spec(bounds: Bounds, op: int) -> tuple[str, bytes]:
+    """Return (f, value) of client op ``op``: writes ``put k=v<op>`` first, then strong gets."""
+    if op < bounds.writes:
+        return "put", f"v{op}".encode()
+    return "get", b""
+
+
+def make_replica(bounds: Bounds, node: int, records: tuple[bytes, ...] = ()) -> Replica:
+    config = ReplicaConfig(
+        node_id=node, members=bounds.members, timing=EXPLORE_TIMING, variant=bounds.variant
+    )
+    return Replica(config, nominal, records=records, applied_slot=0)
+
+
+class World:
+    """One state (see the module doc). Build the initial one with `World.initial`."""
+
+    __slots__ = (
+        "bounds", "ghost", "history", "kvs", "msgs", "now_us", "ops", "replicas", "timers",
+        "used", "wal_digests", "wals",
+    )
+
+    bounds: Bounds
+    now_us: int
+    replicas: list[Replica | None]
+    kvs: list[dict[bytes, bytes]]
+    timers: list[int]
+    wals: list[tuple[bytes, ...]]
+    wal_digests: list[bytes]
+    msgs: dict[tuple[int, int, str], tuple[object, int]]
+    ops: list[tuple[str, int]]
+    used: dict[str, int]
+    history: tuple[HistoryEvent, ...]
+    ghost: Ghost
+
+    @classmethod
+    def initial(cls, bounds: Bounds) -> World:
+        """Every node started (first Tick at time 0), nothing in flight, no client op sent."""
+        w = object.__new__(cls)
+        n = bounds.replicas
+        w.bounds = bounds
+        w.now_us = 0
+        w.replicas = [None] * n
+        w.kvs = [{} for _ in range(n)]
+        w.timers = [0] * n
+        w.wals = [() for _ in range(n)]
+        w.wal_digests = [b"" for _ in range(n)]
+        w.msgs = {}
+        w.ops = [("idle", -1)] * (bounds.writes + bounds.reads)
+        w.used = {"crashes": 0, "ticks": 0, "drops": 0, "dups": 0}
+        w.history = ()
+        w.ghost = Ghost(n)
+        for node in range(n):
+            w._start(node, 0)
+        return w
+
+    def _fork(self) -> World:
+        w = object.__new__(World)
+        w.bounds = self.bounds
+        w.now_us = self.now_us
+        w.replicas = list(self.replicas)
+        w.kvs = list(self.kvs)
+        w.timers = list(self.timers)
+        w.wals = list(self.wals)
+        w.wal_digests = list(self.wal_digests)
+        w.msgs = self.msgs
+        w.ops = list(self.ops)
+        w.used = dict(self.used)
+        w.history = self.history
+        w.ghost = self.ghost.fork()
+        return w
+
+    # ---- transitions ------------------------------------------------------------------
+
+    def actions(self) -> list[Action]:
+        """Every action enabled here, in a fixed order."""
+        b, used = self.bounds, self.used
+        out: list[Action] = []
+        up = [n for n, r in enumerate(self.replicas) if r is not None]
+        if b.ticks is None or used["ticks"] < b.ticks:
+            out.extend(("tick", n) for n in up)
+        for key in self.msgs:
+            if self.replicas[key[0]] is not None:
+                out.append(("deliver", *key))
+        if used["drops"] < b.drops:
+            out.extend(("drop", *key) for key in self.msgs)
+        if used["dups"] < b.dups:
+            out.extend(("dup", *key) for key in self.msgs)
+        for op, (status, _) in enumerate(self.ops):
+            if status == "idle":
+                out.extend(("request", op, n) for n in up)
+        if used["crashes"] < b.crashes:
+            out.extend(("crash", n) for n in up)
+        out.extend(("restart", n) for n, r in enumerate(self.replicas) if r is None)
+        return out
+
+    def after(self, action: Action, step: int = 0) -> World | None:
+        """Return the successor by ``action`` (None: it leaves the ballot bound).
+
+        Raises `Found` if a property breaks during the transition or in the new state;
+        ``step`` (the path length) goes into the violation.
+        """
+        w = self._fork()
+        kind = action[0]
+        if kind == "tick":
+            node = action[1]
+            at = max(self.now_us, self.timers[node])
+            self._check_s6_until(at, step)
+            w.now_us = at
+            w.used["ticks"] += 1
+            w._step(node, Tick(), step)
+        elif kind in ("deliver", "drop", "dup"):
+            key = (action[1], action[2], action[3])
+            msg, count = self.msgs[key]
+            msgs = dict(self.msgs)
+            if kind == "dup":
+                msgs[key] = (msg, count + 1)
+                w.used["dups"] += 1
+            elif count > 1:
+                msgs[key] = (msg, count - 1)
+            else:
+                del msgs[key]
+            w.msgs = msgs
+            if kind == "drop":
+                w.used["drops"] += 1
+            elif kind == "deliver":
+                w._step(key[0], Receive(src=key[1], msg=msg), step)
+        elif kind == "request":
+            op, node = action[1], action[2]
+            w._request(op, node, step)
+        elif kind == "crash":
+            node = action[1]
+            w.replicas[node] = None
+            w.kvs[node] = {}
+            w.used["crashes"] += 1
+        elif kind == "restart":
+            node = action[1]
+            w._start(node, step)
+        else:
+            raise ValueError(f"unknown explore action: action={action!r}")
+        if any(
+            r is not None and r.promised.round > self.bounds.max_round for r in w.replicas
+        ):
+            return None
+        if w.msgs is not self.msgs and sum(c for _, c in w.msgs.values()) > self.bounds.inflight:
+            return None
+        w.check_s6(w.now_us, step)
+        return w
+
+    def _start(self, node: int, step: int) -> None:
+        r = make_replica(self.bounds, node, self.wals[node])
+        self.replicas[node] = r
+        self.kvs[node] = {}
+        self.ghost.on_recover(node, r, self._where(node, step))
+        self._step(node, Tick(), step, first=True)
+
+    def _request(self, op: int, node: int, step: int) -> None:
+        f, value = op_spec(self.bounds, op)
+        client = op + 1
+        ev: Event
+        if f == "put":
+            command = Command(op="put", key=KEY, value=value, client_id=client, request_id=1)
+            ev = ClientWrite(client_id=client, request_id=1, command=command.encode())
+            hval: Any = value.decode()
+        else:
+            ev = ClientRead(client_id=client, request_id=1, key=KEY, strong=True)
+            hval = None
+        self.ops[op] = ("sent", node)
+        self._history(HistoryEvent(process=op, type="invoke", f=f, key="k", value=hval,
+                                   time=self.now_us * 1000))
+        self._step(node, ev, step)
+
+    def _history(self, event: HistoryEvent) -> None:
+        self.history = (*self.history, event)
+
+    def _complete(self, client: int, type_: str, value: Any, step: int, error: str | None) -> None:
+        op = client - 1
+        status, node = self.ops[op]
+        if status != "sent":
+            return
+        self.ops[op] = ("done", node)
+        f, wval = op_spec(self.bounds, op)
+        if f == "put":
+            value = wval.decode()
+        self._history(HistoryEvent(process=op, type=type_, f=f, key="k", value=value,
+                                   time=self.now_us * 1000, error=error))
+        if type_ == "ok":
+            result = check_linearizability(self.history, "kv", timeout_s=None)
+            if result.verdict == "violation":
+                raise Found(Violation(
+                    property="S8", time_us=self.now_us, step=step, node=node, key="k",
+                    message=f"S8: the completed client operations are not linearizable "
+                            f"({result.summary()})",
+                ))
+
+    def _where(self, node: int, step: int) -> dict[str, Any]:
+        return {"time_us": self.now_us, "step": step, "node": node}
+
+    def _step(self, node: int, event: Event, step: int, first: bool = False) -> None:
+        old = self.replicas[node]
+        assert old is not None
+        r = old if first else clone(old)
+        before = None if first else (old.promised, old.commit_index)
+        self.replicas[node] = r
+        effects = r.step(event, self.now_us)
+        where = self._where(node, step)
+        ghost = self.ghost
+        kv = self.kvs[node] = dict(self.kvs[node])
+        results: dict[int, tuple[bool, bytes | None]] = {}
+        msgs: dict[tuple[int, int, str], tuple[object, int]] | None = None
+        for e in effects:
+            t = type(e)
+            if t is Persist:
+                assert isinstance(e, Persist)
+                ghost.on_persist(node, e.records, where)
+                self.wals[node] = self.wals[node] + e.records
+                h = hashlib.blake2b(self.wal_digests[node], digest_size=16)
+                for rec in e.records:
+                    h.update(rec)
+                self.wal_digests[node] = h.digest()
+            elif t is Send:
+                assert isinstance(e, Send)
+                ghost.on_send(node, e.msg)
+                if msgs is None:
+                    msgs = dict(self.msgs)
+                key = (e.dst, node, repr(e.msg))
+                have = msgs.get(key)
+                msgs[key] = (e.msg, 1 if have is None else have[1] + 1)
+            elif t is Apply:
+                assert isinstance(e, Apply)
+                ghost.on_apply(node, e.slot, e.command, where)
+                results[e.slot] = kv_apply(kv, e.command)
+            elif t is Reply:
+                assert isinstance(e, Reply)
+                if e.slot is not None:
+                    ghost.on_ack(r, e.slot, where)
+                    self._complete(e.client_id, "ok", None, step, None)
+                else:
+                    type_ = "info" if e.indeterminate else "fail"
+                    self._complete(e.client_id, type_, None, step, e.error)
+            elif t is ServeRead:
+                assert isinstance(e, ServeRead)
+                if e.strong:
+                    ghost.on_strong_read(r, where)
+                value = kv.get(e.key)
+                ghost.on_read_value(node, r.applied_index, e.key, value, where)
+                self._complete(e.client_id, "ok", None if value is None else value.decode(),
+                               step, None)
+            elif t is SetTimer:
+                assert isinstance(e, SetTimer)
+                self.timers[node] = e.at_us
+            elif t is InstallSnapshot:
+                raise RuntimeError("explorer never compacts, yet got InstallSnapshot")
+        if msgs is not None:
+            self.msgs = dict(sorted(msgs.items(), key=_msg_order))
+        ghost.check_monotone(node, before, r, where)
+
+    # ---- S6 ---------------------------------------------------------------------------
+
+    def check_s6(self, at_us: int, step: int) -> None:
+        """S6 at true time ``at_us`` (all clocks read true time)."""
+        serving = [n for n, r in enumerate(self.replicas) if r is not None and r.is_serving(at_us)]
+        if len(serving) > 1:
+            raise Found(Violation(
+                property="S6", time_us=at_us, step=step, node=serving[-1],
+                message=f"S6: replicas {serving} all serve under a lease at true time {at_us}us",
+            ))
+
+    def _check_s6_until(self, end_us: int, step: int) -> None:
+        """S6 at every instant in (now, end): the serving set only grows at a step or when a
+        lease wait ends, and overlaps are largest just before some lease expires."""
+        for r in self.replicas:
+            until = None if r is None else r.lease_until_us
+            if until is not None and self.now_us < until - 1 < end_us:
+                self.check_s6(until - 1, step)
+
+    # ---- identity ---------------------------------------------------------------------
+
+    def fingerprint(self) -> bytes:
+        """Canonical bytes of the whole state (equal states, equal bytes, in any process)."""
+        parts: list[bytes] = [str(self.now_us).encode()]
+        for n, r in enumerate(self.replicas):
+            parts.append(b"-" if r is None else r.state_fingerprint())
+            parts.append(self.wal_digests[n])
+            parts.append(repr(sorted(self.kvs[n].items())).encode())
+        parts.append(repr([(k, c) for k, (_, c) in self.msgs.items()]).encode())
+        parts.append(repr(self.ops).encode())
+        parts.append(repr(sorted(self.used.items())).encode())
+        parts.append(repr([(e.process, e.type, e.value) for e in self.history]).encode())
+        parts.append(self.ghost.fingerprint())
+        return b"\x00".join(parts)
+
+    def digest(self) -> bytes:
+        """16-byte blake2b of `fingerprint` (what the visited set stores)."""
+        return hashlib.blake2b(self.fingerprint(), digest_size=16).digest()
+
+    def describe(self) -> str:
+        """One line for traces: time, roles, in-flight count, client ops."""
+        roles = " ".join(
+            f"n{n}:{'down' if r is None else r.role.value}" for n, r in enumerate(self.replicas)
+        )
+        inflight = sum(c for _, c in self.msgs.values())
+        return f"t={self.now_us}us {roles} inflight={inflight} ops={self.ops}"
+
+
+def _msg_order(item: tuple[tuple[int, int, str], Any]) -> tuple[int, int, str]:
+    return item[0]
