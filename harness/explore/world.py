@@ -58,13 +58,14 @@ class World:
     """One state (see the module doc). Build the initial one with `World.initial`."""
 
     __slots__ = (
-        "bounds", "ghost", "history", "kvs", "msgs", "now_us", "ops", "replicas", "timers",
+        "bounds", "ghost", "history", "kvs", "msgs", "now_us", "ops", "replicas", "rfps", "timers",
         "used", "wal_digests", "wals",
     )
 
     bounds: Bounds
     now_us: int
     replicas: list[Replica | None]
+    rfps: list[bytes]
     kvs: list[dict[bytes, bytes]]
     timers: list[int]
     wals: list[tuple[bytes, ...]]
@@ -83,6 +84,7 @@ class World:
         w.bounds = bounds
         w.now_us = 0
         w.replicas = [None] * n
+        w.rfps = [b"-"] * n
         w.kvs = [{} for _ in range(n)]
         w.timers = [0] * n
         w.wals = [() for _ in range(n)]
@@ -101,6 +103,7 @@ class World:
         w.bounds = self.bounds
         w.now_us = self.now_us
         w.replicas = list(self.replicas)
+        w.rfps = list(self.rfps)
         w.kvs = list(self.kvs)
         w.timers = list(self.timers)
         w.wals = list(self.wals)
@@ -173,6 +176,7 @@ class World:
         elif kind == "crash":
             node = action[1]
             w.replicas[node] = None
+            w.rfps[node] = b"-"
             w.kvs[node] = {}
             w.used["crashes"] += 1
         elif kind == "restart":
@@ -296,6 +300,7 @@ class World:
         if msgs is not None:
             self.msgs = dict(sorted(msgs.items(), key=_msg_order))
         ghost.check_monotone(node, before, r, where)
+        self.rfps[node] = r.state_fingerprint()
 
     # ---- S6 ---------------------------------------------------------------------------
 
@@ -321,8 +326,8 @@ class World:
     def fingerprint(self) -> bytes:
         """Canonical bytes of the whole state (equal states, equal bytes, in any process)."""
         parts: list[bytes] = [str(self.now_us).encode()]
-        for n, r in enumerate(self.replicas):
-            parts.append(b"-" if r is None else r.state_fingerprint())
+        for n, fp in enumerate(self.rfps):
+            parts.append(fp)
             parts.append(self.wal_digests[n])
             parts.append(repr(sorted(self.kvs[n].items())).encode())
         parts.append(repr([(k, c) for k, (_, c) in self.msgs.items()]).encode())
