@@ -40,7 +40,7 @@ class Bounds:
         replicas: storage replicas in the group (ids 0..replicas-1).
         writes: client writes (each one ``put k=v<i>`` by its own client, issued once).
         reads: strong client reads of ``k`` (each by its own client, issued once).
-        crashes: node crashes on a path (a crashed node may restart; restarts are free).
+        crashes: crashes on a path (a crashed node restarts at once from its WAL).
         max_round: highest ballot round a path may reach (1 = a single election).
         ticks: Tick transitions on a path; None = unbounded (needs ``depth``).
         drops: messages a path may lose (0: no loss).

@@ -197,8 +197,7 @@ class _HostWorld:
             host.stop()
             host.disk.crash()
             self.up[node] = False
-        elif kind == "restart":
-            self._boot(action[1])
+            self._boot(node)
         else:
             raise ValueError(f"replay: unknown action={action!r}")
         self._check_s6(self.now_us)
