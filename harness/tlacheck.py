@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -256,11 +257,16 @@ def evidence_hashes(cfg: ModelConfig) -> dict[str, str]:
 
 @attrs.frozen
 class TlcRun:
-    """One TLC run. ``distinct_states``/``depth`` are -1 when TLC did not report them."""
+    """One TLC run. ``distinct_states``/``depth`` are -1 when TLC did not report them.
+
+    ``cpu_time_s``: user + system CPU of the java process (all threads): on a busy machine
+    the wall time grows, the CPU time hardly does.
+    """
 
     exit_code: int
     output: str
     wall_time_s: float
+    cpu_time_s: float
     command: tuple[str, ...]
 
     @property
@@ -314,13 +320,21 @@ def run_tlc(cfg: ModelConfig, jar: Path, *, workers: int = 2,
                 "-config", cfg.path.name, f"{cfg.module}.tla"]
         cmd = _java(jar, "tlc2.TLC", args)
         started = time.perf_counter()  # wall time is reported, not simulated
+        cpu_before = _children_cpu_s()
         proc = subprocess.run(cmd, cwd=cfg.tla_dir, capture_output=True, text=True,
                               check=False, timeout=timeout_s)
         wall = time.perf_counter() - started
+        cpu = _children_cpu_s() - cpu_before
     shown = ["java", "-XX:+UseParallelGC", "-Xmx4g", "-cp", "$TLA2TOOLS_JAR", *cmd[5:]]
     shown = [a if a != meta else "<tmp>" for a in shown]
     return TlcRun(exit_code=proc.returncode, output=proc.stdout + proc.stderr,
-                  wall_time_s=wall, command=tuple(shown))
+                  wall_time_s=wall, cpu_time_s=cpu, command=tuple(shown))
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of every waited-for child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def format_result(cfg: ModelConfig, run: TlcRun) -> str:
@@ -334,12 +348,12 @@ def format_result(cfg: ModelConfig, run: TlcRun) -> str:
         f"distinct_states: {run.distinct_states}",
         f"depth: {run.depth}",
         f"wall_time_s: {run.wall_time_s:.1f}",
+        f"cpu_time_s: {run.cpu_time_s:.1f}",
         f"exit_code: {run.exit_code}",
         f"violated: {run.violated or '-'}",
         f"command: {' '.join(run.command)}",
-        "",
     ]
-    return "\n".join(lines) + run.output
+    return "\n".join(lines) + "\n\n" + run.output
 
 
 def read_result_header(path: Path) -> dict[str, str]:
@@ -366,7 +380,8 @@ def stale_results(cfg: ModelConfig) -> list[str]:
         got = header.get(f"sha256 {name}")
         if got != digest:
             problems.append(f"stale result: file={name} recorded={got} current={digest}")
-    for key in ("tlc_version", "distinct_states", "depth", "wall_time_s", "exit_code"):
+    for key in ("tlc_version", "distinct_states", "depth", "wall_time_s", "cpu_time_s",
+                "exit_code"):
         if key not in header:
             problems.append(f"result header lacks {key}: result={path.name}")
     return problems
@@ -421,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed += not ok
         print(f"{cfg.name}: exit={run.exit_code} violated={run.violated or '-'} "
               f"states={run.distinct_states} depth={run.depth} "
-              f"wall={run.wall_time_s:.1f}s expect={cfg.expect} {'ok' if ok else 'UNEXPECTED'}")
+              f"wall={run.wall_time_s:.1f}s cpu={run.cpu_time_s:.1f}s expect={cfg.expect} "
+              f"{'ok' if ok else 'UNEXPECTED'}")
     return 1 if failed else 0
 
 

@@ -411,10 +411,10 @@ AddLogReplica(n, r) ==
     /\ r \in Spares \ Cfg(n)
     /\ ProposeConfig(n, Cfg(n) \cup {r})
 
-(* Remove a dead member, once the group is back to its full size (add before remove). *)
+(* Remove a dead storage replica, once a log replica made up for it (add before remove). *)
 RemoveReplica(n, d) ==
     /\ CanChange(n)
-    /\ d \in Cfg(n) \ {n} /\ ~up[d]
+    /\ d \in (Cfg(n) \cap Storage) \ {n} /\ ~up[d]
     /\ Cardinality(Cfg(n)) > Cardinality(Storage)
     /\ ProposeConfig(n, Cfg(n) \ {d})
 

@@ -14,15 +14,14 @@ import pytest
 from harness import tlacheck
 from harness.tlacheck import ModelConfig
 
-# The PyPI parser; imported by name because mypy would take the repo's tla/ folder for it.
-tla: Any = importlib.import_module("tla")
-
 MODULES = sorted(tlacheck.TLA_DIR.glob("*.tla"))
 CONFIGS = tlacheck.load_configs()
 
 
 def _parse(text: str) -> object:
-    """Parse with the ``tla`` package; it prints parser diagnostics, which we swallow."""
+    """Parse with the ``tla`` package from PyPI (a dev dependency; imported by name because
+    mypy would take the repository's tla/ folder for it). It prints diagnostics: swallowed."""
+    tla: Any = importlib.import_module("tla")
     with contextlib.redirect_stdout(io.StringIO()):
         return tla.parse(text)
 
@@ -112,7 +111,9 @@ def test_recorded_result_is_current_and_as_expected(cfg: ModelConfig) -> None:
     assert int(header["distinct_states"]) > 0
     assert header["tlc_version"].startswith("TLC2 Version")
     if cfg.expect == "pass":
-        assert float(header["wall_time_s"]) <= 60.0
+        # CPU, not wall time: the wall time depends on what else the machine was running.
+        # A model whose TLC needs at most 60 CPU seconds finishes within 60 s on 2 idle cores.
+        assert float(header["cpu_time_s"]) <= 60.0
 
 
 def test_edited_config_makes_result_stale(tmp_path: Path) -> None:
