@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def derive_seed(seed: int, label: str) -> int:
@@ -51,6 +51,9 @@ class Chooser:
         self.labels: list[str] = []
         self._replay: list[int] | None = None if replay is None else [int(v) for v in replay]
         self._streams: dict[str, random.Random] = {}
+        # label -> the stream's bound getrandbits / random (the hot path skips _stream).
+        self._bits: dict[str, Callable[[int], int]] = {}
+        self._floats: dict[str, Callable[[], float]] = {}
 
     @classmethod
     def replaying(cls, choices: Sequence[int], *, seed: int = 0) -> Chooser:
@@ -79,18 +82,29 @@ class Chooser:
     def choose(self, label: str, n: int) -> int:
         """Return an int in ``[0, n)``; 0 is the nominal choice.
 
-        Seeded mode draws uniformly. ``n == 1`` returns 0 and records nothing (there is no
-        decision), so lists stay short; ``n < 1`` raises ValueError.
+        Seeded mode draws uniformly: the same value as ``random.Random.randrange(n)`` on the
+        label's stream (rejection sampling over ``getrandbits``, inlined for speed).
+        ``n == 1`` returns 0 and records nothing (there is no decision), so lists stay
+        short; ``n < 1`` raises ValueError.
         """
-        if n < 1:
-            raise ValueError(f"choose needs n >= 1, got n={n} for label={label!r}")
-        if n == 1:
+        if n <= 1:
+            if n < 1:
+                raise ValueError(f"choose needs n >= 1, got n={n} for label={label!r}")
             return 0
         if self._replay is not None:
             i = len(self.choices)
             value = self._replay[i] if i < len(self._replay) else 0
             return self._record(label, min(value, n - 1))
-        return self._record(label, self._stream(label).randrange(n))
+        bits = self._bits.get(label)
+        if bits is None:
+            bits = self._bits[label] = self._stream(label).getrandbits
+        k = n.bit_length()
+        value = bits(k)
+        while value >= n:
+            value = bits(k)
+        self.choices.append(value)
+        self.labels.append(label)
+        return value
 
     def chance(self, label: str, p: float) -> bool:
         """Return True (recorded as 1: the fault happens) with probability ``p``.
@@ -103,4 +117,10 @@ class Chooser:
             i = len(self.choices)
             value = self._replay[i] if i < len(self._replay) else 0
             return bool(self._record(label, 1 if value else 0))
-        return bool(self._record(label, 1 if self._stream(label).random() < p else 0))
+        draw = self._floats.get(label)
+        if draw is None:
+            draw = self._floats[label] = self._stream(label).random
+        hit = draw() < p
+        self.choices.append(1 if hit else 0)
+        self.labels.append(label)
+        return hit

@@ -70,9 +70,11 @@ class OnlineInvariants:
     def __init__(self, members: Sequence[int]) -> None:
         self.members = tuple(sorted(members))
         self.quorum = len(self.members) // 2 + 1
-        # (slot, ballot) -> command proposed; (slot, ballot) -> nodes that durably accepted it.
-        self._proposed: dict[tuple[int, Any], bytes] = {}
-        self._votes: dict[tuple[int, Any], set[int]] = {}
+        # (slot, ballot round, ballot node) -> command proposed, and -> the nodes that durably
+        # accepted it; raw accept record -> its (slot, round, node) and command.
+        self._proposed: dict[tuple[int, int, int], bytes] = {}
+        self._votes: dict[tuple[int, int, int], set[int]] = {}
+        self._accepts: dict[bytes, tuple[tuple[int, int, int], bytes]] = {}
         self._proposed_by_slot: dict[int, set[bytes]] = {}
         self.log = ChosenLog()
         self._promised_seen: dict[int, Any] = {}  # volatile promised, per incarnation
@@ -214,36 +216,52 @@ class OnlineInvariants:
     # ---- details -----------------------------------------------------------------------
 
     def _on_persist(self, node_id: int, effect: Persist, where: _Where) -> Violation | None:
+        memo = self._accepts
         for raw in effect.records:
             if raw[:1] != b"A":  # only accepted entries matter here; skip decoding the rest
                 continue
-            record = decode_record(raw)
-            assert isinstance(record, AcceptRecord)
-            key = (record.slot, record.ballot)
-            proposed = self._proposed.setdefault(key, record.command)
-            if proposed != record.command:
-                return Violation(
-                    property="S1",
-                    message=(
-                        f"S1: two values proposed for slot {record.slot} under ballot "
-                        f"{record.ballot}"
-                    ),
-                    slot=record.slot,
-                    **where.fields(),
-                )
-            self._proposed_by_slot.setdefault(record.slot, set()).add(record.command)
-            votes = self._votes.setdefault(key, set())
-            votes.add(node_id)
-            if len(votes) == self.quorum:
-                chosen = self.log.chosen.get(record.slot)
-                if chosen is not None and chosen != record.command:
+            seen = memo.get(raw)
+            if seen is None:
+                # First sight of these bytes: decode and check them. Other nodes accepting
+                # the same entry persist the same bytes and skip straight to the vote.
+                record = decode_record(raw)
+                assert isinstance(record, AcceptRecord)
+                slot, command = record.slot, record.command
+                key = (slot, record.ballot.round, record.ballot.node)
+                proposed = self._proposed.setdefault(key, command)
+                if proposed != command:
                     return Violation(
                         property="S1",
-                        message=f"S1: slot {record.slot} chosen with two different values",
-                        slot=record.slot,
+                        message=(
+                            f"S1: two values proposed for slot {slot} under ballot "
+                            f"{record.ballot}"
+                        ),
+                        slot=slot,
                         **where.fields(),
                     )
-                self.log.choose(record.slot, record.command)
+                by_slot = self._proposed_by_slot.get(slot)
+                if by_slot is None:
+                    by_slot = self._proposed_by_slot[slot] = set()
+                by_slot.add(command)
+                seen = memo[raw] = (key, command)
+            key, command = seen
+            votes = self._votes.get(key)
+            if votes is None:
+                votes = self._votes[key] = set()
+            votes.add(node_id)
+            if len(votes) == self.quorum:
+                slot = key[0]
+                chosen = self.log.chosen.get(slot)
+                if chosen is not None and chosen != command:
+                    return Violation(
+                        property="S1",
+                        message=f"S1: slot {slot} chosen with two different values",
+                        slot=slot,
+                        **where.fields(),
+                    )
+                self.log.choose(slot, command)
+            if len(votes) == len(self.members):
+                memo.pop(raw, None)  # every member has it: it will rarely be seen again
         return None
 
     def _on_send_effect(self, node_id: int, replica: Any, effect: Send, where: _Where) -> None:

@@ -118,12 +118,17 @@ class Network:
         self._chance = chooser.chance
         self.graph: nx.DiGraph = nx.DiGraph()
         self.description = "healed"
+        self._links: frozenset[tuple[int, int]] = frozenset()  # the graph's edges, for speed
         self.heal()
 
     def heal(self) -> None:
         """Restore every link."""
-        self.graph = nx.complete_graph(self.nodes, create_using=nx.DiGraph)
+        self._set_graph(nx.complete_graph(self.nodes, create_using=nx.DiGraph))
         self.description = "healed"
+
+    def _set_graph(self, graph: nx.DiGraph) -> None:
+        self.graph = graph
+        self._links = frozenset(graph.edges())
 
     def partition(self, shape: str, *, leader: int | None = None) -> str:
         """Replace the working links with ``shape`` (see `shape_links`); returns its description."""
@@ -131,12 +136,12 @@ class Network:
         graph: nx.DiGraph = nx.DiGraph()
         graph.add_nodes_from(self.nodes)
         graph.add_edges_from(links)
-        self.graph = graph
+        self._set_graph(graph)
         return self.description
 
     def link_up(self, src: int, dst: int) -> bool:
         """Whether packets from ``src`` currently reach ``dst``."""
-        return src == dst or bool(self.graph.has_edge(src, dst))
+        return src == dst or (src, dst) in self._links
 
     def _should_drop(self) -> bool:
         return self._chance("net.drop", self.options.packet_loss_probability)
@@ -144,16 +149,19 @@ class Network:
     def _should_duplicate(self) -> bool:
         return self._chance("net.duplicate", self.options.packet_replay_probability)
 
-    def _delay_us(self) -> int:
-        o = self.options
-        return o.one_way_delay_min_us + self._choose("net.delay", o.one_way_delay_jitter_us + 1)
-
     def transmit(self, src: int, dst: int) -> tuple[int, ...]:
-        """Return the delay (us) of each copy of a packet ``src -> dst``; () if it is lost."""
-        if not self.link_up(src, dst) or self._should_drop():
+        """Return the delay (us) of each copy of a packet ``src -> dst``; () if it is lost.
+
+        Draws, in order: drop (only if the loss probability is not 0), delay, duplicate
+        (only if its probability is not 0), the duplicate's extra delay.
+        """
+        if src != dst and (src, dst) not in self._links:
             return ()
-        first = self._delay_us()
-        if not self._should_duplicate():
+        o = self.options
+        if o.packet_loss_probability and self._should_drop():
+            return ()
+        first = o.one_way_delay_min_us + self._choose("net.delay", o.one_way_delay_jitter_us + 1)
+        if not o.packet_replay_probability or not self._should_duplicate():
             return (first,)
-        extra = self._choose("net.duplicate.delay", self.options.replay_delay_max_us + 1)
+        extra = self._choose("net.duplicate.delay", o.replay_delay_max_us + 1)
         return (first, first + extra)

@@ -24,6 +24,7 @@ run. `run` returns a `RunResult`; ``run(options, replay=result.choices)`` repeat
 from __future__ import annotations
 
 import heapq
+import itertools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,7 @@ from storage.errors import StorageError
 
 _DELIVER, _TIMER, _WAKE, _ANSWER, _NEMESIS, _NEMESIS_END, _CHECK = range(7)
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)
+_TICK = Tick()  # frozen and field-less: one instance serves every timer
 _PHASES = ("fault", "liveness", "final-reads", "done")
 
 
@@ -144,7 +146,7 @@ class Simulation:
         )
         self.now = 0
         self.heap: list[tuple[int, int, int, Any, Any]] = []
-        self._seq = 0
+        self._seq = itertools.count(1)  # ties in true time break by push order
         self.status: dict[int, str] = dict.fromkeys(self.members, "up")
         self.held: dict[int, list[tuple[int, Any, Any]]] = {n: [] for n in self.members}
         self.timer_at: dict[int, int | None] = dict.fromkeys(self.members)
@@ -185,8 +187,7 @@ class Simulation:
     # -- the queue ----------------------------------------------------------------------------
 
     def _push(self, at_us: int, kind: int, a: Any, b: Any) -> None:
-        self._seq += 1
-        heapq.heappush(self.heap, (at_us, self._seq, kind, a, b))
+        heapq.heappush(self.heap, (at_us, next(self._seq), kind, a, b))
 
     def now_us(self) -> int:
         return self.now
@@ -200,8 +201,10 @@ class Simulation:
         delays = self.network.transmit(src, dst)
         if delays:
             event = Receive(src=src, msg=msg)
+            leaves_us = self.now + extra_delay_us
             for delay in delays:
-                self._push(self.now + extra_delay_us + delay, _DELIVER, dst, event)
+                entry = (leaves_us + delay, next(self._seq), _DELIVER, dst, event)
+                heapq.heappush(self.heap, entry)
 
     def _client_delay(self) -> int:
         jitter = self.chooser.choose("net.client.delay", self.so.client_delay_jitter_us + 1)
@@ -251,7 +254,7 @@ class Simulation:
             return False
         self.status[node] = "up"
         self.checks.recovered(node, host.replica)
-        self._step(node, Tick())
+        self._step(node, _TICK)
         return True
 
     def pause(self, node: int) -> None:
@@ -294,7 +297,7 @@ class Simulation:
                     self.set_timer(node, at)  # the clock slowed since the timer was set
                 else:
                     self.timer_at[node] = None
-                    self._step(node, Tick())
+                    self._step(node, _TICK)
         elif status == "paused":
             self.held[node].append((kind, node, payload))
 

@@ -236,8 +236,10 @@ class Observer:
                 f"{self.view.now_us()} violation {violation.property}: {violation.message}"
             )
 
-    def observe(self, node: int, replica: Any, event: Any, effects: list[Any]) -> None:
-        """After each replica step (`harness.host.StepObserver`)."""
+    def observe(
+        self, node: int, replica: Any, event: Any, effects: list[Any], local: int
+    ) -> None:
+        """After each replica step at local time ``local`` (`harness.host.StepObserver`)."""
         view = self.view
         now = view.now_us()
         step = self.trace.step(now, node, event, effects)
@@ -246,7 +248,6 @@ class Observer:
         if role is not self._role_seen[node]:
             self._role_seen[node] = role
             self._set_role(node, replica, role.value)
-        local = view.local_now(node)
         if not self.serving[node] and self.roles[node] == "leader" and replica.is_serving(local):
             self.serving[node] = True
             self._leader_event(node, replica, "serving")

@@ -86,3 +86,15 @@ def test_any_list_is_a_valid_run(choices: list[int], n: int) -> None:
     c = Chooser.replaying(choices)
     for _ in range(len(choices) + 3):
         assert 0 <= c.choose("x", n) < n
+
+
+@given(seed=st.integers(0, 2**32), sizes=st.lists(st.integers(2, 2**40), min_size=1, max_size=30))
+def test_seeded_draws_are_randrange_on_the_label_stream(seed: int, sizes: list[int]) -> None:
+    """The inlined draw must stay exactly `random.Random.randrange`, or old seeds change."""
+    import random
+
+    c = Chooser(seed)
+    reference = random.Random(derive_seed(seed, "x"))
+    assert [c.choose("x", n) for n in sizes] == [reference.randrange(n) for n in sizes]
+    floats = random.Random(derive_seed(seed, "p"))
+    assert [c.chance("p", 0.3) for _ in sizes] == [floats.random() < 0.3 for _ in sizes]
