@@ -145,9 +145,9 @@ def next_change(current: Membership, target: Membership, *, one_step: bool = Fal
     """Return the next configuration on the way from ``current`` to ``target`` (None: there).
 
     Safe path (``one_step`` False): one voter at a time, every addition before any removal
-    (storage additions first, then log additions; then log removals last, so a log replica
-    keeps the quorum up until storage replicas are back), so consecutive configurations have
-    intersecting quorums and the group never has fewer voters than the smaller end point.
+    (storage additions, log additions, storage removals, log removals: the first of these
+    that gives a valid configuration, so a log replica keeps the quorum up until storage
+    replicas are back), so consecutive configurations have intersecting quorums.
     ``one_step`` (the unsafe "one-step-swap" variant) jumps straight to ``target``.
     Raises ValueError if a node would change kind (storage <-> log): remove it, then add it.
     """
@@ -158,16 +158,12 @@ def next_change(current: Membership, target: Membership, *, one_step: bool = Fal
         raise ValueError(f"a node cannot change kind in place, got nodes={sorted(both)}")
     if one_step:
         return target
-    for i in target.storage:
-        if i not in current.storage:
-            return Membership(tuple(sorted((*current.storage, i))), current.logs)
-    for i in target.logs:
-        if i not in current.logs:
-            return Membership(current.storage, tuple(sorted((*current.logs, i))))
-    for i in current.storage:
-        if i not in target.storage:
-            return Membership(tuple(s for s in current.storage if s != i), current.logs)
-    for i in current.logs:
-        if i not in target.logs:
-            return Membership(current.storage, tuple(s for s in current.logs if s != i))
-    return None  # pragma: no cover - the sets differ, so some branch above returned
+    cs, cl = current.storage, current.logs
+    steps = [((*cs, i), cl) for i in target.storage if i not in cs]
+    steps += [(cs, (*cl, i)) for i in target.logs if i not in cl]
+    steps += [(tuple(s for s in cs if s != i), cl) for i in cs if i not in target.storage]
+    steps += [(cs, tuple(s for s in cl if s != i)) for i in cl if i not in target.logs]
+    for storage, logs in steps:
+        if storage and len(logs) <= len(storage):
+            return Membership(tuple(sorted(storage)), tuple(sorted(logs)))
+    raise AssertionError(f"no valid step from current={current} to target={target}")
