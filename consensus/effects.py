@@ -107,4 +107,19 @@ class SetTimer:
     at_us: int
 
 
-Effect = Send | Persist | Apply | InstallSnapshot | Reply | ServeRead | SetTimer
+@attrs.frozen(kw_only=True)
+class StartReplica:
+    """Start node ``node_id`` (a spare) if it is not running yet: the leader is adding it.
+
+    ``log_replica``: it runs as a log replica (WAL only). Emitted only by a leader healing a
+    group configured with spares (`consensus.ReplicaConfig.spares` / ``log_spares``), when it
+    proposes the configuration that adds the node; a host whose spares already run ignores it.
+    The new node starts empty and catches up from its peers (a log replica copies only the
+    log suffix it needs, a storage replica a snapshot plus the log).
+    """
+
+    node_id: int
+    log_replica: bool
+
+
+Effect = Send | Persist | Apply | InstallSnapshot | Reply | ServeRead | SetTimer | StartReplica

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 
 from consensus.acceptor import AcceptorCore
 from consensus.config import ReplicaConfig
-from consensus.effects import Reply, ServeRead
+from consensus.effects import Reply, ServeRead, StartReplica
 from consensus.events import ClientWrite, Compact
+from consensus.healing import plan_healing
 from consensus.membership import encode_config, is_config
 from consensus.messages import Accept, Accepted, Release, SlotEntry
 from consensus.quorum import lease_length_us, lease_wait_us, next_change, quorum_time
@@ -243,6 +244,15 @@ class LeaderCore(AcceptorCore):
         if src is None:
             if self._now >= ls.next_heartbeat_us:
                 self._broadcast(ls)
+            if ls.target is None and not self._config_pending():
+                config_slot, _ = self._config_command_at(self.commit_index)
+                ls.target = plan_healing(
+                    self.committed_membership, leader=self.node_id, now_us=self._now,
+                    heard_us=ls.heard_us, since_us=ls.elected_us,
+                    dead_after_us=self.config.replica_dead_after_us, spares=self.config.spares,
+                    log_spares=self.config.log_spares, applied=ls.applied,
+                    config_slot=config_slot,
+                )
             t = ls.quorum_stamp_us
             if self._now - (ls.elected_us if t is None else t) >= self._timing.election_timeout_us:
                 self._step_down_on_purpose("no quorum acknowledged for an election timeout")
@@ -305,6 +315,12 @@ class LeaderCore(AcceptorCore):
             return
         logger.info("node=%d ballot=%r proposes configuration storage=%s logs=%s",
                     self.node_id, ls.ballot, nxt.storage, nxt.logs)
+        for n in nxt.voters:
+            if n in current.voters:
+                continue
+            ls.heard_us[n] = self._now  # the failure detector counts from when it joined
+            if n in self.config.spares + self.config.log_spares:
+                self._out.append(StartReplica(node_id=n, log_replica=n in nxt.logs))
         self._propose_entry(ls, encode_config(nxt))
         self._refresh_peers()
         self._broadcast(ls)  # new voters get the log from the start of the window

@@ -1,0 +1,59 @@
+"""The leader's healing plan: which configuration to move to when a storage replica is dead.
+
+A pure function of what the leader knows, so it is tested on its own. The plan, one target at
+a time (each reached through `consensus.quorum.next_change`, one voter per change):
+
+1. a storage voter silent for ``dead_after_us``: add a log replica (a spare), which needs only
+   the WAL suffix and restores a healthy write quorum within seconds;
+2. then replace the dead storage replica by a storage spare (it rebuilds from a snapshot plus
+   the log through catch-up; it is added before the dead one is removed);
+3. once every storage voter has applied the configuration entry that made it one (it has
+   caught up), remove the spare log replicas again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from consensus.quorum import Membership
+
+
+def plan_healing(
+    committed: Membership,
+    *,
+    leader: int,
+    now_us: int,
+    heard_us: Mapping[int, int],
+    since_us: int,
+    dead_after_us: int,
+    spares: Sequence[int],
+    log_spares: Sequence[int],
+    applied: Mapping[int, int],
+    config_slot: int,
+) -> Membership | None:
+    """Return the configuration to move to next, or None (healthy, or nothing can be done).
+
+    ``heard_us``: per peer, the leader's local time of its last reply (missing: never, counted
+    from ``since_us``, when the leader was elected). ``applied``: per peer, its reported applied
+    slot. ``config_slot``: slot of the configuration entry that set ``committed`` (0: initial).
+    ``dead_after_us == 0`` disables healing.
+    """
+    if dead_after_us <= 0:
+        return None
+    voters = set(committed.voters)
+    dead = [v for v in committed.storage
+            if v != leader and now_us - heard_us.get(v, since_us) >= dead_after_us]
+    free_logs = [n for n in log_spares if n not in voters]
+    free_storage = [n for n in spares if n not in voters]
+    if dead:
+        if not any(n in log_spares for n in committed.logs) and free_logs:
+            return Membership(committed.storage, tuple(sorted((*committed.logs, free_logs[0]))))
+        if free_storage:
+            storage = [n for n in committed.storage if n != dead[0]] + [free_storage[0]]
+            return Membership(tuple(sorted(storage)), committed.logs)
+        return None
+    temporary = [n for n in committed.logs if n in log_spares]
+    caught_up = all(applied.get(v, 0) >= config_slot for v in committed.storage if v != leader)
+    if temporary and caught_up:
+        return Membership(committed.storage, tuple(n for n in committed.logs if n not in temporary))
+    return None
