@@ -177,6 +177,12 @@ class World:
         elif kind == "request":
             op, node = action[1], action[2]
             w._request(op, node, step)
+            if w.ops[op][0] == "done" and w.history[-1].type == "fail" and (
+                w.rfps[node] == self.rfps[node] and w.msgs is self.msgs
+            ):
+                # Refused without any effect: the state is this one minus a client op that
+                # can never matter (failed ops do not take part in any check). Not explored.
+                return None
         elif kind == "crash":
             node = action[1]
             w.used["crashes"] += 1
