@@ -1,22 +1,129 @@
 """Simulator speed: the default run (3 replicas, 1,000 ops, all faults), one command.
 
-    python -m benchmarks.sim [--seeds N] [--ops N] [--quick]
+    python -m benchmarks.sim [--seeds N] [--ops N] [--quick] [--case NAME] [--profile]
 
-Prints, per seed, wall time, simulated time, steps and delivered peer messages; then the
-mean wall and CPU seconds per run (target <= 5 s on one core), delivered messages per wall
-and per CPU second (target >= 50,000), and a result hash over the runs' fingerprints (same
-code, same hash). Each run includes the online invariants and the linearizability check.
+Cases (``--case``, default ``default``; ``all`` runs both):
+
+- ``default``: issue 3's default run: 3 replicas, 5 clients, 1,000 ops, all faults.
+- ``messages``: a message-heavy run, labelled as such: 5 replicas and 20 clients, so each
+  write is 8 peer messages instead of 4 and more of the run is message handling.
+
+What is measured, per case: every run is whole, on one core: replicas, storage (WAL, B-tree,
+simulated disk), the online invariants after every step, the trace fingerprint, the client
+tasks and the final linearizability check. "Delivered messages" are peer messages
+(`consensus.events.Receive`) handed to a live replica's step; client requests, timers and
+lost packets are not counted. The figures are per wall second (target >= 50,000 delivered
+messages per second, <= 5 s per default run) and, because the machine may be shared, per
+CPU second of this process. A result hash over the runs' fingerprints ends each case (same
+code, same hash).
+
+``--profile`` runs the first seed of each case once more under cProfile and prints the share
+of time per layer (cProfile charges every Python call, so call-heavy code looks dearer than
+it is; read the shares as a ranking).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
+import pstats
 import time
+from collections import Counter
+from typing import Any
 
 from harness.runspec import RunOptions
 from harness.sim import simulate
 from harness.trace import Trace
+
+CASES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "messages": {"replicas": 5, "clients": 20},
+}
+LABELS = {
+    "default": "default run: 3 replicas, 5 clients, all faults",
+    "messages": "message-heavy run: 5 replicas, 20 clients, all faults",
+}
+
+# Where a function's file lives -> the layer it is charged to (first match wins).
+_LAYERS: tuple[tuple[str, str], ...] = (
+    ("/consensus/", "consensus (replica step)"),
+    ("consensus.", "consensus (replica step)"),
+    ("/storage/", "storage (WAL, B-tree, KV, sim disk)"),
+    ("storage.", "storage (WAL, B-tree, KV, sim disk)"),
+    ("/harness/invariants.py", "online invariants"),
+    ("/harness/statemodel.py", "online invariants"),
+    ("/harness/trace.py", "trace, fingerprint, observer"),
+    ("/harness/checkers/", "linearizability check"),
+    ("/harness/workload.py", "clients and history"),
+    ("/harness/history.py", "clients and history"),
+    ("harness.history", "clients and history"),
+    ("/harness/", "simulator (queue, host, network, clocks, nemesis)"),
+    ("harness.", "simulator (queue, host, network, clocks, nemesis)"),
+    ("/trio/", "trio"),
+    ("outcome", "trio"),
+)
+
+
+def _layer(filename: str) -> str:
+    for needle, layer in _LAYERS:
+        if needle in filename:
+            return layer
+    return "builtins and other"
+
+
+def _profile(options: RunOptions) -> None:
+    """Run ``options`` under cProfile and print each layer's share of the time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    sim = simulate(options, trace=Trace(keep=False))
+    sim.final_check()
+    profiler.disable()
+    shares: Counter[str] = Counter()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    for (filename, _line, _name), (_cc, _nc, own_s, _cum, _callers) in stats.items():
+        shares[_layer(filename)] += own_s
+    total = sum(shares.values()) or 1.0
+    print("  profile (cProfile, own time by layer):")
+    for layer, seconds in shares.most_common():
+        print(f"    {seconds / total:6.1%}  {layer}")
+
+
+def run_case(name: str, seeds: int, ops: int, profile: bool) -> None:
+    """Time ``seeds`` runs of case ``name`` and print the figures (see the module doc)."""
+    digest = hashlib.blake2b(digest_size=16)
+    total_wall = 0.0
+    total_cpu = 0.0
+    total_delivered = 0
+    total_steps = 0
+    print(f"case {name}: {LABELS[name]}, {ops} ops")
+    for seed in range(seeds):
+        options = RunOptions(seed=seed, ops=ops, **CASES[name])
+        trace = Trace(keep=False)
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        sim = simulate(options, trace=trace)
+        violation = sim.final_check()
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        total_wall += wall
+        total_cpu += cpu
+        total_delivered += sim.delivered
+        total_steps += trace.steps
+        digest.update(trace.fingerprint().encode())
+        verdict = "ok" if violation is None else violation.property
+        print(
+            f"  seed={seed} verdict={verdict} wall={wall:.3f}s cpu={cpu:.3f}s "
+            f"sim={sim.now / 1e6:.2f}s steps={trace.steps} delivered={sim.delivered}"
+        )
+    print(f"  mean wall per run: {total_wall / seeds:.3f} s (target <= 5 s at 1,000 ops)")
+    print(f"  mean CPU per run: {total_cpu / seeds:.3f} s (wall includes other load)")
+    print(f"  delivered messages per wall second: {total_delivered / total_wall:,.0f}")
+    print(f"  delivered messages per CPU second: {total_delivered / total_cpu:,.0f}")
+    print(f"  steps per CPU second: {total_steps / total_cpu:,.0f}")
+    print(f"  result hash: {digest.hexdigest()}")
+    if profile:
+        _profile(RunOptions(seed=0, ops=ops, **CASES[name]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,36 +131,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5, help="runs to time (seeds 0..N-1)")
     parser.add_argument("--ops", type=int, default=1000, help="client operations per run")
     parser.add_argument("--quick", action="store_true", help="2 seeds of 200 ops")
+    parser.add_argument("--case", choices=[*CASES, "all"], default="default")
+    parser.add_argument("--profile", action="store_true", help="also print a layer profile")
     args = parser.parse_args(argv)
     seeds, ops = (2, 200) if args.quick else (args.seeds, args.ops)
-    digest = hashlib.blake2b(digest_size=16)
-    total_wall = 0.0
-    total_cpu = 0.0
-    total_delivered = 0
-    total_steps = 0
-    for seed in range(seeds):
-        trace = Trace(keep=False)
-        started = time.perf_counter()
-        cpu_started = time.process_time()
-        sim = simulate(RunOptions(seed=seed, ops=ops), trace=trace)
-        violation = sim.final_check()
-        wall = time.perf_counter() - started
-        total_wall += wall
-        total_cpu += time.process_time() - cpu_started
-        total_delivered += sim.delivered
-        total_steps += trace.steps
-        digest.update(trace.fingerprint().encode())
-        verdict = "ok" if violation is None else violation.property
-        print(
-            f"seed={seed} ops={ops} verdict={verdict} wall={wall:.3f}s "
-            f"sim={sim.now / 1e6:.2f}s steps={trace.steps} delivered={sim.delivered}"
-        )
-    print(f"mean wall per run: {total_wall / seeds:.3f} s (target <= 5 s at 1,000 ops)")
-    print(f"mean CPU per run: {total_cpu / seeds:.3f} s (wall above includes other load)")
-    print(f"delivered messages per wall second: {total_delivered / total_wall:,.0f}")
-    print(f"delivered messages per CPU second: {total_delivered / total_cpu:,.0f}")
-    print(f"steps per wall second: {total_steps / total_wall:,.0f}")
-    print(f"result hash: {digest.hexdigest()}")
+    if seeds < 1 or ops < 0:
+        parser.error(f"need seeds >= 1 and ops >= 0, got seeds={seeds} ops={ops}")
+    for name in CASES if args.case == "all" else (args.case,):
+        run_case(name, seeds, ops, args.profile)
 
 
 if __name__ == "__main__":

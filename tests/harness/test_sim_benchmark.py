@@ -1,0 +1,35 @@
+"""benchmarks.sim at a tiny size, so it cannot rot (full size: python -m benchmarks.sim)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from benchmarks import sim as bench
+
+
+def test_both_cases_print_their_figures_and_a_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    bench.main(["--seeds", "1", "--ops", "20", "--case", "all", "--profile"])
+    out = capsys.readouterr().out
+    assert out.count("result hash: ") == 2
+    assert "case default: default run: 3 replicas" in out
+    assert "case messages: message-heavy run: 5 replicas" in out
+    delivered = [int(n) for n in re.findall(r"delivered=(\d+)", out)]
+    assert len(delivered) == 2 and all(n > 0 for n in delivered)
+    shares = [float(s) for s in re.findall(r"^\s+(\d+\.\d)%\s", out, flags=re.MULTILINE)]
+    assert 99.0 <= sum(shares) / 2 <= 101.0  # two profiles, each summing to 100%
+    assert "consensus (replica step)" in out
+
+
+def test_same_code_same_result_hash(capsys: pytest.CaptureFixture[str]) -> None:
+    bench.main(["--seeds", "2", "--ops", "10"])
+    first = re.findall(r"result hash: (\w+)", capsys.readouterr().out)
+    bench.main(["--seeds", "2", "--ops", "10"])
+    assert re.findall(r"result hash: (\w+)", capsys.readouterr().out) == first
+
+
+def test_bad_sizes_are_usage_errors() -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--seeds", "0"])
+    assert exc.value.code == 2
