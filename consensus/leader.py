@@ -133,6 +133,7 @@ class LeaderCore(AcceptorCore):
             next_slot=last + 1,
             recovery_slot=last,
             elected_us=now,
+            quorum_since_us=now,
             lease_wait_until_us=now + wait,
             next_heartbeat_us=now,
             own_stamp_us=now,
@@ -253,8 +254,7 @@ class LeaderCore(AcceptorCore):
                     log_spares=self.config.log_spares, applied=ls.applied,
                     config_slot=config_slot,
                 )
-            t = ls.quorum_stamp_us
-            if self._now - (ls.elected_us if t is None else t) >= self._timing.election_timeout_us:
+            if self._now - self._quorum_heard(ls) >= self._timing.election_timeout_us:
                 self._step_down_on_purpose("no quorum acknowledged for an election timeout")
         elif isinstance(msg, Accepted) and msg.ballot == ls.ballot:
             ls.applied[src] = max(ls.applied.get(src, 0), msg.applied_index)
@@ -322,6 +322,7 @@ class LeaderCore(AcceptorCore):
             if n in self.config.spares + self.config.log_spares:
                 self._out.append(StartReplica(node_id=n, log_replica=n in nxt.logs))
         self._propose_entry(ls, encode_config(nxt))
+        ls.quorum_since_us = self._now  # new voters get an election timeout to acknowledge
         self._refresh_peers()
         self._broadcast(ls)  # new voters get the log from the start of the window
 
@@ -344,7 +345,13 @@ class LeaderCore(AcceptorCore):
         t = ls.quorum_stamp_us
         if t is not None and t + self._lease_us > now:
             at = min(at, t + self._lease_us)
-        return min(at, (ls.elected_us if t is None else t) + self._timing.election_timeout_us)
+        return min(at, self._quorum_heard(ls) + self._timing.election_timeout_us)
+
+    def _quorum_heard(self, ls: LeaderState) -> int:
+        """When a quorum last acknowledged, for check-quorum (no earlier than the election or
+        the last configuration change: new voters get a full election timeout)."""
+        t = ls.quorum_stamp_us
+        return ls.quorum_since_us if t is None else max(t, ls.quorum_since_us)
 
     # ------------------------------------------------------------------ clients
     def _serve_held(self, ls: LeaderState) -> None:

@@ -82,7 +82,9 @@ class LeaderState:
     ``next_slot``: the next free slot. ``votes``: for each proposed, not yet chosen slot, the
     bitmask of members that durably accepted it under ``ballot``. ``stamps``: per peer, the
     highest lease stamp it echoed; ``own_stamp_us``: the last round this leader sent.
-    ``recovery_slot``: end of the suffix recovered in phase 1. ``lease_wait_until_us``: when
+    ``recovery_slot``: end of the suffix recovered in phase 1. ``quorum_since_us``: when the
+    leader was elected or last changed configuration; with no quorum stamp yet, it steps down
+    an election timeout after it. ``lease_wait_until_us``: when
     leases granted to predecessors have surely run out. ``pending``: slot -> (client, request)
     of writes to answer once applied and serving. ``queue``: writes waiting for window room.
     ``reads``: (commit index at arrival, read) of strong reads waiting to be served.
@@ -96,6 +98,7 @@ class LeaderState:
     next_slot: int
     recovery_slot: int
     elected_us: int
+    quorum_since_us: int
     lease_wait_until_us: int
     next_heartbeat_us: int
     own_stamp_us: int

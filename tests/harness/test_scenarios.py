@@ -1,0 +1,45 @@
+"""The replica-loss scenario: the log replica restores the quorum long before the rebuild."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.scenarios import ReplicaLossOptions, run_replica_loss
+
+
+def test_replica_loss_with_100_mb_restores_quorum_well_before_rebuild() -> None:
+    r = run_replica_loss(ReplicaLossOptions(data_mb=100, bandwidth_mb_s=100.0))
+    assert r.failed_node in (1, 2, 3)
+    assert r.quorum_restored_after is not None and r.replica_rebuilt_after is not None
+    dead_after = r.options.replica_dead_after_s
+    # detection, then milliseconds for the log replica; a second more to copy 100 MB
+    assert dead_after <= r.quorum_restored_after < dead_after + 0.2
+    assert r.replica_rebuilt_after >= dead_after + 1.0
+    assert r.replica_rebuilt_after - r.quorum_restored_after >= 0.9
+    # the log replica copied only the WAL suffix; the storage replica the 100 MB snapshot
+    assert r.bytes_to_log_replica < 1_000_000 <= 100_000_000 <= r.bytes_to_new_storage_replica
+
+
+def test_rebuild_time_grows_with_data_and_shrinks_with_bandwidth() -> None:
+    small = run_replica_loss(ReplicaLossOptions(data_mb=10))
+    big = run_replica_loss(ReplicaLossOptions(data_mb=200))
+    fast = run_replica_loss(ReplicaLossOptions(data_mb=200, bandwidth_mb_s=400.0))
+    assert small.replica_rebuilt_after is not None and big.replica_rebuilt_after is not None
+    assert fast.replica_rebuilt_after is not None
+    assert big.replica_rebuilt_after - small.replica_rebuilt_after > 1.5  # ~1.9 s more to copy
+    assert fast.replica_rebuilt_after < big.replica_rebuilt_after - 1.0
+    # the quorum does not wait for the data
+    assert small.quorum_restored_after == pytest.approx(big.quorum_restored_after, abs=0.05)
+
+
+def test_same_seed_same_result() -> None:
+    a = run_replica_loss(ReplicaLossOptions(seed=7, data_mb=5))
+    b = run_replica_loss(ReplicaLossOptions(seed=7, data_mb=5))
+    assert a == b
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="data_mb"):
+        ReplicaLossOptions(data_mb=-1)
+    with pytest.raises(ValueError, match="bandwidth_mb_s"):
+        ReplicaLossOptions(bandwidth_mb_s=0)
