@@ -127,3 +127,44 @@ def test_edited_config_makes_result_stale(tmp_path: Path) -> None:
     copy.path.write_text(copy.path.read_text() + "\n\\* edited\n")
     problems = tlacheck.stale_results(copy)
     assert len(problems) == 1 and cfg.path.name in problems[0]
+
+
+def test_tlc_output_is_read() -> None:
+    output = (
+        "TLC2 Version 2.20 of Day Month 20?? (rev: bacd9d2)\n"
+        "Error: Invariant S6 is violated.\n"
+        "1,234 states generated, 1,000 distinct states found, 5 states left on queue.\n"
+        "The depth of the complete state graph search is 9.\n"
+    )
+    run = tlacheck.TlcRun(exit_code=12, output=output, wall_time_s=1.0, cpu_time_s=1.5,
+                          command=("java",))
+    assert run.version.startswith("TLC2 Version 2.20")
+    assert (run.distinct_states, run.depth, run.violated) == (1000, 9, "S6")
+    empty = tlacheck.TlcRun(exit_code=255, output="", wall_time_s=0.0, cpu_time_s=0.0,
+                            command=())
+    assert (empty.version, empty.distinct_states, empty.depth, empty.violated) == (
+        "unknown", -1, -1, None)
+
+
+def test_verdicts() -> None:
+    path = Path("X.cfg")
+    passing = ModelConfig(path=path, module="M", expect="pass")
+    bug = ModelConfig(path=path, module="M", expect="S6")
+    assert tlacheck.verdict_ok(passing, 0, None)
+    assert not tlacheck.verdict_ok(passing, 12, "S6")
+    assert tlacheck.verdict_ok(bug, 12, "S6")
+    assert not tlacheck.verdict_ok(bug, 12, "S1")  # the wrong invariant failed
+    assert not tlacheck.verdict_ok(bug, 0, None)
+    assert not tlacheck.verdict_ok(bug, 13, "S6")  # exit 13 is a temporal violation
+
+
+def test_cli_stale_and_usage(monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert tlacheck.main(["stale"]) == 0
+    assert capsys.readouterr().out == ""
+    monkeypatch.delenv(tlacheck.JAR_ENV, raising=False)
+    assert tlacheck.main(["record", "MCPaxos"]) == 2
+    assert tlacheck.JAR_ENV in capsys.readouterr().err
+    monkeypatch.setenv(tlacheck.JAR_ENV, __file__)  # any existing file will do here
+    assert tlacheck.main(["record", "NoSuchConfig"]) == 2
+    assert "NoSuchConfig" in capsys.readouterr().err
