@@ -1,15 +1,16 @@
 """Named scenarios measured on a replica group: ``replica-loss`` (issue 5).
 
-``replica-loss``: a storage replica of a 3-replica group fails permanently while clients write.
+``replica-loss``: a storage replica of a group (3 storage replicas unless told otherwise, and
+optionally log replicas) fails permanently while clients write.
 The leader's failure detector (``replica_dead_after_s``) notices, adds a log replica (a spare
 started on demand through `consensus.effects.StartReplica`), which copies only the WAL suffix
 it needs, then rebuilds a storage replica from a snapshot plus the log, and finally removes
 the log replica. Reported (simulated seconds from the failure):
 
 - ``quorum_restored_after``: every write is again durable on as many caught-up voters as
-  before the failure (3), one of them the log replica;
-- ``replica_rebuilt_after``: three caught-up storage replicas again (the spare replaced the
-  dead one in the committed configuration and applied the log).
+  before the failure, one of them the added log replica;
+- ``replica_rebuilt_after``: as many caught-up storage replicas as before (the spare replaced
+  the dead one in the committed configuration and applied the log).
 
 The driver is a small deterministic discrete-event loop over `consensus.Replica` (true time,
 no clock drift, no other faults); it is not the trio simulator. Links: ``latency_us`` plus
@@ -39,6 +40,7 @@ from consensus.effects import (
 )
 from consensus.events import ClientWrite, Compact, Event, Receive, Tick
 from consensus.messages import SlotEntry
+from consensus.quorum import Membership
 from harness.chooser import Chooser
 
 logger = logging.getLogger(__name__)
@@ -51,10 +53,15 @@ _MB = 1_000_000
 class ReplicaLossOptions:
     """Options of the replica-loss scenario (times in simulated seconds unless ``_us``).
 
-    Raises ValueError for negative sizes, a bandwidth <= 0, or a failure before 0.
+    ``replicas`` storage and ``log_replicas`` log replicas form the initial configuration.
+    Raises ValueError for negative sizes, a bandwidth <= 0, a failure before 0, fewer than
+    3 storage replicas, or a configuration `consensus.quorum.Membership` rejects (more log
+    replicas than storage replicas).
     """
 
     seed: int = 0
+    replicas: int = 3
+    log_replicas: int = 0
     data_mb: int = attrs.field(default=100)
     bandwidth_mb_s: float = 100.0
     latency_us: int = 500
@@ -64,6 +71,18 @@ class ReplicaLossOptions:
     duration_s: float = 60.0
 
     def __attrs_post_init__(self) -> None:
+        if self.replicas < 1:
+            raise ValueError(
+                f"a group needs at least one storage replica, got replicas={self.replicas}"
+            )
+        if self.log_replicas < 0:
+            raise ValueError(f"log_replicas must be >= 0, got log_replicas={self.log_replicas}")
+        ids = range(1, self.replicas + self.log_replicas + 1)
+        Membership(tuple(ids[: self.replicas]), tuple(ids[self.replicas :]))
+        if self.replicas < 3:  # one loss leaves no quorum to heal with
+            raise ValueError(
+                f"replica-loss needs at least 3 storage replicas, got replicas={self.replicas}"
+            )
         if self.data_mb < 0:
             raise ValueError(f"data_mb must be >= 0, got data_mb={self.data_mb}")
         if self.bandwidth_mb_s <= 0:
@@ -110,14 +129,15 @@ def _size_bytes(msg: object, data_bytes: int) -> int:
 
 
 class _Loop:
-    """Nodes 1-3 storage, 4 a storage spare, 5 a log spare; node 0 stands for the clients."""
-
-    STORAGE = (1, 2, 3)
-    SPARE = 4
-    LOG_SPARE = 5
+    """Storage replicas 1..r, then the log replicas, then a storage spare and a log spare."""
 
     def __init__(self, opts: ReplicaLossOptions) -> None:
         self.opts = opts
+        r, n_logs = opts.replicas, opts.log_replicas
+        self.STORAGE = tuple(range(1, r + 1))
+        self.LOGS = tuple(range(r + 1, r + n_logs + 1))
+        self.SPARE = r + n_logs + 1
+        self.LOG_SPARE = r + n_logs + 2
         self.chooser = Chooser(opts.seed)
         self.now = 0
         self.queue: list[tuple[int, int, int, Event]] = []
@@ -130,12 +150,13 @@ class _Loop:
         self.data_bytes = opts.data_mb * _MB
         self.timing = Timing(heartbeat_interval_us=50_000, election_timeout_us=500_000,
                              election_jitter_us=500_000, lease_duration_us=1_000_000)
-        for n in self.STORAGE:
+        for n in self.STORAGE + self.LOGS:
             self.start(n)
 
     def config(self, n: int) -> ReplicaConfig:
         return ReplicaConfig(
-            node_id=n, members=self.STORAGE, timing=self.timing, spares=(self.SPARE,),
+            node_id=n, members=self.STORAGE, log_members=self.LOGS, timing=self.timing,
+            spares=(self.SPARE,),
             log_spares=(self.LOG_SPARE,),
             replica_dead_after_us=int(self.opts.replica_dead_after_s * 1e6),
         )
@@ -246,7 +267,8 @@ def _measure(loop: _Loop, fail_us: int, restored: float | None, rebuilt: float |
     healthy = [v for v in cfg.voters if v in loop.replicas
                and loop.replicas[v].commit_index >= mark]
     since_s = (loop.now - fail_us) / 1e6
-    if restored is None and loop.LOG_SPARE in healthy and len(healthy) >= len(loop.STORAGE):
+    before = len(loop.STORAGE) + len(loop.LOGS)
+    if restored is None and loop.LOG_SPARE in healthy and len(healthy) >= before:
         restored = since_s
     storage_ok = [v for v in cfg.storage if v in healthy and v in loop.replicas
                   and loop.replicas[v].applied_index >= mark]

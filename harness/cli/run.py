@@ -6,8 +6,14 @@ fingerprint, and for a violation the command that repeats the run. ``--json`` pr
 JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
 fingerprint, unsafe).
 
-Exit codes: 0 no violation, 1 a property was violated, 2 bad usage (unknown fault or
-variant, negative counts, fewer than 1 replica): one line, no traceback.
+``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]`` runs a
+named scenario instead (`harness.scenarios`): a storage replica fails for good, the leader
+restores the write quorum with a log replica and rebuilds a storage replica; it prints
+``quorum_restored_after`` and ``replica_rebuilt_after`` (simulated seconds after the failure).
+
+Exit codes: 0 no violation, 1 a property was violated, 2 bad usage (unknown fault, variant or
+scenario, negative counts, no storage replica, more log replicas than storage replicas): one
+line, no traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.runspec import ALL_FAULTS, VARIANTS, RunOptions, RunResult
+from harness.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +47,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--variant", default=None, help=f"a deliberately broken protocol: {', '.join(VARIANTS)}"
+    )
+    parser.add_argument(
+        "--scenario", default=None, help=f"run a named scenario: {', '.join(SCENARIOS)}"
+    )
+    parser.add_argument(
+        "--data-mb", type=int, default=100, help="scenario: data a rebuild copies (default 100)"
+    )
+    parser.add_argument(
+        "--bandwidth-mb-s", type=float, default=100.0,
+        help="scenario: link bandwidth in MB/s (default 100)",
+    )
+    parser.add_argument(
+        "--log-replicas", type=int, default=0,
+        help="scenario: log replicas in the initial configuration (default 0)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -129,7 +150,52 @@ def _print_human(result: RunResult) -> None:
         print(f"replay: {replay_command(result.options)}")
 
 
+def _scenario_main(args: argparse.Namespace) -> int:
+    """``--scenario``: build the scenario's options, run it, print what it measured."""
+    if args.scenario not in SCENARIOS:
+        print(f"paxlab run: error: unknown scenario {args.scenario!r}; choose from "
+              f"{', '.join(SCENARIOS)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        options = ReplicaLossOptions(
+            seed=args.seed, replicas=args.replicas, log_replicas=args.log_replicas,
+            data_mb=args.data_mb, bandwidth_mb_s=args.bandwidth_mb_s,
+        )
+    except ValueError as exc:
+        print(f"paxlab run: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
+    result = run_replica_loss(options)
+    healed = result.quorum_restored_after is not None and result.replica_rebuilt_after is not None
+    code = EXIT_OK if healed else EXIT_VIOLATION  # never healing is a liveness failure
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return code
+
+    def secs(v: float | None) -> str:
+        return "never" if v is None else f"{v:.3f}s"
+
+    print(f"paxlab run: scenario={args.scenario} seed={options.seed} "
+          f"replicas={options.replicas} log_replicas={options.log_replicas} "
+          f"data_mb={options.data_mb} bandwidth_mb_s={options.bandwidth_mb_s}")
+    print(f"failed node: {result.failed_node}")
+    print(f"quorum_restored_after: {secs(result.quorum_restored_after)} "
+          f"(log replica {result.log_replica} copied {result.bytes_to_log_replica} bytes)")
+    print(f"replica_rebuilt_after: {secs(result.replica_rebuilt_after)} "
+          f"(storage replica {result.new_storage_replica} copied "
+          f"{result.bytes_to_new_storage_replica} bytes)")
+    if not healed:
+        print("verdict: VIOLATION liveness (the group did not heal within the scenario)")
+    return code
+
+
 def _main(args: argparse.Namespace) -> int:
+    if args.scenario is not None:
+        return _scenario_main(args)
+    if args.log_replicas:
+        print("paxlab run: error: --log-replicas needs --scenario (the simulator runs storage "
+              f"replicas only), got log_replicas={args.log_replicas}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         options = RunOptions(
             seed=args.seed,

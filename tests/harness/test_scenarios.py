@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from harness.cli import main
 from harness.scenarios import ReplicaLossOptions, run_replica_loss
 
 
@@ -43,3 +46,35 @@ def test_bad_options_are_refused() -> None:
         ReplicaLossOptions(data_mb=-1)
     with pytest.raises(ValueError, match="bandwidth_mb_s"):
         ReplicaLossOptions(bandwidth_mb_s=0)
+
+
+def test_cli_replica_loss_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--scenario", "replica-loss", "--data-mb", "100", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["scenario"] == "replica-loss" and out["options"]["data_mb"] == 100
+    assert 0 < out["quorum_restored_after"] < out["replica_rebuilt_after"]
+
+
+def test_cli_replica_loss_human(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--scenario", "replica-loss", "--data-mb", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "quorum_restored_after: 1." in out and "replica_rebuilt_after: " in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scenario", "nope"], "unknown scenario 'nope'"),
+        (["--scenario", "replica-loss", "--replicas", "0"], "at least one storage replica"),
+        (["--scenario", "replica-loss", "--log-replicas", "4"], "more log replicas than"),
+        (["--log-replicas", "1"], "needs --scenario"),
+        (["--scenario", "replica-loss", "--data-mb", "-1"], "data_mb"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
