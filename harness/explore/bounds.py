@@ -56,10 +56,10 @@ class Bounds:
     reads: int = 1
     crashes: int = 1
     max_round: int = 2
-    ticks: int | None = 3
+    ticks: int | None = 2
     drops: int = 0
     dups: int = 0
-    inflight: int = 4
+    inflight: int = 3
     depth: int | None = None
     variant: str | None = None
 

@@ -54,11 +54,13 @@ def clone(value: Any) -> Any:
 
 
 def _copy_dict(d: dict[Any, Any]) -> dict[Any, Any]:
-    return {k: clone(v) for k, v in d.items()}
+    imm = _IMMUTABLE
+    return {k: v if type(v) in imm else clone(v) for k, v in d.items()}
 
 
 def _copy_list(xs: list[Any]) -> list[Any]:
-    return [clone(v) for v in xs]
+    imm = _IMMUTABLE
+    return [v if type(v) in imm else clone(v) for v in xs]
 
 
 def _copy_tuple(xs: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -83,8 +85,10 @@ def _make_copier(t: type) -> Callable[[Any], Any]:
 
         def copy_slots(v: Any) -> Any:
             new = object.__new__(t)
+            imm = _IMMUTABLE
             for n in names:
-                object.__setattr__(new, n, clone(getattr(v, n)))
+                x = getattr(v, n)
+                object.__setattr__(new, n, x if type(x) in imm else clone(x))
             return new
 
         return copy_slots
@@ -92,7 +96,7 @@ def _make_copier(t: type) -> Callable[[Any], Any]:
 
         def copy_plain(v: Any) -> Any:
             new = object.__new__(t)
-            new.__dict__.update({k: clone(x) for k, x in v.__dict__.items()})
+            new.__dict__.update(_copy_dict(v.__dict__))
             return new
 
         return copy_plain
