@@ -280,9 +280,13 @@ class Simulation:
         try:
             self.hosts[node].step(event, self.clocks[node].local_at(self.now))
         except StorageError as exc:
-            self.checks.note(node, f"fail-stop on {type(exc).__name__}: {exc}")
-            self.crash(node)
-            self.nemesis.fail_stopped(self, node, self.so.failstop_restart_us)
+            self._fail_stop(node, exc)
+
+    def _fail_stop(self, node: int, exc: StorageError) -> None:
+        """A storage error in ``node``'s step: it stops (a crash) and restarts later."""
+        self.checks.note(node, f"fail-stop on {type(exc).__name__}: {exc}")
+        self.crash(node)
+        self.nemesis.fail_stopped(self, node, self.so.failstop_restart_us)
 
     def _arrive(self, kind: int, node: int, payload: Any) -> None:
         status = self.status[node]
@@ -467,10 +471,20 @@ class Simulation:
         heap = self.heap
         pop = heapq.heappop
         arrive = self._arrive
+        status = self.status
+        hosts = self.hosts
+        clocks = self.clocks
         while heap and checks.violation is None and self.phase != _DONE:
             at, _, kind, a, b = pop(heap)
             self.now = at
-            if kind <= _TIMER:
+            if kind == _DELIVER and type(b) is Receive and status[a] == "up":
+                # The common case, inlined: a peer message reaches a live node.
+                self.delivered += 1
+                try:
+                    hosts[a].step(b, clocks[a].local_at(at))
+                except StorageError as exc:
+                    self._fail_stop(a, exc)
+            elif kind <= _TIMER:
                 arrive(kind, a, b)
             elif kind == _ANSWER:
                 p = self.pending.get(a)

@@ -65,6 +65,7 @@ def summarize(effects: Sequence[Any]) -> str:
 
 Encoder = Callable[[Any], Any]
 
+# The hashed form of `summarize`: one small tuple per effect (``repr`` if unknown).
 _EFFECT_ENCODERS: dict[type, Encoder] = {
     Send: lambda e: ("send", e.dst),
     Persist: lambda e: ("persist", len(e.records), e.checkpoint),
@@ -74,12 +75,6 @@ _EFFECT_ENCODERS: dict[type, Encoder] = {
     ServeRead: lambda e: ("read", e.client_id, e.request_id, e.strong),
     InstallSnapshot: lambda e: ("snapshot", e.slot),
 }
-
-
-def _encode_effects(effects: Sequence[Any]) -> tuple[Any, ...]:
-    """The hashed form of `summarize`: one small tuple per effect (``repr`` if unknown)."""
-    table = _EFFECT_ENCODERS
-    return tuple([table.get(type(e), repr)(e) for e in effects])
 
 
 def _attrs_encoder(cls: type) -> Encoder:
@@ -104,22 +99,22 @@ def _attrs_encoder(cls: type) -> Encoder:
 _EVENT_ENCODERS: dict[type, Encoder] = {}
 
 
-def encode_event(event: Any) -> Any:
-    """Return the hashed form of ``event`` (a `Receive`'s message flattened likewise)."""
-    cls = type(event)
+def _encoder(cls: type) -> Encoder:
+    """The (cached) encoder of events or messages of type ``cls``."""
     enc = _EVENT_ENCODERS.get(cls)
     if enc is None:
-        enc = _receive_encoder if cls is Receive else _attrs_encoder(cls)
-        _EVENT_ENCODERS[cls] = enc
-    return enc(event)
+        enc = _EVENT_ENCODERS[cls] = _receive_encoder if cls is Receive else _attrs_encoder(cls)
+    return enc
+
+
+def encode_event(event: Any) -> Any:
+    """Return the hashed form of ``event`` (a `Receive`'s message flattened likewise)."""
+    return _encoder(type(event))(event)
 
 
 def _receive_encoder(event: Any) -> Any:
     msg = event.msg
-    enc = _EVENT_ENCODERS.get(type(msg))
-    if enc is None:
-        enc = _EVENT_ENCODERS[type(msg)] = _attrs_encoder(type(msg))
-    return ("Receive", event.src, enc(msg))
+    return ("Receive", event.src, _encoder(type(msg))(msg))
 
 
 class Trace:
@@ -154,8 +149,16 @@ class Trace:
         Returns its step number. Hashes the compact record; builds the line only if kept.
         """
         self.steps = step = self.steps + 1
+        if type(event) is Receive:  # the common case, inlined (same result as encode_event)
+            msg = event.msg
+            enc = _EVENT_ENCODERS.get(type(msg)) or _encoder(type(msg))
+            encoded = ("Receive", event.src, enc(msg))
+        else:
+            encoded = encode_event(event)
+        table = _EFFECT_ENCODERS
+        summary = tuple([table.get(type(e), repr)(e) for e in effects])
         pending = self._pending
-        pending.append((step, true_us, node, encode_event(event), _encode_effects(effects)))
+        pending.append((step, true_us, node, encoded, summary))
         if len(pending) >= _BATCH:
             self._flush()
         if step <= self._keep_until:
@@ -181,9 +184,10 @@ class Trace:
 
 
 class SimView(Protocol):
-    """What the observer reads from the simulator."""
+    """What the observer reads from the simulator (``now``: true time in us, as `now_us`)."""
 
     members: tuple[int, ...]
+    now: int
 
     def now_us(self) -> int: ...
 
@@ -241,7 +245,7 @@ class Observer:
     ) -> None:
         """After each replica step at local time ``local`` (`harness.host.StepObserver`)."""
         view = self.view
-        now = view.now_us()
+        now = view.now
         step = self.trace.step(now, node, event, effects)
         self.replicas[node] = replica
         role = replica.role
