@@ -55,7 +55,8 @@ CONSTANTS
     LeaseWait,    \* FALSE is the bug "lease not waited out" (variant no-lease-wait)
     DriftScaled,  \* FALSE is the bug "wait not scaled by the drift bound"
     OneStepSwap,  \* TRUE allows the bug "swap a dead storage replica for a log replica"
-    StepDowns     \* TRUE lets a leader step down on purpose and release its lease
+    StepDowns,    \* TRUE lets a leader step down on purpose and release its lease
+    RestartGrant  \* FALSE is the bug "a restarted acceptor forgets the lease it granted"
 
 ASSUME /\ Storage # {} /\ Storage \cap Spares = {}
        /\ MaxBallot \in Nat \ {0} /\ MaxSlot \in Nat \ {0}
@@ -63,7 +64,7 @@ ASSUME /\ Storage # {} /\ Storage \cap Spares = {}
        /\ (LeaseTicks > 0 => LeaseTicks > 2 * DriftTicks)
        /\ MaxCrashes \in Nat /\ Restarts \in BOOLEAN /\ MaxChanges \in Nat
        /\ LeaseWait \in BOOLEAN /\ DriftScaled \in BOOLEAN /\ OneStepSwap \in BOOLEAN
-       /\ StepDowns \in BOOLEAN
+       /\ StepDowns \in BOOLEAN /\ RestartGrant \in BOOLEAN
 
 Nodes == Storage \cup Spares
 Ballots == 1..MaxBallot
@@ -382,12 +383,14 @@ Crash(n) ==
     /\ UNCHANGED <<now, promised, accepted, commitIndex, grant, msgs, acked, committed,
                    cfgChanges, changes>>
 
-(* A restarted acceptor does not know what lease it granted: it assumes a full one. *)
+(* A restarted acceptor does not know what lease it granted: it assumes a full one *)
+(* (the bug RestartGrant = FALSE: it assumes none).                                *)
 Restart(n) ==
     /\ Restarts /\ ~up[n]
     /\ up' = [up EXCEPT ![n] = TRUE]
-    /\ grant' = IF Leases THEN [grant EXCEPT ![n] = [bal |-> 0, end |-> now + GrantTicks]]
-                ELSE grant
+    /\ grant' = IF Leases /\ RestartGrant
+                THEN [grant EXCEPT ![n] = [bal |-> 0, end |-> now + GrantTicks]]
+                ELSE [grant EXCEPT ![n] = [bal |-> 0, end |-> 0]]
     /\ UNCHANGED <<now, role, promised, accepted, commitIndex, ldr, msgs, acked, committed,
                    cfgChanges, crashes, changes>>
 
