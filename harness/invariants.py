@@ -34,7 +34,7 @@ from typing import Any
 
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead
 from consensus.messages import Accepted, Promise
-from consensus.records import AcceptRecord, decode_record
+from consensus.records import AcceptRecord, decode_record, encode_record
 from harness.runspec import Violation
 from harness.statemodel import ChosenLog
 
@@ -131,9 +131,23 @@ class OnlineInvariants:
         return handler
 
     def on_recover(self, node_id: int, replica: Any, true_us: int, step: int) -> Violation | None:
-        """Check a node right after it restarted from its disk (S3 across restart)."""
+        """Check a node right after it restarted from its disk (S3 across restart).
+
+        What the node recovered counts as durably accepted from now on: a write whose fsync
+        failed may still have reached the disk before the crash, and the node may then
+        acknowledge it without persisting it again.
+        """
         self._commit_seen.pop(node_id, None)
         self._promised_seen.pop(node_id, None)
+        recovered = tuple(
+            encode_record(AcceptRecord(slot, entry.ballot, entry.command))
+            for slot, entry in sorted(replica.accepted.items())
+        )
+        if recovered:
+            where = _Where(true_us, step, node_id)
+            v = self._on_persist(node_id, Persist(records=recovered), where)
+            if v is not None:
+                return v
         sent = self._promised_sent.get(node_id)
         if sent is not None and replica.promised < sent:
             return Violation(

@@ -27,6 +27,7 @@ class FakeReplica:
     role: str = "follower"
     recovery_slot: int = 0
     serving_until_us: int = -1
+    accepted: dict[int, Any] = attrs.Factory(dict)
 
     def is_serving(self, now_us: int) -> bool:
         return now_us < self.serving_until_us
@@ -226,3 +227,29 @@ def test_final_state_must_match_the_chosen_log() -> None:
     assert v is not None and v.property == "S10"
     beyond = run.inv.on_final_state(3, 3, kv.checksum(), 7, 7)
     assert beyond is not None and beyond.property == "S4"
+
+
+def test_entries_recovered_from_disk_count_as_accepted() -> None:
+    # Seed 872 of the default sweep: node 3's fsync failed and it crashed, yet the accepted
+    # entry reached the disk; after restart it acknowledges the entry without persisting it
+    # again. That vote is real: the slot is chosen, and applying it is no violation.
+    from consensus.ballot import Entry
+
+    run = Run()
+    run.step(1, accept(1, B1, put("k", "a")))
+    recovered = FakeReplica(3)
+    recovered.accepted = {1: Entry(B1, put("k", "a"))}
+    assert run.inv.on_recover(3, recovered, 5, 5) is None
+    assert run.inv.log.chosen[1] == put("k", "a")
+    assert run.step(1, Apply(slot=1, command=put("k", "a"))) is None
+
+
+def test_recovered_entry_that_conflicts_is_s1() -> None:
+    from consensus.ballot import Entry
+
+    run = Run()
+    run.choose(1, B1, put("k", "a"))
+    recovered = FakeReplica(3)
+    recovered.accepted = {1: Entry(B1, put("k", "b"))}
+    v = run.inv.on_recover(3, recovered, 5, 5)
+    assert v is not None and v.property == "S1"
