@@ -1,4 +1,4 @@
-"""``paxlab sweep --seeds A:B``: run many seeds in parallel, group failures, write artifacts.
+"""``paxlab sweep [--seeds A:B]``: run many seeds in parallel, group failures, write artifacts.
 
 Prints the sweep's options first, progress on stderr (at most about once a second), then
 a summary: seeds run, passed, failed, and each failure signature with its seeds, one artifact
@@ -27,6 +27,9 @@ _MAX_SEEDS_SHOWN = 12
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
+# The README's main job is `paxlab sweep` with no options: 100 seeds of the default run.
+DEFAULT_SEEDS = "0:100"
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Add the run options shared with ``paxlab run`` (all but ``--seed``)."""
     defaults = RunOptions()
@@ -54,7 +57,11 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("sweep", help="run a range of seeds and group the failures")
-    parser.add_argument("--seeds", required=True, help="A:B runs seeds A..B-1 (or N alone)")
+    parser.add_argument(
+        "--seeds",
+        default=DEFAULT_SEEDS,
+        help=f"A:B runs seeds A..B-1 (or N alone: 0..N-1; default {DEFAULT_SEEDS})",
+    )
     parser.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: cores)")
     parser.add_argument("--executor", default="local", help="local or dask://HOST:PORT")
     parser.add_argument("--out", type=Path, default=Path("artifacts"),
