@@ -1,7 +1,7 @@
 """``paxlab explore [...]``: explicit-state search of the real replicas within bounds.
 
-Prints the bounds first, then progress-free results: distinct states, transitions, maximum
-depth, states per second, peak memory, and either PASSED (every state within the bounds
+Prints the bounds first, progress lines on stderr (every 50,000 states), then the results:
+distinct states, transitions, maximum depth, states per second, peak memory, and either PASSED (every state within the bounds
 checked, or the search stopped at ``--max-states``) or the violated property, the artifact
 folder and the length of its schedule. ``--json`` prints one JSON object instead.
 
@@ -48,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=_main)
 
 
+def _progress(states: int, transitions: int, depth: int) -> None:
+    print(f"... states={states} transitions={transitions} depth={depth}", file=sys.stderr,
+          flush=True)
+
+
 def _main(args: argparse.Namespace) -> int:
     logging.getLogger("consensus").setLevel(logging.CRITICAL)
     try:
@@ -62,7 +67,7 @@ def _main(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"explore strategy={args.strategy} bounds={bounds.to_json()}", flush=True)
         result = explore(bounds, strategy=args.strategy, max_states=args.max_states,
-                         walks=args.walks, seed=args.seed)
+                         walks=args.walks, seed=args.seed, progress=_progress)
     except BoundsError as exc:
         print(f"paxlab explore: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,7 @@ import logging
 import resource
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -24,6 +25,7 @@ from harness.explore.world import Action, World
 from harness.runspec import Violation
 
 log = logging.getLogger(__name__)
+PROGRESS_EVERY = 50_000
 
 
 @attrs.frozen(kw_only=True)
@@ -80,12 +82,14 @@ def explore(
     max_states: int | None = None,
     walks: int = 1000,
     seed: int = 0,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> ExploreResult:
     """Explore the states reachable within ``bounds`` until a violation or exhaustion.
 
     ``max_states`` stops the search early (the result is then not ``complete``); for
     ``random``, ``walks`` walks from the initial state, each until a dead end or the depth
-    bound. Raises BoundsError for an unknown strategy.
+    bound. ``progress(states, transitions, depth)`` is called every 50,000 new states (BFS
+    and DFS). Raises BoundsError for an unknown strategy.
     """
     if strategy not in STRATEGIES:
         raise BoundsError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
@@ -93,7 +97,7 @@ def explore(
     if strategy == "random":
         out = _random_walks(bounds, walks, seed, max_states)
     else:
-        out = _graph_search(bounds, strategy, max_states)
+        out = _graph_search(bounds, strategy, max_states, progress)
     violation, schedule, states, transitions, depth, complete = out
     return ExploreResult(
         bounds=bounds,
@@ -112,7 +116,12 @@ def explore(
 _Out = tuple[Violation | None, tuple[tuple[Action, int], ...], int, int, int, bool]
 
 
-def _graph_search(bounds: Bounds, strategy: str, max_states: int | None) -> _Out:
+def _graph_search(
+    bounds: Bounds,
+    strategy: str,
+    max_states: int | None,
+    progress: Callable[[int, int, int], None] | None,
+) -> _Out:
     init = World.initial(bounds)
     root = init.digest()
     parents: dict[bytes, tuple[bytes, Action, int] | None] = {root: None}
@@ -141,6 +150,8 @@ def _graph_search(bounds: Bounds, strategy: str, max_states: int | None) -> _Out
                 continue
             parents[d] = (digest, action, nxt.now_us)
             frontier.append((nxt, d, depth + 1))
+            if progress is not None and len(parents) % PROGRESS_EVERY == 0:
+                progress(len(parents), transitions, depth + 1)
             if max_states is not None and len(parents) >= max_states:
                 return None, (), len(parents), transitions, max_depth, False
     return None, (), len(parents), transitions, max_depth, True
