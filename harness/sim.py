@@ -10,7 +10,8 @@ The loop is run by whichever task is about to block: a client that parks (awaits
 answer or pause) or ends runs it until one waiter is woken, hands over to that task (no
 switch at all if it woke itself) and parks. So exactly one task is runnable at any time and
 trio's scheduler never decides an order; one trio switch per client wakeup, none per
-message. Clients start one at a time, each running until it first parks. True time is the
+message. Clients start one at a time, each running until it first parks. trio's seeded
+deterministic scheduling (`harness.determinism`) stays on all the same. True time is the
 simulator's; trio's ``MockClock`` is moved to it at every wakeup.
 
 A run: options drawn and logged first; then the fault phase (clients issue ``options.ops``

@@ -162,3 +162,15 @@ def test_storage_error_fail_stops_the_node_which_then_restarts() -> None:
     assert ("crash", "fail-stop on a storage error") in details
     assert ("restart", "restarted") in details
     assert any("fail-stop on DiskIOError" in line for line in result.trace)
+
+
+def test_runs_without_operations_or_clients_still_end_with_final_reads() -> None:
+    """Clients that end at once (ops=0) or none at all (clients=0): the turn still passes
+    from task to task until the final reads are done."""
+    for clients, ops in ((3, 0), (0, 0), (1, 5)):
+        options = RunOptions(seed=2, ops=ops, clients=clients, faults=())
+        result = run(options, backend=standin_backend(), sim_options=STANDIN)
+        assert result.verdict == "ok", (clients, ops, result.violation)
+        assert sum(result.ops.values()) == ops
+        final_reads = [e for e in result.history if e["process"] == clients]
+        assert len(final_reads) == 2 * options.keys
