@@ -1,9 +1,10 @@
 """``paxlab explore [...]``: explicit-state search of the real replicas within bounds.
 
 Prints the bounds first, progress lines on stderr (every 50,000 states), then the results:
-distinct states, transitions, maximum depth, states per second, peak memory, and either PASSED (every state within the bounds
-checked, or the search stopped at ``--max-states``) or the violated property, the artifact
-folder and the length of its schedule. ``--json`` prints one JSON object instead.
+distinct states, transitions, maximum depth, states per second, peak memory, and either
+PASSED (every state within the bounds checked, or the search stopped at ``--max-states``)
+or the violated property, the artifact folder and the length of its schedule. ``--json``
+prints one JSON object instead.
 
 Exit codes: 0 no violation, 1 a property was violated, 2 bad usage (negative bounds, or
 unbounded ticks without a depth limit): one line, no traceback.
