@@ -83,9 +83,8 @@ class LeaderCore(AcceptorCore):
         """Recompute ``ls.quorum_stamp_us`` after a stamp changed."""
         stamps = ls.stamps
         me = self.node_id
-        committed, current = self.committed_membership, self.membership
         result: int | None = None
-        for cfg in (committed, current) if committed != current else (current,):
+        for cfg in self.pending_memberships():
             # a lease must be granted by a quorum of every configuration a successor may use
             times = [ls.own_stamp_us if v == me else stamps[v]
                      for v in cfg.voters if v == me or v in stamps]

@@ -64,6 +64,23 @@ class ConfigLog:
         """The configuration in force at this replica's commit index (known chosen)."""
         return self.config_at(self.commit_index)
 
+    @property
+    def committed_config_slot(self) -> int:
+        """Slot of the configuration entry in force at the commit index (0: the initial one)."""
+        return self._config_command_at(self.commit_index)[0]
+
+    def pending_memberships(self) -> list[Membership]:
+        """The committed configuration, then each one appended after the commit index (in slot
+        order): every configuration a leader's successor could be using."""
+        out = [self.committed_membership]
+        acc = self._durable.accepted
+        for s in self._cfg_slots:
+            if s > self.commit_index:
+                m = self._decode(acc[s].command)
+                if m != out[-1]:
+                    out.append(m)
+        return out
+
     def _config_command_at(self, slot: int) -> tuple[int, bytes]:
         """(slot, command) of the configuration in force at ``slot`` (b"": the initial one)."""
         acc = self._durable.accepted

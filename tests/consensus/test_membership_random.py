@@ -61,9 +61,10 @@ class MembershipChecker(Checker):
 
 
 def run_membership_actions(
-    actions: list[tuple[str, int, int]], variant: str | None = None, *, s12: bool = True
+    actions: list[tuple[str, int, int]], variant: str | None = None, *, s12: bool = True,
+    group: type[Group] = Group,
 ) -> MembershipChecker:
-    g = Group(3, spares=1, log_spares=1, seed=len(actions), variant=variant)
+    g = group(3, spares=1, log_spares=1, seed=len(actions), variant=variant)
     c = MembershipChecker(g, s12=s12)
     n = len(g.members)
     write_no = 0
