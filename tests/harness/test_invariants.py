@@ -69,7 +69,9 @@ class Run:
             self.step_no,
         )
 
-    def choose(self, slot: int, ballot: Ballot, command: bytes, nodes: tuple[int, ...] = (1, 2)):
+    def choose(
+        self, slot: int, ballot: Ballot, command: bytes, nodes: tuple[int, ...] = (1, 2)
+    ) -> None:
         for n in nodes:
             assert self.step(n, accept(slot, ballot, command)) is None
 
