@@ -103,10 +103,17 @@ class AcceptorCore(ConfigLog):
         self._pending_records: list[bytes] = []
         self._init_configs()
         self._peers: tuple[int, ...] = ()
+        self._peers_changed = True
         self._refresh_peers()
 
     def _refresh_peers(self) -> None:
         """Peers = voters of the committed and the current configuration, but this node."""
+        if not self._cfg_slots and not self._durable.config:
+            if not self._peers or self._peers_changed:
+                self._peers = tuple(v for v in self._initial.voters if v != self.node_id)
+                self._peers_changed = False
+            return
+        self._peers_changed = True
         voters = set(self.committed_membership.voters) | set(self.membership.voters)
         voters.discard(self.node_id)
         self._peers = tuple(sorted(voters))

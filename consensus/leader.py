@@ -188,7 +188,7 @@ class LeaderCore(AcceptorCore):
     def _truncate_point(self, ls: LeaderState) -> int:
         """The highest slot every storage voter (current and committed config) has applied."""
         low = self.applied_index
-        for cfg in (self.committed_membership, self.membership):
+        for cfg in self.pending_memberships():
             for v in cfg.storage:
                 if v != self.node_id:
                     low = min(low, ls.applied.get(v, 0))
@@ -244,7 +244,8 @@ class LeaderCore(AcceptorCore):
         if src is None:
             if self._now >= ls.next_heartbeat_us:
                 self._broadcast(ls)
-            if ls.target is None and not self._config_pending():
+            if (self.config.replica_dead_after_us and ls.target is None
+                    and not self._config_pending()):
                 config_slot, _ = self._config_command_at(self.commit_index)
                 ls.target = plan_healing(
                     self.committed_membership, leader=self.node_id, now_us=self._now,
@@ -273,10 +274,11 @@ class LeaderCore(AcceptorCore):
         window = self.config.window
         majority_commit = self._flags.majority_commit
         bit = self._bit
+        static = None if self._cfg_slots else self._base_config()
         while True:
             s = self.commit_index + 1
             while s < ls.next_slot and (
-                self._has_quorum(self.config_at(s), votes[s], bit) if majority_commit
+                self._has_quorum(static or self.config_at(s), votes[s], bit) if majority_commit
                 else votes[s] != 0
             ):
                 del votes[s]

@@ -30,6 +30,7 @@ class ConfigLog:
         self._cfg_slots: list[int] = []
         self._cfg_memo: dict[bytes, Membership] = {}
         self._mask_memo: dict[Membership, int] = {}
+        self._initial = self.config.initial
         self._rescan_configs()
 
     def _rescan_configs(self) -> None:
@@ -43,14 +44,18 @@ class ConfigLog:
             self._cfg_memo[command] = m
         return m
 
+    def _base_config(self) -> Membership:
+        """The configuration before any entry in the log (durable record, or the initial one)."""
+        d = self._durable
+        return self._initial if not d.config else self._decode(d.config)
+
     def config_at(self, slot: int) -> Membership:
         """The configuration in force at ``slot`` by this replica's log."""
         acc = self._durable.accepted
         for s in reversed(self._cfg_slots):
             if s <= slot:
                 return self._decode(acc[s].command)
-        d = self._durable
-        return self.config.initial if not d.config else self._decode(d.config)
+        return self._base_config()
 
     @property
     def membership(self) -> Membership:
@@ -72,6 +77,8 @@ class ConfigLog:
     def pending_memberships(self) -> list[Membership]:
         """The committed configuration, then each one appended after the commit index (in slot
         order): every configuration a leader's successor could be using."""
+        if not self._cfg_slots:  # the common case: no change in the log
+            return [self._base_config()]
         out = [self.committed_membership]
         acc = self._durable.accepted
         for s in self._cfg_slots:
