@@ -9,6 +9,7 @@ them, and gives the same `RunResult.fingerprint`, bit for bit, on any machine.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -20,6 +21,10 @@ VARIANTS: tuple[str, ...] = ("no-lease-wait", "quorum-one", "no-persist-promise"
 def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
+
+
+def _to_faults(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 def _check_faults(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
@@ -60,7 +65,7 @@ class RunOptions:
     clients: int = attrs.field(default=5, validator=_non_negative)
     keys: int = attrs.field(default=5, validator=_non_negative)
     faults: tuple[str, ...] = attrs.field(
-        default=ALL_FAULTS, converter=tuple, validator=_check_faults
+        default=ALL_FAULTS, converter=_to_faults, validator=_check_faults
     )
     unsafe_clocks: bool = False
     variant: str | None = attrs.field(default=None, validator=_check_variant)
