@@ -203,7 +203,9 @@ class LeaderCore(AcceptorCore):
             self._out.append(Reply(client_id=ev.client_id, request_id=ev.request_id,
                                    error="reserved-command"))
             return
-        if (ls.queue or self._config_pending()
+        # While a change is pending or wanted, writes wait: the window drains so the change
+        # is ordered after every write in flight and cannot starve under load.
+        if (ls.queue or ls.target is not None or self._config_pending()
                 or ls.next_slot - 1 - self.commit_index >= self.config.window):
             ls.queue.append(ev)
         else:
@@ -288,7 +290,7 @@ class LeaderCore(AcceptorCore):
                 return
             self._maybe_reconfigure(ls)
             room = window - (ls.next_slot - 1 - self.commit_index)
-            if not ls.queue or room <= 0 or self._config_pending():
+            if not ls.queue or room <= 0 or ls.target is not None or self._config_pending():
                 return
             batch = ls.queue[:room]
             del ls.queue[:room]

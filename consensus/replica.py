@@ -257,10 +257,19 @@ class Replica(LeaderCore):
         """Become leader once the promises hold a quorum of every configuration that may
         govern a slot >= from_slot: the one in force before it, and every one they report."""
         configs = [self.config_at(cs.from_slot - 1)]
+        newest = (0, configs[0])
         for p in cs.promises.values():
             if p.config and p.snapshot_slot >= cs.from_slot:
                 configs.append(self._decode(p.config))
-            configs.extend(self._decode(e.command) for e in p.entries if is_config(e.command))
+                newest = max(newest, (p.config_slot, configs[-1]), key=_first)
+            for e in p.entries:
+                if is_config(e.command):
+                    configs.append(self._decode(e.command))
+                    newest = max(newest, (e.slot, configs[-1]), key=_first)
+        if self.node_id not in newest[1].storage:
+            # removed while away: leading a group it is no longer in would only disrupt it
+            self._become_follower(f"not a storage voter of {newest[1]}")
+            return
         promised = 0
         for n in cs.promises:
             promised |= self._bit[n]
@@ -396,6 +405,10 @@ def _state_tuple(state: FollowerState | CandidateState | LeaderState | None) -> 
         (k, tuple(v.items()) if isinstance(v, dict) else (tuple(v) if isinstance(v, list) else v))
         for k, v in attrs.asdict(state, recurse=False).items()
     )
+
+
+def _first(pair: tuple[int, Membership]) -> int:
+    return pair[0]
 
 
 def _on_role_message(self: Replica, src: int, msg: object) -> None:

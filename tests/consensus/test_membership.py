@@ -128,3 +128,25 @@ def test_reconfigure_to_an_unsafe_configuration_raises() -> None:
     leader = g.elect()
     with pytest.raises(ValueError, match="more log replicas"):
         g.step(leader, Reconfigure(storage=(leader,), logs=(8, 9)))
+
+
+def test_a_change_is_not_starved_by_a_steady_stream_of_writes() -> None:
+    g = Group(3, log_spares=1)
+    leader = g.elect()
+    g.write(leader, 1, 0, b"first")
+    g.run(20_000)
+    g.step(leader, Reconfigure(storage=(1, 2, 3), logs=(4,)))
+    for k in range(1, 200):
+        g.write(leader, 1, k, b"w%d" % k)  # faster than the group commits them
+        g.advance(500)
+        g.tick_due()
+        for _ in range(3):  # only part of the traffic gets through before the next write
+            if g.network:
+                g.deliver(0)
+    g.run(500_000)
+    assert g.replica(leader).committed_membership == Membership((1, 2, 3), (4,))
+    log = g.nodes[leader].sm
+    assert list(log.values()).count(b"w199") == 1
+    config_slot = next(s for s, e in g.replica(leader).accepted.items() if is_config(e.command))
+    last_write = next(s for s, c in log.items() if c == b"w199")
+    assert config_slot < last_write  # changed while the writes were still coming
