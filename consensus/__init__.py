@@ -4,8 +4,17 @@ A host (see `harness`) feeds `consensus.events` into `Replica.step(event, now_us
 the returned `consensus.effects` in order.
 
 Layout: `ballot` (Ballot, Entry), `config` (Timing, ReplicaConfig, variants), `quorum` (pure
-quorum and lease arithmetic), `messages`, `records` (durable records, replay), `roles` (role
-table and per-role state), `acceptor` / `leader` / `replica` (the state machine).
+quorum and lease arithmetic, `Membership` and the one-voter-at-a-time path between
+configurations), `membership` (configuration entries in the log, and why they take effect when
+appended), `members` (which configuration is in force at a slot), `healing` (the leader's
+plan to replace a dead storage replica), `messages`, `records` (durable records, replay),
+`roles` (role table and per-role state), `acceptor` / `leader` / `replica` (the state machine).
+
+Log replicas (`ReplicaConfig.log_members` / ``log_spares``) vote in both phases but never
+campaign, never serve reads (they answer ``Reply(error="log-replica")``) and apply nothing.
+A leader changes the membership on `consensus.events.Reconfigure`, or by itself when
+``replica_dead_after_us`` is set and a storage voter falls silent; it then asks its host to
+start spares with `consensus.effects.StartReplica`.
 """
 
 from consensus.ballot import Ballot as Ballot
