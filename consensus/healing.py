@@ -30,13 +30,15 @@ def plan_healing(
     log_spares: Sequence[int],
     applied: Mapping[int, int],
     config_slot: int,
+    one_step: bool = False,
 ) -> Membership | None:
     """Return the configuration to move to next, or None (healthy, or nothing can be done).
 
     ``heard_us``: per peer, the leader's local time of its last reply (missing: never, counted
     from ``since_us``, when the leader was elected). ``applied``: per peer, its reported applied
     slot. ``config_slot``: slot of the configuration entry that set ``committed`` (0: initial).
-    ``dead_after_us == 0`` disables healing.
+    ``dead_after_us == 0`` disables healing. ``one_step`` (the unsafe one-step-swap variant):
+    swap the dead storage replica for a log spare in one configuration.
     """
     if dead_after_us <= 0:
         return None
@@ -45,6 +47,10 @@ def plan_healing(
             if v != leader and now_us - heard_us.get(v, since_us) >= dead_after_us]
     free_logs = [n for n in log_spares if n not in voters]
     free_storage = [n for n in spares if n not in voters]
+    if dead and one_step and free_logs and len(committed.storage) > 1:
+        rest = tuple(n for n in committed.storage if n != dead[0])
+        if len(committed.logs) < len(rest):
+            return Membership(rest, tuple(sorted((*committed.logs, free_logs[0]))))
     if dead:
         if not any(n in log_spares for n in committed.logs) and free_logs:
             return Membership(committed.storage, tuple(sorted((*committed.logs, free_logs[0]))))

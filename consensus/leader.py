@@ -254,7 +254,7 @@ class LeaderCore(AcceptorCore):
                     heard_us=ls.heard_us, since_us=ls.elected_us,
                     dead_after_us=self.config.replica_dead_after_us, spares=self.config.spares,
                     log_spares=self.config.log_spares, applied=ls.applied,
-                    config_slot=config_slot,
+                    config_slot=config_slot, one_step=not self._flags.single_change,
                 )
             if self._now - self._quorum_heard(ls) >= self._timing.election_timeout_us:
                 self._step_down_on_purpose("no quorum acknowledged for an election timeout")

@@ -18,6 +18,11 @@ size / ``bandwidth_mb_s``, one message at a time per directed link (FIFO). A mes
 carries a state-machine snapshot is charged ``data_mb`` (the B-tree it stands for); log
 entries and other messages are charged their encoded size. Every random choice comes from
 ``harness.chooser.Chooser(seed)``.
+
+Optional faults: ``partition_s`` isolates the leader for that long right after healing
+starts (a leader change in the middle of the membership change). Checked after every step:
+S1 (every replica's committed entries agree), S12 and S13 (`harness.membership_invariants`);
+the first violation ends the run and is reported.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from consensus import Replica, ReplicaConfig, Role, Timing
+from consensus import VARIANTS, Replica, ReplicaConfig, Role, Timing
 from consensus.effects import (
     Apply,
     InstallSnapshot,
@@ -42,6 +47,7 @@ from consensus.events import ClientWrite, Compact, Event, Receive, Tick
 from consensus.messages import SlotEntry
 from consensus.quorum import Membership
 from harness.chooser import Chooser
+from harness.membership_invariants import MembershipInvariants
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,8 @@ class ReplicaLossOptions:
     replica_dead_after_s: float = 1.0
     write_interval_us: int = 10_000
     duration_s: float = 60.0
+    partition_s: float = 0.0
+    variant: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.replicas < 1:
@@ -83,6 +91,10 @@ class ReplicaLossOptions:
             raise ValueError(
                 f"replica-loss needs at least 3 storage replicas, got replicas={self.replicas}"
             )
+        if self.variant is not None and self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.partition_s < 0:
+            raise ValueError(f"partition_s must be >= 0, got partition_s={self.partition_s}")
         if self.data_mb < 0:
             raise ValueError(f"data_mb must be >= 0, got data_mb={self.data_mb}")
         if self.bandwidth_mb_s <= 0:
@@ -109,6 +121,7 @@ class ReplicaLossResult:
     writes_committed: int
     bytes_to_log_replica: int
     bytes_to_new_storage_replica: int
+    violation: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
@@ -148,6 +161,12 @@ class _Loop:
         self.applied: dict[int, list[bytes]] = {}
         self.bytes_to: dict[int, int] = {}
         self.data_bytes = opts.data_mb * _MB
+        self.cut: int | None = None  # node isolated by the partition, if any
+        self.checker = MembershipInvariants()
+        self.chosen: dict[int, bytes] = {}
+        self.checked: dict[int, int] = {}  # node -> commit index checked up to
+        self.violation: str | None = None
+        self.steps = 0
         self.timing = Timing(heartbeat_interval_us=50_000, election_timeout_us=500_000,
                              election_jitter_us=500_000, lease_duration_us=1_000_000)
         for n in self.STORAGE + self.LOGS:
@@ -159,6 +178,7 @@ class _Loop:
             spares=(self.SPARE,),
             log_spares=(self.LOG_SPARE,),
             replica_dead_after_us=int(self.opts.replica_dead_after_s * 1e6),
+            variant=self.opts.variant,
         )
 
     def start(self, n: int) -> None:
@@ -177,7 +197,8 @@ class _Loop:
         r = self.replicas.get(n)
         if r is None:
             return
-        for e in r.step(event, self.now):
+        effects = r.step(event, self.now)
+        for e in effects:
             if isinstance(e, Send):
                 self.send(n, e.dst, e.msg)
             elif isinstance(e, SetTimer):
@@ -194,8 +215,26 @@ class _Loop:
                 self.start(e.node_id)
             elif not isinstance(e, Persist):
                 continue  # replies: the clients only count commits
+        self.steps += 1
+        if self.violation is None:
+            self.check(n, r, effects)
+
+    def check(self, n: int, r: Replica, effects: list[Any]) -> None:
+        """S1 over newly committed slots of node ``n``, then S12 and S13."""
+        acc = r.accepted
+        for s in range(self.checked.get(n, 0) + 1, r.commit_index + 1):
+            e = acc.get(s)
+            if e is not None and self.chosen.setdefault(s, e.command) != e.command:
+                self.violation = f"S1: node {n} committed a different value at slot {s}"
+                return
+        self.checked[n] = r.commit_index
+        v = self.checker.on_step(n, r, effects, self.now, self.steps)
+        if v is not None:
+            self.violation = v.message
 
     def send(self, src: int, dst: int, msg: object) -> None:
+        if self.cut in (src, dst):
+            return  # partitioned away
         size = _size_bytes(msg, self.data_bytes)
         self.bytes_to[dst] = self.bytes_to.get(dst, 0) + size
         transfer_us = int(size * 1e6 / (self.opts.bandwidth_mb_s * _MB))
@@ -221,7 +260,9 @@ def run_replica_loss(opts: ReplicaLossOptions) -> ReplicaLossResult:
     victim = 0
     restored: float | None = None
     rebuilt: float | None = None
-    while loop.queue and loop.now <= end_us and rebuilt is None:
+    cut_from = fail_us + int((opts.replica_dead_after_s + 0.001) * 1e6)
+    cut_until = cut_from + int(opts.partition_s * 1e6)
+    while loop.queue and loop.now <= end_us and rebuilt is None and loop.violation is None:
         at, _, node, event = heapq.heappop(loop.queue)
         if isinstance(event, Tick) and loop.timer.get(node) != at:
             continue  # a replaced timer
@@ -240,6 +281,11 @@ def run_replica_loss(opts: ReplicaLossOptions) -> ReplicaLossResult:
                 victim = max(n for n in loop.STORAGE if n != leader.node_id)
                 del loop.replicas[victim]  # permanent: never returns
                 logger.info("replica-loss: node=%d failed at t=%d us", victim, at)
+        if opts.partition_s and loop.cut is None and cut_from <= at < cut_until:
+            leader = loop.leader()
+            loop.cut = None if leader is None else leader.node_id
+        elif loop.cut is not None and at >= cut_until:
+            loop.cut = None
         loop.step(node, event)
         if victim:
             restored, rebuilt = _measure(loop, fail_us, restored, rebuilt)
@@ -254,6 +300,7 @@ def run_replica_loss(opts: ReplicaLossOptions) -> ReplicaLossResult:
         writes_committed=0 if leader is None else leader.commit_index,
         bytes_to_log_replica=loop.bytes_to.get(loop.LOG_SPARE, 0),
         bytes_to_new_storage_replica=loop.bytes_to.get(loop.SPARE, 0),
+        violation=loop.violation,
     )
 
 

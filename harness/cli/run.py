@@ -6,7 +6,8 @@ fingerprint, and for a violation the command that repeats the run. ``--json`` pr
 JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
 fingerprint, unsafe).
 
-``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]`` runs a
+``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]
+[--partition-s S] [--variant one-step-swap]`` runs a
 named scenario instead (`harness.scenarios`): a storage replica fails for good, the leader
 restores the write quorum with a log replica and rebuilds a storage replica; it prints
 ``quorum_restored_after`` and ``replica_rebuilt_after`` (simulated seconds after the failure).
@@ -61,6 +62,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--log-replicas", type=int, default=0,
         help="scenario: log replicas in the initial configuration (default 0)",
+    )
+    parser.add_argument(
+        "--partition-s", type=float, default=0.0,
+        help="scenario: isolate the leader this long once healing starts (default 0)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -160,6 +165,7 @@ def _scenario_main(args: argparse.Namespace) -> int:
         options = ReplicaLossOptions(
             seed=args.seed, replicas=args.replicas, log_replicas=args.log_replicas,
             data_mb=args.data_mb, bandwidth_mb_s=args.bandwidth_mb_s,
+            partition_s=args.partition_s, variant=args.variant,
         )
     except ValueError as exc:
         print(f"paxlab run: error: {exc}", file=sys.stderr)
@@ -167,7 +173,8 @@ def _scenario_main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     result = run_replica_loss(options)
     healed = result.quorum_restored_after is not None and result.replica_rebuilt_after is not None
-    code = EXIT_OK if healed else EXIT_VIOLATION  # never healing is a liveness failure
+    # a violated property, or never healing (a liveness failure)
+    code = EXIT_OK if healed and result.violation is None else EXIT_VIOLATION
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return code
@@ -184,8 +191,12 @@ def _scenario_main(args: argparse.Namespace) -> int:
     print(f"replica_rebuilt_after: {secs(result.replica_rebuilt_after)} "
           f"(storage replica {result.new_storage_replica} copied "
           f"{result.bytes_to_new_storage_replica} bytes)")
-    if not healed:
+    if result.violation is not None:
+        print(f"verdict: VIOLATION {result.violation}")
+    elif not healed:
         print("verdict: VIOLATION liveness (the group did not heal within the scenario)")
+    else:
+        print("verdict: PASSED")
     return code
 
 
@@ -203,7 +214,7 @@ def _main(args: argparse.Namespace) -> int:
             ops=args.ops,
             clients=args.clients,
             keys=args.keys,
-            faults=parse_faults(args.faults),  # type: ignore[arg-type]  # attrs converter=tuple
+            faults=parse_faults(args.faults),
             unsafe_clocks=args.unsafe_clocks,
             variant=args.variant,
         )

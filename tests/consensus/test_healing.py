@@ -66,3 +66,11 @@ def test_group_heals_a_permanently_dead_storage_replica() -> None:
     g.write(leader, 2, 1, b"after")
     g.run(100_000)
     assert g.nodes[4].sm == g.nodes[leader].sm
+
+
+def test_one_step_plan_swaps_the_dead_replica_for_the_log_replica() -> None:
+    dead3 = {2: 9_500_000, 3: 1}
+    got = plan_healing(Membership((1, 2, 3)), leader=1, now_us=10_000_000, heard_us=dead3,
+                       since_us=0, dead_after_us=2_000_000, spares=(4,), log_spares=(5,),
+                       applied={}, config_slot=0, one_step=True)
+    assert got == Membership((1, 2), (5,))

@@ -78,3 +78,21 @@ def test_cli_bad_input_is_one_line_exit_2(
     assert main(["run", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("partition_s", [0.0, 0.3, 1.0])
+def test_seeded_sweep_with_partitions_during_reconfiguration_finds_no_violation(
+    partition_s: float,
+) -> None:
+    for seed in range(5):
+        r = run_replica_loss(ReplicaLossOptions(seed=seed, data_mb=10, partition_s=partition_s))
+        assert r.violation is None, (seed, r.violation)
+        assert r.quorum_restored_after is not None and r.replica_rebuilt_after is not None
+
+
+def test_one_step_swap_is_caught_as_s12(capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_replica_loss(ReplicaLossOptions(data_mb=1, variant="one-step-swap"))
+    assert r.violation is not None and r.violation.startswith("S12")
+    assert main(["run", "--scenario", "replica-loss", "--data-mb", "1",
+                 "--variant", "one-step-swap"]) == 1
+    assert "verdict: VIOLATION S12" in capsys.readouterr().out
