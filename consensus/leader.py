@@ -106,8 +106,9 @@ class LeaderCore(AcceptorCore):
         now = self._now
         promises = [cs.promises[n] for n in sorted(cs.promises)]
         best = None
-        for p in promises:
-            if p.snapshot and p.snapshot_slot > self.commit_index and (
+        # a log replica's promise carries a snapshot slot but no state machine to install
+        for p in [cs.promises[n] for n in sorted(cs.promises) if n not in self._log_kind]:
+            if p.snapshot_slot > self.commit_index and (
                 best is None or p.snapshot_slot > best.snapshot_slot
             ):
                 best = p

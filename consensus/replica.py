@@ -282,7 +282,8 @@ class Replica(LeaderCore):
             return
         # A log replica drops slots every storage replica applied; a candidate that is behind
         # its truncation point must first catch up from a storage replica.
-        real = max((p.snapshot_slot for p in cs.promises.values() if p.snapshot), default=0)
+        real = max((p.snapshot_slot for n, p in cs.promises.items() if n not in self._log_kind),
+                   default=0)
         behind = max(
             (p.snapshot_slot for n, p in cs.promises.items() if n in self._log_kind), default=0
         )

@@ -6,7 +6,15 @@ from __future__ import annotations
 from consensus import Ballot, Replica, ReplicaConfig, Role
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead
 from consensus.events import ClientRead, Receive, Reconfigure, Tick
-from consensus.messages import Accept, Accepted, CatchUpReply, Prepare, Promise
+from consensus.messages import (
+    Accept,
+    Accepted,
+    CatchUpReply,
+    CatchUpRequest,
+    Prepare,
+    ProbeReply,
+    Promise,
+)
 from tests.consensus.group import FAST, Group
 
 
@@ -94,3 +102,22 @@ def test_new_log_replica_copies_only_the_wal_suffix() -> None:
     assert replies and all(m.snapshot == b"" for m in replies)
     assert any(m.snapshot_slot >= 5 for m in replies)
     assert g.replica(4).commit_index == g.replica(leader).commit_index
+
+
+def test_candidate_behind_a_log_replicas_truncation_catches_up_instead_of_leading() -> None:
+    cfg = ReplicaConfig(node_id=1, members=(1, 2), log_members=(3,), timing=FAST)
+    r = Replica(cfg, lambda label, n: 0)
+    r.step(Tick(), 0)
+    effects = r.step(Tick(), 10_000_000)  # election timeout: the gray-failure probe goes out
+    probe = next(e.msg for e in effects if isinstance(e, Send) and e.dst == 2)
+    effects = r.step(Receive(src=2, msg=ProbeReply(ballot=Ballot.ZERO, probe_id=probe.probe_id,
+                                                   hears=False)), 10_000_001)
+    assert r.role is Role.CANDIDATE
+    ballot = r.promised
+    # the log replica promises, having dropped slots 1..10 that every storage replica applied
+    promise = Promise(ballot=ballot, from_slot=1, entries=(), commit_index=10,
+                      lease_remaining_us=0, snapshot_slot=10, snapshot=b"")
+    effects = r.step(Receive(src=3, msg=promise), 10_000_002)
+    assert r.role.value == "follower" and r.commit_index == 0
+    asks = [e for e in effects if isinstance(e, Send) and isinstance(e.msg, CatchUpRequest)]
+    assert [(e.dst, e.msg.from_slot) for e in asks] == [(2, 1)]
