@@ -1,0 +1,83 @@
+"""Run a simulation with the NDJSON trace writer attached (`run_traced`).
+
+The writer is a passive observer: it wraps the hosts' step observer and the simulator's
+crash and recovery notices, so a traced run is the same run (same fingerprint) as an
+untraced one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import trio
+import trio.testing
+
+from harness.chooser import Chooser
+from harness.determinism import deterministic_scheduling
+from harness.host import Backend, default_backend
+from harness.runspec import RunOptions, Violation
+from harness.sim import SimOptions, Simulation
+from harness.trace import Trace
+from harness.tracevalid.writer import NdjsonTraceWriter
+
+
+def attach(sim: Simulation, writer: NdjsonTraceWriter) -> None:
+    """Make ``writer`` see every replica step, crash and recovery of ``sim`` (before it runs)."""
+    for node, host in sim.hosts.items():
+        inner = host._observer  # the simulator's observer; ours runs after it
+
+        def observe(
+            n: int, replica: Any, event: Any, effects: list[Any], local: int,
+            inner: Any = inner,
+        ) -> None:
+            if inner is not None:
+                inner(n, replica, event, effects, local)
+            writer.observe(n, replica, event, effects, sim.now, local)
+
+        host._observer = observe
+        del node
+    checks = sim.checks
+    down, recovered = checks.down, checks.recovered
+
+    def on_down(node: int) -> None:
+        down(node)
+        writer.crashed(node, sim.now)
+
+    def on_recovered(node: int, replica: Any) -> None:
+        recovered(node, replica)
+        writer.recovered(node, replica, sim.now, sim.local_now(node))
+
+    checks.down = on_down  # type: ignore[method-assign]
+    checks.recovered = on_recovered  # type: ignore[method-assign]
+
+
+def run_traced(
+    options: RunOptions,
+    out: TextIO,
+    *,
+    replay: Sequence[int] | None = None,
+    backend: Backend | None = None,
+    sim_options: SimOptions | None = None,
+) -> tuple[Violation | None, str, int]:
+    """Run ``options`` (as `harness.sim.run` does) writing the NDJSON trace to ``out``.
+
+    Returns (the run's first violation or None, its fingerprint, lines written).
+    """
+    backend = backend or default_backend()
+    chooser = Chooser(options.seed, replay=replay)
+    trace = Trace(keep=False)
+    trace.add(f"0 options {options.to_json()!r}")
+    sim = Simulation(
+        options, chooser, backend=backend, sim_options=sim_options or SimOptions(), trace=trace
+    )
+    timing = backend.timing
+    writer = NdjsonTraceWriter(
+        out, sim.members, lease_us=timing.lease_duration_us, drift_ppm=timing.drift_bound_ppm,
+        options=options.to_json(),
+    )
+    attach(sim, writer)
+    with deterministic_scheduling(options.seed):
+        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+    violation = sim.final_check()
+    return violation, trace.fingerprint(), writer.lines
