@@ -45,6 +45,7 @@ from consensus.records import (
     replay,
 )
 from consensus.roles import Role
+from consensus.snapshot_stream import SNAPSHOT_CHUNK_BYTES, Assembly, cut_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class AcceptorCore(ConfigLog):
         self._out: list[Effect] = []
         self._pending_records: list[bytes] = []
         self._init_configs()
+        self._assembly: Assembly | None = None  # a snapshot being streamed in
         self._peers: tuple[int, ...] = ()
         self._peers_changed = True
         self._refresh_peers()
@@ -308,8 +310,10 @@ class AcceptorCore(ConfigLog):
         self._catch_up_from = from_slot
         self._catch_up_target = target
         self._catch_up_retry_us = self._now + 4 * self._timing.heartbeat_interval_us
+        asm = self._assembly
         self._send(target, CatchUpRequest(ballot=self._promised, from_slot=from_slot,
-                                          log_only=self._is_log))
+                                          log_only=self._is_log,
+                                          snapshot_offset=0 if asm is None else len(asm.data)))
 
     def _on_catch_up_request(self, src: int, m: CatchUpRequest) -> None:
         d = self._durable
@@ -319,6 +323,9 @@ class AcceptorCore(ConfigLog):
                 return  # no state machine to give; the asker tries another peer
             snapshot = b"" if m.log_only else d.snapshot
             snap_slot, start = d.snapshot_slot, d.snapshot_slot + 1
+            if len(snapshot) > SNAPSHOT_CHUNK_BYTES:
+                self._send_chunk(src, m.snapshot_offset, snapshot, start)
+                return
         entries: list[SlotEntry] = []
         acc = d.accepted
         s = start
@@ -340,11 +347,51 @@ class AcceptorCore(ConfigLog):
             )
             self._send(src, reply)
 
+    def _send_chunk(self, dst: int, offset: int, snapshot: bytes, start: int) -> None:
+        """Stream one chunk of this node's snapshot; the last one brings the entries after it."""
+        d = self._durable
+        chunk, checksum = cut_chunk(snapshot, offset)
+        offset = offset if 0 <= offset < len(snapshot) else 0
+        entries: list[SlotEntry] = []
+        if offset + len(chunk) == len(snapshot):
+            acc, s = d.accepted, start
+            while s <= self.commit_index and len(entries) < CATCH_UP_MAX_ENTRIES:
+                e = acc.get(s)
+                if e is None:
+                    break
+                entries.append(SlotEntry(slot=s, ballot=e.ballot, command=e.command))
+                s += 1
+        config_slot, config = self._config_command_at(d.snapshot_slot)
+        self._send(dst, CatchUpReply(
+            ballot=self._promised, snapshot_slot=d.snapshot_slot, snapshot=chunk,
+            entries=tuple(entries), config_slot=config_slot, config=config,
+            snapshot_offset=offset, snapshot_total=len(snapshot), snapshot_checksum=checksum,
+        ))
+
+    def _take_chunk(self, src: int, m: CatchUpReply) -> bytes | None:
+        """Add a streamed chunk; return the whole snapshot once complete, else ask for more."""
+        asm = self._assembly
+        if asm is None or asm.slot != m.snapshot_slot or asm.total != m.snapshot_total:
+            asm = self._assembly = Assembly(m.snapshot_slot, m.snapshot_total)
+        if not asm.add(m.snapshot_offset, m.snapshot, m.snapshot_checksum):
+            logger.warning("node=%d dropped snapshot chunk from src=%d offset=%d (checksum or "
+                           "order)", self.node_id, src, m.snapshot_offset)
+        if asm.complete:
+            self._assembly = None
+            return bytes(asm.data)
+        self._catch_up_retry_us = self._now + 4 * self._timing.heartbeat_interval_us
+        self._send(src, CatchUpRequest(ballot=self._promised, from_slot=self.commit_index + 1,
+                                       log_only=self._is_log, snapshot_offset=len(asm.data)))
+        return None
+
     def _on_catch_up_reply(self, src: int, m: CatchUpReply) -> None:
         if self.role is Role.LEADER:
             return  # a leader's log is complete up to its commit index
         if m.snapshot_slot > self.commit_index:
-            self._install(m.snapshot_slot, m.snapshot, m.config_slot, m.config)
+            snapshot = self._take_chunk(src, m) if m.snapshot_total else m.snapshot
+            if snapshot is None:
+                return  # more chunks to come
+            self._install(m.snapshot_slot, snapshot, m.config_slot, m.config)
         acc = self._durable.accepted
         for e in m.entries:
             if e.slot <= self.commit_index:

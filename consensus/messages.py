@@ -167,14 +167,16 @@ class CatchUpRequest:
     """A lagging replica asks for the chosen entries from ``from_slot`` on.
 
     ``log_only``: the asker is a log replica; send no snapshot bytes, only its slot.
+    ``snapshot_offset``: the asker holds that many bytes of a streamed snapshot already.
     """
 
-    _QUIET: ClassVar[frozenset[str]] = frozenset(("log_only",))
+    _QUIET: ClassVar[frozenset[str]] = frozenset(("log_only", "snapshot_offset"))
     __repr__ = _compact_repr
 
     ballot: Ballot
     from_slot: int = attrs.field(validator=_slot)
     log_only: bool = False
+    snapshot_offset: int = attrs.field(default=0, validator=_non_negative)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -183,10 +185,15 @@ class CatchUpReply:
 
     ``snapshot_slot == 0`` means no snapshot. ``entries`` continue right after the snapshot (or
     at the requested slot) and hold only slots the sender knows are chosen. ``config_slot`` and
-    ``config`` as in `Promise` (set with a snapshot).
+    ``config`` as in `Promise` (set with a snapshot). A large snapshot is streamed
+    (`consensus.snapshot_stream`): ``snapshot`` is then the chunk at ``snapshot_offset`` of
+    ``snapshot_total`` bytes, with ``snapshot_checksum``, and ``entries`` come with the last
+    chunk only (``snapshot_total == 0``: not streamed).
     """
 
-    _QUIET: ClassVar[frozenset[str]] = frozenset(("config_slot", "config"))
+    _QUIET: ClassVar[frozenset[str]] = frozenset(
+        ("config_slot", "config", "snapshot_offset", "snapshot_total", "snapshot_checksum")
+    )
     __repr__ = _compact_repr
 
     ballot: Ballot
@@ -195,6 +202,9 @@ class CatchUpReply:
     entries: tuple[SlotEntry, ...]
     config_slot: int = attrs.field(default=0, validator=_non_negative)
     config: bytes = b""
+    snapshot_offset: int = attrs.field(default=0, validator=_non_negative)
+    snapshot_total: int = attrs.field(default=0, validator=_non_negative)
+    snapshot_checksum: int = attrs.field(default=0, validator=_non_negative)
 
 
 Message = (

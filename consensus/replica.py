@@ -392,6 +392,8 @@ class Replica(LeaderCore):
             self._grant_ballot,
             self._earlier_grants_until_us,
             self._timer_us,
+            None if self._assembly is None else (
+                self._assembly.slot, self._assembly.total, bytes(self._assembly.data)),
             _state_tuple(self._fstate),
             _state_tuple(self._cstate),
             _state_tuple(self._lstate),
