@@ -70,7 +70,7 @@ def kv_apply(state: dict[bytes, bytes], command: bytes) -> tuple[bool, bytes | N
 class Ghost:
     """The path's history variables; `fork` gives a copy a transition may change."""
 
-    __slots__ = ("chosen", "max_acked", "promised_sent", "proposed", "quorum", "votes")
+    __slots__ = ("_fp", "chosen", "max_acked", "promised_sent", "proposed", "quorum", "votes")
 
     def __init__(self, replicas: int) -> None:
         self.quorum = replicas // 2 + 1
@@ -79,6 +79,7 @@ class Ghost:
         self.chosen: dict[int, bytes] = {}
         self.promised_sent: dict[int, Ballot] = {}
         self.max_acked = 0
+        self._fp: bytes | None = None
 
     def fork(self) -> Ghost:
         g = object.__new__(Ghost)
@@ -88,16 +89,22 @@ class Ghost:
         g.chosen = dict(self.chosen)
         g.promised_sent = dict(self.promised_sent)
         g.max_acked = self.max_acked
+        g._fp = None
         return g
 
     def fingerprint(self) -> bytes:
-        """Canonical bytes of what future checks depend on and the state does not show."""
+        """Canonical bytes of what future checks depend on and the state does not show.
+
+        Cached: call it only once the transition that owns this ghost is complete."""
+        if self._fp is not None:
+            return self._fp
         parts = (
             sorted(self.chosen.items()),
             sorted(self.promised_sent.items()),
             self.max_acked,
         )
-        return repr(parts).encode()
+        self._fp = repr(parts).encode()
+        return self._fp
 
     # ---- hooks, in the order a host performs effects ----------------------------------
 

@@ -28,6 +28,7 @@ from typing import Any
 from consensus import Replica, ReplicaConfig
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
 from consensus.events import ClientRead, ClientWrite, Event, Receive, Tick
+from consensus.messages import Accepted, Promise
 from harness.checkers.linearizability import check_linearizability
 from harness.explore.bounds import EXPLORE_TIMING, Bounds
 from harness.explore.clone import clone
@@ -63,8 +64,8 @@ class World:
     """One state (see the module doc). Build the initial one with `World.initial`."""
 
     __slots__ = (
-        "bounds", "ghost", "history", "kvs", "msgs", "now_us", "ops", "replicas", "rfps", "timers",
-        "used", "wal_digests", "wals",
+        "bounds", "ghost", "ghost_owned", "history", "kfps", "kvs", "msgs", "now_us", "ops",
+        "replicas", "rfps", "timers", "used", "wal_digests", "wals",
     )
 
     bounds: Bounds
@@ -80,6 +81,8 @@ class World:
     used: dict[str, int]
     history: tuple[HistoryEvent, ...]
     ghost: Ghost
+    ghost_owned: bool
+    kfps: list[bytes]
 
     @classmethod
     def initial(cls, bounds: Bounds) -> World:
@@ -99,6 +102,8 @@ class World:
         w.used = {"crashes": 0, "ticks": 0, "drops": 0, "dups": 0}
         w.history = ()
         w.ghost = Ghost(n)
+        w.ghost_owned = True
+        w.kfps = [b"[]"] * n
         for node in range(n):
             w._start(node, 0)
         return w
@@ -117,7 +122,9 @@ class World:
         w.ops = list(self.ops)
         w.used = dict(self.used)
         w.history = self.history
-        w.ghost = self.ghost.fork()
+        w.ghost = self.ghost  # forked on the first write (`_own_ghost`)
+        w.ghost_owned = False
+        w.kfps = list(self.kfps)
         return w
 
     # ---- transitions ------------------------------------------------------------------
@@ -198,6 +205,12 @@ class World:
         w.check_s6(w.now_us, step)
         return w
 
+    def _own_ghost(self) -> Ghost:
+        if not self.ghost_owned:
+            self.ghost = self.ghost.fork()
+            self.ghost_owned = True
+        return self.ghost
+
     def _start(self, node: int, step: int) -> None:
         r = make_replica(self.bounds, node, self.wals[node])
         self.replicas[node] = r
@@ -255,7 +268,7 @@ class World:
         self.replicas[node] = r
         effects = r.step(event, self.now_us)
         where = self._where(node, step)
-        ghost = self.ghost
+        ghost = self._own_ghost() if _writes_ghost(effects) else self.ghost
         kv = self.kvs[node] = dict(self.kvs[node])
         results: dict[int, tuple[bool, bytes | None]] = {}
         msgs: dict[tuple[int, int, str], tuple[object, int]] | None = None
@@ -306,6 +319,7 @@ class World:
             self.msgs = dict(sorted(msgs.items(), key=_msg_order))
         ghost.check_monotone(node, before, r, where)
         self.rfps[node] = r.state_fingerprint()
+        self.kfps[node] = repr(sorted(kv.items())).encode()
 
     # ---- S6 ---------------------------------------------------------------------------
 
@@ -334,7 +348,7 @@ class World:
         for n, fp in enumerate(self.rfps):
             parts.append(fp)
             parts.append(self.wal_digests[n])
-            parts.append(repr(sorted(self.kvs[n].items())).encode())
+            parts.append(self.kfps[n])
         parts.append(repr([(k, c) for k, (_, c) in self.msgs.items()]).encode())
         parts.append(repr(self.ops).encode())
         parts.append(repr(sorted(self.used.items())).encode())
@@ -353,6 +367,17 @@ class World:
         )
         inflight = sum(c for _, c in self.msgs.values())
         return f"t={self.now_us}us {roles} inflight={inflight} ops={self.ops}"
+
+
+def _writes_ghost(effects: list[Any]) -> bool:
+    """Whether performing ``effects`` changes the ghost (else it is shared, not copied)."""
+    for e in effects:
+        t = type(e)
+        if t is Persist or (t is Reply and e.slot is not None):
+            return True
+        if t is Send and type(e.msg) in (Promise, Accepted):
+            return True
+    return False
 
 
 def _msg_order(item: tuple[tuple[int, int, str], Any]) -> tuple[int, int, str]:
