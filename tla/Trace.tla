@@ -42,10 +42,12 @@ VARIABLES
     sentPromises,  \* [src, bal, rem, entries, snapshot] of every promise sent
     proposed,      \* <<ballot, slot, value>> of every value a leader proposed
     votes,         \* <<node, ballot, slot>>: node accepted slot under ballot
-    chosen         \* <<slot, value>> of every commit
+    chosen,        \* <<slot, value>> of every commit
+    echoes         \* <<node, ballot, stamp>>: node accepted the lease round stamped so
 
 vars == <<i, now, up, role, bal, promised, acc, commit, snap, recovery, waitUntil, leaseEnd,
-          grantBal, grantUntil, earlierUntil, prepared, sentPromises, proposed, votes, chosen>>
+          grantBal, grantUntil, earlierUntil, prepared, sentPromises, proposed, votes, chosen,
+          echoes>>
 
 L == TraceLog[i]
 
@@ -65,6 +67,7 @@ Init ==
     /\ grantUntil = [n \in Nodes |-> 0]
     /\ earlierUntil = [n \in Nodes |-> 0]
     /\ prepared = {} /\ sentPromises = {} /\ proposed = {} /\ votes = {} /\ chosen = {}
+    /\ echoes = {}
 
 -----------------------------------------------------------------------------
 (* Helpers over the abstract state *)
@@ -105,7 +108,8 @@ Crash(n) ==
     /\ bal' = [bal EXCEPT ![n] = None]
     /\ leaseEnd' = [leaseEnd EXCEPT ![n] = None]
     /\ UNCHANGED <<promised, acc, commit, snap, recovery, waitUntil, grantBal, grantUntil,
-                   earlierUntil, prepared, sentPromises, proposed, votes, chosen>>
+                   earlierUntil, prepared, sentPromises, proposed, votes, chosen,
+                   echoes>>
 
 Restart(n) ==
     /\ ~up[n]
@@ -120,7 +124,7 @@ Restart(n) ==
     /\ earlierUntil' = [earlierUntil EXCEPT ![n] = 0]
     /\ grantUntil' = [grantUntil EXCEPT ![n] = IF L.recovered THEN L.lt + LeaseUs ELSE 0]
     /\ UNCHANGED <<role, bal, recovery, waitUntil, leaseEnd, prepared, sentPromises,
-                   proposed, votes, chosen>>
+                   proposed, votes, chosen, echoes>>
 
 Prepare(n) ==
     /\ L.bal % Cardinality(Nodes) = n
@@ -135,7 +139,7 @@ Prepare(n) ==
             entries |-> EntriesFrom(n, L.from),
             snapshot |-> IF snap[n] >= L.from THEN snap[n] ELSE 0]}
     /\ UNCHANGED <<up, acc, commit, snap, recovery, waitUntil, leaseEnd, grantBal, grantUntil,
-                   earlierUntil, proposed, votes, chosen>>
+                   earlierUntil, proposed, votes, chosen, echoes>>
 
 Promise(n) ==
     /\ L.bal \in prepared /\ L.bal >= promised[n]
@@ -148,7 +152,7 @@ Promise(n) ==
           {[src |-> n, bal |-> L.bal, rem |-> L.rem, entries |-> L.entries,
             snapshot |-> L.snapshot]}
     /\ UNCHANGED <<up, acc, commit, snap, recovery, waitUntil, grantBal, grantUntil,
-                   earlierUntil, prepared, proposed, votes, chosen>>
+                   earlierUntil, prepared, proposed, votes, chosen, echoes>>
 
 BecomeLeader(n) ==
     /\ role[n] = "candidate" /\ bal[n] = L.bal
@@ -178,7 +182,7 @@ BecomeLeader(n) ==
     /\ role' = [role EXCEPT ![n] = "leader"]
     /\ leaseEnd' = [leaseEnd EXCEPT ![n] = None]
     /\ UNCHANGED <<up, bal, promised, grantBal, grantUntil, earlierUntil, prepared,
-                   sentPromises, chosen>>
+                   sentPromises, chosen, echoes>>
 
 Propose(n) ==
     /\ role[n] = "leader" /\ bal[n] = L.bal
@@ -189,7 +193,7 @@ Propose(n) ==
     /\ proposed' = proposed \cup {<<L.bal, e[1], e[3]>> : e \in L.entries}
     /\ votes' = votes \cup {<<n, L.bal, e[1]>> : e \in L.entries}
     /\ UNCHANGED <<up, role, bal, promised, commit, snap, recovery, waitUntil, leaseEnd,
-                   grantBal, grantUntil, earlierUntil, prepared, sentPromises, chosen>>
+                   grantBal, grantUntil, earlierUntil, prepared, sentPromises, chosen, echoes>>
 
 Accept(n) ==
     /\ L.bal >= promised[n]
@@ -205,6 +209,7 @@ Accept(n) ==
                                       Entry(n, s)[2] = L.bal
                                       \/ \E e \in L.entries : e[1] = s}}
     /\ Grant(n, L.bal, L.lt)
+    /\ echoes' = echoes \cup {<<n, L.bal, L.stamp>>}
     /\ UNCHANGED <<up, commit, snap, recovery, waitUntil, prepared, sentPromises, proposed,
                    chosen>>
 
@@ -217,7 +222,7 @@ Commit(n) ==
     /\ commit' = [commit EXCEPT ![n] = L.commit]
     /\ UNCHANGED <<up, role, bal, promised, acc, snap, recovery, waitUntil, leaseEnd,
                    grantBal, grantUntil, earlierUntil, prepared, sentPromises, proposed,
-                   votes>>
+                   votes, echoes>>
 
 LearnCommit(n) ==
     /\ L.commit > commit[n]
@@ -226,7 +231,7 @@ LearnCommit(n) ==
     /\ commit' = [commit EXCEPT ![n] = L.commit]
     /\ UNCHANGED <<up, role, bal, promised, acc, snap, recovery, waitUntil, leaseEnd,
                    grantBal, grantUntil, earlierUntil, prepared, sentPromises, proposed,
-                   votes, chosen>>
+                   votes, chosen, echoes>>
 
 CatchUp(n) ==
     /\ \A e \in L.entries : ChosenVal(e[1]) = e[3]
@@ -235,19 +240,26 @@ CatchUp(n) ==
     /\ acc' = [acc EXCEPT ![n] = Put(n, L.entries)]
     /\ commit' = [commit EXCEPT ![n] = L.commit]
     /\ UNCHANGED <<up, role, bal, promised, snap, recovery, waitUntil, leaseEnd, grantBal,
-                   grantUntil, earlierUntil, prepared, sentPromises, proposed, votes, chosen>>
+                   grantUntil, earlierUntil, prepared, sentPromises, proposed, votes, chosen,
+                   echoes>>
 
 Compact(n) ==
     /\ L.snapshot >= snap[n] /\ L.snapshot <= commit[n]
     /\ snap' = [snap EXCEPT ![n] = L.snapshot]
     /\ acc' = [acc EXCEPT ![n] = {e \in @ : e[1] > L.snapshot}]
     /\ UNCHANGED <<up, role, bal, promised, commit, recovery, waitUntil, leaseEnd, grantBal,
-                   grantUntil, earlierUntil, prepared, sentPromises, proposed, votes, chosen>>
+                   grantUntil, earlierUntil, prepared, sentPromises, proposed, votes, chosen,
+                   echoes>>
 
 Heartbeat(n) ==
     /\ role[n] = "leader" /\ bal[n] = L.bal
     /\ leaseEnd' = [leaseEnd EXCEPT ![n] = L.lease]
     /\ IF L.sent THEN Grant(n, L.bal, L.lt) ELSE NoGrant
+    /\ echoes' = IF L.sent THEN echoes \cup {<<n, L.bal, L.lt>>} ELSE echoes
+    \* the lease runs LeaseLenUs from a round a quorum of the configuration echoed
+    /\ L.lease # None =>
+         IsQuorum({a \in Nodes : \E e \in echoes' : e[1] = a /\ e[2] = L.bal
+                                                  /\ e[3] >= L.lease - LeaseLenUs})
     /\ UNCHANGED <<up, role, bal, promised, acc, commit, snap, recovery, waitUntil, prepared,
                    sentPromises, proposed, votes, chosen>>
 
@@ -256,13 +268,13 @@ ReplyWrite(n) ==
     /\ \A s \in L.replies : s <= commit[n] /\ ChosenVal(s) # ""
     /\ UNCHANGED <<up, role, bal, promised, acc, commit, snap, recovery, waitUntil, leaseEnd,
                    grantBal, grantUntil, earlierUntil, prepared, sentPromises, proposed,
-                   votes, chosen>>
+                   votes, chosen, echoes>>
 
 ServeRead(n) ==
     /\ Serving(n, L.lt)
     /\ UNCHANGED <<up, role, bal, promised, acc, commit, snap, recovery, waitUntil, leaseEnd,
                    grantBal, grantUntil, earlierUntil, prepared, sentPromises, proposed,
-                   votes, chosen>>
+                   votes, chosen, echoes>>
 
 StepDown(n) ==
     /\ role[n] = "leader"
@@ -273,7 +285,8 @@ StepDown(n) ==
                      THEN [grantUntil EXCEPT ![n] = IF @ > L.lt THEN L.lt ELSE @]
                      ELSE grantUntil
     /\ UNCHANGED <<up, promised, acc, commit, snap, recovery, waitUntil, grantBal,
-                   earlierUntil, prepared, sentPromises, proposed, votes, chosen>>
+                   earlierUntil, prepared, sentPromises, proposed, votes, chosen,
+                   echoes>>
 
 (* A leader or candidate that saw a higher ballot in any message (SeeBallot). *)
 Demote(n) ==
@@ -283,14 +296,16 @@ Demote(n) ==
     /\ bal' = [bal EXCEPT ![n] = None]
     /\ leaseEnd' = [leaseEnd EXCEPT ![n] = None]
     /\ UNCHANGED <<up, promised, acc, commit, snap, recovery, waitUntil, grantBal, grantUntil,
-                   earlierUntil, prepared, sentPromises, proposed, votes, chosen>>
+                   earlierUntil, prepared, sentPromises, proposed, votes, chosen,
+                   echoes>>
 
 Release(n) ==
     /\ grantUntil' = IF grantBal[n] = L.bal
                      THEN [grantUntil EXCEPT ![n] = IF @ > L.lt THEN L.lt ELSE @]
                      ELSE grantUntil
     /\ UNCHANGED <<up, role, bal, promised, acc, commit, snap, recovery, waitUntil, leaseEnd,
-                   grantBal, earlierUntil, prepared, sentPromises, proposed, votes, chosen>>
+                   grantBal, earlierUntil, prepared, sentPromises, proposed, votes, chosen,
+                   echoes>>
 
 -----------------------------------------------------------------------------
 Step(n) ==

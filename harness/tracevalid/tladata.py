@@ -1,8 +1,9 @@
 """The NDJSON trace as a TLA+ module, and TLC's verdict on it against ``tla/Trace.tla``.
 
 CommunityModules (``ndJsonDeserialize``) is not available here, so the trace is turned into
-``TraceData.tla``: ``TraceNodes``, ``TraceCfg``, ``LeaseUs`` and ``TraceLog``, a sequence
-with one record per line after Init. Every record has every field (`FIELDS`, absent ones
+``TraceData.tla``: ``TraceNodes``, ``TraceCfg``, ``LeaseUs``, ``LeaseLenUs`` (the lease a
+leader keeps from a round's stamp, its local us) and ``TraceLog``, a sequence with one record
+per line after Init. Every record has every field (`FIELDS`, absent ones
 defaulted) so ``Trace.tla`` may read any of them; ballots become numbers
 ``round * len(nodes) + node`` (0: none; -1 for a missing ballot or lease); entries become
 sets of ``<<slot, ballot, value>>``.
@@ -24,6 +25,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from consensus.quorum import lease_length_us
 
 TLA_DIR = Path(__file__).resolve().parent.parent.parent / "tla"
 JAR_ENV = "TLA2TOOLS_JAR"
@@ -83,6 +86,7 @@ class _Encoder:
             ("promises", "{" + ", ".join(self.promise(p, bal) for p in g("promises") or ())
              + "}"),
             ("lease", str(NONE if lease is None else int(lease))),
+            ("stamp", str(int(g("stamp", NONE)))),
             ("sent", "TRUE" if g("sent") else "FALSE"),
             ("recovered", "TRUE" if g("recovered") else "FALSE"),
             ("replies", "{" + ", ".join(str(int(s)) for s in g("replies") or ()) + "}"),
@@ -91,7 +95,7 @@ class _Encoder:
 
 
 FIELDS = ("action", "node", "t", "lt", "bal", "seen", "promised", "from", "rem", "snapshot",
-          "commit", "entries", "slots", "quorum", "promises", "lease", "sent", "recovered",
+          "commit", "entries", "slots", "quorum", "promises", "lease", "stamp", "sent", "recovered",
           "replies")
 """The fields of every TraceLog record."""
 
@@ -115,6 +119,7 @@ def to_tla_module(lines: Sequence[str], name: str = "TraceData") -> str:
         f"TraceNodes == {{{', '.join(map(str, nodes))}}}\n"
         f"TraceCfg == {{{', '.join(str(int(n)) for n in init.get('cfg', nodes))}}}\n"
         f"LeaseUs == {int(init['lease_us'])}\n"
+        f"LeaseLenUs == {lease_length_us(int(init['lease_us']), int(init['drift_ppm']))}\n"
         f"TraceLog == <<\n    {records}\n  >>\n"
         "====\n"
     )

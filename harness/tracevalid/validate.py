@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from consensus.quorum import lease_wait_us
+from consensus.quorum import lease_length_us, lease_wait_us
 
 Ballot = tuple[int, int]
 SentPromise = tuple[Any, Any, Any]
@@ -132,6 +132,8 @@ class Validator:
         self.proposed: dict[tuple[Ballot, int], str] = {}
         self.votes: dict[tuple[Ballot, int], set[int]] = {}
         self.chosen: dict[int, str] = {}
+        self.echoes: dict[Ballot, dict[int, int]] = {}  # ballot -> node -> latest lease stamp
+        self.lease_len = lease_length_us(self.lease_us, self.drift_ppm)
         self.now = 0
         self.step: tuple[int, int] | None = None  # (step, node) of the previous line
         self.last_line: dict[str, Any] | None = None
@@ -340,6 +342,10 @@ class Validator:
             if s.accepted.get(slot, (None, None))[0] == b:
                 self.votes.setdefault((b, slot), set()).add(node)
         self.grant(s, b, _int(line, "lt"))
+        stamp = line.get("stamp")
+        if isinstance(stamp, int):
+            echoed = self.echoes.setdefault(b, {})
+            echoed[node] = max(echoed.get(node, stamp), stamp)
 
     def on_Commit(self, line: dict[str, Any], node: int, s: NodeState) -> None:
         b = _bal(line.get("bal"))
@@ -400,10 +406,18 @@ class Validator:
     def on_Heartbeat(self, line: dict[str, Any], node: int, s: NodeState) -> None:
         b = _bal(line.get("bal"))
         _check(s.role == "leader" and s.ballot == b, f"heartbeat by a non-leader: role={s.role}")
+        echoed = self.echoes.setdefault(b, {})
         if line.get("sent"):
             self.grant(s, b, _int(line, "lt"))
+            echoed[node] = _int(line, "lt")
         end = line.get("lease_end")
         _check(end is None or isinstance(end, int), f"lease_end must be an int, got {end!r}")
+        if isinstance(end, int):
+            stamp = end - self.lease_len
+            backers = sorted(a for a, t in echoed.items() if t >= stamp)
+            _check(self.quorum(backers),
+                   f"lease not backed by a quorum: lease_end={end} stamp={stamp} "
+                   f"echoed_by={backers} cfg={list(self.cfg)}")
         s.lease_end = end
 
     def on_ReplyWrite(self, line: dict[str, Any], node: int, s: NodeState) -> None:

@@ -195,6 +195,7 @@ class NdjsonTraceWriter:
             lines["Accept"] = {
                 "bal": ballot_json(msg.ballot), "src": event.src,
                 "slots": [msg.first_slot, msg.first_slot + len(msg.commands) - 1],
+                "stamp": msg.stamp_us,
                 "entries": [e for e in changed if e[1] == ballot_json(msg.ballot)],
             }
         elif type(msg) is CatchUpReply:

@@ -124,6 +124,13 @@ def test_reply_without_lease_is_rejected() -> None:
     assert not verdict.ok
 
 
+def test_lease_beyond_the_echoed_rounds_is_rejected() -> None:
+    lines = _lines(7)
+    i = _first(lines, lambda x: x["action"] == "Heartbeat" and x["lease_end"] is not None)
+    lines[i]["lease_end"] += 100_000  # a round nobody echoed yet
+    _rejected(lines, i, "lease not backed by a quorum")
+
+
 def test_variants_are_rejected() -> None:
     """quorum-one commits without a quorum; no-persist-promise forgets promises; a leader
     that does not wait out leases (no-lease-wait) serves too early."""

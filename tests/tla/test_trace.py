@@ -48,6 +48,10 @@ def _corrupt(kind: str) -> tuple[list[str], int]:
         second = [x["bal"] for x in lines if x["action"] == "Prepare"][1]
         i = next(k for k, x in enumerate(lines) if x["action"] == "Accept" and x["bal"] == second)
         lines[i]["bal"], lines[i]["entries"] = [0, 0], []
+    elif kind == "lease-not-echoed":
+        i = next(k for k, x in enumerate(lines)
+                 if x["action"] == "Heartbeat" and x["lease_end"] is not None)
+        lines[i]["lease_end"] += 100_000
     elif kind == "restart-forgets-promise":
         i = next(k for k, x in enumerate(lines) if x["action"] == "Restart" and x["recovered"])
         lines[i]["promised"] = [0, 0]
@@ -90,7 +94,9 @@ def test_tlc_accepts_sample_traces(seed: int) -> None:
 
 @needs_jar
 @pytest.mark.parametrize(
-    "kind", ["commit-without-quorum", "promise-back", "restart-forgets-promise", "changed"]
+    "kind",
+    ["commit-without-quorum", "promise-back", "restart-forgets-promise", "changed",
+     "lease-not-echoed"],
 )
 def test_tlc_rejects_corrupted_traces_where_python_does(kind: str) -> None:
     lines, i = _corrupt(kind)
