@@ -68,7 +68,6 @@ def test_json_summary(fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[
         (["--seeds", "0:3", "--ops", "-1"], "ops"),
         (["--seeds", "0:3", "--replicas", "0"], "replicas"),
         (["--seeds", "0:3", "--bogus"], "unrecognized"),
-        ([], "--seeds"),
     ],
 )
 def test_bad_usage_exits_2_on_one_line(
