@@ -1,7 +1,8 @@
 """The NDJSON trace writer and the Python validator on sample simulator runs.
 
-Sample runs are small (60 operations, all faults on); seeds 1, 7 and 11 take a crash or
-leader changes. Corrupted copies of a valid trace must be rejected at the corrupted line.
+Sample runs are small (60 operations, all faults on); seeds 1, 7, 11 and 13 take crashes,
+leader changes, step-downs with lease releases and catch-up. Corrupted copies of a valid
+trace must be rejected at the corrupted line.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from harness.sim import run
 from harness.tracevalid.cli import main
 from harness.tracevalid.record import run_traced
 from harness.tracevalid.validate import TraceInputError, validate_lines
+from harness.tracevalid.writer import ACTION_ORDER
 
-SEEDS = (1, 7, 11)
+SEEDS = (1, 7, 11, 13)
 
 
 def _options(seed: int, **kw: Any) -> RunOptions:
@@ -58,7 +60,8 @@ def test_sample_runs_validate(seed: int) -> None:
 def test_samples_cover_leader_changes_and_crashes() -> None:
     actions = [x["action"] for seed in SEEDS for x in _lines(seed)]
     for name in ("Prepare", "Promise", "BecomeLeader", "Propose", "Accept", "Commit",
-                 "LearnCommit", "Heartbeat", "ReplyWrite", "Crash", "Restart", "Demote"):
+                 "LearnCommit", "Heartbeat", "ReplyWrite", "ServeRead", "Crash", "Restart",
+                 "Demote", "StepDown", "Release", "CatchUp"):
         assert name in actions, name
     assert actions.count("BecomeLeader") >= 4
 
@@ -168,3 +171,18 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     junk.write_text("not json\n")
     assert main([str(junk)]) == 2
     assert main([str(tmp_path / "missing.ndjson")]) == 2
+
+
+@pytest.mark.slow
+def test_long_runs_validate() -> None:
+    """Ten default-size runs (1000 operations, all faults, compaction) validate, and
+    between them take every action the writer names."""
+    seen: set[str] = set()
+    for seed in range(10):
+        buf = io.StringIO()
+        run_traced(RunOptions(seed=seed, ops=1000), buf)
+        lines = buf.getvalue().splitlines()
+        verdict = validate_lines(lines)
+        assert verdict.ok, (seed, verdict)
+        seen |= {json.loads(x)["action"] for x in lines}
+    assert seen == {"Init", "Crash", "Restart", *ACTION_ORDER}
