@@ -58,6 +58,12 @@ class ConfigLog:
         return self._base_config()
 
     @property
+    def membership_changed(self) -> bool:
+        """True iff this replica's configuration is not the initial one's by construction:
+        its log or durable state holds a configuration entry (a cheap test for checkers)."""
+        return bool(self._cfg_slots) or bool(self._durable.config)
+
+    @property
     def membership(self) -> Membership:
         """The configuration this replica uses now: the last one appended to its log."""
         if self._cfg_slots:

@@ -33,6 +33,7 @@ class MembershipInvariants:
     def __init__(self) -> None:
         self._chain: dict[int, Membership] = {}  # config slot -> configuration chosen there
         self._slots: list[int] = []  # sorted keys of _chain
+        self._log_kind: dict[int, bool] = {}  # node -> runs as a log replica (static)
 
     def on_step(
         self,
@@ -43,15 +44,18 @@ class MembershipInvariants:
         step: int,
     ) -> Violation | None:
         """Check one node's step after the host performed ``effects``; the first violation."""
-        config = getattr(replica, "config", None)
-        if config is not None and getattr(config, "is_log_replica", False):
+        is_log = self._log_kind.get(node_id)
+        if is_log is None:
+            config = getattr(replica, "config", None)
+            is_log = self._log_kind[node_id] = bool(getattr(config, "is_log_replica", False))
+        if is_log:
             v = self._check_log_replica(node_id, replica, effects, true_us, step)
             if v is not None:
                 return v
-        committed = getattr(replica, "committed_membership", None)
-        if committed is None:
-            return None
-        return self._check_configs(node_id, replica, committed, true_us, step)
+        if not getattr(replica, "membership_changed", False):
+            return None  # the initial configuration: nothing to compare (the fast path)
+        return self._check_configs(node_id, replica, replica.committed_membership, true_us,
+                                   step)
 
     def _check_log_replica(self, node_id: int, replica: Any, effects: Sequence[object],
                            true_us: int, step: int) -> Violation | None:
