@@ -162,8 +162,8 @@ def check_with_tlc(lines: Sequence[str], *, timeout_s: float = 600) -> tuple[boo
         )
     out = proc.stdout + proc.stderr
     if proc.returncode == EXIT_TLC_OK:
-        states = re.search(r"(\d[\d,]*) distinct states found", out)
-        return True, f"{states.group(1) if states else '?'} distinct states"
+        states = re.findall(r"(\d[\d,]*) distinct states found", out)  # the last is final
+        return True, f"{states[-1].replace(',', '') if states else '?'} distinct states"
     if proc.returncode == EXIT_TLC_DEADLOCK:
         found = re.findall(r"^/\\ i = (\d+)", out, re.MULTILINE)
         line = int(found[-1]) + 1 if found else 0
