@@ -7,7 +7,9 @@ untraced one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import trio
@@ -16,7 +18,7 @@ import trio.testing
 from harness.chooser import Chooser
 from harness.determinism import deterministic_scheduling
 from harness.host import Backend, default_backend
-from harness.runspec import RunOptions, Violation
+from harness.runspec import RunOptions, RunResult
 from harness.sim import SimOptions, Simulation
 from harness.trace import Trace
 from harness.tracevalid.writer import NdjsonTraceWriter
@@ -59,11 +61,10 @@ def run_traced(
     replay: Sequence[int] | None = None,
     backend: Backend | None = None,
     sim_options: SimOptions | None = None,
-) -> tuple[Violation | None, str, int]:
-    """Run ``options`` (as `harness.sim.run` does) writing the NDJSON trace to ``out``.
-
-    Returns (the run's first violation or None, its fingerprint, lines written).
-    """
+) -> RunResult:
+    """Run ``options`` and check it, as `harness.sim.run` does (same result, same
+    fingerprint; no trace lines kept), writing the NDJSON trace to ``out``."""
+    wall_start = time.perf_counter()  # wall time is reported, never simulated
     backend = backend or default_backend()
     chooser = Chooser(options.seed, replay=replay)
     trace = Trace(keep=False)
@@ -80,4 +81,26 @@ def run_traced(
     with deterministic_scheduling(options.seed):
         trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
     violation = sim.final_check()
-    return violation, trace.fingerprint(), writer.lines
+    return RunResult(
+        options=options,
+        verdict="ok" if violation is None else "violation",
+        violation=violation,
+        ops=dict(sim.workload.counts),
+        sim_time_s=sim.now / 1e6,
+        wall_time_s=time.perf_counter() - wall_start,
+        fingerprint=trace.fingerprint(),
+        steps=trace.steps,
+        choices=tuple(sim.chooser.choices),
+        history=tuple(e.to_json() for e in sim.workload.recorder.events),
+        unsafe=options.unsafe_clocks,
+        timeline=tuple(sim.checks.timeline),
+    )
+
+
+def run_to_file(options: RunOptions, path: str | Path) -> RunResult:
+    """`run_traced` writing the trace to the file ``path`` (created or replaced).
+
+    Raises OSError if the file cannot be written.
+    """
+    with open(path, "w", encoding="utf-8", newline="\n") as out:
+        return run_traced(options, out)

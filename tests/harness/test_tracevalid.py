@@ -19,7 +19,7 @@ import pytest
 from harness.runspec import RunOptions
 from harness.sim import run
 from harness.tracevalid.cli import main
-from harness.tracevalid.record import run_traced
+from harness.tracevalid.record import run_to_file, run_traced
 from harness.tracevalid.validate import TraceInputError, validate_lines
 from harness.tracevalid.writer import ACTION_ORDER
 
@@ -35,10 +35,8 @@ def _trace(seed: int, variant: str | None = None, ops: int = 60) -> tuple[str, s
     """(the NDJSON text, the run's fingerprint) of one sample run."""
     logging.getLogger().setLevel(logging.CRITICAL)
     buf = io.StringIO()
-    _, fingerprint, _ = run_traced(
-        RunOptions(seed=seed, ops=ops, clients=3, variant=variant), buf
-    )
-    return buf.getvalue(), fingerprint
+    result = run_traced(RunOptions(seed=seed, ops=ops, clients=3, variant=variant), buf)
+    return buf.getvalue(), result.fingerprint
 
 
 def _lines(seed: int) -> list[dict[str, Any]]:
@@ -69,9 +67,22 @@ def test_samples_cover_leader_changes_and_crashes() -> None:
 def test_trace_is_deterministic_and_passive() -> None:
     text, fingerprint = _trace(7)
     buf = io.StringIO()
-    run_traced(_options(7), buf)
+    traced = run_traced(_options(7), buf)
     assert buf.getvalue() == text
-    assert run(_options(7), keep_trace=False).fingerprint == fingerprint
+    plain = run(_options(7), keep_trace=False)
+    assert plain.fingerprint == fingerprint
+    assert (traced.verdict, traced.ops, traced.steps, traced.choices) == (
+        plain.verdict, plain.ops, plain.steps, plain.choices
+    )
+
+
+def test_run_to_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.ndjson"
+    result = run_to_file(_options(1), path)
+    assert path.read_text() == _trace(1)[0]
+    assert result.fingerprint == _trace(1)[1]
+    with pytest.raises(OSError):
+        run_to_file(_options(1), tmp_path / "missing" / "t.ndjson")
 
 
 def _first(lines: list[dict[str, Any]], pred: Any) -> int:
