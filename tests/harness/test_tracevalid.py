@@ -147,11 +147,14 @@ def test_lease_beyond_the_echoed_rounds_is_rejected() -> None:
 
 def test_variants_are_rejected() -> None:
     """quorum-one commits without a quorum; no-persist-promise forgets promises; a leader
-    that does not wait out leases (no-lease-wait) serves too early."""
+    that does not wait out leases (no-lease-wait) serves too early; stale-read serves strong
+    reads from followers. The simulator finds no violation in these runs of no-lease-wait
+    and stale-read: the trace shows the broken rule before it breaks a property."""
     for variant, seed, ops, words in (
         ("quorum-one", 0, 60, "commit without a quorum"),
         ("no-persist-promise", 0, 300, "(S3)"),
         ("no-lease-wait", 5, 200, "leases are waited out"),
+        ("stale-read", 1, 60, "strong read served by a node that is not leader"),
     ):
         verdict = validate_lines(_trace(seed, variant, ops)[0].splitlines())
         assert not verdict.ok, variant
