@@ -9,7 +9,6 @@ search therefore reports a shortest one. Random walks draw only from a seeded
 
 from __future__ import annotations
 
-import logging
 import resource
 import time
 from collections import deque
@@ -24,7 +23,6 @@ from harness.explore.ghost import Found
 from harness.explore.world import Action, World
 from harness.runspec import Violation
 
-log = logging.getLogger(__name__)
 PROGRESS_EVERY = 50_000
 
 
