@@ -18,11 +18,10 @@
 (* behaviour stutters in Done (accepted).                                  *)
 (*                                                                         *)
 (* Beyond Paxlab.tla: ballots are numbers round * Len(TraceNodes) + node;  *)
-(* times are the implementation's microseconds (true t, local lt); a new   *)
-(* leader must wait out the largest remaining lease its promisers reported *)
-(* (the drift scaling is checked by the Python validator only: it needs    *)
-(* integers beyond TLC's 32 bits); Compact and CatchUp (snapshots and      *)
-(* catch-up, not in the spec) only take chosen values.                     *)
+(* times are the implementation's microseconds (true t, local lt), and the *)
+(* lease arithmetic is the implementation's (LeaseLenUs, WaitNum/WaitDen   *)
+(* from the drift bound); Compact and CatchUp (snapshots and catch-up, not *)
+(* in the spec) only take chosen values.                                    *)
 (***************************************************************************)
 EXTENDS Integers, Sequences, FiniteSets, TraceData
 
@@ -61,7 +60,7 @@ Init ==
     /\ commit = [n \in Nodes |-> 0]
     /\ snap = [n \in Nodes |-> 0]
     /\ recovery = [n \in Nodes |-> 0]
-    /\ waitUntil = [n \in Nodes |-> 0]
+    /\ waitUntil = [n \in Nodes |-> [from |-> 0, rem |-> 0]]
     /\ leaseEnd = [n \in Nodes |-> None]
     /\ grantBal = [n \in Nodes |-> None]
     /\ grantUntil = [n \in Nodes |-> 0]
@@ -94,9 +93,16 @@ Demoted(n, b) == IF b > promised[n] /\ role[n] # "follower"
                       /\ bal' = [bal EXCEPT ![n] = None]
                       /\ leaseEnd' = [leaseEnd EXCEPT ![n] = None]
                  ELSE UNCHANGED <<role, bal, leaseEnd>>
+(* The largest remaining lease R its promisers reported, waited out from election on the *)
+(* leader's clock scaled by the drift bound: W = ceil(R * WaitNum / WaitDen) (reduced     *)
+(* (1 + rho) / (1 - rho); quorum.lease_wait_us), compared without overflowing 32 bits.   *)
+WaitedOut(n, lt) ==
+    LET d == lt - waitUntil[n].from
+        r == waitUntil[n].rem
+    IN r = 0 \/ d > WaitCap * r \/ (d >= 0 /\ d * WaitDen >= r * WaitNum)
 Serving(n, lt) ==
     /\ role[n] = "leader" /\ commit[n] >= recovery[n]
-    /\ lt >= waitUntil[n] /\ leaseEnd[n] # None /\ lt < leaseEnd[n]
+    /\ WaitedOut(n, lt) /\ leaseEnd[n] # None /\ lt < leaseEnd[n]
 
 -----------------------------------------------------------------------------
 (* One action per line; each is the spec's action with that name. *)
@@ -176,7 +182,8 @@ BecomeLeader(n) ==
           /\ commit' = [commit EXCEPT ![n] = s0]
           /\ snap' = [snap EXCEPT ![n] = IF s0 > commit[n] THEN s0 ELSE @]
           /\ recovery' = [recovery EXCEPT ![n] = last]
-          /\ waitUntil' = [waitUntil EXCEPT ![n] = L.lt + MaxOf({p.rem : p \in P})]
+          /\ waitUntil' = [waitUntil EXCEPT ![n] = [from |-> L.lt,
+                                                     rem |-> MaxOf({p.rem : p \in P})]]
           /\ proposed' = proposed \cup {<<L.bal, e[1], e[3]>> : e \in newEnts}
           /\ votes' = votes \cup {<<n, L.bal, e[1]>> : e \in newEnts}
     /\ role' = [role EXCEPT ![n] = "leader"]

@@ -6,6 +6,9 @@ TraceNodes == {0, 1, 2}
 TraceCfg == {0, 1, 2}
 LeaseUs == 1000000
 LeaseLenUs == 980198
+WaitNum == 101
+WaitDen == 99
+WaitCap == 2
 TraceLog == <<
     [action |-> "Restart", node |-> 0, t |-> 0, lt |-> 21751, bal |-> -1, seen |-> -1, promised |-> 0, from |-> 1, rem |-> 0, snapshot |-> 0, commit |-> 0, entries |-> {}, slots |-> <<1, 0>>, quorum |-> {}, promises |-> {}, lease |-> -1, stamp |-> -1, sent |-> FALSE, recovered |-> FALSE, replies |-> {}],
     [action |-> "Restart", node |-> 1, t |-> 0, lt |-> 934932, bal |-> -1, seen |-> -1, promised |-> 0, from |-> 1, rem |-> 0, snapshot |-> 0, commit |-> 0, entries |-> {}, slots |-> <<1, 0>>, quorum |-> {}, promises |-> {}, lease |-> -1, stamp |-> -1, sent |-> FALSE, recovered |-> FALSE, replies |-> {}],

@@ -2,8 +2,9 @@
 
 CommunityModules (``ndJsonDeserialize``) is not available here, so the trace is turned into
 ``TraceData.tla``: ``TraceNodes``, ``TraceCfg``, ``LeaseUs``, ``LeaseLenUs`` (the lease a
-leader keeps from a round's stamp, its local us) and ``TraceLog``, a sequence with one record
-per line after Init. Every record has every field (`FIELDS`, absent ones
+leader keeps from a round's stamp, its local us), ``WaitNum``/``WaitDen``/``WaitCap`` (the
+lease wait's drift scaling (1 + rho) / (1 - rho), reduced, and its ceiling) and ``TraceLog``,
+a sequence with one record per line after Init. Every record has every field (`FIELDS`, absent ones
 defaulted) so ``Trace.tla`` may read any of them; ballots become numbers
 ``round * len(nodes) + node`` (0: none; -1 for a missing ballot or lease); entries become
 sets of ``<<slot, ballot, value>>``.
@@ -17,6 +18,7 @@ last state's ``i`` names it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -33,6 +35,7 @@ JAR_ENV = "TLA2TOOLS_JAR"
 EXIT_TLC_OK = 0
 EXIT_TLC_DEADLOCK = 11
 NONE = -1
+_PPM = 1_000_000
 
 
 class TlcUnavailable(RuntimeError):
@@ -111,6 +114,9 @@ def to_tla_module(lines: Sequence[str], name: str = "TraceData") -> str:
     init = parsed[0]
     nodes = [int(n) for n in init["nodes"]]
     enc = _Encoder(nodes)
+    drift = int(init["drift_ppm"])
+    g = math.gcd(_PPM + drift, _PPM - drift)
+    num, den = (_PPM + drift) // g, (_PPM - drift) // g  # a lease wait scales by num / den
     records = ",\n    ".join(enc.record(x) for x in parsed[1:])
     return (
         f"---- MODULE {name} ----\n"
@@ -119,7 +125,8 @@ def to_tla_module(lines: Sequence[str], name: str = "TraceData") -> str:
         f"TraceNodes == {{{', '.join(map(str, nodes))}}}\n"
         f"TraceCfg == {{{', '.join(str(int(n)) for n in init.get('cfg', nodes))}}}\n"
         f"LeaseUs == {int(init['lease_us'])}\n"
-        f"LeaseLenUs == {lease_length_us(int(init['lease_us']), int(init['drift_ppm']))}\n"
+        f"LeaseLenUs == {lease_length_us(int(init['lease_us']), drift)}\n"
+        f"WaitNum == {num}\nWaitDen == {den}\nWaitCap == {-(-num // den)}\n"
         f"TraceLog == <<\n    {records}\n  >>\n"
         "====\n"
     )

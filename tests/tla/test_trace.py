@@ -105,3 +105,16 @@ def test_tlc_rejects_corrupted_traces_where_python_does(kind: str) -> None:
     ok, detail = check_with_tlc(lines)
     assert not ok
     assert detail.startswith(f"line {i + 1}:"), detail
+
+
+@needs_jar
+def test_tlc_rejects_a_leader_not_waiting_out_leases_where_python_does() -> None:
+    """The no-lease-wait variant: its first early reply is rejected by both, at one line."""
+    buf = io.StringIO()
+    run_traced(RunOptions(seed=5, ops=200, clients=3, variant="no-lease-wait"), buf)
+    lines = buf.getvalue().splitlines()
+    verdict = validate_lines(lines)
+    assert not verdict.ok and "leases are waited out" in verdict.reason, verdict
+    ok, detail = check_with_tlc(lines)
+    assert not ok
+    assert detail.startswith(f"line {verdict.line}:"), detail
