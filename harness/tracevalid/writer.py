@@ -167,9 +167,10 @@ class NdjsonTraceWriter:
             else:
                 seen = getattr(msg, "ballot", None)
                 lines["Demote"] = {"bal": ballot_json(v.ballot), "seen": ballot_json(seen)}
-        if role == "candidate" and own != v.ballot:
+        if own is not None and own != v.ballot and (role == "candidate" or v.role != "candidate"):
+            # a fresh candidacy (a one-node group wins it in the same step)
             v.promises = {}
-            lines["Prepare"] = {"bal": ballot_json(own), "from": replica.commit_index + 1}
+            lines["Prepare"] = {"bal": ballot_json(own), "from": v.commit + 1}
         if type(msg) is Promise and v.role == "candidate" and msg.ballot == v.ballot:
             v.promises[event.src] = msg
         if role == "leader" and v.role != "leader":
@@ -202,12 +203,15 @@ class NdjsonTraceWriter:
             lines["CatchUp"] = {"entries": changed, "commit": replica.commit_index}
         elif type(msg) is Release:
             lines["Release"] = {"bal": ballot_json(msg.ballot)}
+        installed = v.commit  # the commit index once phase 1 adopted a promiser's snapshot
         if "BecomeLeader" in lines:
             rec = replica.recovery_slot
+            installed = max([v.commit] + [p.snapshot_slot for p in v.promises.values()
+                                          if p.snapshot])
             lines["BecomeLeader"].update(
                 entries=[e for e in changed if e[0] <= rec], next=rec + 1,
                 quorum=sorted([node, *v.promises]),
-                commit=replica.commit_index,
+                commit=installed,
                 promises=[{"src": a, "rem": p.lease_remaining_us, "snapshot": p.snapshot_slot,
                            "entries": [_entry(e.slot, e) for e in p.entries]}
                           for a, p in sorted(v.promises.items())],
@@ -219,7 +223,11 @@ class NdjsonTraceWriter:
             if new:
                 lines["Propose"] = {"bal": ballot_json(own), "entries": new}
             lease = replica.lease_until_us
-            sent_round = any(type(m) is Accept for m in sends)
+            # A round leaves as Accepts; a one-node group's round sends nothing, but moves
+            # its lease (which runs from the round's stamp).
+            sent_round = any(type(m) is Accept for m in sends) or (
+                len(self._views) == 1 and lease is not None and lease != v.lease_end
+            )
             if sent_round or lease != v.lease_end:
                 lines["Heartbeat"] = {"bal": ballot_json(own), "sent": sent_round,
                                       "lease_end": lease}
@@ -229,7 +237,7 @@ class NdjsonTraceWriter:
         if replica.snapshot_slot != v.snapshot:
             lines["Compact"] = {"snapshot": replica.snapshot_slot}
             v.snapshot = replica.snapshot_slot
-        if replica.commit_index != v.commit and not lines.keys() & {"CatchUp", "BecomeLeader"}:
+        if replica.commit_index != installed and "CatchUp" not in lines:
             name = "Commit" if role == "leader" else "LearnCommit"
             seen_bal = own if role == "leader" else getattr(msg, "ballot", None)
             lines[name] = {"bal": ballot_json(seen_bal), "commit": replica.commit_index}

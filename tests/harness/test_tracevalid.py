@@ -55,6 +55,17 @@ def test_sample_runs_validate(seed: int) -> None:
     assert verdict.lines == len(text.splitlines()) > 100
 
 
+@pytest.mark.parametrize("replicas", [1, 2, 5])
+def test_other_group_sizes_validate(replicas: int) -> None:
+    """A one-node group campaigns, wins and leases in single steps; even groups need all."""
+    buf = io.StringIO()
+    run_traced(RunOptions(seed=3, ops=60, clients=3, replicas=replicas), buf)
+    lines = buf.getvalue().splitlines()
+    verdict = validate_lines(lines)
+    assert verdict.ok, verdict
+    assert sum('"BecomeLeader"' in x for x in lines) >= 1
+
+
 def test_samples_cover_leader_changes_and_crashes() -> None:
     actions = [x["action"] for seed in SEEDS for x in _lines(seed)]
     for name in ("Prepare", "Promise", "BecomeLeader", "Propose", "Accept", "Commit",
