@@ -18,7 +18,9 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 
 from harness import sweep as sweep_lib
@@ -62,6 +64,8 @@ def _main(args: argparse.Namespace) -> int:
         print(f"paxlab replay: error: --until must be >= 1, got until={args.until}",
               file=sys.stderr)
         return EXIT_USAGE
+    if _is_explore_artifact(args.artifact):
+        return _replay_explore(args.artifact)
     try:
         artifact = read_artifact(args.artifact)
     except ArtifactError as exc:
@@ -79,6 +83,34 @@ def _main(args: argparse.Namespace) -> int:
         for line in lines:
             print(line)
     return _report(artifact, result, args.until)
+
+
+def _is_explore_artifact(folder: str) -> bool:
+    """Whether ``folder`` holds a `paxlab explore` trace (it names its kind) rather than a run."""
+    try:
+        with open(os.path.join(folder, "artifact.json"), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False  # read_artifact reports what is wrong with it
+    return isinstance(data, dict) and data.get("kind") == "explore"
+
+
+def _replay_explore(folder: str) -> int:
+    """Run an explore schedule through the simulator's host loop and report its violation."""
+    from harness.explore.replay import replay_explore
+
+    try:
+        outcome = replay_explore(folder)
+    except ValueError as exc:
+        print(f"paxlab replay: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"replay {folder}: explore schedule, {outcome.steps} steps in the trio host loop")
+    if outcome.violation is None:
+        print("verdict: ok (no violation)")
+        return EXIT_OK
+    print(f"verdict: violation {describe_violation(outcome.violation)}")
+    print(f"REPRODUCED {outcome.violation.property}")
+    return EXIT_VIOLATION
 
 
 def _report(artifact: Artifact, result: RunResult, until: int | None) -> int:

@@ -59,7 +59,13 @@ def read_explore_artifact(folder: str | Path) -> tuple[Bounds, list[Action], Vio
         raise ValueError(f"{path}: cannot read explore artifact: {exc}") from None
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         raise ValueError(f"{path}: not an explore artifact (kind must be {KIND!r})")
-    bounds = Bounds.from_json(meta["bounds"])
-    actions = [tuple(step["action"]) for step in meta["schedule"]]
-    v = meta.get("violation")
-    return bounds, actions, None if v is None else Violation(**v)
+    try:
+        bounds = Bounds.from_json(meta["bounds"])
+        actions = [tuple(step["action"]) for step in meta["schedule"]]
+        v = meta.get("violation")
+        violation = None if v is None else Violation(**v)
+    except KeyError as exc:
+        raise ValueError(f"{path}: explore artifact lacks field {exc.args[0]!r}") from None
+    except (TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: malformed explore artifact: {exc}") from None
+    return bounds, actions, violation

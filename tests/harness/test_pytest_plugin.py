@@ -1,4 +1,4 @@
-"""The pytest plugin's fixtures, run in a scratch pytest (pytester) with ``-p``."""
+"""The pytest plugin's fixtures in a scratch pytest (pytester); it loads by entry point."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_promises_survive_restart(paxlab_schedule, actions):
 
 def test_fixtures_pass_on_nominal_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(_PASSING)
-    result = pytester.runpytest("-p", "harness.pytest_plugin", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
@@ -44,7 +44,7 @@ def test_failing_schedule_shrinks_and_names_artifact(pytester: pytest.Pytester) 
     pytester.makepyfile(_FAILING)
     out = pytester.path / "artifacts"
     result = pytester.runpytest(
-        "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", f"--paxlab-artifacts={out}"
+        "-p", "no:cacheprovider", f"--paxlab-artifacts={out}"
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*PaxlabViolation: S3:*artifact.json*"])
