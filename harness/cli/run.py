@@ -67,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--partition-s", type=float, default=0.0,
         help="scenario: isolate the leader this long once healing starts (default 0)",
     )
+    parser.add_argument(
+        "--trace-ndjson", metavar="FILE", default=None,
+        help="write one JSON line per protocol action (python -m harness.tracevalid FILE)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show library warnings on stderr"
@@ -228,7 +232,16 @@ def _main(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"paxlab run: {describe_options(options)}", flush=True)
-    result = run(options, keep_trace=False)
+    if args.trace_ndjson:
+        from harness.tracevalid.record import run_to_file
+
+        try:
+            result = run_to_file(options, args.trace_ndjson)
+        except OSError as exc:
+            print(f"paxlab run: error: cannot write the trace: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        result = run(options, keep_trace=False)
     if args.json:
         print(json.dumps(result_json(result), sort_keys=True))
     else:

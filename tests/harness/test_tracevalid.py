@@ -211,3 +211,16 @@ def test_long_runs_validate() -> None:
         assert verdict.ok, (seed, verdict)
         seen |= {json.loads(x)["action"] for x in lines}
     assert seen == {"Init", "Crash", "Restart", *ACTION_ORDER}
+
+
+def test_paxlab_run_trace_ndjson(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main as paxlab
+
+    path = tmp_path / "run.ndjson"
+    code = paxlab(["run", "--seed", "7", "--ops", "60", "--clients", "3",
+                   "--trace-ndjson", str(path)])
+    assert code == 0
+    assert path.read_text() == _trace(7)[0]
+    assert f"fingerprint: {_trace(7)[1]}" in capsys.readouterr().out
+    assert paxlab(["run", "--ops", "5", "--trace-ndjson", str(tmp_path / "no" / "x")]) == 2
+    assert "cannot write the trace" in capsys.readouterr().err
