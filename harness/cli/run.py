@@ -4,7 +4,8 @@ Prints the seed and options first, then the verdict, the first violated property
 message, the operation counts (ok, fail, info), simulated and wall time, steps and the
 fingerprint, and for a violation the command that repeats the run. ``--json`` prints one
 JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
-fingerprint, unsafe).
+fingerprint, unsafe). ``--trace-ndjson FILE`` also writes one JSON line per protocol action
+(`harness.tracevalid`; check it with ``python -m harness.tracevalid FILE``); the run is the same.
 
 ``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]
 [--partition-s S] [--variant one-step-swap]`` runs a
