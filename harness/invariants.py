@@ -24,7 +24,10 @@ Checked here (names as in DESIGN.md section 2):
 - S14 a command applied at a slot was proposed for that slot (bytes failing their checksum and
   returned anyway would show up here).
 
-Not checked here: S8 in full (history checker), S12/S13 (membership, with log replicas).
+S12 (configuration changes keep quorums intersecting) and S13 (log replicas never lead or serve
+reads) are checked by `harness.membership_invariants`, called at the end of `on_step`.
+
+Not checked here: S8 in full (history checker).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead
 from consensus.messages import Accepted, Promise
 from consensus.records import AcceptRecord, decode_record, encode_record
+from harness.membership_invariants import MembershipInvariants
 from harness.runspec import Violation
 from harness.statemodel import ChosenLog
 
@@ -82,6 +86,7 @@ class OnlineInvariants:
         self._commit_seen: dict[int, int] = {}  # per incarnation
         self._max_acked_slot = 0
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
+        self._membership = MembershipInvariants()  # S12, S13
         # The check of each effect type (dispatch by type instead of an isinstance chain).
         self._handlers: dict[type, _Handler] = {
             Persist: lambda n, r, e, w: self._on_persist(n, e, w),
@@ -117,6 +122,8 @@ class OnlineInvariants:
         v = self._check_monotone(node_id, replica, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
+        if v is None:
+            v = self._membership.on_step(node_id, replica, effects, true_us, step)
         return v
 
     def _handler_for(self, cls: type) -> _Handler:

@@ -6,7 +6,7 @@ import attrs
 import pytest
 from hypothesis import Phase, given, settings
 
-from consensus import ReplicaConfig, Role
+from consensus import Ballot, ReplicaConfig, Role
 from consensus.effects import Reply, ServeRead
 from consensus.events import Event, Reconfigure
 from consensus.quorum import Membership
@@ -85,6 +85,8 @@ def test_random_one_step_swap_schedules_fail_s12() -> None:
 @attrs.define
 class FakeLogReplica:
     role: Role
+    promised: Ballot = Ballot.ZERO
+    commit_index: int = 0
     config: ReplicaConfig = attrs.field(
         factory=lambda: ReplicaConfig(node_id=3, members=(1, 2), log_members=(3,))
     )
@@ -105,3 +107,11 @@ def test_s13_catches_a_log_replica_that_leads_or_serves(
 ) -> None:
     v = MembershipInvariants().on_step(3, FakeLogReplica(role), effects, 10, 1)
     assert v is not None and v.property == "S13" and what in v.message and v.node == 3
+
+
+def test_online_invariants_report_s13_from_the_simulators_hook() -> None:
+    from harness.invariants import OnlineInvariants
+
+    online = OnlineInvariants(members=(1, 2))
+    v = online.on_step(3, FakeLogReplica(Role.LEADER), object(), [], 10, 10, 1)
+    assert v is not None and v.property == "S13"
