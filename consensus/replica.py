@@ -309,23 +309,13 @@ class Replica(LeaderCore):
     def _on_client_write(self, ev: ClientWrite) -> None:
         ls = self._lstate
         if ls is None:
-            self._out.append(
-                Reply(
-                    client_id=ev.client_id,
-                    request_id=ev.request_id,
-                    error="not-leader",
-                    leader_hint=self._leader_hint(),
-                )
-            )
+            self._refuse(ev, "not-leader")
             return
         self._leader_write(ls, ev)
 
     def _on_client_read(self, ev: ClientRead) -> None:
         if self._is_log:  # S13: a log replica has no state to read from
-            self._out.append(
-                Reply(client_id=ev.client_id, request_id=ev.request_id, error="log-replica",
-                      leader_hint=self._leader_hint())
-            )
+            self._refuse(ev, "log-replica")
             return
         if not ev.strong or not self._flags.strong_read_needs_lease:
             self._out.append(
@@ -336,16 +326,20 @@ class Replica(LeaderCore):
             return
         ls = self._lstate
         if ls is None:
-            self._out.append(
-                Reply(
-                    client_id=ev.client_id,
-                    request_id=ev.request_id,
-                    error="not-leader",
-                    leader_hint=self._leader_hint(),
-                )
-            )
+            self._refuse(ev, "not-leader")
             return
         ls.reads.append((self.commit_index, ev))
+
+    def _refuse(self, ev: ClientWrite | ClientRead, error: str) -> None:
+        """Answer a request this replica will not serve, naming the leader if it knows one."""
+        self._out.append(
+            Reply(
+                client_id=ev.client_id,
+                request_id=ev.request_id,
+                error=error,
+                leader_hint=self._leader_hint(),
+            )
+        )
 
     def _on_reconfigure(self, ev: Reconfigure) -> None:
         """A leader starts moving to the configuration ``ev`` names; others ignore it."""
