@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -523,8 +523,13 @@ def simulate(
     trace: Trace | None = None,
     backend: Backend | None = None,
     sim_options: SimOptions | None = None,
+    prepare: Callable[[Simulation], None] | None = None,
 ) -> Simulation:
-    """Run one simulation to its end and return it (unchecked history; see `run`)."""
+    """Run one simulation to its end and return it (unchecked history; see `run`).
+
+    ``prepare`` is called with the built simulation before it runs, to attach passive
+    observers (the NDJSON trace writer); it must not change what the run does.
+    """
     chooser = Chooser(options.seed, replay=replay)
     trace = trace or Trace()
     trace.add(f"0 options {options.to_json()!r}")
@@ -535,6 +540,8 @@ def simulate(
         sim_options=sim_options or SimOptions(),
         trace=trace,
     )
+    if prepare is not None:
+        prepare(sim)
     with deterministic_scheduling(options.seed):
         trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
     return sim
@@ -548,17 +555,22 @@ def run(
     trace_until: int | None = None,
     backend: Backend | None = None,
     sim_options: SimOptions | None = None,
+    prepare: Callable[[Simulation], None] | None = None,
 ) -> RunResult:
     """Run one simulation and check it; see the module docstring.
 
     ``replay``: a choice list to repeat (`RunResult.choices`) instead of drawing from the seed.
     ``keep_trace``: keep the trace lines in the result (the fingerprint is always computed).
     ``trace_until``: keep only the first that many lines. ``backend``: the replica and storage
-    to run (default: `consensus.Replica` on `storage`); ``sim_options``: simulator settings.
+    to run (default: `consensus.Replica` on `storage`); ``sim_options``: simulator settings;
+    ``prepare``: see `simulate`.
     """
     wall_start = time.perf_counter()  # wall time is reported, never simulated
     trace = Trace(keep=keep_trace, until=trace_until)
-    sim = simulate(options, replay=replay, trace=trace, backend=backend, sim_options=sim_options)
+    sim = simulate(
+        options, replay=replay, trace=trace, backend=backend, sim_options=sim_options,
+        prepare=prepare,
+    )
     violation = sim.final_check()
     return RunResult(
         options=options,

@@ -7,20 +7,13 @@ untraced one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import trio
-import trio.testing
-
-from harness.chooser import Chooser
-from harness.determinism import deterministic_scheduling
 from harness.host import Backend, default_backend
 from harness.runspec import RunOptions, RunResult
-from harness.sim import SimOptions, Simulation
-from harness.trace import Trace
+from harness.sim import SimOptions, Simulation, run
 from harness.tracevalid.writer import NdjsonTraceWriter
 
 
@@ -64,36 +57,19 @@ def run_traced(
 ) -> RunResult:
     """Run ``options`` and check it, as `harness.sim.run` does (same result, same
     fingerprint; no trace lines kept), writing the NDJSON trace to ``out``."""
-    wall_start = time.perf_counter()  # wall time is reported, never simulated
     backend = backend or default_backend()
-    chooser = Chooser(options.seed, replay=replay)
-    trace = Trace(keep=False)
-    trace.add(f"0 options {options.to_json()!r}")
-    sim = Simulation(
-        options, chooser, backend=backend, sim_options=sim_options or SimOptions(), trace=trace
-    )
     timing = backend.timing
-    writer = NdjsonTraceWriter(
-        out, sim.members, lease_us=timing.lease_duration_us, drift_ppm=timing.drift_bound_ppm,
-        options=options.to_json(),
-    )
-    attach(sim, writer)
-    with deterministic_scheduling(options.seed):
-        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
-    violation = sim.final_check()
-    return RunResult(
-        options=options,
-        verdict="ok" if violation is None else "violation",
-        violation=violation,
-        ops=dict(sim.workload.counts),
-        sim_time_s=sim.now / 1e6,
-        wall_time_s=time.perf_counter() - wall_start,
-        fingerprint=trace.fingerprint(),
-        steps=trace.steps,
-        choices=tuple(sim.chooser.choices),
-        history=tuple(e.to_json() for e in sim.workload.recorder.events),
-        unsafe=options.unsafe_clocks,
-        timeline=tuple(sim.checks.timeline),
+
+    def prepare(sim: Simulation) -> None:
+        writer = NdjsonTraceWriter(
+            out, sim.members, lease_us=timing.lease_duration_us,
+            drift_ppm=timing.drift_bound_ppm, options=options.to_json(),
+        )
+        attach(sim, writer)
+
+    return run(
+        options, replay=replay, keep_trace=False, backend=backend, sim_options=sim_options,
+        prepare=prepare,
     )
 
 
