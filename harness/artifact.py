@@ -239,13 +239,18 @@ def read_artifact(folder: str | Path) -> Artifact:
     )
 
 
-def _load_json_object(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
+    """Return the file's text, or raise ArtifactError saying it is missing or unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path}: unreadable: {exc}") from None
+
+
+def _load_json_object(path: Path) -> dict[str, Any]:
+    text = _read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -305,12 +310,7 @@ def _versions_field(path: Path, value: Any) -> dict[str, str]:
 
 
 def _read_history(path: Path) -> tuple[dict[str, Any], ...]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: unreadable: {exc}") from None
+    text = _read_text(path)
     events: list[dict[str, Any]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -326,12 +326,7 @@ def _read_history(path: Path) -> tuple[dict[str, Any], ...]:
 
 
 def _read_trace(path: Path) -> tuple[str, ...]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: unreadable: {exc}") from None
+    text = _read_text(path)
     # Split on "\n" only: str.splitlines would also split inside a line at \x1c, \u2028...
     lines = text.split("\n")
     if lines and lines[-1] == "":
