@@ -30,6 +30,8 @@ from collections.abc import Iterator
 
 import crc32c
 
+from storage._kv_command import _HAS_EXPECTED, _HEAD
+from storage._kv_command import _LEN as _EXPECTED_LEN
 from storage._kv_command import OPS as OPS
 from storage._kv_command import Command as Command
 from storage._kv_command import Result as Result
@@ -50,6 +52,10 @@ _META_MAGIC = b"PXKM"
 _SNAP_MAGIC = b"PXKS"
 _SNAP_HEAD = struct.Struct("<4sqQ")
 _ENTRY = struct.Struct("<II")
+# Op codes as `Command.encode` writes them (OPS order, from 1).
+_PUT, _DELETE, _CAS, _APPEND = 1, 2, 3, 4
+_CAS_EXPECTED = _CAS | _HAS_EXPECTED
+_HEAD_BYTES = _HEAD.size
 
 
 def entry_digest(key: bytes, value: bytes) -> int:
@@ -58,6 +64,50 @@ def entry_digest(key: bytes, value: bytes) -> int:
     h.update(key)
     h.update(value)
     return int.from_bytes(h.digest(), "little")
+
+
+_Fields = tuple[int, bytes, bytes, bytes | None, int, int]
+"""A decoded command: (op code 1..4, key, value, expected, client_id, request_id)."""
+
+
+def _parse(data: bytes) -> _Fields | None:
+    """Decode ``data`` as `Command.decode` would, without building a `Command`.
+
+    Returns None instead of raising whenever ``data`` is not a valid command (the caller
+    then runs `Command.decode`, which raises the precise error): every rule `Command.decode`
+    checks is checked here too, so a non-None answer is exactly its fields. The hot path of
+    `KVStore.apply`, where every replica and the checkers decode every command.
+    """
+    size = len(data)
+    if size < _HEAD_BYTES:
+        return None
+    code, client_id, request_id, key_len, value_len = _HEAD.unpack_from(data, 0)
+    at = _HEAD_BYTES
+    if code == _CAS_EXPECTED:
+        if size < at + 4:
+            return None
+        (expected_len,) = _EXPECTED_LEN.unpack_from(data, at)
+        at += 4
+        end = at + key_len + value_len + expected_len
+        code = _CAS
+    elif _PUT <= code <= _APPEND:  # no expected: only cas may carry one
+        expected_len = -1
+        end = at + key_len + value_len
+        if code == _DELETE and value_len:
+            return None
+    else:
+        return None
+    if end != size:
+        return None
+    value_at = at + key_len
+    expected = None if expected_len < 0 else data[value_at + value_len : end]
+    key = data[at:value_at]
+    value = data[value_at : value_at + value_len]
+    return code, key, value, expected, client_id, request_id
+
+
+def _fields(cmd: Command) -> _Fields:
+    return OPS.index(cmd.op) + 1, cmd.key, cmd.value, cmd.expected, cmd.client_id, cmd.request_id
 
 
 class KVStore:
@@ -74,6 +124,9 @@ class KVStore:
         self._sum = 0
         self._sessions: dict[int, tuple[int, Result]] = {}
         self._recent: list[tuple[int, Result] | None] = [None] * RECENT_RESULTS
+        # key -> (its value, entry_digest) as last set here: the digest to subtract when the
+        # entry is overwritten (checked against the old value, so a stale entry is harmless).
+        self._digests: dict[bytes, tuple[bytes, int]] = {}
         if tree.checkpoint_lsn or tree.meta:
             self._sum, self._sessions = _decode_meta(tree.meta)
 
@@ -129,55 +182,67 @@ class KVStore:
         if not command:
             result = _NOOP
         else:
-            try:
-                cmd = Command.decode(command)
-            except (ValueError, TypeError) as exc:
-                log.warning("kv: rejecting undecodable command at lsn=%d: %s", lsn, exc)
-                result = _UNDECODABLE
-            else:
-                result = self._apply_once(cmd)
+            fields = _parse(command) if type(command) is bytes else None
+            if fields is None:
+                try:
+                    fields = _fields(Command.decode(command))
+                except (ValueError, TypeError) as exc:
+                    log.warning("kv: rejecting undecodable command at lsn=%d: %s", lsn, exc)
+                    fields = None
+            result = _UNDECODABLE if fields is None else self._apply_once(*fields)
         self.applied_lsn = lsn
         self._recent[lsn % RECENT_RESULTS] = (lsn, result)
         return result
 
-    def _apply_once(self, cmd: Command) -> Result:
-        rid = cmd.request_id
+    def _apply_once(
+        self, code: int, key: bytes, value: bytes, expected: bytes | None, client: int, rid: int
+    ) -> Result:
         if rid:
-            last = self._sessions.get(cmd.client_id)
+            last = self._sessions.get(client)
             if last is not None and rid <= last[0]:
                 return last[1] if rid == last[0] else _UNKNOWN
-        result = self._execute(cmd)
+        result = self._execute(code, key, value, expected)
         if rid:
-            self._sessions[cmd.client_id] = (rid, result)
+            self._sessions[client] = (rid, result)
         return result
 
-    def _execute(self, cmd: Command) -> Result:
-        tree, key, op = self._tree, cmd.key, cmd.op
-        if op == "put":
-            self._set(key, cmd.value, tree.put(key, cmd.value))
+    def _execute(self, code: int, key: bytes, value: bytes, expected: bytes | None) -> Result:
+        tree = self._tree
+        if code == _PUT:
+            self._set(key, value, tree.put(key, value))
             return _NOOP
-        if op == "delete":
+        if code == _DELETE:
             old = tree.delete(key)
             if old is not None:
-                self._sum = (self._sum - entry_digest(key, old)) & _MASK
+                self._sum = (self._sum - self._digest(key, old)) & _MASK
+                self._digests.pop(key, None)
             return _NOOP
         current = tree.get(key)
-        if op == "append":
-            new = cmd.value if current is None else current + cmd.value
+        if code == _APPEND:
+            new = value if current is None else current + value
             tree.put(key, new)
             self._set(key, new, current)
             return Result(ok=True, value=new)
-        if current != cmd.expected:  # cas
+        if current != expected:  # cas
             return Result(ok=False, value=current)
-        tree.put(key, cmd.value)
-        self._set(key, cmd.value, current)
-        return Result(ok=True, value=cmd.value)
+        tree.put(key, value)
+        self._set(key, value, current)
+        return Result(ok=True, value=value)
+
+    def _digest(self, key: bytes, value: bytes) -> int:
+        """`entry_digest` of the entry ``key: value``, from the cache when it holds it."""
+        cached = self._digests.get(key)
+        if cached is not None and cached[0] == value:
+            return cached[1]
+        return entry_digest(key, value)
 
     def _set(self, key: bytes, value: bytes, old: bytes | None) -> None:
-        total = self._sum + entry_digest(key, value)
+        digest = entry_digest(key, value)
+        total = self._sum + digest
         if old is not None:
-            total -= entry_digest(key, old)
+            total -= self._digest(key, old)
         self._sum = total & _MASK
+        self._digests[key] = (value, digest)
 
     def checkpoint(self) -> None:
         """Make the state at `applied_lsn` durable (a B-tree checkpoint; see `BTree`)."""
@@ -211,6 +276,7 @@ class KVStore:
         self._tree.replace_all(items)
         self._sum, self._sessions = total, sessions
         self._recent = [None] * RECENT_RESULTS
+        self._digests = {}
         self.applied_lsn = lsn
 
 

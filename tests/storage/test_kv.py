@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from storage import SimDisk
-from storage.kv import Command, KVStore, Result
+from storage.kv import Command, KVStore, Result, _fields, _parse
 
 
 def kv() -> KVStore:
@@ -220,3 +221,52 @@ def test_checkpoint_and_reopen_keeps_state_dedup_and_checksum() -> None:
     assert again.get(b"lost") is None
     assert again.apply(3, retried.encode()) == Result(True, b"x")
     assert again.get(b"a") == b"x"
+
+
+def _decoded_or_error(data: bytes) -> tuple[int, bytes, bytes, bytes | None, int, int] | str:
+    try:
+        cmd = Command.decode(data)
+    except ValueError:
+        return "error"
+    return _fields(cmd)
+
+
+@given(COMMANDS, st.data())
+def test_fast_parse_agrees_with_command_decode(cmd: Command, data: st.DataObject) -> None:
+    raw = bytearray(cmd.encode())
+    assert _parse(bytes(raw)) == _fields(cmd)
+    # damage: cut, extend, change the op code or a length field
+    i = data.draw(st.integers(0, len(raw) - 1))
+    raw[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(raw) + 2))
+    damaged = bytes(raw[:cut]) + b"x" * max(0, cut - len(raw))
+    want = _decoded_or_error(damaged)
+    got = _parse(damaged)
+    assert (got if got is not None else "error") == want
+
+
+def test_fast_parse_rejects_what_command_rules_forbid() -> None:
+    put = Command(op="put", key=b"k", value=b"v").encode()
+    with_expected = bytes([1 | 0x80]) + put[1:25] + b"\x00\x00\x00\x00" + put[25:]
+    delete_with_value = bytes([2]) + put[1:]
+    for data in (with_expected, delete_with_value, b"\x05" + put[1:], put[:24]):
+        assert _parse(data) is None
+        assert _decoded_or_error(data) == "error"
+
+
+@given(st.lists(COMMANDS, max_size=40), st.integers(0, 40))
+def test_incremental_checksum_matches_recomputed_through_snapshot_and_reopen(
+    cmds: list[Command], split: int
+) -> None:
+    disk = SimDisk()
+    s = KVStore.open(disk, fanout=4)
+    keyed = [attrs.evolve(c, key=c.key[:1]) for c in cmds]  # few keys: many overwrites
+    run(s, *keyed[:split])
+    s.checkpoint()
+    again = KVStore.open(disk, fanout=4)  # no digests cached: computed on demand
+    copy = kv()
+    copy.install_snapshot(s.snapshot(), s.applied_lsn)
+    for store in (s, again, copy):
+        run(store, *keyed[split:])
+        assert store.checksum() == store.recompute_checksum()
+    assert s.checksum() == again.checksum() == copy.checksum()
