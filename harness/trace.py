@@ -10,6 +10,10 @@ bytes, strings and the deterministic ``repr`` of frozen messages: no object ids,
 order, no wall time, so the fingerprint is the same for the same run on any machine and
 under any ``PYTHONHASHSEED``.
 
+`encode_event` and `_EFFECT_ENCODERS` define the records; on the hot path `Trace.step` renders
+the text ``repr`` would give them directly (`_render_event`, `_EFFECT_TEXT`), without building
+the tuples first. Tests hold the two to the same text.
+
 The human-readable line of a step, ``"{step} {true_us} n{node} {event!r} -> {effects}"``,
 is built only when the trace keeps lines (``keep``); it carries the same information as the
 hashed record.
@@ -117,6 +121,73 @@ def _receive_encoder(event: Any) -> Any:
     return ("Receive", event.src, _encoder(type(msg))(msg))
 
 
+# -- the records' text, rendered directly ----------------------------------------------------
+
+Renderer = Callable[[Any], str]
+
+# ``repr`` of each effect's `_EFFECT_ENCODERS` tuple.
+_EFFECT_TEXT: dict[type, Renderer] = {
+    Send: lambda e: f"('send', {e.dst!r})",
+    Persist: lambda e: f"('persist', {len(e.records)!r}, {e.checkpoint!r})",
+    Apply: lambda e: f"('apply', {e.slot!r})",
+    SetTimer: lambda e: f"('timer', {e.at_us!r})",
+    Reply: lambda e: f"('reply', {e.client_id!r}, {e.request_id!r}, {e.slot!r}, {e.error!r})",
+    ServeRead: lambda e: f"('read', {e.client_id!r}, {e.request_id!r}, {e.strong!r})",
+    InstallSnapshot: lambda e: f"('snapshot', {e.slot!r})",
+}
+
+
+def _unknown_text(obj: Any) -> str:
+    """An object without an encoder is recorded as its ``repr``, a string."""
+    return repr(repr(obj))
+
+
+def _attrs_renderer(cls: type) -> Renderer:
+    """``obj -> repr(_attrs_encoder(cls)(obj))``, formatted in one step."""
+    if not attrs.has(cls):
+        return _unknown_text
+    tag = cls.__qualname__
+    names = [f.name for f in attrs.fields(cls)]
+    if not names:
+        text = repr((tag,))
+        return lambda obj: text
+    template = f"({tag!r}, {', '.join(['%r'] * len(names))})"
+    getter = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: template % (getter(obj),)
+    return lambda obj: template % getter(obj)
+
+
+_EVENT_TEXT: dict[type, Renderer] = {}
+
+
+def _renderer(cls: type) -> Renderer:
+    """The (cached) renderer of events or messages of type ``cls``."""
+    render = _EVENT_TEXT.get(cls)
+    if render is None:
+        render = _EVENT_TEXT[cls] = _receive_text if cls is Receive else _attrs_renderer(cls)
+    return render
+
+
+def _receive_text(event: Any) -> str:
+    msg = event.msg
+    return f"('Receive', {event.src!r}, {_renderer(type(msg))(msg)})"
+
+
+def _render_event(event: Any) -> str:
+    """``repr(encode_event(event))``."""
+    return _renderer(type(event))(event)
+
+
+def _render_effects(effects: Sequence[Any]) -> str:
+    """``repr`` of the tuple of the effects' `_EFFECT_ENCODERS` records."""
+    table = _EFFECT_TEXT
+    if len(effects) == 1:
+        e = effects[0]
+        return f"({table.get(type(e), _unknown_text)(e)},)"
+    return f"({', '.join([table.get(type(e), _unknown_text)(e) for e in effects])})"
+
+
 class Trace:
     """Accumulates the fingerprint; keeps the lines themselves only if asked.
 
@@ -127,7 +198,7 @@ class Trace:
 
     def __init__(self, *, keep: bool = True, until: int | None = None) -> None:
         self._hash = hashlib.blake2b(digest_size=16)
-        self._pending: list[Any] = []
+        self._pending: list[str] = []  # the records' repr, not yet hashed
         self.keep = keep
         self.until = until
         self.lines: list[str] = []
@@ -138,7 +209,7 @@ class Trace:
     def add(self, line: str) -> int:
         """Append one free-text line (numbered by the trace); returns its step number."""
         self.steps = step = self.steps + 1
-        self._record((step, line))
+        self._record(f"({step!r}, {line!r})")
         if step <= self._keep_until:
             self.lines.append(f"{step} {line}")
         return step
@@ -149,38 +220,37 @@ class Trace:
         Returns its step number. Hashes the compact record; builds the line only if kept.
         """
         self.steps = step = self.steps + 1
-        if type(event) is Receive:  # the common case, inlined (same result as encode_event)
+        if type(event) is Receive:  # the common case, inlined (same text as _render_event)
             msg = event.msg
-            enc = _EVENT_ENCODERS.get(type(msg)) or _encoder(type(msg))
-            encoded = ("Receive", event.src, enc(msg))
+            render = _EVENT_TEXT.get(type(msg)) or _renderer(type(msg))
+            text = f"('Receive', {event.src!r}, {render(msg)})"
         else:
-            encoded = encode_event(event)
-        table = _EFFECT_ENCODERS
-        summary = tuple([table.get(type(e), repr)(e) for e in effects])
+            text = (_EVENT_TEXT.get(type(event)) or _renderer(type(event)))(event)
+        summary = _render_effects(effects) if effects else "()"
         pending = self._pending
-        pending.append((step, true_us, node, encoded, summary))
+        pending.append(f"({step!r}, {true_us!r}, {node!r}, {text}, {summary})")
         if len(pending) >= _BATCH:
             self._flush()
         if step <= self._keep_until:
             self.lines.append(f"{step} {true_us} n{node} {event!r} -> {summarize(effects)}")
         return step
 
-    def _record(self, record: tuple[Any, ...]) -> None:
-        self._pending.append(record)
+    def _record(self, text: str) -> None:
+        self._pending.append(text)
         if len(self._pending) >= _BATCH:
             self._flush()
 
     def _flush(self) -> None:
         pending = self._pending
         if pending:
-            self._hash.update(("\n".join(map(repr, pending)) + "\n").encode())
+            pending.append("")  # every record ends with a newline
+            self._hash.update("\n".join(pending).encode())
             pending.clear()
 
     def fingerprint(self) -> str:
         """Hex digest of every record so far."""
         self._flush()
         return self._hash.hexdigest()
-
 
 
 class SimView(Protocol):

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
 import attrs
 
 from consensus.ballot import Ballot
 from consensus.effects import Apply, Persist, Reply, Send, ServeRead, SetTimer
 from consensus.events import ClientRead, Receive, Tick
 from consensus.messages import Accept, Accepted
-from harness.trace import Trace, encode_event, summarize
+from harness.runspec import RunOptions
+from harness.sim import simulate
+from harness.trace import (
+    _EFFECT_ENCODERS,
+    Trace,
+    _render_effects,
+    _render_event,
+    encode_event,
+    summarize,
+)
 
 B = Ballot(2, 1)
 ACCEPT = Accept(ballot=B, first_slot=3, commands=(b"x",), commit_index=2, stamp_us=77)
@@ -84,3 +97,53 @@ def test_fingerprint_sees_every_part_of_a_step() -> None:
     for now, node, event in EVENTS:
         other.step(now, node, event, [*EFFECTS[:-1], SetTimer(at_us=901)])  # an effect
     assert other.fingerprint() != base
+
+
+class _CheckingTrace(Trace):
+    """A trace that also holds the rendered record text to ``repr`` of the encoded record."""
+
+    def __init__(self) -> None:
+        super().__init__(keep=False)
+        self.kinds: set[str] = set()
+
+    def step(self, true_us: int, node: int, event: Any, effects: Sequence[Any]) -> int:
+        encoded = encode_event(event)
+        assert _render_event(event) == repr(encoded)
+        summary = tuple(_EFFECT_ENCODERS.get(type(e), repr)(e) for e in effects)
+        assert (_render_effects(effects) if effects else "()") == repr(summary)
+        self.kinds.add(type(event.msg if type(event) is Receive else event).__name__)
+        return super().step(true_us, node, event, effects)
+
+
+class _Plain:
+    def __repr__(self) -> str:
+        return "plain 'quoted' \"text\""
+
+
+@attrs.frozen
+class _One:
+    value: Any
+
+
+def test_rendered_records_are_the_repr_of_the_encoded_ones() -> None:
+    odd_events = [Tick(), _Plain(), _One(None), _One("it's"), _One(b"\x00'\"")]
+    odd_effects: list[list[Any]] = [[], [_Plain()], [SetTimer(at_us=1)], EFFECTS]
+    checking = _CheckingTrace()
+    for event in odd_events:
+        for effects in odd_effects:
+            checking.step(1, 0, event, effects)
+    for seed in range(3):
+        simulate(RunOptions(seed=seed, ops=150, replicas=5, clients=10), trace=checking)
+    # the run exercised the protocol's messages, not only client requests
+    assert {"Accept", "Accepted", "ClientWrite", "Prepare", "Promise"} <= checking.kinds
+    # and the hashed text is what hashing the tuples' repr gives
+    expected = hashlib.blake2b(digest_size=16)
+    trace = Trace(keep=False)
+    trace.add("0 it's")
+    expected.update(repr((1, "0 it's")).encode() + b"\n")
+    for i, (now, node, event) in enumerate(EVENTS, start=2):
+        trace.step(now, node, event, EFFECTS)
+        summary = tuple(_EFFECT_ENCODERS[type(e)](e) for e in EFFECTS)
+        record = (i, now, node, encode_event(event), summary)
+        expected.update(repr(record).encode() + b"\n")
+    assert trace.fingerprint() == expected.hexdigest()
