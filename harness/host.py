@@ -33,6 +33,7 @@ from consensus.effects import (
     Send,
     ServeRead,
     SetTimer,
+    StartReplica,
 )
 from consensus.events import Compact, Event, Tick
 from harness.chooser import Chooser
@@ -130,6 +131,11 @@ class TimerPort(Protocol):
     def set_timer(self, node: int, at_local_us: int) -> None: ...
 
 
+class SpawnPort(Protocol):
+    def start_replica(self, node: int, log_replica: bool) -> None:
+        """Start spare ``node`` if it is not running yet (`consensus.effects.StartReplica`)."""
+
+
 StepObserver = Callable[[int, Any, Event, list[Effect], int], None]
 """Called after every replica step, once its effects are performed: (node, replica, event,
 effects, local time of the step in us). Not called for a step whose effects failed with a
@@ -153,6 +159,8 @@ class Host:
         make_replica, open_storage: see `ReplicaFactory`, `StorageOpener`.
         transport, clients, timers: the ports.
         observer: sees every replica step (None: nobody).
+        spawner: starts spare nodes a healing leader adds (None: the group has no spares,
+            and a `StartReplica` effect is an error).
         checkpoint_every: applied slots between KV checkpoints + compaction (0 = never).
     """
 
@@ -167,6 +175,7 @@ class Host:
         clients: ClientPort,
         timers: TimerPort,
         observer: StepObserver | None = None,
+        spawner: SpawnPort | None = None,
         checkpoint_every: int = 0,
     ) -> None:
         self.node_id = node_id
@@ -177,6 +186,7 @@ class Host:
         self._clients = clients
         self._timers = timers
         self._observer = observer
+        self._spawner = spawner
         self.checkpoint_every = checkpoint_every
         self.replica: Any = None
         self.wal: WalLike | None = None
@@ -285,6 +295,9 @@ class Host:
                 assert self.kv is not None
                 self.kv.install_snapshot(snap.snapshot, snap.slot)
                 self._results.clear()
+            elif kind is StartReplica and self._spawner is not None:
+                start = cast(StartReplica, effect)
+                self._spawner.start_replica(start.node_id, start.log_replica)
             else:
                 raise TypeError(f"host cannot perform effect type={kind.__name__}")
         if unsynced:
@@ -309,7 +322,55 @@ class Host:
 
 
 MakeReplica = Callable[..., ReplicaLike]
-"""``make(node_id=, members=, timing=, variant=, choose=, records=, applied_slot=)``."""
+"""``make(node_id=, members=, timing=, variant=, choose=, records=, applied_slot=, **group)``
+where ``group`` is `GroupSpec.replica_kwargs` (empty for a group without spares)."""
+
+
+@attrs.frozen(kw_only=True)
+class GroupSpec:
+    """Which nodes a simulated group has beyond its storage replicas ``0..replicas-1``.
+
+    ``log_spares`` and ``spares`` (storage) are started only when a healing leader adds them;
+    ``dead_after_us`` is the leader's failure detector (`consensus.ReplicaConfig.
+    replica_dead_after_us`; 0 = no healing).
+    """
+
+    replicas: int
+    log_spares: tuple[int, ...] = ()
+    spares: tuple[int, ...] = ()
+    dead_after_us: int = 0
+
+    @classmethod
+    def for_run(cls, replicas: int, healing: bool, dead_after_us: int) -> GroupSpec:
+        """The group of a run: with ``healing``, one log spare and one storage spare."""
+        if not healing:
+            return cls(replicas=replicas)
+        return cls(
+            replicas=replicas,
+            log_spares=(replicas,),
+            spares=(replicas + 1,),
+            dead_after_us=dead_after_us,
+        )
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        """The initial storage replicas."""
+        return tuple(range(self.replicas))
+
+    @property
+    def nodes(self) -> tuple[int, ...]:
+        """Every node that may ever run, sorted."""
+        return tuple(sorted(self.members + self.log_spares + self.spares))
+
+    def replica_kwargs(self) -> dict[str, Any]:
+        """Extra `MakeReplica` arguments (none without spares, so stand-ins need not know)."""
+        if not (self.log_spares or self.spares):
+            return {}
+        return {
+            "spares": self.spares,
+            "log_spares": self.log_spares,
+            "replica_dead_after_us": self.dead_after_us,
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -328,9 +389,15 @@ class Backend:
     encode: Callable[..., bytes]
 
     def replica_factory(
-        self, node: int, members: tuple[int, ...], variant: str | None, chooser: Chooser
+        self,
+        node: int,
+        members: tuple[int, ...],
+        variant: str | None,
+        chooser: Chooser,
+        group: GroupSpec | None = None,
     ) -> ReplicaFactory:
         """Bind everything but the recovered state, for one node's `Host`."""
+        extra = {} if group is None else group.replica_kwargs()
 
         def make(records: Sequence[bytes], applied_slot: int) -> ReplicaLike:
             return self.make_replica(
@@ -341,6 +408,7 @@ class Backend:
                 choose=chooser.choose,
                 records=records,
                 applied_slot=applied_slot,
+                **extra,
             )
 
         return make
@@ -355,6 +423,9 @@ def default_backend(timing: Timing | None = None) -> Backend:
             members=kw["members"],
             timing=kw["timing"],
             variant=kw["variant"],
+            spares=kw.get("spares", ()),
+            log_spares=kw.get("log_spares", ()),
+            replica_dead_after_us=kw.get("replica_dead_after_us", 0),
         )
         return Replica(config, kw["choose"], records=kw["records"], applied_slot=kw["applied_slot"])
 

@@ -5,9 +5,11 @@ read replicas and effects and never change them (STYLE.md: checkers read state, 
 
 Checked here (names as in DESIGN.md section 2):
 
-- S1 agreement: a slot is *chosen* once a majority of members have durably accepted the same
-  (slot, ballot); two chosen values for one slot, or two values proposed for one (slot, ballot),
-  violate S1. Durable acceptance is read from the `AcceptRecord` of each `Persist`.
+- S1 agreement: a slot is *chosen* once a write quorum has durably accepted the same
+  (slot, ballot): a majority of the members, or with membership changes a quorum of the
+  configuration that decides that (slot, ballot) (`harness.quorum_view`); two chosen values
+  for one slot, or two values proposed for one (slot, ballot), violate S1. Durable acceptance
+  is read from the `AcceptRecord` of each `Persist`.
 - S2 applied prefixes agree: every `Apply(slot, command)` applies the chosen command of that slot.
 - S3 promises never go backwards: a replica's promised ballot never drops within an incarnation,
   and after a restart it is at least every ballot the node ever sent a `Promise` or an `Accepted`
@@ -36,9 +38,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead
+from consensus.membership import is_config
 from consensus.messages import Accepted, Promise
+from consensus.quorum import Membership
 from consensus.records import AcceptRecord, decode_record, encode_record
 from harness.membership_invariants import MembershipInvariants
+from harness.quorum_view import QuorumView
 from harness.runspec import Violation
 from harness.statemodel import ChosenLog
 
@@ -68,12 +73,14 @@ class OnlineInvariants:
     """Watches every step of one run (see the module docstring for what it checks).
 
     Args:
-        members: ids of the voting members (a majority of them is a write quorum).
+        members: ids of the voting members (a majority of them is a write quorum); see
+            `set_initial` for a group whose nodes are not all voters at the start.
     """
 
     def __init__(self, members: Sequence[int]) -> None:
         self.members = tuple(sorted(members))
         self.quorum = len(self.members) // 2 + 1
+        self._view = QuorumView(Membership(self.members, ()))
         # (slot, ballot round, ballot node) -> command proposed, and -> the nodes that durably
         # accepted it; raw accept record -> its (slot, round, node) and command.
         self._proposed: dict[tuple[int, int, int], bytes] = {}
@@ -96,6 +103,12 @@ class OnlineInvariants:
             ServeRead: lambda n, r, e, w: self._on_strong_read(r, w) if e.strong else None,
             InstallSnapshot: lambda n, r, e, w: self._on_snapshot(n, e.slot, w),
         }
+
+    def set_initial(self, initial: Membership) -> None:
+        """The group starts in ``initial`` (other nodes are spares); call before any step."""
+        self.members = initial.voters
+        self.quorum = initial.quorum
+        self._view = QuorumView(initial)
 
     # ---- hooks -------------------------------------------------------------------------
 
@@ -264,13 +277,19 @@ class OnlineInvariants:
                 if by_slot is None:
                     by_slot = self._proposed_by_slot[slot] = set()
                 by_slot.add(command)
+                self._view.on_proposed(slot, key[1:], command, is_config(command))
                 seen = memo[raw] = (key, command)
             key, command = seen
             votes = self._votes.get(key)
             if votes is None:
                 votes = self._votes[key] = set()
             votes.add(node_id)
-            if len(votes) == self.quorum:
+            view = self._view
+            if view.changed:
+                reached = view.config_for(key[0], key[1:]).is_quorum(votes)
+            else:
+                reached = len(votes) == self.quorum
+            if reached:
                 slot = key[0]
                 chosen = self.log.chosen.get(slot)
                 if chosen is not None and chosen != command:
@@ -280,7 +299,10 @@ class OnlineInvariants:
                         slot=slot,
                         **where.fields(),
                     )
-                self.log.choose(slot, command)
+                if chosen is None:
+                    self.log.choose(slot, command)
+                    if is_config(command):
+                        view.on_chosen(slot, command)
             if len(votes) == len(self.members):
                 memo.pop(raw, None)  # every member has it: it will rarely be seen again
         return None
@@ -302,7 +324,7 @@ class OnlineInvariants:
                 slot=slot,
                 **where.fields(),
             )
-        if chosen != effect.command:
+        if chosen != effect.command and not (effect.command == b"" and is_config(chosen)):
             proposed = self._proposed_by_slot.get(slot, set())
             prop = "S2" if effect.command in proposed or effect.command == b"" else "S14"
             return Violation(

@@ -6,11 +6,18 @@ each predicate is one chooser draw under its own label, and 0 (False) is "no fau
 that lasts (partition, crash, pause, lossy network) schedules its own end. One options record
 per fault source, units in names (TigerBeetle's packet simulator and storage options).
 
-Fault budget (f = (n - 1) // 2 for n replicas): crashes, pauses and failed nodes together
-never exceed f at a time; disk corruption is enabled on at most f nodes for the whole run
-(drawn at the start, `disk_fault_nodes`). A node whose storage fails recovery stays down and
-counts against the budget for the rest of the run. Clock faults are slews within rho, or, in
-runs with unsafe clocks only, drift beyond rho and forward steps.
+Fault budget (f = (n - 1) // 2 for the n nodes running at the start): crashes, pauses, failed
+nodes and permanent failures not yet replaced together never exceed f at a time; disk
+corruption is enabled on at most f nodes for the whole run (drawn at the start,
+`disk_fault_nodes`). A node whose storage fails recovery stays down and counts against the
+budget for the rest of the run. Clock faults are slews within rho, or, in runs with unsafe
+clocks only, drift beyond rho and forward steps.
+
+A permanent failure (``permanent``, at most ``max_failures`` per run) stops a storage replica
+for good; it counts against the budget until a storage spare has been started in its place
+(the leader heals the group, `started`). It strikes only while no spare has been started yet:
+a group whose spares were used up (healing after a false suspicion uses them too) could not
+heal again, and the run could not end repaired.
 
 The nemesis acts on a `Cluster` (the simulator), which it never inspects beyond that API.
 """
@@ -105,8 +112,16 @@ class LossOptions:
 
 
 @attrs.frozen(kw_only=True)
+class PermanentOptions:
+    """Permanent failures: a storage replica stops for good; the leader must heal the group."""
+
+    probability: float = 0.02
+    max_failures: int = attrs.field(default=1, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
 class NemesisOptions:
-    """All fault sources; ``faults`` (names from `harness.runspec.ALL_FAULTS`) enables them."""
+    """All fault sources; ``faults`` (names from `harness.runspec.FAULTS`) enables them."""
 
     faults: tuple[str, ...] = ()
     tick_interval_us: int = 100_000
@@ -116,6 +131,7 @@ class NemesisOptions:
     clock: ClockFaultOptions = ClockFaultOptions()
     disk: DiskFaultOptions = DiskFaultOptions()
     loss: LossOptions = LossOptions()
+    permanent: PermanentOptions = PermanentOptions()
     network: NetworkOptions = attrs.field(factory=NetworkOptions)
 
 
@@ -134,6 +150,9 @@ class Cluster(Protocol):
 
     def crash(self, node: int) -> None: ...
 
+    def fail_permanently(self, node: int) -> None:
+        """Stop ``node`` for good (it never restarts)."""
+
     def restart(self, node: int) -> bool:
         """Restart ``node``; False if its storage failed recovery (it stays down for good)."""
 
@@ -150,11 +169,12 @@ class Nemesis:
     """Draws and applies faults for one run (see the module docstring).
 
     Args:
-        members: replica ids.
+        members: ids of the nodes running at the start.
         options: fault sources; only those named in ``options.faults`` act.
         chooser: the run's chooser.
         rho_ppm: the protocol's drift bound.
         unsafe_clocks: allow clock faults beyond rho.
+        log_nodes: nodes that run as log replicas (never failed permanently).
     """
 
     def __init__(
@@ -165,8 +185,10 @@ class Nemesis:
         *,
         rho_ppm: int,
         unsafe_clocks: bool = False,
+        log_nodes: tuple[int, ...] = (),
     ) -> None:
         self.members = members
+        self.log_nodes = log_nodes
         self.options = options
         self.chooser = chooser
         self.rho_ppm = rho_ppm
@@ -175,6 +197,9 @@ class Nemesis:
         self.crashed: list[int] = []
         self.paused: list[int] = []
         self.failed: list[int] = []
+        self.dead: list[int] = []  # failed permanently
+        self.replacements = 0  # storage spares started since
+        self.spares_started = False
         self.partitioned = False
         self.lossy = False
         self.active = True
@@ -206,7 +231,8 @@ class Nemesis:
         return fault in self.options.faults
 
     def _down(self) -> int:
-        return len(self.crashed) + len(self.paused) + len(self.failed)
+        unreplaced = max(0, len(self.dead) - self.replacements)
+        return len(self.crashed) + len(self.paused) + len(self.failed) + unreplaced
 
     def _should_partition(self) -> bool:
         p = self.options.partition.probability
@@ -220,6 +246,15 @@ class Nemesis:
         p = self.options.pause.probability
         return self._down() < self.budget and self.chooser.chance("nemesis.pause", p)
 
+    def _should_fail_permanently(self) -> bool:
+        o = self.options.permanent
+        return (
+            not self.spares_started
+            and len(self.dead) < o.max_failures
+            and self._down() < self.budget
+            and self.chooser.chance("nemesis.permanent", o.probability)
+        )
+
     def _should_clock(self) -> bool:
         return self.chooser.chance("nemesis.clock", self.options.clock.probability)
 
@@ -230,9 +265,11 @@ class Nemesis:
     def _duration(self, label: str, lo: int, hi: int) -> int:
         return lo + self.chooser.choose(label, max(hi - lo, 0) + 1)
 
-    def _pick_up_node(self, label: str) -> int | None:
+    def _pick_up_node(self, label: str, storage_only: bool = False) -> int | None:
         """A drawn node that is neither crashed, paused nor failed (None if there is none)."""
-        down = set(self.crashed) | set(self.paused) | set(self.failed)
+        down = set(self.crashed) | set(self.paused) | set(self.failed) | set(self.dead)
+        if storage_only:
+            down |= set(self.log_nodes)
         pool = [n for n in self.members if n not in down]
         return pool[self.chooser.choose(label, len(pool))] if pool else None
 
@@ -278,6 +315,23 @@ class Nemesis:
                 cluster.schedule_after(lasts, "resume", node)
         if self._enabled("clock") and self._should_clock():
             self._clock_fault(cluster)
+        if self._enabled("permanent") and self._should_fail_permanently():
+            node = self._pick_up_node("nemesis.permanent.node", storage_only=True)
+            if node is not None:
+                self.dead.append(node)
+                cluster.fail_permanently(node)
+                cluster.record_fault("permanent", [node], "failed for good")
+
+    def started(self, node: int, log_replica: bool) -> None:
+        """A spare ``node`` started (the leader is adding it): it may now be faulted, and a
+        storage spare replaces a permanent failure in the budget."""
+        self.spares_started = True
+        if node not in self.members:
+            self.members = (*self.members, node)
+        if log_replica:
+            self.log_nodes = (*self.log_nodes, node)
+        else:
+            self.replacements += 1
 
     def _clock_fault(self, cluster: Cluster) -> None:
         if self.unsafe_clocks:

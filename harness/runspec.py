@@ -14,8 +14,14 @@ from typing import Any
 
 import attrs
 
-ALL_FAULTS: tuple[str, ...] = ("partition", "crash", "pause", "clock", "disk", "loss")
-VARIANTS: tuple[str, ...] = ("no-lease-wait", "quorum-one", "no-persist-promise", "stale-read")
+from consensus import VARIANTS as CONSENSUS_VARIANTS
+
+FAULTS: tuple[str, ...] = ("partition", "crash", "pause", "clock", "disk", "loss", "permanent")
+"""Every fault kind. ``permanent`` (a storage replica fails for good) also gives the group
+spare nodes to heal with (`harness.sim`), so it is opt-in."""
+DEFAULT_FAULTS: tuple[str, ...] = FAULTS[:-1]
+"""What a run injects unless told otherwise: every fault but ``permanent``."""
+VARIANTS: tuple[str, ...] = CONSENSUS_VARIANTS
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -29,8 +35,8 @@ def _to_faults(value: Iterable[str]) -> tuple[str, ...]:
 
 def _check_faults(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for fault in value:
-        if fault not in ALL_FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(ALL_FAULTS)}")
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(FAULTS)}")
 
 
 def _check_variant(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -57,6 +63,7 @@ class RunOptions:
         unsafe_clocks: let clock drift exceed the protocol's bound rho (S6/S8 may then fail,
             and the run is labelled unsafe).
         variant: a deliberately broken protocol version (see `VARIANTS`), or None.
+            ``one-step-swap`` breaks healing, so it needs the ``permanent`` fault (spares).
     """
 
     seed: int = 0
@@ -65,10 +72,17 @@ class RunOptions:
     clients: int = attrs.field(default=5, validator=_non_negative)
     keys: int = attrs.field(default=5, validator=_non_negative)
     faults: tuple[str, ...] = attrs.field(
-        default=ALL_FAULTS, converter=_to_faults, validator=_check_faults
+        default=DEFAULT_FAULTS, converter=_to_faults, validator=_check_faults
     )
     unsafe_clocks: bool = False
     variant: str | None = attrs.field(default=None, validator=_check_variant)
+
+    def __attrs_post_init__(self) -> None:
+        if self.variant == "one-step-swap" and "permanent" not in self.faults:
+            raise ValueError(
+                "variant one-step-swap changes how a group heals: it needs the permanent fault "
+                "(add permanent to the faults)"
+            )
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict; `from_json` inverts it."""

@@ -20,6 +20,11 @@ restarted, resumed; within ``liveness_bound_us`` there must be a serving leader 
 live replica must have applied the same slots to the same state); then a strong read of
 every key; then the linearizability check of the history (S8). The first violation ends the
 run. `run` returns a `RunResult`; ``run(options, replay=result.choices)`` repeats it.
+
+With the ``permanent`` fault the group also has spare nodes (`harness.host.GroupSpec`: a log
+spare and a storage spare), which run nothing until a healing leader's ``StartReplica``
+starts them; clients address storage nodes only. A node failed for good never restarts; the
+liveness phase then also requires that the leader healed the group (see `not_converged`).
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ import trio
 import trio.testing
 
 from consensus.events import ClientRead, ClientWrite, Receive, Tick
+from consensus.quorum import Membership
 from harness.chooser import Chooser
 from harness.clock import ClockOptions, NodeClock, signed_choice
 from harness.determinism import deterministic_scheduling
-from harness.host import TIMEOUT, Backend, ClientOutcome, Host, default_backend
+from harness.host import TIMEOUT, Backend, ClientOutcome, GroupSpec, Host, default_backend
 from harness.nemesis import Nemesis, NemesisOptions
 from harness.network import Network
 from harness.runspec import RunOptions, RunResult, Violation
@@ -46,7 +52,7 @@ from harness.trace import Observer, Trace
 from harness.workload import Workload, WorkloadOptions
 from storage.errors import StorageError
 
-_DELIVER, _TIMER, _WAKE, _ANSWER, _NEMESIS, _NEMESIS_END, _CHECK = range(7)
+_DELIVER, _TIMER, _WAKE, _ANSWER, _NEMESIS, _NEMESIS_END, _CHECK, _START = range(8)
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)
 _TICK = Tick()  # frozen and field-less: one instance serves every timer
 _PHASES = ("fault", "liveness", "final-reads", "done")
@@ -66,6 +72,8 @@ class SimOptions:
         online_invariants: check `harness.invariants` after every step.
         check_history: check the history for linearizability (S8) at the end.
         max_steps: a run taking more steps is a liveness failure (a livelock guard).
+        replica_dead_after_us: with spares (the ``permanent`` fault), how long a leader hears
+            nothing from a storage replica before it replaces it.
     """
 
     nemesis: NemesisOptions = attrs.field(factory=NemesisOptions)
@@ -81,6 +89,7 @@ class SimOptions:
     online_invariants: bool = True
     check_history: bool = True
     max_steps: int = 5_000_000
+    replica_dead_after_us: int = 1_000_000
 
 
 class _Pending:
@@ -106,6 +115,16 @@ def _abort(raise_cancel: Any) -> trio.lowlevel.Abort:
     return trio.lowlevel.Abort.SUCCEEDED
 
 
+class _Clients:
+    """What client tasks see of the simulator: the storage nodes, time, requests, sleep."""
+
+    def __init__(self, sim: Simulation, members: tuple[int, ...]) -> None:
+        self.members = members
+        self.now_us = sim.now_us
+        self.request = sim.request
+        self.sleep = sim.sleep
+
+
 class Simulation:
     """One run's world: nodes, network, clocks, nemesis, clients, trace (see module doc)."""
 
@@ -122,7 +141,10 @@ class Simulation:
         self.chooser = chooser
         self.so = sim_options
         self.trace = trace
-        self.members = tuple(range(options.replicas))
+        self.group = group = GroupSpec.for_run(
+            options.replicas, "permanent" in options.faults, sim_options.replica_dead_after_us
+        )
+        self.members = group.nodes  # every node that may run (spares included)
         self.timing = backend.timing
         rho = self.timing.drift_bound_ppm
         co = sim_options.clock
@@ -136,7 +158,7 @@ class Simulation:
         nem_options = attrs.evolve(sim_options.nemesis, faults=options.faults)
         self.network = Network(self.members, nem_options.network, chooser)
         self.nemesis = Nemesis(
-            self.members, nem_options, chooser, rho_ppm=rho, unsafe_clocks=options.unsafe_clocks
+            group.members, nem_options, chooser, rho_ppm=rho, unsafe_clocks=options.unsafe_clocks
         )
         self.workload = Workload(
             ops=options.ops,
@@ -149,11 +171,16 @@ class Simulation:
         self.heap: list[tuple[int, int, int, Any, Any]] = []
         self._seq = itertools.count(1)  # ties in true time break by push order
         self.status: dict[int, str] = dict.fromkeys(self.members, "up")
+        for n in group.log_spares + group.spares:
+            self.status[n] = "absent"  # until a healing leader starts it
         self.held: dict[int, list[tuple[int, Any, Any]]] = {n: [] for n in self.members}
         self.timer_at: dict[int, int | None] = dict.fromkeys(self.members)
         self.timer_gen: dict[int, int] = dict.fromkeys(self.members, 0)
         self.pending: dict[int, _Pending] = {}
         self.checks = Observer(self, trace, invariants=sim_options.online_invariants)
+        if self.checks.invariants is not None:
+            self.checks.invariants.set_initial(Membership(group.members, ()))
+        self.clients = _Clients(self, tuple(sorted(group.members + group.spares)))
         world = " ".join(
             f"n{n}:offset={c.local_at(0)},drift={c.drift_ppm}ppm" for n, c in self.clocks.items()
         )
@@ -164,12 +191,15 @@ class Simulation:
             self.hosts[n] = Host(
                 n,
                 disk,
-                make_replica=backend.replica_factory(n, self.members, options.variant, chooser),
+                make_replica=backend.replica_factory(
+                    n, group.members, options.variant, chooser, group
+                ),
                 open_storage=backend.open_storage,
                 transport=self,
                 clients=self,
                 timers=self,
                 observer=self.checks.observe,
+                spawner=self,
                 checkpoint_every=sim_options.checkpoint_every,
             )
         self.delivered = 0  # peer messages delivered to a live node
@@ -257,6 +287,22 @@ class Simulation:
         self.checks.recovered(node, host.replica)
         self._step(node, _TICK)
         return True
+
+    def fail_permanently(self, node: int) -> None:
+        self.crash(node)
+        self.status[node] = "dead"
+
+    def start_replica(self, node: int, log_replica: bool) -> None:
+        """`harness.host.SpawnPort`: a leader adds spare ``node``; it starts as its own event."""
+        if self.status.get(node) == "absent":
+            self.status[node] = "starting"
+            self._push(self.now, _START, node, log_replica)
+
+    def _start_spare(self, node: int, log_replica: bool) -> None:
+        kind = "log replica" if log_replica else "storage replica"
+        self.checks.fault("start", [node], f"spare started as a {kind}")
+        self.nemesis.started(node, log_replica)
+        self.restart(node)
 
     def pause(self, node: int) -> None:
         self.status[node] = "paused"
@@ -370,13 +416,13 @@ class Simulation:
 
     async def _client(self, process: int) -> None:
         try:
-            await self.workload.client(self, process)
+            await self.workload.client(self.clients, process)
         finally:
             self.active_clients -= 1
         self._ended()
 
     async def _final(self) -> None:
-        await self.workload.final_reads(self, self.options.clients)
+        await self.workload.final_reads(self.clients, self.options.clients)
         self.final_done = True
         self._ended()
 
@@ -405,14 +451,29 @@ class Simulation:
     def not_converged(self) -> str | None:
         """Why the live replicas have not converged (None: they have).
 
-        Converged: some replica serves under a lease, and every live replica has applied the
-        serving leader's commit index, with the same KV checksum.
+        Converged: some replica serves under a lease, and every live storage replica of its
+        committed configuration has applied its commit index, with the same KV checksum. In a
+        group with spares, the leader has also healed: its committed configuration holds no
+        node failed by the ``permanent`` fault, and while all its storage voters are up, no
+        log spare either (a node whose storage failed recovery is also down for good, and
+        with the spares used up the log replica rightly stays).
         """
-        live = [n for n in self.members if self.status[n] == "up"]
-        leaders = [n for n in live if self.hosts[n].replica.is_serving(self.local_now(n))]
+        up = [n for n in self.members if self.status[n] == "up"]
+        leaders = [n for n in up if self.hosts[n].replica.is_serving(self.local_now(n))]
         if not leaders:
-            return f"no serving leader among live nodes {live}"
-        target = self.hosts[leaders[0]].replica.commit_index
+            return f"no serving leader among live nodes {up}"
+        leader = self.hosts[leaders[0]].replica
+        target = leader.commit_index
+        live = up
+        group = self.group
+        if group.log_spares or group.spares:
+            committed = leader.committed_membership
+            status = self.status
+            dead = any(status[n] == "dead" for n in committed.voters)
+            all_up = all(status[n] == "up" for n in committed.storage)
+            if dead or (all_up and any(n in group.log_spares for n in committed.voters)):
+                return f"group not healed: committed configuration {committed}"
+            live = [n for n in committed.storage if self.status[n] == "up"]
         for n in live:
             kv = self.hosts[n].kv
             assert kv is not None
@@ -441,7 +502,7 @@ class Simulation:
         assert isinstance(clock, trio.testing.MockClock)
         self._clock = clock
         self._main_task = trio.lowlevel.current_task()
-        for n in self.members:
+        for n in self.group.members:
             self.restart(n)
         if self.nemesis.options.faults:
             self._push(self.nemesis.options.tick_interval_us, _NEMESIS, None, None)
@@ -500,6 +561,8 @@ class Simulation:
                     self._push(self.now + self.nemesis.options.tick_interval_us, _NEMESIS, 0, 0)
             elif kind == _NEMESIS_END:
                 self.nemesis.end(self, a, b)
+            elif kind == _START:
+                self._start_spare(a, b)
             else:
                 self._check_liveness()
             woken = self._woken

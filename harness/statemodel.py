@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 
+from consensus.membership import is_config
 from storage.kv import Command, KVStore
 from storage.simdisk import SimDisk
 
@@ -34,6 +35,8 @@ class ChosenLog:
             self._apply(self.prefix, self.chosen[self.prefix])
 
     def _apply(self, slot: int, command: bytes) -> None:
+        if is_config(command):
+            command = b""  # replicas apply a configuration entry as a no-op
         self._kv.apply(slot, command)
         self._checksums.append(self._kv.checksum())
         if not command:

@@ -12,7 +12,7 @@ Every strategy shrinks toward the nominal run: fewer faults, fewer operations, c
         paxlab_run(options, choices)        # fixture from harness.pytest_plugin
 
 Strategies:
-    fault_sets(): a subset of `harness.runspec.ALL_FAULTS` (shrinks to none).
+    fault_sets(): a subset of `harness.runspec.DEFAULT_FAULTS` (shrinks to none).
     workloads(): `harness.workload.WorkloadOptions` with small timings.
     run_options(): `harness.runspec.RunOptions` (seed, replicas, ops, clients, keys, faults).
     choice_lists(): chooser replay lists (shrink toward [] and 0s = nominal).
@@ -28,11 +28,11 @@ from hypothesis import strategies as st
 from harness.explore.bounds import Bounds
 from harness.explore.ghost import Found
 from harness.explore.world import Action, World
-from harness.runspec import ALL_FAULTS, RunOptions
+from harness.runspec import DEFAULT_FAULTS, RunOptions
 from harness.workload import WorkloadOptions
 
 
-def fault_sets(faults: tuple[str, ...] = ALL_FAULTS) -> st.SearchStrategy[tuple[str, ...]]:
+def fault_sets(faults: tuple[str, ...] = DEFAULT_FAULTS) -> st.SearchStrategy[tuple[str, ...]]:
     """A subset of ``faults`` in canonical order; shrinks toward the empty set."""
     return st.lists(st.sampled_from(faults), unique=True).map(
         lambda chosen: tuple(f for f in faults if f in chosen)
@@ -55,7 +55,7 @@ def run_options(
     max_ops: int = 50,
     max_clients: int = 3,
     max_keys: int = 3,
-    faults: tuple[str, ...] = ALL_FAULTS,
+    faults: tuple[str, ...] = DEFAULT_FAULTS,
     variant: str | None = None,
 ) -> st.SearchStrategy[RunOptions]:
     """`RunOptions` for small simulated runs; shrinks to seed 0, few ops, no faults."""

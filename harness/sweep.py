@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import attrs
 
 from harness.artifact import write_artifact
-from harness.runspec import ALL_FAULTS, RunOptions, RunResult, Violation
+from harness.runspec import DEFAULT_FAULTS, RunOptions, RunResult, Violation
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def run_command(options: RunOptions) -> str:
         value = getattr(options, name)
         if value != getattr(defaults, name):
             words += [f"--{name}", str(value)]
-    if options.faults != ALL_FAULTS:
+    if options.faults != DEFAULT_FAULTS:
         words += ["--faults", ",".join(options.faults) or "none"]
     if options.unsafe_clocks:
         words.append("--unsafe-clocks")

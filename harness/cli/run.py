@@ -28,7 +28,7 @@ import sys
 from typing import Any
 
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
-from harness.runspec import ALL_FAULTS, VARIANTS, RunOptions, RunResult
+from harness.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
 from harness.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
 
@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--keys", type=int, default=5, help="keys (default 5)")
     parser.add_argument(
         "--faults",
-        default=",".join(ALL_FAULTS),
-        help=f"comma list from {','.join(ALL_FAULTS)}, or 'none' (default all)",
+        default=",".join(DEFAULT_FAULTS),
+        help=f"comma list from {','.join(FAULTS)}, or 'none' (default: all but permanent)",
     )
     parser.add_argument(
         "--unsafe-clocks", action="store_true", help="let clock drift exceed rho (labelled)"

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from harness import sweep as sweep_lib
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.cli.run import parse_faults
-from harness.runspec import ALL_FAULTS, VARIANTS, RunOptions
+from harness.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 from harness.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
 
 _MAX_SEEDS_SHOWN = 12
@@ -38,8 +38,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, default=defaults.clients)
     parser.add_argument("--keys", type=int, default=defaults.keys)
     parser.add_argument(
-        "--faults", default=",".join(ALL_FAULTS),
-        help=f"comma list from {','.join(ALL_FAULTS)}, or none (default: all)",
+        "--faults", default=",".join(DEFAULT_FAULTS),
+        help=f"comma list from {','.join(FAULTS)}, or none (default: all but permanent)",
     )
     parser.add_argument("--unsafe-clocks", action="store_true")
     parser.add_argument("--variant", default=None, help=f"one of {', '.join(VARIANTS)}")

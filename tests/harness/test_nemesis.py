@@ -16,7 +16,7 @@ from harness.nemesis import (
     PauseOptions,
 )
 from harness.network import Network, NetworkOptions
-from harness.runspec import ALL_FAULTS
+from harness.runspec import DEFAULT_FAULTS
 
 
 class FakeCluster:
@@ -78,7 +78,7 @@ class FakeCluster:
 
 
 BUSY = NemesisOptions(
-    faults=ALL_FAULTS,
+    faults=DEFAULT_FAULTS,
     partition=PartitionOptions(probability=0.3),
     crash=CrashOptions(probability=0.3),
     pause=PauseOptions(probability=0.3),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.runspec import ALL_FAULTS, RunOptions, Violation
+from harness.runspec import DEFAULT_FAULTS, RunOptions, Violation
 
 
 def test_defaults_use_every_fault() -> None:
-    assert RunOptions().faults == ALL_FAULTS
+    assert RunOptions().faults == DEFAULT_FAULTS
 
 
 def test_json_round_trip() -> None:

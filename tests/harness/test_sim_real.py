@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.runspec import ALL_FAULTS, RunOptions
+from harness.runspec import DEFAULT_FAULTS, RunOptions
 from harness.sim import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_cli_run_json_and_violation_exit_1(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_all_faults_is_the_default() -> None:
-    assert RunOptions().faults == ALL_FAULTS
+    assert RunOptions().faults == DEFAULT_FAULTS
 
 
 @settings(max_examples=5)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from harness import strategies as pst
 from harness.explore import Bounds, explore, replay_schedule
-from harness.runspec import ALL_FAULTS, RunOptions
+from harness.runspec import DEFAULT_FAULTS, RunOptions
 
 logging.getLogger("consensus").setLevel(logging.CRITICAL)
 
@@ -22,7 +22,7 @@ NPP = Bounds(variant="no-persist-promise", ticks=1, writes=0, reads=0, crashes=1
 def test_run_options_valid(options: RunOptions) -> None:
     assert 1 <= options.ops <= 20
     assert options.replicas in (3, 5)
-    assert set(options.faults) <= set(ALL_FAULTS)
+    assert set(options.faults) <= set(DEFAULT_FAULTS)
     assert RunOptions.from_json(options.to_json()) == options
 
 
