@@ -113,13 +113,28 @@ class Network:
 
     def __init__(self, nodes: Sequence[int], options: NetworkOptions, chooser: Chooser) -> None:
         self.nodes = tuple(sorted(nodes))
-        self.options = options
         self._choose = chooser.choose
         self._chance = chooser.chance
+        self.options = options
         self.graph: nx.DiGraph = nx.DiGraph()
         self.description = "healed"
         self._links: frozenset[tuple[int, int]] = frozenset()  # the graph's edges, for speed
         self.heal()
+
+    @property
+    def options(self) -> NetworkOptions:
+        """The packet behaviour of every link; assigning a new record takes effect at once."""
+        return self._options
+
+    @options.setter
+    def options(self, options: NetworkOptions) -> None:
+        self._options = options
+        # What `transmit` reads per packet, taken out of the record once.
+        self._delay_min_us = options.one_way_delay_min_us
+        self._delay_choices = options.one_way_delay_jitter_us + 1
+        self._loss_p = options.packet_loss_probability
+        self._replay_p = options.packet_replay_probability
+        self._replay_delay_choices = options.replay_delay_max_us + 1
 
     def heal(self) -> None:
         """Restore every link."""
@@ -144,10 +159,10 @@ class Network:
         return src == dst or (src, dst) in self._links
 
     def _should_drop(self) -> bool:
-        return self._chance("net.drop", self.options.packet_loss_probability)
+        return self._chance("net.drop", self._loss_p)
 
     def _should_duplicate(self) -> bool:
-        return self._chance("net.duplicate", self.options.packet_replay_probability)
+        return self._chance("net.duplicate", self._replay_p)
 
     def transmit(self, src: int, dst: int) -> tuple[int, ...]:
         """Return the delay (us) of each copy of a packet ``src -> dst``; () if it is lost.
@@ -157,11 +172,10 @@ class Network:
         """
         if src != dst and (src, dst) not in self._links:
             return ()
-        o = self.options
-        if o.packet_loss_probability and self._should_drop():
+        if self._loss_p and self._should_drop():
             return ()
-        first = o.one_way_delay_min_us + self._choose("net.delay", o.one_way_delay_jitter_us + 1)
-        if not o.packet_replay_probability or not self._should_duplicate():
+        first = self._delay_min_us + self._choose("net.delay", self._delay_choices)
+        if not self._replay_p or not self._should_duplicate():
             return (first,)
-        extra = self._choose("net.duplicate.delay", o.replay_delay_max_us + 1)
+        extra = self._choose("net.duplicate.delay", self._replay_delay_choices)
         return (first, first + extra)

@@ -254,11 +254,12 @@ class WAL:
 
     def _flush(self) -> None:
         """Write the buffer to the tail segment (volatile until fsync)."""
-        if self._buf:
+        buf = self._buf
+        if buf:
             tail = self._segments[-1]
-            self._disk.write(tail.file, tail.written, bytes(self._buf))
-            tail.written += len(self._buf)
-            self._buf.clear()
+            self._disk.write(tail.file, tail.written, bytes(buf))
+            tail.written += len(buf)
+            buf.clear()
 
     def _roll(self) -> None:
         """Make the tail segment durable, then start the next one."""
@@ -279,7 +280,8 @@ class WAL:
         Raises DiskIOError if the disk fails (the WAL is then poisoned) and
         StorageClosedError if closed or poisoned.
         """
-        self._check_open()
+        if self._closed is not None:
+            raise StorageClosedError(self._closed)
         before = self._durable_lsn
         if before == self._last_lsn:
             return 0

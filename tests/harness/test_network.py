@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import attrs
 import networkx as nx
 import pytest
 
@@ -109,3 +110,17 @@ def test_options_validate() -> None:
         NetworkOptions(packet_loss_probability=1.5)
     with pytest.raises(ValueError, match="one_way_delay_min_us"):
         NetworkOptions(one_way_delay_min_us=-1)
+
+
+def test_replacing_options_takes_effect_at_once() -> None:
+    net = Network(NODES, NetworkOptions(), Chooser(4))
+    assert all(len(net.transmit(0, 1)) == 1 for _ in range(50))
+    lossy = NetworkOptions(
+        one_way_delay_min_us=7, one_way_delay_jitter_us=0, packet_loss_probability=1.0
+    )
+    net.options = lossy
+    assert net.options is lossy
+    assert net.transmit(0, 1) == ()
+    net.options = attrs.evolve(lossy, packet_loss_probability=0.0, packet_replay_probability=1.0)
+    first, second = net.transmit(0, 1)
+    assert first == 7 and 7 <= second <= 7 + lossy.replay_delay_max_us
