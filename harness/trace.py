@@ -327,7 +327,9 @@ class Observer:
             self._leader_event(node, replica, "serving")
         inv = self.invariants
         if inv is not None and self.violation is None:
-            self.found(inv.on_step(node, replica, event, effects, now, local, step))
+            v = inv.on_step(node, replica, event, effects, now, local, step)
+            if v is not None:
+                self.found(v)
             if self._leaders > 1 and self.violation is None:
                 roles = self.roles
                 leaders = {n: r for n, r in self.replicas.items() if roles[n] == "leader"}
