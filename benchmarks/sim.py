@@ -18,8 +18,9 @@ CPU second of this process. A result hash over the runs' fingerprints ends each 
 code, same hash).
 
 ``--profile`` runs the first seed of each case once more under cProfile and prints the share
-of time per layer (cProfile charges every Python call, so call-heavy code looks dearer than
-it is; read the shares as a ranking).
+of time per layer, then the functions with the most own time (``--top N``, default 12).
+cProfile charges every Python call, so call-heavy code looks dearer than it is; read the
+shares as a ranking.
 """
 
 from __future__ import annotations
@@ -72,24 +73,38 @@ def _layer(filename: str) -> str:
     return "builtins and other"
 
 
-def _profile(options: RunOptions) -> None:
-    """Run ``options`` under cProfile and print each layer's share of the time."""
+def _where(filename: str, name: str) -> str:
+    """``package/module.py:function`` (or the builtin's name) for the top-functions list."""
+    if filename == "~":
+        return name
+    parts = filename.replace("\\", "/").split("/")
+    return f"{'/'.join(parts[-2:])}:{name}"
+
+
+def _profile(options: RunOptions, top: int) -> None:
+    """Run ``options`` under cProfile; print each layer's share and the ``top`` functions."""
     profiler = cProfile.Profile()
     profiler.enable()
     sim = simulate(options, trace=Trace(keep=False))
     sim.final_check()
     profiler.disable()
     shares: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    for (filename, _line, _name), (_cc, _nc, own_s, _cum, _callers) in stats.items():
+    for (filename, _line, name), (_cc, _nc, own_s, _cum, _callers) in stats.items():
         shares[_layer(filename)] += own_s
+        functions[_where(filename, name)] += own_s
     total = sum(shares.values()) or 1.0
     print("  profile (cProfile, own time by layer):")
     for layer, seconds in shares.most_common():
         print(f"    {seconds / total:6.1%}  {layer}")
+    if top > 0:
+        print(f"  top {top} functions (own time):")
+        for where, seconds in functions.most_common(top):
+            print(f"    own {seconds / total:5.1%}  {where}")
 
 
-def run_case(name: str, seeds: int, ops: int, profile: bool) -> None:
+def run_case(name: str, seeds: int, ops: int, profile: bool, top: int = 12) -> None:
     """Time ``seeds`` runs of case ``name`` and print the figures (see the module doc)."""
     digest = hashlib.blake2b(digest_size=16)
     total_wall = 0.0
@@ -123,7 +138,7 @@ def run_case(name: str, seeds: int, ops: int, profile: bool) -> None:
     print(f"  steps per CPU second: {total_steps / total_cpu:,.0f}")
     print(f"  result hash: {digest.hexdigest()}")
     if profile:
-        _profile(RunOptions(seed=0, ops=ops, **CASES[name]))
+        _profile(RunOptions(seed=0, ops=ops, **CASES[name]), top)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,12 +148,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="2 seeds of 200 ops")
     parser.add_argument("--case", choices=[*CASES, "all"], default="default")
     parser.add_argument("--profile", action="store_true", help="also print a layer profile")
+    parser.add_argument(
+        "--top", type=int, default=12, help="with --profile: functions listed (default 12)"
+    )
     args = parser.parse_args(argv)
     seeds, ops = (2, 200) if args.quick else (args.seeds, args.ops)
     if seeds < 1 or ops < 0:
         parser.error(f"need seeds >= 1 and ops >= 0, got seeds={seeds} ops={ops}")
     for name in CASES if args.case == "all" else (args.case,):
-        run_case(name, seeds, ops, args.profile)
+        run_case(name, seeds, ops, args.profile, args.top)
 
 
 if __name__ == "__main__":

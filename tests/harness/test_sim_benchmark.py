@@ -20,6 +20,10 @@ def test_both_cases_print_their_figures_and_a_profile(capsys: pytest.CaptureFixt
     shares = [float(s) for s in re.findall(r"^\s+(\d+\.\d)%\s", out, flags=re.MULTILINE)]
     assert 99.0 <= sum(shares) / 2 <= 101.0  # two profiles, each summing to 100%
     assert "consensus (replica step)" in out
+    top = re.findall(r"^\s+own\s+(\d+\.\d)%\s+(\S+)", out, flags=re.MULTILINE)
+    assert len(top) == 2 * 12  # the default --top, per case
+    assert any(where.endswith(":step") for _share, where in top)
+    assert all(float(share) <= 100.0 for share, _where in top)
 
 
 def test_same_code_same_result_hash(capsys: pytest.CaptureFixture[str]) -> None:
