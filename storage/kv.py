@@ -106,6 +106,16 @@ def _parse(data: bytes) -> _Fields | None:
     return code, key, value, expected, client_id, request_id
 
 
+def command_key(command: bytes) -> bytes:
+    """Return the key of the encoded ``command`` (what ``Command.decode(command).key`` gives).
+
+    Raises ValueError if ``command`` does not decode, as `Command.decode` does. For checkers
+    that follow keys through the log: no `Command` is built for a valid command.
+    """
+    fields = _parse(command) if type(command) is bytes else None
+    return Command.decode(command).key if fields is None else fields[1]
+
+
 def _fields(cmd: Command) -> _Fields:
     return OPS.index(cmd.op) + 1, cmd.key, cmd.value, cmd.expected, cmd.client_id, cmd.request_id
 

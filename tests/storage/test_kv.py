@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from storage import SimDisk
-from storage.kv import Command, KVStore, Result, _fields, _parse
+from storage.kv import Command, KVStore, Result, _fields, _parse, command_key
 
 
 def kv() -> KVStore:
@@ -243,6 +243,14 @@ def test_fast_parse_agrees_with_command_decode(cmd: Command, data: st.DataObject
     want = _decoded_or_error(damaged)
     got = _parse(damaged)
     assert (got if got is not None else "error") == want
+
+
+@given(COMMANDS)
+def test_command_key_is_the_decoded_key(cmd: Command) -> None:
+    data = cmd.encode()
+    assert command_key(data) == cmd.key
+    with pytest.raises(ValueError):
+        command_key(data[:-1])
 
 
 def test_fast_parse_rejects_what_command_rules_forbid() -> None:
