@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-import attrs
-
 from consensus.ballot import Ballot
 from consensus.effects import Effect, Reply, ServeRead, SetTimer
 from consensus.events import (
@@ -44,7 +42,8 @@ from consensus.messages import (
     Release,
 )
 from consensus.quorum import Membership
-from consensus.roles import CandidateState, FollowerState, LeaderState, Role, check_transition
+from consensus.replica_state import clone_replica, fingerprint
+from consensus.roles import CandidateState, FollowerState, Role, check_transition
 
 logger = logging.getLogger(__name__)
 
@@ -358,50 +357,22 @@ class Replica(LeaderCore):
         b = self.leader_ballot
         return None if b is None or b.node == self.node_id else b.node
 
-    # ------------------------------------------------------------------ fingerprint
+    # ------------------------------------------------------------------ copies
+    def clone(self) -> Replica:
+        """Return an independent copy: stepping either never changes the other.
+
+        Shares only immutable values (and ``choose``); several times cheaper than
+        `copy.deepcopy`. See `consensus.replica_state`.
+        """
+        return clone_replica(self)
+
     def state_fingerprint(self) -> bytes:
         """Canonical bytes of the whole replica state (durable and volatile), for dedup.
 
         Built from ints, bytes and tuples only (never ``hash()``), so equal states give equal
-        bytes in every process.
+        bytes in every process; layout in `consensus.replica_state`.
         """
-        d = self._durable
-        parts: tuple[object, ...] = (
-            self.node_id,
-            self.role.value,
-            self._promised,
-            d.promised,
-            tuple((s, e.ballot, e.command) for s, e in sorted(d.accepted.items())),
-            d.commit_hint,
-            d.snapshot_slot,
-            d.snapshot,
-            d.config_slot,
-            d.config,
-            self.commit_index,
-            self.applied_index,
-            self.leader_ballot,
-            self._max_round,
-            self._last_heard_us,
-            self._grant_until_us,
-            self._grant_ballot,
-            self._earlier_grants_until_us,
-            self._timer_us,
-            None if self._assembly is None else (
-                self._assembly.slot, self._assembly.total, bytes(self._assembly.data)),
-            _state_tuple(self._fstate),
-            _state_tuple(self._cstate),
-            _state_tuple(self._lstate),
-        )
-        return repr(parts).encode()
-
-
-def _state_tuple(state: FollowerState | CandidateState | LeaderState | None) -> object:
-    if state is None:
-        return None
-    return tuple(
-        (k, tuple(v.items()) if isinstance(v, dict) else (tuple(v) if isinstance(v, list) else v))
-        for k, v in attrs.asdict(state, recurse=False).items()
-    )
+        return fingerprint(self)
 
 
 def _first(pair: tuple[int, Membership]) -> int:
