@@ -17,7 +17,9 @@ A permanent failure (``permanent``, at most ``max_failures`` per run) stops a st
 for good; it counts against the budget until a storage spare has been started in its place
 (the leader heals the group, `started`). It strikes only while no spare has been started yet:
 a group whose spares were used up (healing after a false suspicion uses them too) could not
-heal again, and the run could not end repaired.
+heal again, and the run could not end repaired. Nodes with corrupting disks may also end down
+for good (their storage can fail recovery), so a permanent failure only picks a node that keeps
+those nodes and the permanently failed ones within f together.
 
 The nemesis acts on a `Cluster` (the simulator), which it never inspects beyond that API.
 """
@@ -265,11 +267,17 @@ class Nemesis:
     def _duration(self, label: str, lo: int, hi: int) -> int:
         return lo + self.chooser.choose(label, max(hi - lo, 0) + 1)
 
-    def _pick_up_node(self, label: str, storage_only: bool = False) -> int | None:
-        """A drawn node that is neither crashed, paused nor failed (None if there is none)."""
+    def _pick_up_node(self, label: str, for_good: bool = False) -> int | None:
+        """A drawn node that is neither crashed, paused nor failed (None if there is none).
+
+        ``for_good``: a storage replica whose loss keeps the nodes that may be lost for good
+        (dead, or with a corrupting disk) within the budget.
+        """
         down = set(self.crashed) | set(self.paused) | set(self.failed) | set(self.dead)
-        if storage_only:
+        if for_good:
             down |= set(self.log_nodes)
+            lost = set(self.dead) | set(self.failed) | set(self.disk_fault_nodes)
+            down |= {n for n in self.members if len(lost | {n}) > self.budget}
         pool = [n for n in self.members if n not in down]
         return pool[self.chooser.choose(label, len(pool))] if pool else None
 
@@ -316,7 +324,7 @@ class Nemesis:
         if self._enabled("clock") and self._should_clock():
             self._clock_fault(cluster)
         if self._enabled("permanent") and self._should_fail_permanently():
-            node = self._pick_up_node("nemesis.permanent.node", storage_only=True)
+            node = self._pick_up_node("nemesis.permanent.node", for_good=True)
             if node is not None:
                 self.dead.append(node)
                 cluster.fail_permanently(node)
