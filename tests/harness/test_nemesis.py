@@ -14,6 +14,7 @@ from harness.nemesis import (
     NemesisOptions,
     PartitionOptions,
     PauseOptions,
+    PermanentOptions,
 )
 from harness.network import Network, NetworkOptions
 from harness.runspec import DEFAULT_FAULTS
@@ -56,6 +57,9 @@ class FakeCluster:
         return True
 
     def pause(self, node: int) -> None:
+        self.crash(node)
+
+    def fail_permanently(self, node: int) -> None:
         self.crash(node)
 
     def resume(self, node: int) -> None:
@@ -156,3 +160,42 @@ def test_failed_restart_counts_against_budget() -> None:
     cluster.advance(nemesis, 20_000_000)
     assert len(nemesis.failed) == 1
     assert len(cluster.down) == 1
+
+
+def _permanent(seed: int, members: tuple[int, ...], *, corrupting: bool = False,
+               started_at_us: int | None = None) -> tuple[FakeCluster, Nemesis]:
+    faults = ("permanent", "crash", "pause") + (("disk",) if corrupting else ())
+    options = attrs.evolve(BUSY, faults=faults, permanent=PermanentOptions(probability=0.3))
+    chooser = Chooser(seed)
+    cluster = FakeCluster(members, chooser)
+    nemesis = Nemesis(members, options, chooser, rho_ppm=10_000)
+    if started_at_us is not None:
+        cluster.advance(nemesis, started_at_us)
+        nemesis.started(len(members), log_replica=True)
+    cluster.advance(nemesis, 20_000_000)
+    return cluster, nemesis
+
+
+def test_permanent_failures_stay_within_budget_and_never_restart() -> None:
+    struck = 0
+    for seed in range(20):
+        cluster, nemesis = _permanent(seed, (0, 1, 2))
+        assert len(nemesis.dead) <= 1  # max_failures
+        assert cluster.max_down <= 1  # an unreplaced permanent failure uses the budget
+        struck += len(nemesis.dead)
+        nemesis.stop(cluster)
+        assert set(nemesis.dead) <= cluster.down  # stop() restarts crashes, not the dead
+    assert struck >= 10
+
+
+def test_permanent_failure_keeps_corrupting_disks_within_budget() -> None:
+    for seed in range(20):
+        _, nemesis = _permanent(seed, (0, 1, 2), corrupting=True)
+        lost = set(nemesis.dead) | set(nemesis.disk_fault_nodes)
+        assert len(lost) <= nemesis.budget
+
+
+def test_no_permanent_failure_once_a_spare_started() -> None:
+    for seed in range(10):
+        _, nemesis = _permanent(seed, (0, 1, 2, 3, 4), started_at_us=0)
+        assert nemesis.dead == []
