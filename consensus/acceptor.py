@@ -19,7 +19,7 @@ from consensus.ballot import Ballot, Entry
 from consensus.catch_up import CatchUpMixin
 from consensus.config import ReplicaConfig
 from consensus.effects import Apply, Effect, InstallSnapshot, Persist, Send
-from consensus.membership import is_config
+from consensus.membership import CONFIG_MAGIC, is_config
 from consensus.messages import (
     Accept,
     Accepted,
@@ -39,6 +39,7 @@ from consensus.records import (
     DurableRecord,
     PromiseRecord,
     SnapshotRecord,
+    encode_accept,
     encode_record,
     replay,
 )
@@ -99,17 +100,25 @@ class AcceptorCore(CatchUpMixin):
         self._init_configs()
         self._assembly: Assembly | None = None  # a snapshot being streamed in
         self._peers: tuple[int, ...] = ()
-        self._peers_changed = True
+        self._peers_key = (-1, -1)
         self._refresh_peers()
 
     def _refresh_peers(self) -> None:
-        """Peers = voters of the committed and the current configuration, but this node."""
-        if not self._cfg_slots and not self._durable.config:
-            if not self._peers or self._peers_changed:
-                self._peers = tuple(v for v in self._initial.voters if v != self.node_id)
-                self._peers_changed = False
+        """Peers = voters of the committed and the current configuration, but this node.
+
+        Recomputed only when the configuration entries changed (``_cfg_gen``) or the commit
+        index moved past a configuration entry.
+        """
+        if not self._cfg_slots:
+            key = (self._cfg_gen, -1)
+            if key != self._peers_key:
+                self._peers_key = key
+                self._peers = tuple(v for v in self._current.voters if v != self.node_id)
             return
-        self._peers_changed = True
+        key = (self._cfg_gen, self._config_command_at(self.commit_index)[0])
+        if key == self._peers_key:
+            return
+        self._peers_key = key
         voters = set(self.committed_membership.voters) | set(self.membership.voters)
         voters.discard(self.node_id)
         self._peers = tuple(sorted(voters))
@@ -138,7 +147,16 @@ class AcceptorCore(CatchUpMixin):
         if isinstance(record, AcceptRecord):
             if is_config(record.command) or record.slot in self._cfg_slots:
                 self._rescan_configs()
-        elif isinstance(record, (SnapshotRecord, CheckpointRecord)):
+        elif isinstance(record, (SnapshotRecord, CheckpointRecord, ConfigRecord)):
+            self._rescan_configs()  # a ConfigRecord changes the base configuration
+
+    def _persist_accept(self, slot: int, ballot: Ballot, command: bytes) -> None:
+        """`_persist` of ``AcceptRecord(slot, ballot, command)``, without building it (hot)."""
+        self._pending_records.append(encode_accept(slot, ballot, command))
+        d = self._durable
+        if slot > d.snapshot_slot:
+            d.accepted[slot] = Entry(ballot, command)
+        if command.startswith(CONFIG_MAGIC) or slot in self._cfg_slots:
             self._rescan_configs()
 
     def _flush(self) -> None:
@@ -260,7 +278,7 @@ class AcceptorCore(CatchUpMixin):
             if slot > snap:
                 old = acc.get(slot)
                 if old is None or old.ballot != ballot:
-                    self._persist(AcceptRecord(slot, ballot, command))
+                    self._persist_accept(slot, ballot, command)
             slot += 1
         self._learn_commit(src, ballot, m.commit_index)
         if self._is_log and m.truncate_to > self._durable.snapshot_slot:

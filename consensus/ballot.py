@@ -12,7 +12,7 @@ def _non_negative(instance: object, attribute: attrs.Attribute[int], value: int)
         raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
 
 
-@attrs.frozen(order=False)
+@attrs.frozen(order=False, eq=False)
 class Ballot:
     """A Paxos ballot: ordered by ``round``, then by ``node`` (the proposer's id).
 
@@ -29,7 +29,21 @@ class Ballot:
         return f"Ballot({self.round}, {self.node})"
 
     # Hand-written comparisons: ballots are compared on every message, and attrs' generic
-    # ones build tuples through generators.
+    # ones build tuples (and its __ne__ goes through a generic wrapper). The hash is that of
+    # (round, node); nothing may depend on it (attrs' own hash differed per process).
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Ballot:
+            return NotImplemented
+        return self.round == other.round and self.node == other.node
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is not Ballot:
+            return NotImplemented
+        return self.round != other.round or self.node != other.node
+
+    def __hash__(self) -> int:
+        return hash((self.round, self.node))
+
     def __lt__(self, other: Ballot) -> bool:
         return self.round < other.round or (self.round == other.round and self.node < other.node)
 

@@ -12,7 +12,7 @@ from consensus.ballot import Ballot
 from consensus.config import Timing
 from consensus.members import ConfigLog
 from consensus.messages import CatchUpReply, CatchUpRequest, SlotEntry
-from consensus.records import AcceptRecord, DurableRecord
+from consensus.records import DurableRecord
 from consensus.roles import Role
 from consensus.snapshot_stream import SNAPSHOT_CHUNK_BYTES, Assembly, cut_chunk
 
@@ -40,6 +40,9 @@ class CatchUpMixin(ConfigLog):
         raise NotImplementedError  # AcceptorCore defines it
 
     def _persist(self, record: DurableRecord) -> None:
+        raise NotImplementedError  # AcceptorCore defines it
+
+    def _persist_accept(self, slot: int, ballot: Ballot, command: bytes) -> None:
         raise NotImplementedError  # AcceptorCore defines it
 
     def _install(self, slot: int, snapshot: bytes, config_slot: int, config: bytes) -> None:
@@ -150,6 +153,6 @@ class CatchUpMixin(ConfigLog):
             old = acc.get(e.slot)
             # An entry at a higher ballot than the chosen one holds the chosen value too.
             if old is None or old.ballot < e.ballot:
-                self._persist(AcceptRecord(e.slot, e.ballot, e.command))
+                self._persist_accept(e.slot, e.ballot, e.command)
             self.commit_index = e.slot
         self._catch_up_retry_us = 0

@@ -22,8 +22,7 @@ from consensus.events import ClientWrite, Compact
 from consensus.healing import plan_healing
 from consensus.membership import encode_config, is_config
 from consensus.messages import Accept, Accepted, Release, SlotEntry
-from consensus.quorum import lease_length_us, lease_wait_us, next_change, quorum_time
-from consensus.records import AcceptRecord
+from consensus.quorum import lease_length_us, lease_wait_us, next_change
 from consensus.roles import CandidateState, FollowerState, LeaderState, Role, check_transition
 
 logger = logging.getLogger(__name__)
@@ -80,19 +79,23 @@ class LeaderCore(AcceptorCore):
         return lease is not None and now_us < lease
 
     def _update_quorum_stamp(self, ls: LeaderState) -> None:
-        """Recompute ``ls.quorum_stamp_us`` after a stamp changed."""
+        """Recompute ``ls.quorum_stamp_us`` after a stamp changed (`quorum.quorum_time`, per
+        configuration, inlined: this runs on most leader steps)."""
         stamps = ls.stamps
         me = self.node_id
+        own = ls.own_stamp_us
         result: int | None = None
-        for cfg in self.pending_memberships():
+        for info in self._pending_infos():
             # a lease must be granted by a quorum of every configuration a successor may use
-            times = [ls.own_stamp_us if v == me else stamps[v]
-                     for v in cfg.voters if v == me or v in stamps]
-            t = quorum_time(times, cfg.quorum)
-            if t is None:
+            times = [own if v == me else stamps[v]
+                     for v in info.voters if v == me or v in stamps]
+            if len(times) < info.quorum:
                 ls.quorum_stamp_us = None
                 return
-            result = t if result is None else min(result, t)
+            times.sort(reverse=True)
+            t = times[info.quorum - 1]
+            if result is None or t < result:
+                result = t
         ls.quorum_stamp_us = result
 
     def _lease_until(self, ls: LeaderState) -> int | None:
@@ -142,7 +145,7 @@ class LeaderCore(AcceptorCore):
         own = self._bit[self.node_id]
         for s in range(start, last + 1):
             got = merged.get(s)
-            self._persist(AcceptRecord(s, ballot, b"" if got is None else got.command))
+            self._persist_accept(s, ballot, b"" if got is None else got.command)
             ls.votes[s] = own
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -189,8 +192,8 @@ class LeaderCore(AcceptorCore):
     def _truncate_point(self, ls: LeaderState) -> int:
         """The highest slot every storage voter (current and committed config) has applied."""
         low = self.applied_index
-        for cfg in self.pending_memberships():
-            for v in cfg.storage:
+        for info in self._pending_infos():
+            for v in info.membership.storage:
                 if v != self.node_id:
                     low = min(low, ls.applied.get(v, 0))
         return low
@@ -222,7 +225,7 @@ class LeaderCore(AcceptorCore):
         cmds = []
         for w in writes:
             s = ls.next_slot
-            self._persist(AcceptRecord(s, ballot, w.command))
+            self._persist_accept(s, ballot, w.command)
             ls.votes[s] = own
             ls.pending[s] = (w.client_id, w.request_id)
             cmds.append(w.command)
@@ -277,21 +280,30 @@ class LeaderCore(AcceptorCore):
         window = self.config.window
         majority_commit = self._flags.majority_commit
         bit = self._bit
-        static = None if self._cfg_slots else self._base_config()
+        static = None if self._cfg_slots else self._pending[0]
         while True:
             s = self.commit_index + 1
-            while s < ls.next_slot and (
-                self._has_quorum(static or self.config_at(s), votes[s], bit) if majority_commit
-                else votes[s] != 0
-            ):
-                del votes[s]
-                s += 1
+            if static is not None and majority_commit:
+                mask, quorum = static.mask, static.quorum
+                while s < ls.next_slot and (votes[s] & mask).bit_count() >= quorum:
+                    del votes[s]
+                    s += 1
+            else:
+                while s < ls.next_slot and (
+                    self._has_quorum(self.config_at(s), votes[s], bit) if majority_commit
+                    else votes[s] != 0
+                ):
+                    del votes[s]
+                    s += 1
             self.commit_index = s - 1
             if self._config_pending():
                 return
-            self._maybe_reconfigure(ls)
+            if ls.target is not None:
+                self._maybe_reconfigure(ls)
+            if not ls.queue:
+                return
             room = window - (ls.next_slot - 1 - self.commit_index)
-            if not ls.queue or room <= 0 or ls.target is not None or self._config_pending():
+            if room <= 0 or ls.target is not None or self._config_pending():
                 return
             batch = ls.queue[:room]
             del ls.queue[:room]
@@ -335,7 +347,7 @@ class LeaderCore(AcceptorCore):
         s = ls.next_slot
         if not ls.first_own_slot:
             ls.first_own_slot = s
-        self._persist(AcceptRecord(s, ls.ballot, command))
+        self._persist_accept(s, ls.ballot, command)
         ls.votes[s] = self._bit[self.node_id]
         ls.next_slot = s + 1
         self._update_quorum_stamp(ls)

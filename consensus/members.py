@@ -8,10 +8,21 @@ initial one from `ReplicaConfig`.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from consensus.config import ReplicaConfig
 from consensus.membership import decode_config, is_config
 from consensus.quorum import Membership
 from consensus.records import DurableState
+
+
+class QuorumInfo(NamedTuple):
+    """A configuration and the facts quorum checks need from it, computed once."""
+
+    membership: Membership
+    voters: tuple[int, ...]
+    quorum: int
+    mask: int
 
 
 class ConfigLog:
@@ -25,17 +36,34 @@ class ConfigLog:
     node_id: int
     commit_index: int
     _durable: DurableState
+    _bit: dict[int, int]
 
     def _init_configs(self) -> None:
         self._cfg_slots: list[int] = []
         self._cfg_memo: dict[bytes, Membership] = {}
         self._mask_memo: dict[Membership, int] = {}
         self._initial = self.config.initial
+        self._cfg_gen = 0
+        self._current = self._initial
+        self._pending_key = (-1, -1)
+        self._pending: tuple[QuorumInfo, ...] = ()
         self._rescan_configs()
 
     def _rescan_configs(self) -> None:
+        """Recompute the configuration slots and every cache derived from them (``_cfg_gen``
+        counts the rescans: a cache keyed by it is invalid after one)."""
         acc = self._durable.accepted
         self._cfg_slots = sorted(s for s, e in acc.items() if is_config(e.command))
+        self._cfg_gen += 1
+        if self._cfg_slots:
+            self._current = self._decode(acc[self._cfg_slots[-1]].command)
+        else:
+            self._current = self._base_config()
+            self._pending = (self._info(self._current),)
+
+    def _info(self, m: Membership) -> QuorumInfo:
+        """``m`` with its sorted voters, quorum size and voter bitmask."""
+        return QuorumInfo(m, m.voters, m.quorum, self._mask(m, self._bit))
 
     def _decode(self, command: bytes) -> Membership:
         m = self._cfg_memo.get(command)
@@ -66,9 +94,7 @@ class ConfigLog:
     @property
     def membership(self) -> Membership:
         """The configuration this replica uses now: the last one appended to its log."""
-        if self._cfg_slots:
-            return self._decode(self._durable.accepted[self._cfg_slots[-1]].command)
-        return self.config_at(0)
+        return self._current
 
     @property
     def committed_membership(self) -> Membership:
@@ -83,8 +109,16 @@ class ConfigLog:
     def pending_memberships(self) -> list[Membership]:
         """The committed configuration, then each one appended after the commit index (in slot
         order): every configuration a leader's successor could be using."""
-        if not self._cfg_slots:  # the common case: no change in the log
-            return [self._base_config()]
+        return [i.membership for i in self._pending_infos()]
+
+    def _pending_infos(self) -> tuple[QuorumInfo, ...]:
+        """`pending_memberships` with each one's quorum facts, cached until the configuration
+        entries (``_cfg_gen``) or the commit index change."""
+        if not self._cfg_slots:  # the common case: no change in the log (set by the rescan)
+            return self._pending
+        key = (self._cfg_gen, self.commit_index)
+        if key == self._pending_key:
+            return self._pending
         out = [self.committed_membership]
         acc = self._durable.accepted
         for s in self._cfg_slots:
@@ -92,7 +126,9 @@ class ConfigLog:
                 m = self._decode(acc[s].command)
                 if m != out[-1]:
                     out.append(m)
-        return out
+        self._pending = tuple(self._info(m) for m in out)
+        self._pending_key = key
+        return self._pending
 
     def _config_command_at(self, slot: int) -> tuple[int, bytes]:
         """(slot, command) of the configuration in force at ``slot`` (b"": the initial one)."""

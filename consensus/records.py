@@ -81,11 +81,15 @@ DurableRecord = (
 )
 
 
+def encode_accept(slot: int, ballot: Ballot, command: bytes) -> bytes:
+    """Return the WAL payload of ``AcceptRecord(slot, ballot, command)`` (without building it)."""
+    return b"A" + _ACCEPT.pack(slot, ballot.round, ballot.node) + command
+
+
 def encode_record(record: DurableRecord) -> bytes:
     """Return the WAL payload of ``record``."""
     if isinstance(record, AcceptRecord):
-        b = record.ballot
-        return b"A" + _ACCEPT.pack(record.slot, b.round, b.node) + record.command
+        return encode_accept(record.slot, record.ballot, record.command)
     if isinstance(record, PromiseRecord):
         return b"P" + _BALLOT.pack(record.ballot.round, record.ballot.node)
     if isinstance(record, CommitRecord):

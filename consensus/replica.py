@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from consensus.ballot import Ballot
 from consensus.effects import Effect, Reply, ServeRead, SetTimer
@@ -84,23 +85,10 @@ class Replica(LeaderCore):
         self._now = now_us
         if not self._started:
             self._start()
-        if isinstance(event, Receive):
-            self._receive(event.src, event.msg)
-        elif isinstance(event, Tick):
-            self._step_role(None, None)
-        elif isinstance(event, ClientWrite):
-            self._on_client_write(event)
-        elif isinstance(event, ClientRead):
-            self._on_client_read(event)
-        elif isinstance(event, Compact):
-            self._on_compact(event)
-        elif isinstance(event, StepDown):
-            if self.role is Role.LEADER:
-                self._step_down_on_purpose("asked to")
-        elif isinstance(event, Reconfigure):
-            self._on_reconfigure(event)
-        else:
+        handler = _EVENT_HANDLERS.get(type(event))
+        if handler is None:
             raise TypeError(f"step needs a consensus event, got type={type(event).__name__}")
+        handler(self, event)
         self._finish()
         return out
 
@@ -123,7 +111,8 @@ class Replica(LeaderCore):
         view: Ballot = msg.ballot  # type: ignore[attr-defined]
         if view.round > self._max_round:
             self._max_round = view.round
-        own = self._own_ballot()
+        own = self._lstate.ballot if self._lstate is not None else (
+            self._cstate.ballot if self._cstate is not None else None)
         if own is not None and view > own:
             self._become_follower(f"saw ballot={view!r}")
         handler(self, src, msg)
@@ -149,11 +138,13 @@ class Replica(LeaderCore):
         ls = self._lstate
         if ls is not None:
             self._leader_progress(ls)
-        self._apply_committed()
+        if self.applied_index < self.commit_index:
+            self._apply_committed()
         self._refresh_peers()
-        if ls is not None and self._lstate is ls:
+        if ls is not None and self._lstate is ls and (ls.pending or ls.reads):
             self._serve_held(ls)
-        self._flush()
+        if self._pending_records:
+            self._flush()
         at = self._next_deadline()
         if at != self._timer_us:
             self._timer_us = at
@@ -377,6 +368,31 @@ class Replica(LeaderCore):
 
 def _first(pair: tuple[int, Membership]) -> int:
     return pair[0]
+
+
+def _on_receive(self: Replica, ev: Receive) -> None:
+    self._receive(ev.src, ev.msg)
+
+
+def _on_tick(self: Replica, ev: Tick) -> None:
+    self._step_role(None, None)
+
+
+def _on_step_down(self: Replica, ev: StepDown) -> None:
+    if self.role is Role.LEADER:
+        self._step_down_on_purpose("asked to")
+
+
+_EVENT_HANDLERS: dict[type, Callable[[Replica, Any], None]] = {
+    Receive: _on_receive,
+    Tick: _on_tick,
+    ClientWrite: Replica._on_client_write,
+    ClientRead: Replica._on_client_read,
+    Compact: Replica._on_compact,
+    StepDown: _on_step_down,
+    Reconfigure: Replica._on_reconfigure,
+}
+"""Event type -> handler (`Replica.step` dispatches on the exact type)."""
 
 
 def _on_role_message(self: Replica, src: int, msg: object) -> None:

@@ -65,7 +65,7 @@ def structure(x: Any) -> Any:
         return x
     if t is bytearray:
         return ("bytearray", bytes(x))
-    if t in (tuple, list):
+    if isinstance(x, (tuple, list)):
         return (t.__name__, tuple(structure(v) for v in x))
     if t is dict:
         return ("dict", tuple((structure(k), structure(v)) for k, v in x.items()))
@@ -94,7 +94,7 @@ def mutable_ids(x: Any, out: dict[int, str] | None = None) -> dict[int, str]:
             mutable_ids(k, out)
             mutable_ids(v, out)
         return out
-    if t in (tuple, frozenset):
+    if isinstance(x, (tuple, frozenset)):
         for v in x:
             mutable_ids(v, out)
         return out
