@@ -31,6 +31,7 @@ def plan_healing(
     applied: Mapping[int, int],
     config_slot: int,
     one_step: bool = False,
+    storage_size: int = 0,
 ) -> Membership | None:
     """Return the configuration to move to next, or None (healthy, or nothing can be done).
 
@@ -38,7 +39,10 @@ def plan_healing(
     from ``since_us``, when the leader was elected). ``applied``: per peer, its reported applied
     slot. ``config_slot``: slot of the configuration entry that set ``committed`` (0: initial).
     ``dead_after_us == 0`` disables healing. ``one_step`` (the unsafe one-step-swap variant):
-    swap the dead storage replica for a log spare in one configuration.
+    swap the dead storage replica for a log spare in one configuration. ``storage_size``: the
+    storage replicas the group should have; a dead one whose replacement is already a voter
+    (a new leader took over in the middle of a replacement) is removed only if that leaves at
+    least that many (0: never without a free spare).
     """
     if dead_after_us <= 0:
         return None
@@ -54,9 +58,11 @@ def plan_healing(
     if dead:
         if not any(n in log_spares for n in committed.logs) and free_logs:
             return Membership(committed.storage, tuple(sorted((*committed.logs, free_logs[0]))))
+        rest = [n for n in committed.storage if n != dead[0]]
         if free_storage:
-            storage = [n for n in committed.storage if n != dead[0]] + [free_storage[0]]
-            return Membership(tuple(sorted(storage)), committed.logs)
+            return Membership(tuple(sorted((*rest, free_storage[0]))), committed.logs)
+        if storage_size and len(rest) >= storage_size and len(committed.logs) <= len(rest):
+            return Membership(tuple(rest), committed.logs)
         return None
     temporary = [n for n in committed.logs if n in log_spares]
     caught_up = all(applied.get(v, 0) >= config_slot for v in committed.storage if v != leader)

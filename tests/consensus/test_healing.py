@@ -74,3 +74,27 @@ def test_one_step_plan_swaps_the_dead_replica_for_the_log_replica() -> None:
                        since_us=0, dead_after_us=2_000_000, spares=(4,), log_spares=(5,),
                        applied={}, config_slot=0, one_step=True)
     assert got == Membership((1, 2), (5,))
+
+
+def test_new_leader_finishes_a_replacement_its_predecessor_began() -> None:
+    # the old leader added spare 4 for dead 3 and lost leadership before removing 3
+    midway = Membership((1, 2, 3, 4), (5,))
+    dead3 = {2: 9_500_000, 3: 1, 4: 9_500_000, 5: 9_500_000}
+
+    def plan(storage_size: int) -> Membership | None:
+        return plan_healing(
+            midway, leader=1, now_us=10_000_000, heard_us=dead3, since_us=0,
+            dead_after_us=2_000_000, spares=(4,), log_spares=(5,), applied={},
+            config_slot=0, storage_size=storage_size,
+        )
+
+    assert plan(3) == Membership((1, 2, 4), (5,))
+    assert plan(0) is None  # no size given: never shrink without a free spare
+    # a second failure after a finished replacement must not shrink the group below its size
+    after = Membership((1, 2, 4), (5,))
+    dead2 = {2: 1, 4: 9_500_000, 5: 9_500_000}
+    assert plan_healing(
+        after, leader=1, now_us=10_000_000, heard_us=dead2, since_us=0,
+        dead_after_us=2_000_000, spares=(4,), log_spares=(5,), applied={}, config_slot=0,
+        storage_size=3,
+    ) is None
