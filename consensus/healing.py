@@ -58,11 +58,11 @@ def plan_healing(
     if dead:
         if not any(n in log_spares for n in committed.logs) and free_logs:
             return Membership(committed.storage, tuple(sorted((*committed.logs, free_logs[0]))))
-        rest = [n for n in committed.storage if n != dead[0]]
+        rest = tuple(n for n in committed.storage if n != dead[0])
         if free_storage:
             return Membership(tuple(sorted((*rest, free_storage[0]))), committed.logs)
         if storage_size and len(rest) >= storage_size and len(committed.logs) <= len(rest):
-            return Membership(tuple(rest), committed.logs)
+            return Membership(rest, committed.logs)
         return None
     temporary = [n for n in committed.logs if n in log_spares]
     caught_up = all(applied.get(v, 0) >= config_slot for v in committed.storage if v != leader)
