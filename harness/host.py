@@ -36,6 +36,7 @@ from consensus.effects import (
     StartReplica,
 )
 from consensus.events import Compact, Event, Tick
+from consensus.quorum import Membership
 from harness.chooser import Chooser
 from storage import WAL, Command, KVStore, SimDisk
 
@@ -185,7 +186,7 @@ class Host:
         self._transport = transport
         self._clients = clients
         self._timers = timers
-        self._observer = observer
+        self.observer = observer  # may be wrapped before a run (Simulation.add_step_listener)
         self._spawner = spawner
         self.checkpoint_every = checkpoint_every
         self.replica: Any = None
@@ -223,8 +224,9 @@ class Host:
         replica = self.replica
         effects: list[Effect] = replica.step(event, now_us)
         self._perform(effects)
-        if self._observer is not None:
-            self._observer(self.node_id, replica, event, effects, now_us)
+        observer = self.observer
+        if observer is not None:
+            observer(self.node_id, replica, event, effects, now_us)
         kv = self.kv
         if (
             self.checkpoint_every
@@ -330,25 +332,38 @@ where ``group`` is `GroupSpec.replica_kwargs` (empty for a group without spares)
 class GroupSpec:
     """Which nodes a simulated group has beyond its storage replicas ``0..replicas-1``.
 
+    ``log_members`` are log replicas of the initial configuration (they run from the start);
     ``log_spares`` and ``spares`` (storage) are started only when a healing leader adds them;
     ``dead_after_us`` is the leader's failure detector (`consensus.ReplicaConfig.
     replica_dead_after_us`; 0 = no healing).
     """
 
     replicas: int
+    log_members: tuple[int, ...] = ()
     log_spares: tuple[int, ...] = ()
     spares: tuple[int, ...] = ()
     dead_after_us: int = 0
 
     @classmethod
-    def for_run(cls, replicas: int, healing: bool, dead_after_us: int) -> GroupSpec:
-        """The group of a run: with ``healing``, one log spare and one storage spare."""
+    def for_run(
+        cls, replicas: int, healing: bool, dead_after_us: int, log_replicas: int = 0
+    ) -> GroupSpec:
+        """The group of a run: storage replicas, then ``log_replicas`` log replicas, then
+        (with ``healing``) one log spare and one storage spare.
+
+        Raises ValueError for a configuration that cannot be safe
+        (`consensus.quorum.Membership`: more log replicas than storage replicas).
+        """
+        logs = tuple(range(replicas, replicas + log_replicas))
+        Membership(tuple(range(replicas)), logs)
         if not healing:
-            return cls(replicas=replicas)
+            return cls(replicas=replicas, log_members=logs)
+        spare = replicas + log_replicas
         return cls(
             replicas=replicas,
-            log_spares=(replicas,),
-            spares=(replicas + 1,),
+            log_members=logs,
+            log_spares=(spare,),
+            spares=(spare + 1,),
             dead_after_us=dead_after_us,
         )
 
@@ -360,13 +375,19 @@ class GroupSpec:
     @property
     def nodes(self) -> tuple[int, ...]:
         """Every node that may ever run, sorted."""
-        return tuple(sorted(self.members + self.log_spares + self.spares))
+        return tuple(sorted(self.members + self.log_members + self.log_spares + self.spares))
+
+    @property
+    def initial(self) -> Membership:
+        """The initial configuration."""
+        return Membership(self.members, self.log_members)
 
     def replica_kwargs(self) -> dict[str, Any]:
-        """Extra `MakeReplica` arguments (none without spares, so stand-ins need not know)."""
-        if not (self.log_spares or self.spares):
+        """Extra `MakeReplica` arguments (none for a plain group, so stand-ins need not know)."""
+        if not (self.log_members or self.log_spares or self.spares):
             return {}
         return {
+            "log_members": self.log_members,
             "spares": self.spares,
             "log_spares": self.log_spares,
             "replica_dead_after_us": self.dead_after_us,
@@ -423,6 +444,7 @@ def default_backend(timing: Timing | None = None) -> Backend:
             members=kw["members"],
             timing=kw["timing"],
             variant=kw["variant"],
+            log_members=kw.get("log_members", ()),
             spares=kw.get("spares", ()),
             log_spares=kw.get("log_spares", ()),
             replica_dead_after_us=kw.get("replica_dead_after_us", 0),

@@ -122,6 +122,21 @@ class PermanentOptions:
 
 
 @attrs.frozen(kw_only=True)
+class ScheduledFault:
+    """A fault at a fixed true time, beside the drawn ones (scripted scenarios).
+
+    Applied at the first nemesis tick at or after ``at_us``. ``fault``: ``"permanent"`` (a
+    storage replica other than the leader fails for good, within the budget) or
+    ``"partition"`` (``shape`` from `harness.network.SHAPES` for ``lasts_us``).
+    """
+
+    at_us: int = attrs.field(validator=_span)
+    fault: str = attrs.field(validator=attrs.validators.in_(("permanent", "partition")))
+    shape: str = attrs.field(default="isolate-leader", validator=attrs.validators.in_(SHAPES))
+    lasts_us: int = attrs.field(default=0, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
 class NemesisOptions:
     """All fault sources; ``faults`` (names from `harness.runspec.FAULTS`) enables them."""
 
@@ -134,6 +149,7 @@ class NemesisOptions:
     disk: DiskFaultOptions = DiskFaultOptions()
     loss: LossOptions = LossOptions()
     permanent: PermanentOptions = PermanentOptions()
+    schedule: tuple[ScheduledFault, ...] = ()
     network: NetworkOptions = attrs.field(factory=NetworkOptions)
 
 
@@ -202,6 +218,7 @@ class Nemesis:
         self.dead: list[int] = []  # failed permanently
         self.replacements = 0  # storage spares started since
         self.spares_started = False
+        self._scheduled = 0  # faults of options.schedule applied so far
         self.partitioned = False
         self.lossy = False
         self.active = True
@@ -248,14 +265,17 @@ class Nemesis:
         p = self.options.pause.probability
         return self._down() < self.budget and self.chooser.chance("nemesis.pause", p)
 
-    def _should_fail_permanently(self) -> bool:
+    def _may_fail_permanently(self) -> bool:
         o = self.options.permanent
         return (
             not self.spares_started
             and len(self.dead) < o.max_failures
             and self._down() < self.budget
-            and self.chooser.chance("nemesis.permanent", o.probability)
         )
+
+    def _should_fail_permanently(self) -> bool:
+        p = self.options.permanent.probability
+        return self._may_fail_permanently() and self.chooser.chance("nemesis.permanent", p)
 
     def _should_clock(self) -> bool:
         return self.chooser.chance("nemesis.clock", self.options.clock.probability)
@@ -267,13 +287,17 @@ class Nemesis:
     def _duration(self, label: str, lo: int, hi: int) -> int:
         return lo + self.chooser.choose(label, max(hi - lo, 0) + 1)
 
-    def _pick_up_node(self, label: str, for_good: bool = False) -> int | None:
+    def _pick_up_node(
+        self, label: str, for_good: bool = False, spare: int | None = None
+    ) -> int | None:
         """A drawn node that is neither crashed, paused nor failed (None if there is none).
 
         ``for_good``: a storage replica whose loss keeps the nodes that may be lost for good
-        (dead, or with a corrupting disk) within the budget.
+        (dead, or with a corrupting disk) within the budget. ``spare``: never this node.
         """
         down = set(self.crashed) | set(self.paused) | set(self.failed) | set(self.dead)
+        if spare is not None:
+            down.add(spare)
         if for_good:
             down |= set(self.log_nodes)
             lost = set(self.dead) | set(self.failed) | set(self.disk_fault_nodes)
@@ -290,12 +314,7 @@ class Nemesis:
         o = self.options
         if self._enabled("partition") and self._should_partition():
             shape = SHAPES[self.chooser.choose("nemesis.partition.shape", len(SHAPES))]
-            detail = cluster.network.partition(shape, leader=cluster.leader())
-            self.partitioned = True
-            p = o.partition
-            lasts = self._duration("nemesis.partition.us", p.min_duration_us, p.max_duration_us)
-            cluster.record_fault("partition", [], f"{detail} for {lasts}us")
-            cluster.schedule_after(lasts, "heal", None)
+            self.partition(cluster, shape)
         if self._enabled("loss") and self._should_loss():
             cluster.network.options = o.loss.lossy
             self.lossy = True
@@ -324,11 +343,35 @@ class Nemesis:
         if self._enabled("clock") and self._should_clock():
             self._clock_fault(cluster)
         if self._enabled("permanent") and self._should_fail_permanently():
-            node = self._pick_up_node("nemesis.permanent.node", for_good=True)
-            if node is not None:
-                self.dead.append(node)
-                cluster.fail_permanently(node)
-                cluster.record_fault("permanent", [node], "failed for good")
+            self._fail_permanently(cluster, spare=None)
+        schedule, now = o.schedule, cluster.now_us()
+        while self._scheduled < len(schedule) and schedule[self._scheduled].at_us <= now:
+            fault = schedule[self._scheduled]
+            self._scheduled += 1
+            if fault.fault == "partition":
+                self.partition(cluster, fault.shape, fault.lasts_us)
+            elif self._may_fail_permanently():
+                self._fail_permanently(cluster, spare=cluster.leader())
+
+    def _fail_permanently(self, cluster: Cluster, spare: int | None) -> None:
+        node = self._pick_up_node("nemesis.permanent.node", for_good=True, spare=spare)
+        if node is not None:
+            self.dead.append(node)
+            cluster.fail_permanently(node)
+            cluster.record_fault("permanent", [node], "failed for good")
+
+    def partition(self, cluster: Cluster, shape: str, lasts_us: int | None = None) -> None:
+        """Partition the network in ``shape`` (`harness.network.SHAPES`) for ``lasts_us``
+        (None: a duration drawn from `PartitionOptions`)."""
+        detail = cluster.network.partition(shape, leader=cluster.leader())
+        self.partitioned = True
+        if lasts_us is None:
+            p = self.options.partition
+            lasts_us = self._duration(
+                "nemesis.partition.us", p.min_duration_us, p.max_duration_us
+            )
+        cluster.record_fault("partition", [], f"{detail} for {lasts_us}us")
+        cluster.schedule_after(lasts_us, "heal", None)
 
     def started(self, node: int, log_replica: bool) -> None:
         """A spare ``node`` started (the leader is adding it): it may now be faulted, and a

@@ -40,11 +40,19 @@ import trio
 import trio.testing
 
 from consensus.events import ClientRead, ClientWrite, Receive, Tick
-from consensus.quorum import Membership
 from harness.chooser import Chooser
 from harness.clock import ClockOptions, NodeClock, signed_choice
 from harness.determinism import deterministic_scheduling
-from harness.host import TIMEOUT, Backend, ClientOutcome, GroupSpec, Host, default_backend
+from harness.host import (
+    TIMEOUT,
+    Backend,
+    ClientOutcome,
+    GroupSpec,
+    Host,
+    StepObserver,
+    default_backend,
+)
+from harness.links import Links
 from harness.nemesis import Nemesis, NemesisOptions
 from harness.network import Network
 from harness.runspec import RunOptions, RunResult, Violation
@@ -74,6 +82,10 @@ class SimOptions:
         max_steps: a run taking more steps is a liveness failure (a livelock guard).
         replica_dead_after_us: with spares (the ``permanent`` fault), how long a leader hears
             nothing from a storage replica before it replaces it.
+        log_replicas: log replicas in the initial configuration (beside ``replicas``).
+        bandwidth_mb_s: per directed link (`harness.links`); 0 = packets have no size.
+        snapshot_bytes: with a bandwidth, what a message carrying a snapshot is charged
+            (0 = its real size).
     """
 
     nemesis: NemesisOptions = attrs.field(factory=NemesisOptions)
@@ -90,6 +102,9 @@ class SimOptions:
     check_history: bool = True
     max_steps: int = 5_000_000
     replica_dead_after_us: int = 1_000_000
+    log_replicas: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    bandwidth_mb_s: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    snapshot_bytes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
 
 class _Pending:
@@ -142,8 +157,13 @@ class Simulation:
         self.so = sim_options
         self.trace = trace
         self.group = group = GroupSpec.for_run(
-            options.replicas, "permanent" in options.faults, sim_options.replica_dead_after_us
+            options.replicas,
+            "permanent" in options.faults,
+            sim_options.replica_dead_after_us,
+            sim_options.log_replicas,
         )
+        bandwidth = sim_options.bandwidth_mb_s
+        self.links = Links(bandwidth, sim_options.snapshot_bytes) if bandwidth else None
         self.members = group.nodes  # every node that may run (spares included)
         self.timing = backend.timing
         rho = self.timing.drift_bound_ppm
@@ -158,7 +178,12 @@ class Simulation:
         nem_options = attrs.evolve(sim_options.nemesis, faults=options.faults)
         self.network = Network(self.members, nem_options.network, chooser)
         self.nemesis = Nemesis(
-            group.members, nem_options, chooser, rho_ppm=rho, unsafe_clocks=options.unsafe_clocks
+            group.members + group.log_members,
+            nem_options,
+            chooser,
+            rho_ppm=rho,
+            unsafe_clocks=options.unsafe_clocks,
+            log_nodes=group.log_members,
         )
         self.workload = Workload(
             ops=options.ops,
@@ -179,7 +204,7 @@ class Simulation:
         self.pending: dict[int, _Pending] = {}
         self.checks = Observer(self, trace, invariants=sim_options.online_invariants)
         if self.checks.invariants is not None:
-            self.checks.invariants.set_initial(Membership(group.members, ()))
+            self.checks.invariants.set_initial(group.initial)
         self.clients = _Clients(self, tuple(sorted(group.members + group.spares)))
         world = " ".join(
             f"n{n}:offset={c.local_at(0)},drift={c.drift_ppm}ppm" for n, c in self.clocks.items()
@@ -229,6 +254,8 @@ class Simulation:
     # -- ports for hosts (Transport, ClientPort, TimerPort) -----------------------------------
 
     def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
+        if self.links is not None:
+            extra_delay_us = self.links.depart(src, dst, msg, self.now + extra_delay_us) - self.now
         delays = self.network.transmit(src, dst)
         if delays:
             event = Receive(src=src, msg=msg)
@@ -255,6 +282,22 @@ class Simulation:
         self.timer_gen[node] += 1
         due = self.clocks[node].true_at(at_local_us, self.now)
         self._push(due, _TIMER, node, self.timer_gen[node])
+
+    def add_step_listener(self, listener: StepObserver) -> None:
+        """Call ``listener`` after every replica step, after the online checks (before the run;
+        a listener only watches: it must not change what the run does)."""
+        for host in self.hosts.values():
+            inner = host.observer
+
+            def observe(
+                n: int, replica: Any, event: Any, effects: list[Any], local: int,
+                inner: StepObserver | None = inner,
+            ) -> None:
+                if inner is not None:
+                    inner(n, replica, event, effects, local)
+                listener(n, replica, event, effects, local)
+
+            host.observer = observe
 
     # -- the Cluster API for the nemesis ------------------------------------------------------
 
@@ -464,8 +507,8 @@ class Simulation:
             return f"no serving leader among live nodes {up}"
         leader = self.hosts[leaders[0]].replica
         target = leader.commit_index
-        live = up
         group = self.group
+        live = [n for n in up if n not in group.log_members]
         if group.log_spares or group.spares:
             committed = leader.committed_membership
             status = self.status
@@ -502,7 +545,7 @@ class Simulation:
         assert isinstance(clock, trio.testing.MockClock)
         self._clock = clock
         self._main_task = trio.lowlevel.current_task()
-        for n in self.group.members:
+        for n in self.group.members + self.group.log_members:
             self.restart(n)
         if self.nemesis.options.faults:
             self._push(self.nemesis.options.tick_interval_us, _NEMESIS, None, None)

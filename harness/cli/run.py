@@ -209,8 +209,9 @@ def _main(args: argparse.Namespace) -> int:
     if args.scenario is not None:
         return _scenario_main(args)
     if args.log_replicas:
-        print("paxlab run: error: --log-replicas needs --scenario (the simulator runs storage "
-              f"replicas only), got log_replicas={args.log_replicas}", file=sys.stderr)
+        print("paxlab run: error: --log-replicas needs --scenario (a run's group is storage "
+              f"replicas, plus spares with the permanent fault), got "
+              f"log_replicas={args.log_replicas}", file=sys.stderr)
         return EXIT_USAGE
     try:
         options = RunOptions(

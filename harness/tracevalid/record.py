@@ -19,19 +19,10 @@ from harness.tracevalid.writer import NdjsonTraceWriter
 
 def attach(sim: Simulation, writer: NdjsonTraceWriter) -> None:
     """Make ``writer`` see every replica step, crash and recovery of ``sim`` (before it runs)."""
-    for node, host in sim.hosts.items():
-        inner = host._observer  # the simulator's observer; ours runs after it
+    def observe(n: int, replica: Any, event: Any, effects: list[Any], local: int) -> None:
+        writer.observe(n, replica, event, effects, sim.now, local)
 
-        def observe(
-            n: int, replica: Any, event: Any, effects: list[Any], local: int,
-            inner: Any = inner,
-        ) -> None:
-            if inner is not None:
-                inner(n, replica, event, effects, local)
-            writer.observe(n, replica, event, effects, sim.now, local)
-
-        host._observer = observe
-        del node
+    sim.add_step_listener(observe)
     checks = sim.checks
     down, recovered = checks.down, checks.recovered
 
