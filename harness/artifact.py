@@ -332,3 +332,13 @@ def _read_trace(path: Path) -> tuple[str, ...]:
     if lines and lines[-1] == "":
         lines.pop()
     return tuple(lines)
+
+
+def is_explore_artifact(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a `paxlab explore` schedule (its JSON names its kind) rather
+    than a run; False for anything unreadable (`read_artifact` then says what is wrong)."""
+    try:
+        data = json.loads((Path(folder) / "artifact.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == "explore"

@@ -18,9 +18,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 
 from harness import sweep as sweep_lib
@@ -28,6 +26,7 @@ from harness.artifact import (
     Artifact,
     ArtifactError,
     describe_violation,
+    is_explore_artifact,
     read_artifact,
     versions,
 )
@@ -64,7 +63,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"paxlab replay: error: --until must be >= 1, got until={args.until}",
               file=sys.stderr)
         return EXIT_USAGE
-    if _is_explore_artifact(args.artifact):
+    if is_explore_artifact(args.artifact):
         return _replay_explore(args.artifact)
     try:
         artifact = read_artifact(args.artifact)
@@ -83,16 +82,6 @@ def _main(args: argparse.Namespace) -> int:
         for line in lines:
             print(line)
     return _report(artifact, result, args.until)
-
-
-def _is_explore_artifact(folder: str) -> bool:
-    """Whether ``folder`` holds a `paxlab explore` trace (it names its kind) rather than a run."""
-    try:
-        with open(os.path.join(folder, "artifact.json"), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return False  # read_artifact reports what is wrong with it
-    return isinstance(data, dict) and data.get("kind") == "explore"
 
 
 def _replay_explore(folder: str) -> int:

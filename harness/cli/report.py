@@ -2,7 +2,9 @@
 
 The page (see `harness.report`) has the run's header, the client operations per process,
 for an S8 violation the checker's explanation, and fault and leader/lease timelines from a
-replay of the artifact. ``OUT`` defaults to ``ARTIFACT/report.html``.
+replay of the artifact. For an explore artifact (`paxlab explore --out`), the page draws the
+schedule as a message-sequence chart and replays it (`harness.report_explore`). ``OUT``
+defaults to ``ARTIFACT/report.html``.
 
 Exit codes: 0 the page was written, 2 bad input (missing or corrupt artifact, unwritable
 ``OUT``). Like ``paxlab shrink``, this command makes files from an artifact; whether the run
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 
 from harness import sweep as sweep_lib
-from harness.artifact import ArtifactError
+from harness.artifact import ArtifactError, is_explore_artifact
 from harness.cli import EXIT_OK, EXIT_USAGE
 from harness.report import write_report
 
@@ -36,7 +38,12 @@ def _main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     out = args.out if args.out is not None else Path(args.artifact) / "report.html"
     try:
-        path = write_report(args.artifact, out, run=sweep_lib.default_run)
+        if is_explore_artifact(args.artifact):
+            from harness.report_explore import write_explore_report
+
+            path = write_explore_report(args.artifact, out)
+        else:
+            path = write_report(args.artifact, out, run=sweep_lib.default_run)
     except ArtifactError as exc:
         print(f"paxlab report: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
