@@ -34,12 +34,12 @@ from consensus.messages import (
 from consensus.records import (
     AcceptRecord,
     CheckpointRecord,
-    CommitRecord,
     ConfigRecord,
     DurableRecord,
     PromiseRecord,
     SnapshotRecord,
     encode_accept,
+    encode_commit,
     encode_record,
     replay,
 )
@@ -100,22 +100,21 @@ class AcceptorCore(CatchUpMixin):
         self._init_configs()
         self._assembly: Assembly | None = None  # a snapshot being streamed in
         self._peers: tuple[int, ...] = ()
-        self._peers_key = (-1, -1)
+        self._peers_key: int | None = None  # committed configuration slot they were made for
         self._refresh_peers()
 
     def _refresh_peers(self) -> None:
         """Peers = voters of the committed and the current configuration, but this node.
 
-        Recomputed only when the configuration entries changed (``_cfg_gen``) or the commit
-        index moved past a configuration entry.
+        Recomputed only when the configuration entries changed (`_rescan_configs` clears
+        ``_peers_key``) or the commit index moved past a configuration entry.
         """
         if not self._cfg_slots:
-            key = (self._cfg_gen, -1)
-            if key != self._peers_key:
-                self._peers_key = key
+            if self._peers_key is None:
                 self._peers = tuple(v for v in self._current.voters if v != self.node_id)
+                self._peers_key = -1
             return
-        key = (self._cfg_gen, self._config_command_at(self.commit_index)[0])
+        key = self._config_command_at(self.commit_index)[0]
         if key == self._peers_key:
             return
         self._peers_key = key
@@ -161,11 +160,14 @@ class AcceptorCore(CatchUpMixin):
 
     def _flush(self) -> None:
         """Emit one Persist for the queued records (with a commit hint if it advanced)."""
-        if not self._pending_records:
+        pending = self._pending_records
+        if not pending:
             return
-        if self.commit_index > self._durable.commit_hint:
-            self._persist(CommitRecord(self.commit_index))
-        self._out.append(Persist(records=tuple(self._pending_records)))
+        d = self._durable
+        if self.commit_index > d.commit_hint:  # _persist(CommitRecord(commit_index)), inlined
+            pending.append(encode_commit(self.commit_index))
+            d.commit_hint = self.commit_index
+        self._out.append(Persist(records=tuple(pending)))
         self._pending_records = []
 
     def _send(self, dst: int, msg: object) -> None:
@@ -191,9 +193,8 @@ class AcceptorCore(CatchUpMixin):
     def _grant(self, ballot: Ballot) -> None:
         """Grant the leader of ``ballot`` a lease of L from now (this node's clock)."""
         if ballot != self._grant_ballot:
-            self._earlier_grants_until_us = max(
-                self._earlier_grants_until_us, self._grant_until_us
-            )
+            if self._grant_until_us > self._earlier_grants_until_us:
+                self._earlier_grants_until_us = self._grant_until_us
             self._grant_ballot = ballot
         self._grant_until_us = self._now + self._timing.lease_duration_us
 

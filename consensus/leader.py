@@ -259,6 +259,7 @@ class LeaderCore(AcceptorCore):
                     dead_after_us=self.config.replica_dead_after_us, spares=self.config.spares,
                     log_spares=self.config.log_spares, applied=ls.applied,
                     config_slot=config_slot, one_step=not self._flags.single_change,
+                    storage_size=len(self.config.members),
                 )
             if self._now - self._quorum_heard(ls) >= self._timing.election_timeout_us:
                 self._step_down_on_purpose("no quorum acknowledged for an election timeout")
@@ -356,12 +357,16 @@ class LeaderCore(AcceptorCore):
         """Earliest of: heartbeat due, lease wait over, lease expiry, check-quorum deadline."""
         now = self._now
         at = ls.next_heartbeat_us
-        if ls.lease_wait_until_us > now:
-            at = min(at, ls.lease_wait_until_us)
+        if now < ls.lease_wait_until_us < at:
+            at = ls.lease_wait_until_us
         t = ls.quorum_stamp_us
-        if t is not None and t + self._lease_us > now:
-            at = min(at, t + self._lease_us)
-        return min(at, self._quorum_heard(ls) + self._timing.election_timeout_us)
+        if t is not None:
+            expiry = t + self._lease_us
+            if now < expiry < at:
+                at = expiry
+        heard = ls.quorum_since_us if t is None or t < ls.quorum_since_us else t
+        check = heard + self._timing.election_timeout_us
+        return check if check < at else at
 
     def _quorum_heard(self, ls: LeaderState) -> int:
         """When a quorum last acknowledged, for check-quorum (no earlier than the election or

@@ -37,6 +37,7 @@ class ConfigLog:
     commit_index: int
     _durable: DurableState
     _bit: dict[int, int]
+    _peers_key: int | None
 
     def _init_configs(self) -> None:
         self._cfg_slots: list[int] = []
@@ -55,6 +56,7 @@ class ConfigLog:
         acc = self._durable.accepted
         self._cfg_slots = sorted(s for s, e in acc.items() if is_config(e.command))
         self._cfg_gen += 1
+        self._peers_key = None
         if self._cfg_slots:
             self._current = self._decode(acc[self._cfg_slots[-1]].command)
         else:

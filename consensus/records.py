@@ -86,6 +86,11 @@ def encode_accept(slot: int, ballot: Ballot, command: bytes) -> bytes:
     return b"A" + _ACCEPT.pack(slot, ballot.round, ballot.node) + command
 
 
+def encode_commit(slot: int) -> bytes:
+    """Return the WAL payload of ``CommitRecord(slot)`` (without building it)."""
+    return b"C" + _SLOT.pack(slot)
+
+
 def encode_record(record: DurableRecord) -> bytes:
     """Return the WAL payload of ``record``."""
     if isinstance(record, AcceptRecord):
@@ -93,7 +98,7 @@ def encode_record(record: DurableRecord) -> bytes:
     if isinstance(record, PromiseRecord):
         return b"P" + _BALLOT.pack(record.ballot.round, record.ballot.node)
     if isinstance(record, CommitRecord):
-        return b"C" + _SLOT.pack(record.slot)
+        return encode_commit(record.slot)
     if isinstance(record, SnapshotRecord):
         return b"S" + _SLOT.pack(record.slot) + record.snapshot
     if isinstance(record, ConfigRecord):

@@ -140,12 +140,18 @@ class Replica(LeaderCore):
             self._leader_progress(ls)
         if self.applied_index < self.commit_index:
             self._apply_committed()
-        self._refresh_peers()
+        if self._cfg_slots or self._peers_key is None:
+            self._refresh_peers()
         if ls is not None and self._lstate is ls and (ls.pending or ls.reads):
             self._serve_held(ls)
         if self._pending_records:
             self._flush()
-        at = self._next_deadline()
+        if self._lstate is not None:
+            at = self._leader_deadline(self._lstate)
+        elif self._cstate is not None:
+            at = self._cstate.deadline_us
+        else:
+            at = self._fstate.deadline_us  # type: ignore[union-attr]  # one role state is set
         if at != self._timer_us:
             self._timer_us = at
             self._out.append(SetTimer(at_us=at))

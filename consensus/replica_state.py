@@ -66,14 +66,14 @@ PROMISE_FIELDS = (
 CLIENT_WRITE_FIELDS = ("client_id", "request_id", "command")
 CLIENT_READ_FIELDS = ("client_id", "request_id", "key", "strong")
 
-_ROLE_CODE = {Role.FOLLOWER: 0, Role.CANDIDATE: 1, Role.LEADER: 2}
+_FOLLOWER, _CANDIDATE = Role.FOLLOWER, Role.CANDIDATE  # role codes 0, 1; 2 is the leader
 
 
 # ---------------------------------------------------------------------- clone
 def clone_replica(r: R) -> R:
     """Return a copy of ``r`` that shares no mutable object with it (see module doc)."""
     new = object.__new__(type(r))
-    d = dict(r.__dict__)
+    d = r.__dict__.copy()
     d["_bit"] = dict(r._bit)
     d["_durable"] = _copy_durable(r._durable)
     d["_out"] = list(r._out)
@@ -100,7 +100,7 @@ def clone_replica(r: R) -> R:
             dict(ls.votes), dict(ls.stamps), dict(ls.pending), list(ls.queue), list(ls.reads),
             ls.first_own_slot, ls.target, dict(ls.applied), dict(ls.heard_us),
         )
-    new.__dict__.update(d)
+    new.__dict__ = d
     return new
 
 
@@ -119,13 +119,19 @@ def fingerprint(r: Replica) -> bytes:
     acc = d.accepted
     asm = r._assembly
     fs, cs, ls = r._fstate, r._cstate, r._lstate
+    role = r.role
+    p, dp, lb, gb = r._promised, d.promised, r.leader_ballot, r._grant_ballot
+    entries = []
+    for s in sorted(acc):
+        e = acc[s]
+        b = e.ballot
+        entries.append((s, b.round, b.node, e.command))
     parts = (
         r.node_id,
-        _ROLE_CODE[r.role],
-        _ballot(r._promised),
-        _ballot(d.promised),
-        tuple([(s, e.ballot.round, e.ballot.node, e.command)
-               for s, e in [(s, acc[s]) for s in sorted(acc)]]),
+        0 if role is _FOLLOWER else (1 if role is _CANDIDATE else 2),
+        (p.round, p.node),
+        (dp.round, dp.node),
+        tuple(entries),
         d.commit_hint,
         d.snapshot_slot,
         d.snapshot,
@@ -133,11 +139,11 @@ def fingerprint(r: Replica) -> bytes:
         d.config,
         r.commit_index,
         r.applied_index,
-        _ballot(r.leader_ballot),
+        None if lb is None else (lb.round, lb.node),
         r._max_round,
         r._last_heard_us,
         r._grant_until_us,
-        _ballot(r._grant_ballot),
+        None if gb is None else (gb.round, gb.node),
         r._earlier_grants_until_us,
         r._timer_us,
         None if asm is None else (asm.slot, asm.total, bytes(asm.data)),
