@@ -179,13 +179,25 @@ def _render_event(event: Any) -> str:
     return _renderer(type(event))(event)
 
 
+_SEND_TEXT: dict[int, str] = {}  # dst (an int node id) -> the text of a Send to it
+
+
 def _render_effects(effects: Sequence[Any]) -> str:
     """``repr`` of the tuple of the effects' `_EFFECT_ENCODERS` records."""
     table = _EFFECT_TEXT
-    if len(effects) == 1:
-        e = effects[0]
-        return f"({table.get(type(e), _unknown_text)(e)},)"
-    return f"({', '.join([table.get(type(e), _unknown_text)(e) for e in effects])})"
+    sends = _SEND_TEXT
+    parts = []
+    for e in effects:
+        if type(e) is Send:
+            text = sends.get(e.dst)
+            if text is None:
+                text = sends[e.dst] = _EFFECT_TEXT[Send](e)
+            parts.append(text)
+        else:
+            parts.append(table.get(type(e), _unknown_text)(e))
+    if len(parts) == 1:
+        return f"({parts[0]},)"
+    return f"({', '.join(parts)})"
 
 
 class Trace:
