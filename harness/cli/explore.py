@@ -41,6 +41,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--inflight", type=int, default=_D.inflight, help="messages in flight")
     p.add_argument("--depth", type=int, default=None, help="longest path (default none)")
     p.add_argument("--variant", default=None, help=f"broken protocol: {', '.join(VARIANTS)}")
+    p.add_argument("--candidates", type=int, default=None,
+                   help="only nodes 0..K-1 may start an election (default: every replica); "
+                        "fewer is an under-approximation that makes the others "
+                        "interchangeable")
+    p.add_argument("--symmetry", action=argparse.BooleanOptionalAction, default=_D.symmetry,
+                   help="identify states that differ by a permutation of interchangeable "
+                        "nodes (default on; a no-op unless --candidates leaves two or more "
+                        "non-candidates in a 3-node group)")
+    p.add_argument("--spares", type=int, default=_D.spares,
+                   help="storage spares a healing leader may start (default 0)")
+    p.add_argument("--log-spares", type=int, default=None,
+                   help="log-replica spares (default 1 for --variant one-step-swap, else 0)")
+    p.add_argument("--kills", type=int, default=_D.kills,
+                   help="storage replicas a path may kill for good (default 0)")
+    p.add_argument("--dead-after-us", type=int, default=None,
+                   help="leader replaces a storage voter silent this long (default 50000 "
+                        "with spares, else 0 = never)")
     p.add_argument("--max-states", type=int, default=None, help="stop after this many states")
     p.add_argument("--walks", type=int, default=1000, help="random strategy: walks")
     p.add_argument("--seed", type=int, default=0, help="random strategy: seed")
@@ -61,7 +78,9 @@ def _main(args: argparse.Namespace) -> int:
             replicas=args.replicas, writes=args.writes, reads=args.reads, crashes=args.crashes,
             max_round=args.max_round, ticks=None if args.ticks == -1 else args.ticks,
             drops=args.drops, dups=args.dups, inflight=args.inflight, depth=args.depth,
-            variant=args.variant,
+            variant=args.variant, candidates=args.candidates, symmetry=args.symmetry,
+            spares=args.spares, log_spares=args.log_spares, kills=args.kills,
+            dead_after_us=args.dead_after_us,
         )
         if args.max_states is not None and args.max_states < 1:
             raise BoundsError(f"max-states must be >= 1, got max_states={args.max_states}")

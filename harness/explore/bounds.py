@@ -27,6 +27,10 @@ EXPLORE_TIMING = Timing(
 
 STRATEGIES: tuple[str, ...] = ("bfs", "dfs", "random")
 
+DEAD_AFTER_US = 50_000
+"""The failure detector's default when spares are explored: one heartbeat interval, so a
+leader heals within the default tick bound."""
+
 
 class BoundsError(ValueError):
     """Bounds that are negative, unknown, or would not terminate without a depth limit."""
@@ -49,6 +53,21 @@ class Bounds:
             explored (an under-approximation that keeps interleavings in check).
         depth: longest path explored; None = unbounded (needs ``ticks``).
         variant: a deliberately broken protocol (`harness.runspec.VARIANTS`), or None.
+        candidates: only nodes 0..candidates-1 may start an election (a non-candidate's
+            election timer never fires: its Tick is not an action); None = every storage
+            replica. An under-approximation below ``replicas``; it makes the other storage
+            replicas interchangeable (`harness.explore.symmetry`).
+        symmetry: identify states that differ by a permutation of interchangeable node ids
+            (`harness.explore.symmetry`; a no-op when no two nodes are interchangeable).
+        spares: storage spares (ids after the replicas), started when a healing leader
+            adds them (`consensus.effects.StartReplica`).
+        log_spares: log-replica spares (ids after the storage spares), likewise. None =
+            1 for the ``one-step-swap`` variant (so its bug is reachable with the default
+            bounds), else 0.
+        kills: storage replicas a path may kill for good (never restarted).
+        dead_after_us: a leader replaces a storage voter it has not heard from for this
+            long (``ReplicaConfig.replica_dead_after_us``); 0 = never. None = 50,000 (one
+            heartbeat interval) when the group has spares, else 0.
     """
 
     replicas: int = 3
@@ -62,10 +81,22 @@ class Bounds:
     inflight: int = 3
     depth: int | None = None
     variant: str | None = None
+    candidates: int | None = None
+    symmetry: bool = True
+    spares: int = 0
+    log_spares: int | None = None
+    kills: int = 0
+    dead_after_us: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.log_spares is None:
+            object.__setattr__(self, "log_spares", int(self.variant == "one-step-swap"))
+        if self.dead_after_us is None:
+            has_spares = self.spares + self.n_log_spares > 0
+            object.__setattr__(self, "dead_after_us", DEAD_AFTER_US if has_spares else 0)
         for name in (
-            "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight"
+            "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight",
+            "spares", "log_spares", "kills", "dead_after_us",
         ):
             value = getattr(self, name)
             if value < 0:
@@ -80,6 +111,11 @@ class Bounds:
             raise BoundsError(
                 "unbounded ticks never terminate (time grows forever): give --ticks or --depth"
             )
+        if self.candidates is not None and not 1 <= self.candidates <= self.replicas:
+            raise BoundsError(
+                f"candidates must be in 1..replicas, got candidates={self.candidates} "
+                f"replicas={self.replicas}"
+            )
         if self.variant is not None and self.variant not in VARIANTS:
             raise BoundsError(
                 f"unknown variant {self.variant!r}; choose from {', '.join(VARIANTS)}"
@@ -87,7 +123,39 @@ class Bounds:
 
     @property
     def members(self) -> tuple[int, ...]:
+        """The storage replicas of the initial configuration: ids 0..replicas-1."""
         return tuple(range(self.replicas))
+
+    @property
+    def n_log_spares(self) -> int:
+        """``log_spares`` resolved (never None after construction)."""
+        return self.log_spares or 0
+
+    @property
+    def spare_ids(self) -> tuple[int, ...]:
+        """Storage spares' ids (after the replicas)."""
+        return tuple(range(self.replicas, self.replicas + self.spares))
+
+    @property
+    def log_spare_ids(self) -> tuple[int, ...]:
+        """Log-replica spares' ids (after the storage spares)."""
+        first = self.replicas + self.spares
+        return tuple(range(first, first + self.n_log_spares))
+
+    @property
+    def nodes(self) -> int:
+        """Every node id that may ever run: 0..nodes-1 (replicas, then spares)."""
+        return self.replicas + self.spares + self.n_log_spares
+
+    @property
+    def membership(self) -> bool:
+        """True iff membership changes are explored (spares exist, S12/S13 are checked)."""
+        return self.spares + self.n_log_spares > 0
+
+    @property
+    def n_candidates(self) -> int:
+        """How many nodes may start an election (``candidates`` resolved)."""
+        return self.replicas if self.candidates is None else self.candidates
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict; `from_json` inverts it."""

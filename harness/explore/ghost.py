@@ -15,19 +15,28 @@ they agree; a found violation is confirmed by `harness.explore.replay`, which ru
   ballot it sent a Promise or Accepted for.
 - S4: an Apply, or a commit index, covering a slot that is not chosen.
 - S5: a leader acknowledges a write or serves a strong read before commit >= recovery_slot.
-- S6: checked by the explorer on the whole state (`harness.explore.world`).
+- S6: `check_s6` and `check_s6_until`, on every replica at once.
 - S8 (online part): a strong read served at an applied slot below an acknowledged write.
 - S9: a read returns a value other than the chosen log's at the reader's applied slot.
 - S10: a write acknowledged at a slot that is not chosen.
+- S12/S13 (only when membership is explored): `harness.membership_invariants`, whose
+  history (the chain of chosen configurations) is forked with the rest. A slot is then
+  chosen when a quorum of the configuration its proposer had in force at that slot (the
+  proposer's own log, as the protocol counts it) accepted it under one ballot.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from consensus.ballot import Ballot
+from consensus.effects import Persist, Reply, Send
+from consensus.membership import is_config
 from consensus.messages import Accepted, Promise
+from consensus.quorum import Membership
 from consensus.records import AcceptRecord, decode_record
+from harness.membership_invariants import MembershipInvariants
 from harness.runspec import Violation
 from storage.kv import Command
 
@@ -70,9 +79,12 @@ def kv_apply(state: dict[bytes, bytes], command: bytes) -> tuple[bool, bytes | N
 class Ghost:
     """The path's history variables; `fork` gives a copy a transition may change."""
 
-    __slots__ = ("_fp", "chosen", "max_acked", "promised_sent", "proposed", "quorum", "votes")
+    __slots__ = (
+        "_fp", "chosen", "configs", "max_acked", "minv", "promised_sent", "proposed", "quorum",
+        "votes",
+    )
 
-    def __init__(self, replicas: int) -> None:
+    def __init__(self, replicas: int, *, membership: bool = False) -> None:
         self.quorum = replicas // 2 + 1
         self.proposed: dict[tuple[int, Ballot], bytes] = {}
         self.votes: dict[tuple[int, Ballot], int] = {}
@@ -80,6 +92,9 @@ class Ghost:
         self.promised_sent: dict[int, Ballot] = {}
         self.max_acked = 0
         self._fp: bytes | None = None
+        # membership only: the proposer's configuration per (slot, ballot), and S12/S13
+        self.configs: dict[tuple[int, Ballot], Membership] | None = {} if membership else None
+        self.minv: MembershipInvariants | None = MembershipInvariants() if membership else None
 
     def fork(self) -> Ghost:
         g = object.__new__(Ghost)
@@ -90,31 +105,46 @@ class Ghost:
         g.promised_sent = dict(self.promised_sent)
         g.max_acked = self.max_acked
         g._fp = None
+        g.configs = None if self.configs is None else dict(self.configs)
+        g.minv = None if self.minv is None else copy.deepcopy(self.minv)
         return g
 
-    def fingerprint(self) -> bytes:
-        """Canonical bytes of what future checks depend on and the state does not show.
+    def fingerprint(self, perm: tuple[int, ...] | None = None) -> bytes:
+        """Canonical bytes of what future checks depend on and the state does not show;
+        ``perm`` relabels node ids (`harness.explore.symmetry`; None: as they are).
 
-        Cached: call it only once the transition that owns this ghost is complete."""
-        if self._fp is not None:
+        Cached (without ``perm``): call it only once the transition that owns this ghost
+        is complete."""
+        if perm is None and self._fp is not None:
             return self._fp
-        parts = (
+        promised = self.promised_sent.items()
+        parts: tuple[object, ...] = (
             sorted(self.chosen.items()),
-            sorted(self.promised_sent.items()),
+            sorted(promised) if perm is None else sorted((perm[n], b) for n, b in promised),
             self.max_acked,
         )
-        self._fp = repr(parts).encode()
-        return self._fp
+        if self.minv is not None:
+            chain = sorted(self.minv._chain.items())  # the S12 checker's history
+            parts = (*parts, sorted(self.configs.items()) if self.configs else (), chain)
+        fp = repr(parts).encode()
+        if perm is None:
+            self._fp = fp
+        return fp
 
     # ---- hooks, in the order a host performs effects ----------------------------------
 
-    def on_persist(self, node: int, records: tuple[bytes, ...], where: dict[str, Any]) -> None:
+    def on_persist(
+        self, node: int, records: tuple[bytes, ...], where: dict[str, Any], replica: Any = None
+    ) -> None:
         for raw in records:
             if raw[:1] != b"A":
                 continue
             rec = decode_record(raw)
             assert isinstance(rec, AcceptRecord)
             key = (rec.slot, rec.ballot)
+            if self.configs is not None:
+                self._on_accept_membership(node, rec, key, where, replica)
+                continue
             proposed = self.proposed.setdefault(key, rec.command)
             if proposed != rec.command:
                 raise Found(Violation(
@@ -133,6 +163,37 @@ class Ghost:
                     ))
                 self.chosen[rec.slot] = rec.command
 
+    def _on_accept_membership(
+        self, node: int, rec: AcceptRecord, key: tuple[int, Ballot], where: dict[str, Any],
+        replica: Any,
+    ) -> None:
+        """`on_persist` when configurations change: the quorum is the proposer's."""
+        assert self.configs is not None
+        proposed = self.proposed.setdefault(key, rec.command)
+        if proposed != rec.command:
+            raise Found(Violation(
+                property="S1", slot=rec.slot, **where,
+                message=f"S1: two values proposed for slot {rec.slot} under ballot "
+                        f"{rec.ballot}",
+            ))
+        cfg = self.configs.get(key)
+        if cfg is None:
+            # the proposer persists its own accept first (before its Accept leaves)
+            if rec.ballot.node != node or replica is None:
+                return
+            cfg = self.configs[key] = replica.config_at(rec.slot)
+        mask = self.votes.get(key, 0) | (1 << node)
+        self.votes[key] = mask
+        if sum(1 for v in cfg.voters if mask >> v & 1) < cfg.quorum:
+            return
+        chosen = self.chosen.get(rec.slot)
+        if chosen is not None and chosen != rec.command:
+            raise Found(Violation(
+                property="S1", slot=rec.slot, **where,
+                message=f"S1: slot {rec.slot} chosen with two different values",
+            ))
+        self.chosen[rec.slot] = rec.command
+
     def on_send(self, node: int, msg: object) -> None:
         if isinstance(msg, Promise | Accepted):
             best = self.promised_sent.get(node)
@@ -146,7 +207,8 @@ class Ghost:
                 property="S4", slot=slot, **where,
                 message=f"S4: node {node} applied slot {slot}, which is not chosen",
             ))
-        if chosen != command:
+        if chosen != command and not (command == b"" and is_config(chosen)):
+            # (a configuration entry is applied as a no-op)
             proposed = command == b"" or any(
                 c == command for (s, _), c in self.proposed.items() if s == slot
             )
@@ -241,3 +303,33 @@ class Ghost:
                 break
             kv_apply(state, command)
         return state.get(key)
+
+
+def writes_ghost(effects: list[Any]) -> bool:
+    """Whether performing ``effects`` changes the ghost (else it is shared, not copied)."""
+    for e in effects:
+        t = type(e)
+        if t is Persist or (t is Reply and e.slot is not None):
+            return True
+        if t is Send and type(e.msg) in (Promise, Accepted):
+            return True
+    return False
+
+
+def check_s6(replicas: list[Any], at_us: int, step: int) -> None:
+    """S6 at true time ``at_us`` (all clocks read true time); None entries are down."""
+    serving = [n for n, r in enumerate(replicas) if r is not None and r.is_serving(at_us)]
+    if len(serving) > 1:
+        raise Found(Violation(
+            property="S6", time_us=at_us, step=step, node=serving[-1],
+            message=f"S6: replicas {serving} all serve under a lease at true time {at_us}us",
+        ))
+
+
+def check_s6_until(replicas: list[Any], now_us: int, end_us: int, step: int) -> None:
+    """S6 at every instant in (now, end): the serving set only grows at a step or when a
+    lease wait ends, and overlaps are largest just before some lease expires."""
+    for r in replicas:
+        until = None if r is None else r.lease_until_us
+        if until is not None and now_us < until - 1 < end_us:
+            check_s6(replicas, until - 1, step)

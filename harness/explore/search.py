@@ -20,6 +20,7 @@ import attrs
 from harness.chooser import Chooser
 from harness.explore.bounds import STRATEGIES, Bounds, BoundsError
 from harness.explore.ghost import Found
+from harness.explore.symmetry import symmetry_for
 from harness.explore.world import Action, World
 from harness.runspec import Violation
 
@@ -60,6 +61,8 @@ class ExploreResult:
         return {
             "bounds": self.bounds.to_json(),
             "strategy": self.strategy,
+            "symmetry": {"enabled": self.bounds.symmetry,
+                         **symmetry_for(self.bounds).to_json()},
             "verdict": "ok" if self.violation is None else "violation",
             "violation": None if self.violation is None else self.violation.to_json(),
             "schedule_length": len(self.schedule),

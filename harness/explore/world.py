@@ -9,7 +9,11 @@ breaks on the way. Actions are tuples, the labels of the explicit schedule:
 - ``("drop", dst, src, msg_repr)`` / ``("dup", ...)``: one copy is lost / duplicated;
 - ``("request", op, n)``: client op ``op`` is sent to node n (writes, then strong reads);
 - ``("crash", n)``: n loses its volatile state (WAL records are durable once persisted) and
-  restarts at once: it recovers from its WAL (state machine rebuilt from slot 1) and ticks.
+  restarts at once: it recovers from its WAL (state machine rebuilt from slot 1) and ticks;
+- ``("kill", n)``: storage replica n stops for good (messages to it are lost from then on).
+
+Spares (``Bounds.spares``, ``log_spares``) are not running until a leader's
+`consensus.effects.StartReplica` starts them; messages to a node that is not running are lost.
 
 Crash and restart are one transition: a node that stays down for a while is, to everyone
 else, a node that receives nothing and does nothing for that while (messages to it wait in
@@ -26,13 +30,27 @@ import hashlib
 from typing import Any
 
 from consensus import Replica, ReplicaConfig
-from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
+from consensus.effects import (
+    Apply,
+    InstallSnapshot,
+    Persist,
+    Reply,
+    Send,
+    ServeRead,
+    SetTimer,
+    StartReplica,
+)
 from consensus.events import ClientRead, ClientWrite, Event, Receive, Tick
-from consensus.messages import Accepted, Promise
 from harness.checkers.linearizability import check_linearizability
 from harness.explore.bounds import EXPLORE_TIMING, Bounds
 from harness.explore.clone import clone
-from harness.explore.ghost import Found, Ghost, kv_apply
+from harness.explore.ghost import Found, Ghost, check_s6, check_s6_until, kv_apply, writes_ghost
+from harness.explore.symmetry import (
+    Symmetry,
+    replica_fingerprint,
+    symmetry_for,
+    world_fingerprint,
+)
 from harness.history import HistoryEvent
 from harness.runspec import Violation
 from storage.kv import Command
@@ -55,7 +73,9 @@ def op_spec(bounds: Bounds, op: int) -> tuple[str, bytes]:
 
 def make_replica(bounds: Bounds, node: int, records: tuple[bytes, ...] = ()) -> Replica:
     config = ReplicaConfig(
-        node_id=node, members=bounds.members, timing=EXPLORE_TIMING, variant=bounds.variant
+        node_id=node, members=bounds.members, timing=EXPLORE_TIMING, variant=bounds.variant,
+        spares=bounds.spare_ids, log_spares=bounds.log_spare_ids,
+        replica_dead_after_us=bounds.dead_after_us or 0,
     )
     return Replica(config, nominal, records=records, applied_slot=0)
 
@@ -65,7 +85,7 @@ class World:
 
     __slots__ = (
         "bounds", "ghost", "ghost_owned", "history", "kfps", "kvs", "msgs", "now_us", "ops",
-        "replicas", "rfps", "timers", "used", "wal_digests", "wals",
+        "replicas", "rfps", "sfps", "sym", "timers", "used", "wal_digests", "wals",
     )
 
     bounds: Bounds
@@ -83,12 +103,15 @@ class World:
     ghost: Ghost
     ghost_owned: bool
     kfps: list[bytes]
+    sym: Symmetry
+    sfps: list[tuple[bytes, ...]]
 
     @classmethod
     def initial(cls, bounds: Bounds) -> World:
-        """Every node started (first Tick at time 0), nothing in flight, no client op sent."""
+        """Every replica started (first Tick at time 0; spares not), nothing in flight, no
+        client op sent."""
         w = object.__new__(cls)
-        n = bounds.replicas
+        n = bounds.nodes
         w.bounds = bounds
         w.now_us = 0
         w.replicas = [None] * n
@@ -100,11 +123,15 @@ class World:
         w.msgs = {}
         w.ops = [("idle", -1)] * (bounds.writes + bounds.reads)
         w.used = {"crashes": 0, "ticks": 0, "drops": 0, "dups": 0}
+        if bounds.kills:
+            w.used["kills"] = 0
         w.history = ()
-        w.ghost = Ghost(n)
+        w.ghost = Ghost(bounds.replicas, membership=bounds.membership)
         w.ghost_owned = True
         w.kfps = [b"[]"] * n
-        for node in range(n):
+        w.sym = symmetry_for(bounds)
+        w.sfps = [()] * n
+        for node in bounds.members:
             w._start(node, 0)
         return w
 
@@ -125,6 +152,8 @@ class World:
         w.ghost = self.ghost  # forked on the first write (`_own_ghost`)
         w.ghost_owned = False
         w.kfps = list(self.kfps)
+        w.sym = self.sym
+        w.sfps = self.sfps if self.sym.trivial else list(self.sfps)
         return w
 
     # ---- transitions ------------------------------------------------------------------
@@ -135,7 +164,9 @@ class World:
         out: list[Action] = []
         up = [n for n, r in enumerate(self.replicas) if r is not None]
         if b.ticks is None or used["ticks"] < b.ticks:
-            out.extend(("tick", n) for n in up)
+            # initial replicas beyond `candidates` never fire their election timer
+            k, first_spare = b.n_candidates, b.replicas
+            out.extend(("tick", n) for n in up if n < k or n >= first_spare)
         for key in self.msgs:
             if self.replicas[key[0]] is not None:
                 out.append(("deliver", *key))
@@ -148,6 +179,8 @@ class World:
                 out.extend(("request", op, n) for n in up)
         if used["crashes"] < b.crashes:
             out.extend(("crash", n) for n in up)
+        if b.kills and used["kills"] < b.kills:
+            out.extend(("kill", n) for n in up if n < b.replicas)
         return out
 
     def after(self, action: Action, step: int = 0) -> World | None:
@@ -161,7 +194,7 @@ class World:
         if kind == "tick":
             node = action[1]
             at = max(self.now_us, self.timers[node])
-            self._check_s6_until(at, step)
+            check_s6_until(self.replicas, self.now_us, at, step)
             w.now_us = at
             w.used["ticks"] += 1
             w._step(node, Tick(), step)
@@ -194,6 +227,13 @@ class World:
             node = action[1]
             w.used["crashes"] += 1
             w._start(node, step)
+        elif kind == "kill":
+            node = action[1]
+            w.used["kills"] += 1
+            w.replicas[node] = None
+            w.rfps[node], w.wal_digests[node], w.kfps[node] = b"killed", b"", b"[]"
+            w.sfps[node] = (b"killed",) * (len(w.sym.perms) - 1)
+            w.msgs = {k: v for k, v in self.msgs.items() if k[0] != node}
         else:
             raise ValueError(f"unknown explore action: action={action!r}")
         if any(
@@ -202,7 +242,7 @@ class World:
             return None
         if w.msgs is not self.msgs and sum(c for _, c in w.msgs.values()) > self.bounds.inflight:
             return None
-        w.check_s6(w.now_us, step)
+        check_s6(w.replicas, w.now_us, step)
         return w
 
     def _own_ghost(self) -> Ghost:
@@ -268,23 +308,31 @@ class World:
         self.replicas[node] = r
         effects = r.step(event, self.now_us)
         where = self._where(node, step)
-        ghost = self._own_ghost() if _writes_ghost(effects) else self.ghost
+        writes = self.bounds.membership or writes_ghost(effects)
+        ghost = self._own_ghost() if writes else self.ghost
         kv = self.kvs[node] = dict(self.kvs[node])
         results: dict[int, tuple[bool, bytes | None]] = {}
         msgs: dict[tuple[int, int, str], tuple[object, int]] | None = None
+        starting: list[int] = []
         for e in effects:
             t = type(e)
             if t is Persist:
                 assert isinstance(e, Persist)
-                ghost.on_persist(node, e.records, where)
-                self.wals[node] = self.wals[node] + e.records
-                h = hashlib.blake2b(self.wal_digests[node], digest_size=16)
+                ghost.on_persist(node, e.records, where, r)
+                if e.checkpoint:  # the host drops every earlier record (truncate_prefix)
+                    self.wals[node] = e.records
+                    h = hashlib.blake2b(b"checkpoint", digest_size=16)
+                else:
+                    self.wals[node] = self.wals[node] + e.records
+                    h = hashlib.blake2b(self.wal_digests[node], digest_size=16)
                 for rec in e.records:
                     h.update(rec)
                 self.wal_digests[node] = h.digest()
             elif t is Send:
                 assert isinstance(e, Send)
                 ghost.on_send(node, e.msg)
+                if self.replicas[e.dst] is None and e.dst not in starting:
+                    continue  # not running (killed, or a spare nobody started): lost
                 if msgs is None:
                     msgs = dict(self.msgs)
                 key = (e.dst, node, repr(e.msg))
@@ -313,48 +361,44 @@ class World:
             elif t is SetTimer:
                 assert isinstance(e, SetTimer)
                 self.timers[node] = e.at_us
+            elif t is StartReplica:
+                assert isinstance(e, StartReplica)
+                if self.replicas[e.node_id] is None and e.node_id >= self.bounds.replicas:
+                    starting.append(e.node_id)
             elif t is InstallSnapshot:
                 raise RuntimeError("explorer never compacts, yet got InstallSnapshot")
         if msgs is not None:
             self.msgs = dict(sorted(msgs.items(), key=_msg_order))
         ghost.check_monotone(node, before, r, where)
+        if ghost.minv is not None:
+            v = ghost.minv.on_step(node, r, effects, self.now_us, step)
+            if v is not None:
+                raise Found(v)
         self.rfps[node] = r.state_fingerprint()
         self.kfps[node] = repr(sorted(kv.items())).encode()
-
-    # ---- S6 ---------------------------------------------------------------------------
-
-    def check_s6(self, at_us: int, step: int) -> None:
-        """S6 at true time ``at_us`` (all clocks read true time)."""
-        serving = [n for n, r in enumerate(self.replicas) if r is not None and r.is_serving(at_us)]
-        if len(serving) > 1:
-            raise Found(Violation(
-                property="S6", time_us=at_us, step=step, node=serving[-1],
-                message=f"S6: replicas {serving} all serve under a lease at true time {at_us}us",
-            ))
-
-    def _check_s6_until(self, end_us: int, step: int) -> None:
-        """S6 at every instant in (now, end): the serving set only grows at a step or when a
-        lease wait ends, and overlaps are largest just before some lease expires."""
-        for r in self.replicas:
-            until = None if r is None else r.lease_until_us
-            if until is not None and self.now_us < until - 1 < end_us:
-                self.check_s6(until - 1, step)
+        if not self.sym.trivial:
+            self.sfps[node] = tuple(replica_fingerprint(r, p) for p in self.sym.perms[1:])
+        for spare in starting:
+            self._start(spare, step)
 
     # ---- identity ---------------------------------------------------------------------
 
     def fingerprint(self) -> bytes:
-        """Canonical bytes of the whole state (equal states, equal bytes, in any process)."""
-        parts: list[bytes] = [str(self.now_us).encode()]
-        for n, fp in enumerate(self.rfps):
-            parts.append(fp)
-            parts.append(self.wal_digests[n])
-            parts.append(self.kfps[n])
-        parts.append(repr([(k, c) for k, (_, c) in self.msgs.items()]).encode())
-        parts.append(repr(self.ops).encode())
-        parts.append(repr(sorted(self.used.items())).encode())
-        parts.append(repr([(e.process, e.type, e.value) for e in self.history]).encode())
-        parts.append(self.ghost.fingerprint())
-        return b"\x00".join(parts)
+        """Canonical bytes of the whole state (`harness.explore.symmetry.world_fingerprint`):
+        equal states, equal bytes, in any process; under a symmetry group, equal bytes for
+        states that differ by a permutation of interchangeable nodes."""
+        return world_fingerprint(self)
+
+    def with_symmetry(self, sym: Symmetry) -> World:
+        """This state, fingerprinted under ``sym`` (for tests comparing reductions)."""
+        w = self._fork()
+        w.sym = sym
+        w.sfps = [
+            (b"killed",) * (len(sym.perms) - 1) if r is None
+            else tuple(replica_fingerprint(r, p) for p in sym.perms[1:])
+            for r in self.replicas
+        ]
+        return w
 
     def digest(self) -> bytes:
         """16-byte blake2b of `fingerprint` (what the visited set stores)."""
@@ -367,17 +411,6 @@ class World:
         )
         inflight = sum(c for _, c in self.msgs.values())
         return f"t={self.now_us}us {roles} inflight={inflight} ops={self.ops}"
-
-
-def _writes_ghost(effects: list[Any]) -> bool:
-    """Whether performing ``effects`` changes the ghost (else it is shared, not copied)."""
-    for e in effects:
-        t = type(e)
-        if t is Persist or (t is Reply and e.slot is not None):
-            return True
-        if t is Send and type(e.msg) in (Promise, Accepted):
-            return True
-    return False
 
 
 def _msg_order(item: tuple[tuple[int, int, str], Any]) -> tuple[int, int, str]:
