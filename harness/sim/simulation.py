@@ -1,0 +1,275 @@
+"""`Simulation`: one run's phases, the loop over the event queue, and convergence.
+
+The loop (`Simulation._advance`) pops the earliest event and handles it synchronously: a
+message delivery or a timer is a plain call of `Host.step` on one node, no trio switch;
+client tasks await what the loop hands them (`harness.sim.turns`). The phases: the fault
+phase (clients issue ``options.ops`` operations while the nemesis injects faults), the
+liveness phase (everything healed, restarted, resumed; within ``liveness_bound_us`` the group
+must converge, see `Simulation.not_converged`), the final reads, done.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import trio
+import trio.testing
+
+from consensus.events import Receive
+from harness.chooser import Chooser
+from harness.host import TIMEOUT, Backend
+from harness.runspec import RunOptions, Violation
+from harness.sim.cluster import Cluster
+from harness.sim.options import SimOptions
+from harness.sim.queue import (
+    ANSWER,
+    CHECK,
+    DELIVER,
+    NEMESIS,
+    NEMESIS_END,
+    OVER,
+    SPAWNED,
+    START,
+    TICK,
+    TIMER,
+    WAKE,
+    Pending,
+)
+from harness.sim.turns import Clients, Turns, abort
+from harness.trace import Trace
+from storage.errors import StorageError
+
+_FAULT, _LIVENESS, _FINAL, _DONE = range(4)
+_PHASES = ("fault", "liveness", "final-reads", "done")
+
+
+class Simulation(Cluster, Turns):
+    """One run: the world (`Cluster`), the client hand-over (`Turns`), phases and the loop."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        chooser: Chooser,
+        *,
+        backend: Backend,
+        sim_options: SimOptions,
+        trace: Trace,
+    ) -> None:
+        super().__init__(options, chooser, backend=backend, sim_options=sim_options, trace=trace)
+        group = self.group
+        self.pending: dict[int, Pending] = {}
+        self.clients = Clients(self, tuple(sorted(group.members + group.spares)))
+        self.phase = _FAULT
+        self.active_clients = 0
+        self.final_done = False
+        self.liveness_deadline = 0
+        self._woken = None
+        self._starting = True
+        self._over = False
+        self._main_task = None
+        self._trio_now_us = 0
+        self._clock = None
+        self._nursery: trio.Nursery | None = None
+
+    # -- phases -------------------------------------------------------------------------------
+
+    async def _client(self, process: int) -> None:
+        try:
+            await self.workload.client(self.clients, process)
+        finally:
+            self.active_clients -= 1
+        self._ended()
+
+    async def _final(self) -> None:
+        await self.workload.final_reads(self.clients, self.options.clients)
+        self.final_done = True
+        self._ended()
+
+    def _begin_liveness(self) -> None:
+        self.phase = _LIVENESS
+        self.checks.fault("liveness", [], "fault phase over: heal, restart, resume")
+        self.nemesis.stop(self)
+        self.liveness_deadline = self.now + self.so.liveness_bound_us
+        self._push(self.now + self.so.liveness_check_us, CHECK, None, None)
+
+    def _check_liveness(self) -> None:
+        if self.phase != _LIVENESS:
+            return
+        why = self.not_converged()
+        if why is None:
+            self.phase = _FINAL
+            assert self._nursery is not None
+            self._nursery.start_soon(self._final)
+            self._woken = SPAWNED
+        elif self.now >= self.liveness_deadline:
+            bound = self.so.liveness_bound_us
+            self.checks.violate("liveness", f"not converged {bound}us after healing: {why}")
+        else:
+            self._push(self.now + self.so.liveness_check_us, CHECK, None, None)
+
+    def not_converged(self) -> str | None:
+        """Why the live replicas have not converged (None: they have).
+
+        Converged: some replica serves under a lease, and every live storage replica of its
+        committed configuration has applied its commit index, with the same KV checksum. In a
+        group with spares, the leader has also healed: its committed configuration holds no
+        node failed by the ``permanent`` fault, and while all its storage voters are up, no
+        log spare either (a node whose storage failed recovery is also down for good, and
+        with the spares used up the log replica rightly stays).
+        """
+        up = [n for n in self.members if self.status[n] == "up"]
+        leaders = [n for n in up if self.hosts[n].replica.is_serving(self.local_now(n))]
+        if not leaders:
+            return f"no serving leader among live nodes {up}"
+        leader = self.hosts[leaders[0]].replica
+        target = leader.commit_index
+        group = self.group
+        live = [n for n in up if n not in group.log_members]
+        if group.log_spares or group.spares:
+            committed = leader.committed_membership
+            status = self.status
+            dead = any(status[n] == "dead" for n in committed.voters)
+            all_up = all(status[n] == "up" for n in committed.storage)
+            if dead or (all_up and any(n in group.log_spares for n in committed.voters)):
+                return f"group not healed: committed configuration {committed}"
+            live = [n for n in committed.storage if self.status[n] == "up"]
+        for n in live:
+            kv = self.hosts[n].kv
+            assert kv is not None
+            if kv.applied_lsn < target:
+                return f"node {n} applied {kv.applied_lsn} < commit index {target}"
+        sums = {n: self.hosts[n].kv.checksum() for n in live}  # type: ignore[union-attr]
+        if len(set(sums.values())) > 1:
+            return f"kv checksums differ: {sums}"
+        return None
+
+    def final_check(self) -> Violation | None:
+        """After the run: the final reads done (liveness), the history linearizable (S8)."""
+        checks = self.checks
+        if checks.violation is None and self.phase != _DONE:
+            checks.violate("liveness", f"run ended early: phase={_PHASES[self.phase]}")
+        if checks.violation is None and self.workload.final_failed:
+            key = self.workload.final_failed[0]
+            checks.violate("liveness", f"final strong read failed: key={key}", key=key)
+        if checks.violation is None and self.so.check_history:
+            checks.found(self.workload.check_linearizable(self.now, self.trace.steps))
+        return checks.violation
+
+    async def main(self) -> None:
+        """The trio entry point: start nodes and clients, run the loop, wait for the end."""
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        self._clock = clock
+        self._main_task = trio.lowlevel.current_task()
+        for n in self.group.members + self.group.log_members:
+            self.restart(n)
+        if self.nemesis.options.faults:
+            self._push(self.nemesis.options.tick_interval_us, NEMESIS, None, None)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.active_clients = self.options.clients
+            for i in range(self.options.clients):  # one at a time: each runs until it parks
+                nursery.start_soon(self._client, i)
+                await trio.lowlevel.wait_task_rescheduled(abort)
+            self._starting = False
+            nxt = self._advance()
+            if nxt is not OVER:
+                self._hand_over(nxt)
+                await trio.lowlevel.wait_task_rescheduled(abort)  # until the run is over
+            self._over = True
+            nursery.cancel_scope.cancel()
+
+    def _advance(self) -> Pending:
+        """Run the queue until a waiter is woken (returned), a task started (`SPAWNED`) or
+        the run is over (`OVER`: a violation, the final reads done, or nothing left).
+
+        The per-event work is inlined (this loop runs once per message, timer and answer):
+        deliveries and timers step a node in place; only rarer events call out. Only the
+        client and liveness events can wake a waiter (`_resolve`, `_check_liveness`).
+        """
+        checks = self.checks
+        # What the last wakeup changed: clients may have ended, the final reads finished.
+        if self.phase == _FAULT and self.active_clients == 0:
+            self._begin_liveness()
+        elif self.phase == _FINAL and self.final_done:
+            self.phase = _DONE
+        self._after_event()
+        if self.phase == _DONE:  # no event handled below changes the phase to done
+            return OVER
+        heap = self.heap
+        pop = heapq.heappop
+        status = self.status
+        hosts = self.hosts
+        clocks = self.clocks
+        timer_gen = self.timer_gen
+        timer_at = self.timer_at
+        pending = self.pending
+        workload = self.workload
+        trace = self.trace
+        fault_phase_max_us = self.so.fault_phase_max_us
+        max_steps = self.so.max_steps
+        while heap and checks.violation is None:
+            at, _, kind, a, b = pop(heap)
+            self.now = at
+            if kind == DELIVER:
+                st = status[a]
+                if st == "up":
+                    if type(b) is Receive:
+                        self.delivered += 1
+                    try:
+                        hosts[a].step(b, clocks[a].local_at(at))
+                    except StorageError as exc:
+                        self._fail_stop(a, exc)
+                elif st == "paused":
+                    self.held[a].append((kind, a, b))
+            elif kind == TIMER:
+                st = status[a]
+                if st == "up":
+                    if b == timer_gen[a]:
+                        due = timer_at[a]
+                        local = clocks[a].local_at(at)
+                        if due is not None and local < due:
+                            self.set_timer(a, due)  # the clock slowed since the timer was set
+                        else:
+                            timer_at[a] = None
+                            try:
+                                hosts[a].step(TICK, local)
+                            except StorageError as exc:
+                                self._fail_stop(a, exc)
+                elif st == "paused":
+                    self.held[a].append((kind, a, b))
+            else:
+                if kind == ANSWER:
+                    p = pending.get(a)
+                    request_id, node, outcome = b
+                    if p is not None and p.request_id == request_id and p.node == node:
+                        self._resolve(p, outcome)
+                elif kind == WAKE:
+                    self._resolve(a, TIMEOUT)
+                elif kind == NEMESIS:
+                    self.nemesis.tick(self)
+                    if self.nemesis.active:
+                        self._push(at + self.nemesis.options.tick_interval_us, NEMESIS, 0, 0)
+                elif kind == NEMESIS_END:
+                    self.nemesis.end(self, a, b)
+                elif kind == START:
+                    self._start_spare(a, b)
+                else:
+                    self._check_liveness()
+                woken = self._woken
+                if woken is not None:
+                    self._woken = None
+                    return woken  # `_after_event` runs when the woken task hands the turn back
+            # `_after_event`, inlined
+            if at > fault_phase_max_us and not workload.stopped:
+                workload.stopped = True
+            if trace.steps > max_steps:
+                checks.violate("liveness", f"no end after max_steps={max_steps} steps")
+        return OVER
+
+    def _after_event(self) -> None:
+        """Stop new client operations after the fault phase; end a run that takes too long."""
+        if self.now > self.so.fault_phase_max_us and not self.workload.stopped:
+            self.workload.stopped = True
+        if self.trace.steps > self.so.max_steps:
+            self.checks.violate("liveness", f"no end after max_steps={self.so.max_steps} steps")
