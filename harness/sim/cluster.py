@@ -1,0 +1,256 @@
+"""The simulated cluster: nodes, clocks, network, nemesis and the ports they are driven by.
+
+`Cluster` builds one run's world from the options and the chooser (every draw in a fixed
+order) and implements the ports: for hosts (`harness.host.Transport`, ``ClientPort``,
+``TimerPort``, ``SpawnPort``) and for the nemesis (crash, restart, pause, clock changes,
+permanent failures, spares). Stepping a node outside the loop (`_step`) is here too; the loop
+that pops the queue, and steps nodes itself, is `harness.sim.Simulation._advance`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any
+
+import attrs
+
+from consensus.events import Receive
+from harness.chooser import Chooser
+from harness.clock import NodeClock, signed_choice
+from harness.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
+from harness.links import Links
+from harness.nemesis import Nemesis
+from harness.network import Network
+from harness.runspec import RunOptions
+from harness.sim.options import SimOptions
+from harness.sim.queue import ANSWER, DELIVER, NEMESIS_END, START, TICK, TIMER
+from harness.trace import Observer, Trace
+from harness.workload import Workload
+from storage.errors import StorageError
+
+
+class Cluster:
+    """One run's world: nodes, network, clocks, nemesis, workload, trace (see module doc)."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        chooser: Chooser,
+        *,
+        backend: Backend,
+        sim_options: SimOptions,
+        trace: Trace,
+    ) -> None:
+        self.options = options
+        self.chooser = chooser
+        self.so = sim_options
+        self.trace = trace
+        self.group = group = GroupSpec.for_run(
+            options.replicas,
+            "permanent" in options.faults,
+            sim_options.replica_dead_after_us,
+            sim_options.log_replicas,
+        )
+        bandwidth = sim_options.bandwidth_mb_s
+        self.links = Links(bandwidth, sim_options.snapshot_bytes) if bandwidth else None
+        self.members = group.nodes  # every node that may run (spares included)
+        self.timing = backend.timing
+        rho = self.timing.drift_bound_ppm
+        co = sim_options.clock
+        self.clocks: dict[int, NodeClock] = {}
+        for n in self.members:
+            offset = chooser.choose("clock.offset", co.max_offset_us + 1)
+            drift = signed_choice(chooser.choose("clock.drift", 2 * rho + 1))
+            self.clocks[n] = NodeClock(
+                offset_us=offset, drift_ppm=drift, bound_ppm=rho, unsafe=options.unsafe_clocks
+            )
+        nem_options = attrs.evolve(sim_options.nemesis, faults=options.faults)
+        self.network = Network(self.members, nem_options.network, chooser)
+        self.nemesis = Nemesis(
+            group.members + group.log_members,
+            nem_options,
+            chooser,
+            rho_ppm=rho,
+            unsafe_clocks=options.unsafe_clocks,
+            log_nodes=group.log_members,
+        )
+        self.workload = Workload(
+            ops=options.ops,
+            keys=options.keys,
+            chooser=chooser,
+            encode=backend.encode,
+            options=sim_options.workload,
+        )
+        self.now = 0
+        self.heap: list[tuple[int, int, int, Any, Any]] = []
+        self._seq = itertools.count(1)  # ties in true time break by push order
+        self.status: dict[int, str] = dict.fromkeys(self.members, "up")
+        for n in group.log_spares + group.spares:
+            self.status[n] = "absent"  # until a healing leader starts it
+        self.held: dict[int, list[tuple[int, Any, Any]]] = {n: [] for n in self.members}
+        self.timer_at: dict[int, int | None] = dict.fromkeys(self.members)
+        self.timer_gen: dict[int, int] = dict.fromkeys(self.members, 0)
+        self.checks = Observer(self, trace, invariants=sim_options.online_invariants)
+        if self.checks.invariants is not None:
+            self.checks.invariants.set_initial(group.initial)
+        world = " ".join(
+            f"n{n}:offset={c.local_at(0)},drift={c.drift_ppm}ppm" for n, c in self.clocks.items()
+        )
+        trace.add(f"0 world {world} disk_fault_nodes={list(self.nemesis.disk_fault_nodes)}")
+        self.hosts: dict[int, Host] = {}
+        for n in self.members:
+            disk = backend.make_disk(n, self.nemesis.disk_faults(n), chooser)
+            self.hosts[n] = Host(
+                n,
+                disk,
+                make_replica=backend.replica_factory(
+                    n, group.members, options.variant, chooser, group
+                ),
+                open_storage=backend.open_storage,
+                transport=self,
+                clients=self,
+                timers=self,
+                observer=self.checks.observe,
+                spawner=self,
+                checkpoint_every=sim_options.checkpoint_every,
+            )
+        self.delivered = 0  # peer messages delivered to a live node
+
+    # -- the queue ----------------------------------------------------------------------------
+
+    def _push(self, at_us: int, kind: int, a: Any, b: Any) -> None:
+        heapq.heappush(self.heap, (at_us, next(self._seq), kind, a, b))
+
+    def now_us(self) -> int:
+        return self.now
+
+    def local_now(self, node: int) -> int:
+        return self.clocks[node].local_at(self.now)
+
+    # -- ports for hosts (Transport, ClientPort, TimerPort) -----------------------------------
+
+    def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
+        if self.links is not None:
+            extra_delay_us = self.links.depart(src, dst, msg, self.now + extra_delay_us) - self.now
+        delays = self.network.transmit(src, dst)
+        if delays:
+            event = Receive(src=src, msg=msg)
+            leaves_us = self.now + extra_delay_us
+            for delay in delays:
+                entry = (leaves_us + delay, next(self._seq), DELIVER, dst, event)
+                heapq.heappush(self.heap, entry)
+
+    def _client_delay(self) -> int:
+        jitter = self.chooser.choose("net.client.delay", self.so.client_delay_jitter_us + 1)
+        return self.so.client_delay_min_us + jitter
+
+    def answer(
+        self, node: int, client_id: int, request_id: int, outcome: ClientOutcome, extra: int
+    ) -> None:
+        at = self.now + extra + self._client_delay()
+        self._push(at, ANSWER, client_id, (request_id, node, outcome))
+
+    def read_served(self, node: int, strong: bool, key: bytes, value: bytes | None) -> None:
+        self.checks.read_served(node, strong, key, value)
+
+    def set_timer(self, node: int, at_local_us: int) -> None:
+        self.timer_at[node] = at_local_us
+        self.timer_gen[node] += 1
+        due = self.clocks[node].true_at(at_local_us, self.now)
+        self._push(due, TIMER, node, self.timer_gen[node])
+
+    def add_step_listener(self, listener: StepObserver) -> None:
+        """Call ``listener`` after every replica step, after the online checks (before the run;
+        a listener only watches: it must not change what the run does)."""
+        for host in self.hosts.values():
+            inner = host.observer
+
+            def observe(
+                n: int, replica: Any, event: Any, effects: list[Any], local: int,
+                inner: StepObserver | None = inner,
+            ) -> None:
+                if inner is not None:
+                    inner(n, replica, event, effects, local)
+                listener(n, replica, event, effects, local)
+
+            host.observer = observe
+
+    # -- the Cluster API for the nemesis ------------------------------------------------------
+
+    def leader(self) -> int | None:
+        return self.checks.leader()
+
+    def schedule_after(self, delay_us: int, action: str, node: int | None) -> None:
+        self._push(self.now + delay_us, NEMESIS_END, action, node)
+
+    def crash(self, node: int) -> None:
+        self.status[node] = "crashed"
+        self.hosts[node].stop()
+        self.hosts[node].disk.crash()
+        self.timer_gen[node] += 1
+        self.timer_at[node] = None
+        self.held[node].clear()
+        self.checks.down(node)
+
+    def restart(self, node: int) -> bool:
+        host = self.hosts[node]
+        try:
+            host.recover()
+        except StorageError as exc:
+            self.status[node] = "failed"
+            self.hosts[node].stop()
+            self.checks.down(node)
+            self.checks.note(node, f"storage failed recovery: {type(exc).__name__}: {exc}")
+            return False
+        self.status[node] = "up"
+        self.checks.recovered(node, host.replica)
+        self._step(node, TICK)
+        return True
+
+    def fail_permanently(self, node: int) -> None:
+        self.crash(node)
+        self.status[node] = "dead"
+
+    def start_replica(self, node: int, log_replica: bool) -> None:
+        """`harness.host.SpawnPort`: a leader adds spare ``node``; it starts as its own event."""
+        if self.status.get(node) == "absent":
+            self.status[node] = "starting"
+            self._push(self.now, START, node, log_replica)
+
+    def _start_spare(self, node: int, log_replica: bool) -> None:
+        kind = "log replica" if log_replica else "storage replica"
+        self.checks.fault("start", [node], f"spare started as a {kind}")
+        self.nemesis.started(node, log_replica)
+        self.restart(node)
+
+    def pause(self, node: int) -> None:
+        self.status[node] = "paused"
+
+    def resume(self, node: int) -> None:
+        self.status[node] = "up"
+        held, self.held[node] = self.held[node], []
+        for kind, a, b in held:
+            self._push(self.now, kind, a, b)
+
+    def clock_changed(self, node: int) -> None:
+        at = self.timer_at[node]
+        if at is not None and self.status[node] != "crashed":
+            self.set_timer(node, at)
+
+    def record_fault(self, fault: str, nodes: list[int], detail: str) -> None:
+        self.checks.fault(fault, nodes, detail)
+
+    # -- stepping nodes -----------------------------------------------------------------------
+
+    def _step(self, node: int, event: Any) -> None:
+        try:
+            self.hosts[node].step(event, self.clocks[node].local_at(self.now))
+        except StorageError as exc:
+            self._fail_stop(node, exc)
+
+    def _fail_stop(self, node: int, exc: StorageError) -> None:
+        """A storage error in ``node``'s step: it stops (a crash) and restarts later."""
+        self.checks.note(node, f"fail-stop on {type(exc).__name__}: {exc}")
+        self.crash(node)
+        self.nemesis.fail_stopped(self, node, self.so.failstop_restart_us)

@@ -1,0 +1,90 @@
+"""`simulate` and `run`: build a `Simulation`, run it under trio, check and report it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import trio
+import trio.testing
+
+from harness.chooser import Chooser
+from harness.determinism import deterministic_scheduling
+from harness.host import Backend, default_backend
+from harness.runspec import RunOptions, RunResult
+from harness.sim.options import SimOptions
+from harness.sim.simulation import Simulation
+from harness.trace import Trace
+
+
+def simulate(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    trace: Trace | None = None,
+    backend: Backend | None = None,
+    sim_options: SimOptions | None = None,
+    prepare: Callable[[Simulation], None] | None = None,
+) -> Simulation:
+    """Run one simulation to its end and return it (unchecked history; see `run`).
+
+    ``prepare`` is called with the built simulation before it runs, to attach passive
+    observers (the NDJSON trace writer); it must not change what the run does.
+    """
+    chooser = Chooser(options.seed, replay=replay)
+    trace = trace or Trace()
+    trace.add(f"0 options {options.to_json()!r}")
+    sim = Simulation(
+        options,
+        chooser,
+        backend=backend or default_backend(),
+        sim_options=sim_options or SimOptions(),
+        trace=trace,
+    )
+    if prepare is not None:
+        prepare(sim)
+    with deterministic_scheduling(options.seed):
+        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+    return sim
+
+
+def run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+    backend: Backend | None = None,
+    sim_options: SimOptions | None = None,
+    prepare: Callable[[Simulation], None] | None = None,
+) -> RunResult:
+    """Run one simulation and check it; see the module docstring.
+
+    ``replay``: a choice list to repeat (`RunResult.choices`) instead of drawing from the seed.
+    ``keep_trace``: keep the trace lines in the result (the fingerprint is always computed).
+    ``trace_until``: keep only the first that many lines. ``backend``: the replica and storage
+    to run (default: `consensus.Replica` on `storage`); ``sim_options``: simulator settings;
+    ``prepare``: see `simulate`.
+    """
+    wall_start = time.perf_counter()  # wall time is reported, never simulated
+    trace = Trace(keep=keep_trace, until=trace_until)
+    sim = simulate(
+        options, replay=replay, trace=trace, backend=backend, sim_options=sim_options,
+        prepare=prepare,
+    )
+    violation = sim.final_check()
+    return RunResult(
+        options=options,
+        verdict="ok" if violation is None else "violation",
+        violation=violation,
+        ops=dict(sim.workload.counts),
+        sim_time_s=sim.now / 1e6,
+        wall_time_s=time.perf_counter() - wall_start,
+        fingerprint=trace.fingerprint(),
+        steps=trace.steps,
+        choices=tuple(sim.chooser.choices),
+        history=tuple(e.to_json() for e in sim.workload.recorder.events),
+        trace=tuple(trace.lines),
+        unsafe=options.unsafe_clocks,
+        timeline=tuple(sim.checks.timeline),
+    )
