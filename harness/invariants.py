@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead
+from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
 from consensus.membership import is_config
 from consensus.messages import Accepted, Promise
 from consensus.quorum import Membership
@@ -94,6 +94,7 @@ class OnlineInvariants:
         self._max_acked_slot = 0
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
         self._membership = MembershipInvariants()  # S12, S13
+        self._where = _Where(0, 0, 0)  # on_step's, refilled per step
         # The check of each effect type (dispatch by type instead of an isinstance chain).
         self._handlers: dict[type, _Handler] = {
             Persist: lambda n, r, e, w: self._on_persist(n, e, w),
@@ -123,20 +124,49 @@ class OnlineInvariants:
         step: int,
     ) -> Violation | None:
         """Check one node's step after the host performed ``effects``."""
-        where = _Where(true_us, step, node_id)
-        handlers = self._handlers
+        where = self._where  # one record, refilled per step: violations copy its fields
+        where.time_us = true_us
+        where.step = step
+        where.node = node_id
+        # The frequent effect types first, inline; the rest by the handler table.
+        effect: Any
         for effect in effects:
-            handler = handlers.get(type(effect))
-            if handler is None:
-                handler = self._handler_for(type(effect))
-            v = handler(node_id, replica, effect, where)
+            kind = type(effect)
+            if kind is Send:
+                msg = effect.msg
+                if isinstance(msg, _PROMISING):
+                    self._note_promise(node_id, msg.ballot)
+                continue
+            if kind is SetTimer:
+                continue
+            if kind is Persist:
+                v = self._on_persist(node_id, effect, where)
+            elif kind is Apply:
+                v = self._on_apply(node_id, effect, where)
+            else:
+                handler = self._handlers.get(kind)
+                if handler is None:
+                    handler = self._handler_for(kind)
+                v = handler(node_id, replica, effect, where)
             if v is not None:
                 return v
-        v = self._check_monotone(node_id, replica, where)
+        # S3/S4 monotonicity: nothing to check unless promised or commit_index moved.
+        promised = replica.promised
+        commit = replica.commit_index
+        v = None
+        if (
+            promised is not self._promised_seen.get(node_id)
+            or commit != self._commit_seen.get(node_id, 0)
+        ):
+            v = self._check_monotone(node_id, promised, commit, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
         if v is None:
-            v = self._membership.on_step(node_id, replica, effects, true_us, step)
+            membership = self._membership
+            if membership.log_kind.get(node_id) is not False or getattr(
+                replica, "membership_changed", False
+            ):
+                v = membership.on_step(node_id, replica, effects, true_us, step)
         return v
 
     def _handler_for(self, cls: type) -> _Handler:
@@ -310,9 +340,13 @@ class OnlineInvariants:
     def _on_send_effect(self, node_id: int, replica: Any, effect: Send, where: _Where) -> None:
         msg = effect.msg
         if isinstance(msg, _PROMISING):
-            best = self._promised_sent.get(node_id)
-            if best is None or (msg.ballot is not best and msg.ballot > best):
-                self._promised_sent[node_id] = msg.ballot
+            self._note_promise(node_id, msg.ballot)
+
+    def _note_promise(self, node_id: int, ballot: Any) -> None:
+        """``node_id`` sent a message promising ``ballot`` (S3 across restarts)."""
+        best = self._promised_sent.get(node_id)
+        if best is None or (ballot is not best and ballot > best):
+            self._promised_sent[node_id] = ballot
 
     def _on_apply(self, node_id: int, effect: Apply, where: _Where) -> Violation | None:
         slot = effect.slot
@@ -395,9 +429,9 @@ class OnlineInvariants:
         return None
 
     def _check_monotone(
-        self, node_id: int, replica: Any, where: _Where
+        self, node_id: int, promised: Any, commit: int, where: _Where
     ) -> Violation | None:
-        promised = replica.promised
+        """S3 and S4 within an incarnation, for the replica's current promised and commit."""
         before = self._promised_seen.get(node_id)
         if before is not None and promised is not before and promised < before:
             return Violation(
@@ -406,7 +440,6 @@ class OnlineInvariants:
                 **where.fields(),
             )
         self._promised_seen[node_id] = promised
-        commit = replica.commit_index
         seen = self._commit_seen.get(node_id, 0)
         if commit < seen:
             return Violation(

@@ -33,7 +33,9 @@ class MembershipInvariants:
     def __init__(self) -> None:
         self._chain: dict[int, Membership] = {}  # config slot -> configuration chosen there
         self._slots: list[int] = []  # sorted keys of _chain
-        self._log_kind: dict[int, bool] = {}  # node -> runs as a log replica (static)
+        # node -> runs as a log replica (static; a node not yet stepped is missing). Callers
+        # may skip `on_step` for a node known not to be one whose membership_changed is False.
+        self.log_kind: dict[int, bool] = {}
 
     def on_step(
         self,
@@ -44,10 +46,10 @@ class MembershipInvariants:
         step: int,
     ) -> Violation | None:
         """Check one node's step after the host performed ``effects``; the first violation."""
-        is_log = self._log_kind.get(node_id)
+        is_log = self.log_kind.get(node_id)
         if is_log is None:
             config = getattr(replica, "config", None)
-            is_log = self._log_kind[node_id] = bool(getattr(config, "is_log_replica", False))
+            is_log = self.log_kind[node_id] = bool(getattr(config, "is_log_replica", False))
         if is_log:
             v = self._check_log_replica(node_id, replica, effects, true_us, step)
             if v is not None:
