@@ -4,8 +4,11 @@ The explorer steps bare replicas; this module re-runs the same explicit schedule
 machinery of a simulated run: one `harness.host.Host` per node (WAL and KV store on a
 `storage.SimDisk` without faults, the replica built by `harness.host.default_backend`),
 inside ``trio.run`` with a ``MockClock`` moved to each step's true time, checked by
-`harness.invariants.OnlineInvariants` after every step (and S6 with ``check_global``) and,
-at the end, by the linearizability checker on the client history. So a violation the
+`harness.invariants.OnlineInvariants` after every step (and S6 with ``check_global``; S12
+and S13 with it too) and, at the end, by the linearizability checker on the client history.
+Spares are hosts that boot when a leader's `consensus.effects.StartReplica` reaches the
+host's spawner (after the step that emitted it, as the explorer does); a killed node's host
+stops for good, and messages to a node that is not running are lost. So a violation the
 explorer reports is confirmed by independent code, the one simulator runs use.
 
 Entry points: `replay_explore(folder)` for an artifact written by ``paxlab explore``;
@@ -29,7 +32,7 @@ from harness.explore.artifact import read_explore_artifact
 from harness.explore.bounds import EXPLORE_TIMING, Bounds
 from harness.explore.world import KEY, Action, op_spec
 from harness.history import HistoryRecorder
-from harness.host import ClientOutcome, Host, default_backend
+from harness.host import ClientOutcome, GroupSpec, Host, default_backend
 from harness.invariants import OnlineInvariants
 from harness.runspec import Violation
 from storage import Command, SimDisk
@@ -90,27 +93,42 @@ class _HostWorld:
         self.violation: Violation | None = None
         self.inv = OnlineInvariants(self.members)
         self.msgs: dict[tuple[int, int, str], list[Any]] = {}
-        self.timers: dict[int, int] = dict.fromkeys(self.members, 0)
-        self.up: dict[int, bool] = dict.fromkeys(self.members, False)
+        nodes = range(bounds.nodes)
+        self.timers: dict[int, int] = dict.fromkeys(nodes, 0)
+        self.up: dict[int, bool] = dict.fromkeys(nodes, False)
+        self.starting: list[int] = []  # spares a StartReplica asked for during this step
         self.recorder = HistoryRecorder()
         backend = default_backend(EXPLORE_TIMING)
         chooser = Chooser.replaying([])
+        group = None
+        if bounds.membership:
+            group = GroupSpec(replicas=bounds.replicas, log_spares=bounds.log_spare_ids,
+                              spares=bounds.spare_ids, dead_after_us=bounds.dead_after_us or 0)
         self.hosts: dict[int, Host] = {}
-        for n in self.members:
+        for n in nodes:
             self.hosts[n] = Host(
                 n,
                 SimDisk(n, choose=chooser.choose),
-                make_replica=backend.replica_factory(n, self.members, bounds.variant, chooser),
+                make_replica=backend.replica_factory(
+                    n, self.members, bounds.variant, chooser, group
+                ),
                 open_storage=backend.open_storage,
                 transport=self,
                 clients=self,
                 timers=self,
                 observer=self._observe,
+                spawner=self if group is not None else None,
             )
 
     # ---- ports ------------------------------------------------------------------------
     def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
+        if not self.up[dst] and dst not in self.starting:
+            return  # not running: lost (as in the explorer)
         self.msgs.setdefault((dst, src, repr(msg)), []).append(msg)
+
+    def start_replica(self, node: int, log_replica: bool) -> None:
+        if not self.up[node] and node >= self.bounds.replicas and node not in self.starting:
+            self.starting.append(node)
 
     def set_timer(self, node: int, at_local_us: int) -> None:
         self.timers[node] = at_local_us
@@ -198,6 +216,11 @@ class _HostWorld:
             host.disk.crash()
             self.up[node] = False
             self._boot(node)
+        elif kind == "kill":
+            node = action[1]
+            self.hosts[node].stop()
+            self.up[node] = False
+            self.msgs = {k: q for k, q in self.msgs.items() if k[0] != node}
         else:
             raise ValueError(f"replay: unknown action={action!r}")
         self._check_s6(self.now_us)
@@ -206,6 +229,9 @@ class _HostWorld:
         if not self.up[node]:
             raise ValueError(f"replay: node is down: node={node}")
         self.hosts[node].step(event, self.now_us)
+        starting, self.starting = self.starting, []
+        for spare in starting:
+            self._boot(spare)
 
     def _request(self, op: int, node: int) -> None:
         f, value = op_spec(self.bounds, op)

@@ -21,6 +21,10 @@ SMALL = ["--ticks", "1", "--writes", "0", "--reads", "0", "--inflight", "3"]
         (["--ticks", "-1"], "give --ticks or --depth"),
         (["--variant", "nope"], "unknown variant"),
         (["--strategy", "sideways"], "unknown strategy"),
+        (["--candidates", "0"], "candidates=0"),
+        (["--candidates", "4"], "candidates=4"),
+        (["--log-spares", "-1"], "log_spares=-1"),
+        (["--kills", "-1"], "kills=-1"),
     ],
 )
 def test_bad_bounds_exit_2_one_line(
@@ -76,3 +80,29 @@ def test_same_counts_under_different_hash_seeds() -> None:
         data = json.loads(done.stdout)
         counts.append((data["states"], data["transitions"], data["max_depth"]))
     assert counts[0] == counts[1]
+
+
+def test_symmetry_flag_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    base = [*SMALL, "--crashes", "0", "--candidates", "1", "--json"]
+    counts = {}
+    for flag in ("--symmetry", "--no-symmetry"):
+        assert main(["explore", *base, flag]) == 0
+        data = json.loads(capsys.readouterr().out)
+        on = flag == "--symmetry"
+        assert data["symmetry"]["enabled"] is on and data["bounds"]["symmetry"] is on
+        assert data["symmetry"]["group_order"] == (2 if on else 1)
+        assert data["symmetry"]["orbits"] == ([[1, 2]] if on else [])
+        counts[flag] = data["states"]
+    assert counts["--symmetry"] < counts["--no-symmetry"]
+
+
+def test_one_step_swap_cli_finds_s12(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "swap"
+    argv = ["explore", "--variant", "one-step-swap", "--reads", "0", "--crashes", "0",
+            "--out", str(out), "--json"]
+    assert main(argv) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["violation"]["property"] == "S12"
+    assert data["bounds"]["log_spares"] == 1 and data["bounds"]["dead_after_us"] == 50_000
+    outcome = replay_explore(out)
+    assert outcome.violation is not None and outcome.violation.property == "S12"

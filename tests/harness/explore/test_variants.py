@@ -5,6 +5,7 @@ violated property. The correct protocol at the same bounds finds nothing."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -13,11 +14,12 @@ from harness.explore.replay import replay_actions
 
 # Small bounds per variant, enough to show the bug in a few seconds (the defaults take
 # longer; see the slow test below).
-SMALL: dict[str, tuple[dict[str, int], set[str]]] = {
+SMALL: dict[str, tuple[dict[str, Any], set[str]]] = {
     "no-lease-wait": (dict(ticks=3, writes=0, reads=0, crashes=0), {"S6"}),
     "quorum-one": (dict(ticks=1, writes=1, reads=0, crashes=1), {"S1", "S4", "S10"}),
     "no-persist-promise": (dict(ticks=1, writes=0, reads=0, crashes=1), {"S3", "S1"}),
     "stale-read": (dict(ticks=1, writes=1, reads=1, crashes=0), {"S8", "S9"}),
+    "one-step-swap": (dict(ticks=2, writes=1, reads=0, crashes=0), {"S12"}),
 }
 
 
