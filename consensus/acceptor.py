@@ -267,7 +267,8 @@ class AcceptorCore(CatchUpMixin):
         if ballot < self._promised:
             self._send(src, Nack(ballot=self._promised, rejected=ballot))
             return
-        self._promise(ballot)
+        if ballot > self._promised:
+            self._promise(ballot)
         self.leader_ballot = ballot
         self._last_heard_us = self._now
         self._grant(ballot)
@@ -360,5 +361,5 @@ class AcceptorCore(CatchUpMixin):
         out = self._out
         for s in range(self.applied_index + 1, self.commit_index + 1):
             command = acc[s].command
-            out.append(Apply(slot=s, command=b"" if is_config(command) else command))
+            out.append(Apply(slot=s, command=b"" if command.startswith(CONFIG_MAGIC) else command))
         self.applied_index = self.commit_index
