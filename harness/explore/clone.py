@@ -105,3 +105,10 @@ def _make_copier(t: type) -> Callable[[Any], Any]:
 
 def _identity(v: Any) -> Any:
     return v
+
+
+def copy_replica(replica: Any) -> Any:
+    """Return an independent copy of a replica: its own ``clone()`` when it has one (the
+    consensus package's hand-written copy, several times faster), else `clone`."""
+    own = getattr(replica, "clone", None)
+    return clone(replica) if own is None else own()

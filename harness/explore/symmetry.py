@@ -40,7 +40,7 @@ from typing import Any
 import attrs
 
 from harness.explore.bounds import Bounds
-from harness.explore.clone import clone
+from harness.explore.clone import copy_replica
 
 Perm = tuple[int, ...]
 """A permutation of node ids: ``perm[x]`` is the image of node ``x``."""
@@ -153,7 +153,7 @@ def relabel_replica(r: Any, p: Perm) -> Any:
     """A copy of replica ``r`` with every node id x replaced by p[x] (the replica p(r)
     would be in the permuted state). ``config`` keeps the old ``node_id``: only the
     fingerprint of the copy is used, which does not read it."""
-    c = clone(r)
+    c = copy_replica(r)
     c.node_id = p[r.node_id]
     c._peers = tuple(sorted(p[x] for x in r._peers))
     c._catch_up_target = r._catch_up_target if r._catch_up_target < 0 else p[r._catch_up_target]

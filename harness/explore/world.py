@@ -1,8 +1,8 @@
 """One explored state: replicas, their WALs and state machines, in-flight messages, clients.
 
 A `World` is never changed once built: `World.after(action)` returns the successor (copying
-only the replica that steps, with `harness.explore.clone`) or raises `Found` if a property
-breaks on the way. Actions are tuples, the labels of the explicit schedule:
+only the replica that steps, `harness.explore.clone.copy_replica`) or raises `Found` if a
+property breaks on the way. Actions are tuples, the labels of the explicit schedule:
 
 - ``("tick", n)``: true time moves to node n's timer deadline (if later) and n gets a Tick;
 - ``("deliver", dst, src, msg_repr)``: one copy of an in-flight message is delivered;
@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from consensus import Replica, ReplicaConfig
+from consensus import Replica, ReplicaConfig, Role
 from consensus.effects import (
     Apply,
     InstallSnapshot,
@@ -43,7 +43,7 @@ from consensus.effects import (
 from consensus.events import ClientRead, ClientWrite, Event, Receive, Tick
 from harness.checkers.linearizability import check_linearizability
 from harness.explore.bounds import EXPLORE_TIMING, Bounds
-from harness.explore.clone import clone
+from harness.explore.clone import copy_replica
 from harness.explore.ghost import Found, Ghost, check_s6, check_s6_until, kv_apply, writes_ghost
 from harness.explore.symmetry import (
     Symmetry,
@@ -174,9 +174,20 @@ class World:
             out.extend(("drop", *key) for key in self.msgs)
         if used["dups"] < b.dups:
             out.extend(("dup", *key) for key in self.msgs)
+        # A request a node refuses changes nothing but the op's status, and `after` drops
+        # such successors (a failed op takes part in no check): offer only nodes that serve.
+        writers = readers = None
         for op, (status, _) in enumerate(self.ops):
-            if status == "idle":
-                out.extend(("request", op, n) for n in up)
+            if status != "idle":
+                continue
+            if op < b.writes:
+                if writers is None:
+                    writers = [n for n in up if self.replicas[n].role is Role.LEADER]  # type: ignore[union-attr]
+                out.extend(("request", op, n) for n in writers)
+            else:
+                if readers is None:
+                    readers = [n for n in up if _may_serve_read(self.replicas[n])]
+                out.extend(("request", op, n) for n in readers)
         if used["crashes"] < b.crashes:
             out.extend(("crash", n) for n in up)
         if b.kills and used["kills"] < b.kills:
@@ -303,7 +314,7 @@ class World:
     def _step(self, node: int, event: Event, step: int, first: bool = False) -> None:
         old = self.replicas[node]
         assert old is not None
-        r = old if first else clone(old)
+        r = old if first else copy_replica(old)
         before = None if first else (old.promised, old.commit_index)
         self.replicas[node] = r
         effects = r.step(event, self.now_us)
@@ -411,6 +422,14 @@ class World:
         )
         inflight = sum(c for _, c in self.msgs.values())
         return f"t={self.now_us}us {roles} inflight={inflight} ops={self.ops}"
+
+
+def _may_serve_read(r: Any) -> bool:
+    """False iff ``r`` refuses a strong read at once (`Replica._on_client_read`): a log
+    replica, or a non-leader when strong reads need a lease."""
+    if r.config.is_log_replica:
+        return False
+    return r.role is Role.LEADER or not r.config.flags.strong_read_needs_lease
 
 
 def _msg_order(item: tuple[tuple[int, int, str], Any]) -> tuple[int, int, str]:
