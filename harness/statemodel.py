@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 
 from consensus.membership import is_config
-from storage.kv import Command, KVStore
+from storage.kv import KVStore, command_key
 from storage.simdisk import SimDisk
 
 
@@ -41,7 +41,7 @@ class ChosenLog:
         self._checksums.append(self._kv.checksum())
         if not command:
             return
-        key = Command.decode(command).key
+        key = command_key(command)  # no Command built
         self._slots.setdefault(key, []).append(slot)
         self._values.setdefault(key, []).append(self._kv.get(key))
 

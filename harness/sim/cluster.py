@@ -149,16 +149,17 @@ class Cluster:
         self, node: int, client_id: int, request_id: int, outcome: ClientOutcome, extra: int
     ) -> None:
         at = self.now + extra + self._client_delay()
-        self._push(at, ANSWER, client_id, (request_id, node, outcome))
+        entry = (at, next(self._seq), ANSWER, client_id, (request_id, node, outcome))
+        heapq.heappush(self.heap, entry)  # `_push`, inlined
 
     def read_served(self, node: int, strong: bool, key: bytes, value: bytes | None) -> None:
         self.checks.read_served(node, strong, key, value)
 
     def set_timer(self, node: int, at_local_us: int) -> None:
         self.timer_at[node] = at_local_us
-        self.timer_gen[node] += 1
+        gen = self.timer_gen[node] = self.timer_gen[node] + 1
         due = self.clocks[node].true_at(at_local_us, self.now)
-        self._push(due, TIMER, node, self.timer_gen[node])
+        heapq.heappush(self.heap, (due, next(self._seq), TIMER, node, gen))  # `_push`, inlined
 
     def add_step_listener(self, listener: StepObserver) -> None:
         """Call ``listener`` after every replica step, after the online checks (before the run;
