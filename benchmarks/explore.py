@@ -1,6 +1,7 @@
 """Explorer speed and memory: distinct states per second for the 3-replica configuration.
 
-    python -m benchmarks.explore [--max-states N] [--quick] [--profile]
+    python -m benchmarks.explore [--max-states N] [--quick] [--profile] [--candidates K]
+                                 [--no-symmetry]
 
 Runs breadth-first `harness.explore.explore` over the default bounds (3 replicas, 1 write,
 1 read, 1 crash, ballots <= 2) until ``--max-states`` distinct states (or exhaustion).
@@ -9,6 +10,8 @@ transitions per CPU second, memory per state (traced allocations alive at the en
 search, divided by the states: the visited table plus the frontier) and a result hash over
 (states, transitions, max depth), which depends only on the code. ``--profile`` adds where
 the CPU time goes, summed by package (consensus, harness.explore, the rest).
+``--candidates K`` / ``--no-symmetry`` measure the symmetry reduction's cost per state
+(`harness.explore.symmetry`).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-states", type=int, default=50_000)
     parser.add_argument("--quick", action="store_true", help="5,000 states")
     parser.add_argument("--profile", action="store_true", help="CPU time by package")
+    parser.add_argument("--candidates", type=int, default=None, help="nodes that may campaign")
+    parser.add_argument("--symmetry", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     logging.getLogger("consensus").setLevel(logging.CRITICAL)
     limit = 5_000 if args.quick else args.max_states
-    bounds = Bounds()
+    bounds = Bounds(candidates=args.candidates, symmetry=args.symmetry)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     result = explore(bounds, max_states=limit)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

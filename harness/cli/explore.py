@@ -1,7 +1,8 @@
 """``paxlab explore [...]``: explicit-state search of the real replicas within bounds.
 
 Prints the bounds first, progress lines on stderr (every 50,000 states), then the results:
-distinct states, transitions, maximum depth, states per second, peak memory, and either
+distinct states, transitions, maximum depth, states per second, peak memory, whether
+symmetry reduction was on (and the group: ``on:2[[1,2]]``), and either
 PASSED (every state within the bounds checked, or the search stopped at ``--max-states``)
 or the violated property, the artifact folder and the length of its schedule. ``--json``
 prints one JSON object instead.
@@ -71,6 +72,14 @@ def _progress(states: int, transitions: int, depth: int) -> None:
           flush=True)
 
 
+def _symmetry_text(sym: dict[str, object]) -> str:
+    """``off``, or ``on`` with the group's order and orbits (``on:1`` = nothing to identify)."""
+    if not sym["enabled"]:
+        return "off"
+    orbits = sym["orbits"]
+    return f"on:{sym['group_order']}" + (f"{orbits}".replace(" ", "") if orbits else "")
+
+
 def _main(args: argparse.Namespace) -> int:
     logging.getLogger("consensus").setLevel(logging.CRITICAL)
     try:
@@ -103,7 +112,7 @@ def _main(args: argparse.Namespace) -> int:
             f"states={result.states} transitions={result.transitions} "
             f"max_depth={result.max_depth} states_per_s={result.states_per_s:.0f} "
             f"elapsed_s={result.elapsed_s:.1f} peak_rss_kb={result.peak_rss_kb} "
-            f"complete={result.complete}"
+            f"complete={result.complete} symmetry={_symmetry_text(data['symmetry'])}"
         )
         if result.violation is None:
             print("PASSED")
