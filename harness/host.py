@@ -14,16 +14,15 @@ Every ``checkpoint_every`` applied slots the host checkpoints the KV store and f
 after which the WAL prefix before it is dropped.
 
 Storage errors (``storage.StorageError``) propagate to the caller: the node fail-stops.
+
+The ports and ``ClientOutcome`` live in `harness.ports`, ``GroupSpec`` and ``Backend`` in
+`harness.backend`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-import attrs
-
-from consensus import Replica, ReplicaConfig, Timing
 from consensus.effects import (
     Apply,
     Effect,
@@ -36,117 +35,22 @@ from consensus.effects import (
     StartReplica,
 )
 from consensus.events import Compact, Event, Tick
-from consensus.quorum import Membership
-from harness.chooser import Chooser
-from storage import WAL, Command, KVStore, SimDisk
-
-
-class ReplicaLike(Protocol):
-    """The part of `consensus.Replica` the host drives."""
-
-    def step(self, event: Any, now_us: int) -> list[Any]: ...
-
-
-class ResultLike(Protocol):
-    ok: bool
-    value: bytes | None
-
-
-class WalLike(Protocol):
-    def append(self, payload: bytes) -> int: ...
-
-    def sync(self) -> Any: ...
-
-    def records(self, start_lsn: int = ...) -> Iterator[tuple[int, bytes]]: ...
-
-    def truncate_prefix(self, lsn: int) -> Any: ...
-
-
-class KvLike(Protocol):
-    applied_lsn: int
-
-    def apply(self, lsn: int, command: bytes) -> Any: ...
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def checksum(self) -> str: ...
-
-    def snapshot(self) -> bytes: ...
-
-    def install_snapshot(self, snapshot: bytes, lsn: int) -> Any: ...
-
-    def checkpoint(self) -> Any: ...
-
-
-class DiskLike(Protocol):
-    last_fsync_latency_us: int
-
-    def crash(self) -> Any: ...
-
-
-@attrs.frozen(kw_only=True)
-class ClientOutcome:
-    """What a node answers a client.
-
-    Attributes:
-        status: ``"ok"`` (served), ``"error"`` (refused), or ``"timeout"`` (set by the client
-            side when no answer came in time).
-        value: for a read, the value (None = absent); for a write, the state machine's result
-            value (append: the new full value; cas: the value after it).
-        applied: for a write, the state machine's ``Result.ok`` (cas: whether it matched).
-        error, leader_hint, indeterminate: from `consensus.effects.Reply`.
-    """
-
-    status: str
-    value: bytes | None = None
-    applied: bool = True
-    error: str | None = None
-    leader_hint: int | None = None
-    indeterminate: bool = False
-
-
-TIMEOUT = ClientOutcome(status="timeout", indeterminate=True)
-
-
-class Transport(Protocol):
-    def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
-        """Send ``msg`` from ``src`` to ``dst``, leaving ``extra_delay_us`` from now."""
-
-
-class ClientPort(Protocol):
-    def answer(
-        self,
-        node: int,
-        client_id: int,
-        request_id: int,
-        outcome: ClientOutcome,
-        extra_delay_us: int,
-    ) -> None:
-        """Deliver ``outcome`` to the client, leaving ``extra_delay_us`` from now."""
-
-    def read_served(self, node: int, strong: bool, key: bytes, value: bytes | None) -> None:
-        """A read was served (for online checks of S6/S9)."""
-
-
-class TimerPort(Protocol):
-    def set_timer(self, node: int, at_local_us: int) -> None: ...
-
-
-class SpawnPort(Protocol):
-    def start_replica(self, node: int, log_replica: bool) -> None:
-        """Start spare ``node`` if it is not running yet (`consensus.effects.StartReplica`)."""
-
-
-StepObserver = Callable[[int, Any, Event, list[Effect], int], None]
-"""Called after every replica step, once its effects are performed: (node, replica, event,
-effects, local time of the step in us). Not called for a step whose effects failed with a
-storage error."""
-
-ReplicaFactory = Callable[[Sequence[bytes], int], ReplicaLike]
-"""Build a replica from the WAL records and the KV store's applied slot."""
-
-StorageOpener = Callable[[Any], tuple[WalLike, KvLike]]
-"""Open (recover) the WAL and KV store on a disk; raises storage.StorageError."""
+from harness.backend import Backend, GroupSpec, MakeReplica, default_backend
+from harness.ports import (
+    TIMEOUT,
+    ClientOutcome,
+    ClientPort,
+    DiskLike,
+    KvLike,
+    ReplicaFactory,
+    ReplicaLike,
+    SpawnPort,
+    StepObserver,
+    StorageOpener,
+    TimerPort,
+    Transport,
+    WalLike,
+)
 
 _RESULTS_KEPT = 4096
 
@@ -317,147 +221,23 @@ class Host:
         self._clients.answer(self.node_id, reply.client_id, reply.request_id, outcome, delay_us)
 
 
-MakeReplica = Callable[..., ReplicaLike]
-"""``make(node_id=, members=, timing=, variant=, choose=, records=, applied_slot=, **group)``
-where ``group`` is `GroupSpec.replica_kwargs` (empty for a group without spares)."""
-
-
-@attrs.frozen(kw_only=True)
-class GroupSpec:
-    """Which nodes a simulated group has beyond its storage replicas ``0..replicas-1``.
-
-    ``log_members`` are log replicas of the initial configuration (they run from the start);
-    ``log_spares`` and ``spares`` (storage) are started only when a healing leader adds them;
-    ``dead_after_us`` is the leader's failure detector (`consensus.ReplicaConfig.
-    replica_dead_after_us`; 0 = no healing).
-    """
-
-    replicas: int
-    log_members: tuple[int, ...] = ()
-    log_spares: tuple[int, ...] = ()
-    spares: tuple[int, ...] = ()
-    dead_after_us: int = 0
-
-    @classmethod
-    def for_run(
-        cls, replicas: int, healing: bool, dead_after_us: int, log_replicas: int = 0
-    ) -> GroupSpec:
-        """The group of a run: storage replicas, then ``log_replicas`` log replicas, then
-        (with ``healing``) one log spare and one storage spare.
-
-        Raises ValueError for a configuration that cannot be safe
-        (`consensus.quorum.Membership`: more log replicas than storage replicas).
-        """
-        logs = tuple(range(replicas, replicas + log_replicas))
-        Membership(tuple(range(replicas)), logs)
-        if not healing:
-            return cls(replicas=replicas, log_members=logs)
-        spare = replicas + log_replicas
-        return cls(
-            replicas=replicas,
-            log_members=logs,
-            log_spares=(spare,),
-            spares=(spare + 1,),
-            dead_after_us=dead_after_us,
-        )
-
-    @property
-    def members(self) -> tuple[int, ...]:
-        """The initial storage replicas."""
-        return tuple(range(self.replicas))
-
-    @property
-    def nodes(self) -> tuple[int, ...]:
-        """Every node that may ever run, sorted."""
-        return tuple(sorted(self.members + self.log_members + self.log_spares + self.spares))
-
-    @property
-    def initial(self) -> Membership:
-        """The initial configuration."""
-        return Membership(self.members, self.log_members)
-
-    def replica_kwargs(self) -> dict[str, Any]:
-        """Extra `MakeReplica` arguments (none for a plain group, so stand-ins need not know)."""
-        if not (self.log_members or self.log_spares or self.spares):
-            return {}
-        return {
-            "log_members": self.log_members,
-            "spares": self.spares,
-            "log_spares": self.log_spares,
-            "replica_dead_after_us": self.dead_after_us,
-        }
-
-
-@attrs.frozen(kw_only=True)
-class Backend:
-    """What a simulated node runs: the replica, its storage, its disk, the command encoding.
-
-    `default_backend` is the real thing (`consensus.Replica` on `storage`); tests may pass
-    stand-ins. ``make_disk(node, faults, chooser)`` builds a node's disk (kept across
-    restarts); ``encode`` builds client commands (`harness.workload.CommandEncoder`).
-    """
-
-    timing: Timing = attrs.field(factory=Timing)
-    make_replica: MakeReplica
-    open_storage: StorageOpener
-    make_disk: Callable[[int, Any, Chooser], Any]
-    encode: Callable[..., bytes]
-
-    def replica_factory(
-        self,
-        node: int,
-        members: tuple[int, ...],
-        variant: str | None,
-        chooser: Chooser,
-        group: GroupSpec | None = None,
-    ) -> ReplicaFactory:
-        """Bind everything but the recovered state, for one node's `Host`."""
-        extra = {} if group is None else group.replica_kwargs()
-
-        def make(records: Sequence[bytes], applied_slot: int) -> ReplicaLike:
-            return self.make_replica(
-                node_id=node,
-                members=members,
-                timing=self.timing,
-                variant=variant,
-                choose=chooser.choose,
-                records=records,
-                applied_slot=applied_slot,
-                **extra,
-            )
-
-        return make
-
-
-def default_backend(timing: Timing | None = None) -> Backend:
-    """`consensus.Replica` over `storage.WAL` and `storage.KVStore` on a `storage.SimDisk`."""
-
-    def make_replica(**kw: Any) -> ReplicaLike:
-        config = ReplicaConfig(
-            node_id=kw["node_id"],
-            members=kw["members"],
-            timing=kw["timing"],
-            variant=kw["variant"],
-            log_members=kw.get("log_members", ()),
-            spares=kw.get("spares", ()),
-            log_spares=kw.get("log_spares", ()),
-            replica_dead_after_us=kw.get("replica_dead_after_us", 0),
-        )
-        return Replica(config, kw["choose"], records=kw["records"], applied_slot=kw["applied_slot"])
-
-    def open_storage(disk: Any) -> tuple[WalLike, KvLike]:
-        return WAL.open(disk, "wal"), KVStore.open(disk, "kv")
-
-    def make_disk(node: int, faults: Any, chooser: Chooser) -> Any:
-        return SimDisk(node, faults=faults, choose=chooser.choose)
-
-    def encode(**kw: Any) -> bytes:
-        return Command(**kw).encode()
-
-    return Backend(
-        timing=timing or Timing(),
-        make_replica=make_replica,
-        open_storage=open_storage,
-        make_disk=make_disk,
-        encode=encode,
-    )
+__all__ = [  # the ports and the backend are re-exported: `from harness.host import ...` works
+    "TIMEOUT",
+    "Backend",
+    "ClientOutcome",
+    "ClientPort",
+    "DiskLike",
+    "GroupSpec",
+    "Host",
+    "KvLike",
+    "MakeReplica",
+    "ReplicaFactory",
+    "ReplicaLike",
+    "SpawnPort",
+    "StepObserver",
+    "StorageOpener",
+    "TimerPort",
+    "Transport",
+    "WalLike",
+    "default_backend",
+]

@@ -361,3 +361,16 @@ def test_recover_passes_records_and_applied_slot() -> None:
     )
     host.recover()
     assert seen == [([b"r1", b"r2"], 0)]
+
+
+def test_host_reexports_the_ports_and_the_backend() -> None:
+    import harness.backend
+    import harness.host
+    import harness.ports
+
+    for name in harness.host.__all__:
+        obj = getattr(harness.host, name)
+        homes = [m for m in (harness.ports, harness.backend) if getattr(m, name, None) is obj]
+        assert homes or name == "Host", name
+    assert harness.host.GroupSpec is harness.backend.GroupSpec
+    assert harness.host.TIMEOUT is harness.ports.TIMEOUT
