@@ -282,7 +282,8 @@ class AcceptorCore(CatchUpMixin):
                 if old is None or old.ballot != ballot:
                     self._persist_accept(slot, ballot, command)
             slot += 1
-        self._learn_commit(src, ballot, m.commit_index)
+        if m.commit_index > self.commit_index:
+            self._learn_commit(src, ballot, m.commit_index)
         if self._is_log and m.truncate_to > self._durable.snapshot_slot:
             self._compact_to(min(m.truncate_to, self.commit_index), b"")
         reply = Accepted(

@@ -85,7 +85,7 @@ class LeaderCore(AcceptorCore):
         me = self.node_id
         own = ls.own_stamp_us
         result: int | None = None
-        for info in self._pending_infos():
+        for info in self._pending if not self._cfg_slots else self._pending_infos():
             # a lease must be granted by a quorum of every configuration a successor may use
             times = [own if v == me else stamps[v]
                      for v in info.voters if v == me or v in stamps]
@@ -377,7 +377,10 @@ class LeaderCore(AcceptorCore):
     # ------------------------------------------------------------------ clients
     def _serve_held(self, ls: LeaderState) -> None:
         """Answer held writes (applied) and strong reads (caught up) if serving right now."""
-        if not (ls.pending or ls.reads) or not self.is_serving(self._now):
+        now = self._now  # is_serving(now), inlined
+        t = ls.quorum_stamp_us
+        if (not (ls.pending or ls.reads) or self.commit_index < ls.recovery_slot
+                or now < ls.lease_wait_until_us or t is None or now >= t + self._lease_us):
             return
         applied = self.applied_index
         out = self._out

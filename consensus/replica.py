@@ -101,14 +101,15 @@ class Replica(LeaderCore):
             self._grant_ballot = None
         self._become_follower("start")
 
-    def _receive(self, src: int, msg: object) -> None:
+    def _on_receive(self, ev: Receive) -> None:
+        src, msg = ev.src, ev.msg
         handler = _HANDLERS.get(type(msg))
         if handler is None or src not in self._bit or src == self.node_id:
             logger.warning(
                 "node=%d dropped message from src=%d type=%s", self.node_id, src, type(msg)
             )
             return
-        view: Ballot = msg.ballot  # type: ignore[attr-defined]
+        view: Ballot = msg.ballot
         if view.round > self._max_round:
             self._max_round = view.round
         own = self._lstate.ballot if self._lstate is not None else (
@@ -376,12 +377,14 @@ def _first(pair: tuple[int, Membership]) -> int:
     return pair[0]
 
 
-def _on_receive(self: Replica, ev: Receive) -> None:
-    self._receive(ev.src, ev.msg)
-
-
 def _on_tick(self: Replica, ev: Tick) -> None:
-    self._step_role(None, None)
+    role = self.role
+    if role is Role.LEADER:
+        self._step_leader(None, None)
+    elif role is Role.CANDIDATE:
+        self._step_candidate(None, None)
+    else:
+        self._step_follower(None, None)
 
 
 def _on_step_down(self: Replica, ev: StepDown) -> None:
@@ -390,7 +393,7 @@ def _on_step_down(self: Replica, ev: StepDown) -> None:
 
 
 _EVENT_HANDLERS: dict[type, Callable[[Replica, Any], None]] = {
-    Receive: _on_receive,
+    Receive: Replica._on_receive,
     Tick: _on_tick,
     ClientWrite: Replica._on_client_write,
     ClientRead: Replica._on_client_read,
@@ -401,10 +404,6 @@ _EVENT_HANDLERS: dict[type, Callable[[Replica, Any], None]] = {
 """Event type -> handler (`Replica.step` dispatches on the exact type)."""
 
 
-def _on_role_message(self: Replica, src: int, msg: object) -> None:
-    self._step_role(src, msg)
-
-
 _HANDLERS: dict[type, Callable[[Replica, int, object], None]] = {
     Prepare: Replica._on_prepare,  # type: ignore[dict-item]
     Accept: Replica._on_accept,  # type: ignore[dict-item]
@@ -412,8 +411,8 @@ _HANDLERS: dict[type, Callable[[Replica, int, object], None]] = {
     Probe: Replica._on_probe,  # type: ignore[dict-item]
     CatchUpRequest: Replica._on_catch_up_request,  # type: ignore[dict-item]
     CatchUpReply: Replica._on_catch_up_reply,  # type: ignore[dict-item]
-    Promise: _on_role_message,
-    Nack: _on_role_message,
-    Accepted: _on_role_message,
-    ProbeReply: _on_role_message,
+    Promise: Replica._step_role,
+    Nack: Replica._step_role,
+    Accepted: Replica._step_role,
+    ProbeReply: Replica._step_role,
 }
