@@ -266,6 +266,7 @@ class World:
         r = make_replica(self.bounds, node, self.wals[node])
         self.replicas[node] = r
         self.kvs[node] = {}
+        self.kfps[node] = b"[]"
         self.ghost.on_recover(node, r, self._where(node, step))
         self._step(node, Tick(), step, first=True)
 
@@ -321,7 +322,8 @@ class World:
         where = self._where(node, step)
         writes = self.bounds.membership or writes_ghost(effects)
         ghost = self._own_ghost() if writes else self.ghost
-        kv = self.kvs[node] = dict(self.kvs[node])
+        kv = self.kvs[node]
+        kv_owned = False  # copied on the first Apply (most steps apply nothing)
         results: dict[int, tuple[bool, bytes | None]] = {}
         msgs: dict[tuple[int, int, str], tuple[object, int]] | None = None
         starting: list[int] = []
@@ -352,6 +354,9 @@ class World:
             elif t is Apply:
                 assert isinstance(e, Apply)
                 ghost.on_apply(node, e.slot, e.command, where)
+                if not kv_owned:
+                    kv = self.kvs[node] = dict(kv)
+                    kv_owned = True
                 results[e.slot] = kv_apply(kv, e.command)
             elif t is Reply:
                 assert isinstance(e, Reply)
@@ -386,7 +391,8 @@ class World:
             if v is not None:
                 raise Found(v)
         self.rfps[node] = r.state_fingerprint()
-        self.kfps[node] = repr(sorted(kv.items())).encode()
+        if kv_owned:
+            self.kfps[node] = repr(sorted(kv.items())).encode()
         if not self.sym.trivial:
             self.sfps[node] = tuple(replica_fingerprint(r, p) for p in self.sym.perms[1:])
         for spare in starting:
