@@ -9,7 +9,8 @@ Checked here (names as in DESIGN.md section 2):
   (slot, ballot): a majority of the members, or with membership changes a quorum of the
   configuration that decides that (slot, ballot) (`harness.quorum_view`); two chosen values
   for one slot, or two values proposed for one (slot, ballot), violate S1. Durable acceptance
-  is read from the `AcceptRecord` of each `Persist`.
+  is read from the `AcceptRecord` of each `Persist` (`harness.accepts`, which also keeps the
+  chosen log the other checks read).
 - S2 applied prefixes agree: every `Apply(slot, command)` applies the chosen command of that slot.
 - S3 promises never go backwards: a replica's promised ballot never drops within an incarnation,
   and after a restart it is at least every ballot the node ever sent a `Promise` or an `Accepted`
@@ -41,32 +42,17 @@ from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, Serv
 from consensus.membership import is_config
 from consensus.messages import Accepted, Promise
 from consensus.quorum import Membership
-from consensus.records import AcceptRecord, decode_record, encode_record
+from consensus.records import AcceptRecord, encode_record
+from harness.accepts import AcceptVotes, Where
 from harness.membership_invariants import MembershipInvariants
-from harness.quorum_view import QuorumView
 from harness.runspec import Violation
-from harness.statemodel import ChosenLog
 
-_Handler = Callable[[int, Any, Any, "_Where"], "Violation | None"]
+_Handler = Callable[[int, Any, Any, Where], "Violation | None"]
 _PROMISING = (Promise, Accepted)  # messages that promise their ballot to the receiver
 
 
-def _ignore(node_id: int, replica: Any, effect: Any, where: _Where) -> None:
+def _ignore(node_id: int, replica: Any, effect: Any, where: Where) -> None:
     """Effects no online invariant looks at (timers, unknown kinds)."""
-
-
-class _Where:
-    """When and at which node a check runs (the common part of every `Violation`)."""
-
-    __slots__ = ("node", "step", "time_us")
-
-    def __init__(self, time_us: int, step: int, node: int) -> None:
-        self.time_us = time_us
-        self.step = step
-        self.node = node
-
-    def fields(self) -> dict[str, Any]:
-        return {"time_us": self.time_us, "step": self.step, "node": self.node}
 
 
 class OnlineInvariants:
@@ -78,26 +64,18 @@ class OnlineInvariants:
     """
 
     def __init__(self, members: Sequence[int]) -> None:
-        self.members = tuple(sorted(members))
-        self.quorum = len(self.members) // 2 + 1
-        self._view = QuorumView(Membership(self.members, ()))
-        # (slot, ballot round, ballot node) -> command proposed, and -> the nodes that durably
-        # accepted it; raw accept record -> its (slot, round, node) and command.
-        self._proposed: dict[tuple[int, int, int], bytes] = {}
-        self._votes: dict[tuple[int, int, int], set[int]] = {}
-        self._accepts: dict[bytes, tuple[tuple[int, int, int], bytes]] = {}
-        self._proposed_by_slot: dict[int, set[bytes]] = {}
-        self.log = ChosenLog()
+        self.votes = AcceptVotes(members)  # S1, and the chosen log
+        self.log = self.votes.log
         self._promised_seen: dict[int, Any] = {}  # volatile promised, per incarnation
         self._promised_sent: dict[int, Any] = {}  # highest ballot promised to peers, ever
         self._commit_seen: dict[int, int] = {}  # per incarnation
         self._max_acked_slot = 0
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
         self._membership = MembershipInvariants()  # S12, S13
-        self._where = _Where(0, 0, 0)  # on_step's, refilled per step
+        self._where = Where(0, 0, 0)  # on_step's, refilled per step
         # The check of each effect type (dispatch by type instead of an isinstance chain).
         self._handlers: dict[type, _Handler] = {
-            Persist: lambda n, r, e, w: self._on_persist(n, e, w),
+            Persist: lambda n, r, e, w: self.votes.on_persist(n, e.records, w),
             Send: self._on_send_effect,
             Apply: lambda n, r, e, w: self._on_apply(n, e, w),
             Reply: lambda n, r, e, w: None if e.slot is None else self._on_ack(r, e.slot, w),
@@ -107,9 +85,17 @@ class OnlineInvariants:
 
     def set_initial(self, initial: Membership) -> None:
         """The group starts in ``initial`` (other nodes are spares); call before any step."""
-        self.members = initial.voters
-        self.quorum = initial.quorum
-        self._view = QuorumView(initial)
+        self.votes.set_initial(initial)
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        """The voting members of the initial configuration."""
+        return self.votes.members
+
+    @property
+    def quorum(self) -> int:
+        """The size of a write quorum of the initial configuration."""
+        return self.votes.quorum
 
     # ---- hooks -------------------------------------------------------------------------
 
@@ -140,7 +126,7 @@ class OnlineInvariants:
             if kind is SetTimer:
                 continue
             if kind is Persist:
-                v = self._on_persist(node_id, effect, where)
+                v = self.votes.on_persist(node_id, effect.records, where)
             elif kind is Apply:
                 v = self._on_apply(node_id, effect, where)
             else:
@@ -194,8 +180,8 @@ class OnlineInvariants:
             for slot, entry in sorted(replica.accepted.items())
         )
         if recovered:
-            where = _Where(true_us, step, node_id)
-            v = self._on_persist(node_id, Persist(records=recovered), where)
+            where = Where(true_us, step, node_id)
+            v = self.votes.on_persist(node_id, recovered, where)
             if v is not None:
                 return v
         sent = self._promised_sent.get(node_id)
@@ -235,7 +221,7 @@ class OnlineInvariants:
         Every acknowledged write is chosen (checked at the acknowledgement), so if the node's
         state machine lost or changed one (a torn page, a bad recovery), its checksum differs.
         """
-        where = _Where(true_us, step, node_id)
+        where = Where(true_us, step, node_id)
         if not self.log.is_chosen_prefix(applied_slot):
             return Violation(
                 property="S4",
@@ -279,65 +265,7 @@ class OnlineInvariants:
 
     # ---- details -----------------------------------------------------------------------
 
-    def _on_persist(self, node_id: int, effect: Persist, where: _Where) -> Violation | None:
-        memo = self._accepts
-        for raw in effect.records:
-            if raw[:1] != b"A":  # only accepted entries matter here; skip decoding the rest
-                continue
-            seen = memo.get(raw)
-            if seen is None:
-                # First sight of these bytes: decode and check them. Other nodes accepting
-                # the same entry persist the same bytes and skip straight to the vote.
-                record = decode_record(raw)
-                assert isinstance(record, AcceptRecord)
-                slot, command = record.slot, record.command
-                key = (slot, record.ballot.round, record.ballot.node)
-                proposed = self._proposed.setdefault(key, command)
-                if proposed != command:
-                    return Violation(
-                        property="S1",
-                        message=(
-                            f"S1: two values proposed for slot {slot} under ballot "
-                            f"{record.ballot}"
-                        ),
-                        slot=slot,
-                        **where.fields(),
-                    )
-                by_slot = self._proposed_by_slot.get(slot)
-                if by_slot is None:
-                    by_slot = self._proposed_by_slot[slot] = set()
-                by_slot.add(command)
-                self._view.on_proposed(slot, key[1:], command, is_config(command))
-                seen = memo[raw] = (key, command)
-            key, command = seen
-            votes = self._votes.get(key)
-            if votes is None:
-                votes = self._votes[key] = set()
-            votes.add(node_id)
-            view = self._view
-            if view.changed:
-                reached = view.config_for(key[0], key[1:]).is_quorum(votes)
-            else:
-                reached = len(votes) == self.quorum
-            if reached:
-                slot = key[0]
-                chosen = self.log.chosen.get(slot)
-                if chosen is not None and chosen != command:
-                    return Violation(
-                        property="S1",
-                        message=f"S1: slot {slot} chosen with two different values",
-                        slot=slot,
-                        **where.fields(),
-                    )
-                if chosen is None:
-                    self.log.choose(slot, command)
-                    if is_config(command):
-                        view.on_chosen(slot, command)
-            if len(votes) == len(self.members):
-                memo.pop(raw, None)  # every member has it: it will rarely be seen again
-        return None
-
-    def _on_send_effect(self, node_id: int, replica: Any, effect: Send, where: _Where) -> None:
+    def _on_send_effect(self, node_id: int, replica: Any, effect: Send, where: Where) -> None:
         msg = effect.msg
         if isinstance(msg, _PROMISING):
             self._note_promise(node_id, msg.ballot)
@@ -348,7 +276,7 @@ class OnlineInvariants:
         if best is None or (ballot is not best and ballot > best):
             self._promised_sent[node_id] = ballot
 
-    def _on_apply(self, node_id: int, effect: Apply, where: _Where) -> Violation | None:
+    def _on_apply(self, node_id: int, effect: Apply, where: Where) -> Violation | None:
         slot = effect.slot
         chosen = self.log.chosen.get(slot)
         if chosen is None:
@@ -359,7 +287,7 @@ class OnlineInvariants:
                 **where.fields(),
             )
         if chosen != effect.command and not (effect.command == b"" and is_config(chosen)):
-            proposed = self._proposed_by_slot.get(slot, set())
+            proposed = self.votes.proposed_by_slot.get(slot, set())
             prop = "S2" if effect.command in proposed or effect.command == b"" else "S14"
             return Violation(
                 property=prop,
@@ -373,7 +301,7 @@ class OnlineInvariants:
             )
         return None
 
-    def _on_snapshot(self, node_id: int, slot: int, where: _Where) -> Violation | None:
+    def _on_snapshot(self, node_id: int, slot: int, where: Where) -> Violation | None:
         if not self.log.is_chosen_prefix(slot):
             return Violation(
                 property="S4",
@@ -383,7 +311,7 @@ class OnlineInvariants:
             )
         return None
 
-    def _on_ack(self, replica: Any, slot: int, where: _Where) -> Violation | None:
+    def _on_ack(self, replica: Any, slot: int, where: Where) -> Violation | None:
         if slot not in self.log.chosen:
             return Violation(
                 property="S10",
@@ -396,7 +324,7 @@ class OnlineInvariants:
             self._max_acked_slot = max(self._max_acked_slot, slot)
         return v
 
-    def _on_strong_read(self, replica: Any, where: _Where) -> Violation | None:
+    def _on_strong_read(self, replica: Any, where: Where) -> Violation | None:
         v = self._check_recovered(replica, "served a strong read", where)
         if v is not None:
             return v
@@ -413,7 +341,7 @@ class OnlineInvariants:
             )
         return None
 
-    def _check_recovered(self, replica: Any, what: str, where: _Where) -> Violation | None:
+    def _check_recovered(self, replica: Any, what: str, where: Where) -> Violation | None:
         role = getattr(replica.role, "value", replica.role)
         if role == "leader" and replica.commit_index < replica.recovery_slot:
             return Violation(
@@ -429,7 +357,7 @@ class OnlineInvariants:
         return None
 
     def _check_monotone(
-        self, node_id: int, promised: Any, commit: int, where: _Where
+        self, node_id: int, promised: Any, commit: int, where: Where
     ) -> Violation | None:
         """S3 and S4 within an incarnation, for the replica's current promised and commit."""
         before = self._promised_seen.get(node_id)
@@ -462,7 +390,7 @@ class OnlineInvariants:
             self._commit_seen[node_id] = commit
         return None
 
-    def _check_reads(self, node_id: int, replica: Any, where: _Where) -> Violation | None:
+    def _check_reads(self, node_id: int, replica: Any, where: Where) -> Violation | None:
         reads, self._pending_reads = self._pending_reads, []
         for reader, strong, key, value in reads:
             if reader != node_id:
