@@ -8,7 +8,8 @@ quorum and lease arithmetic, `Membership` and the one-voter-at-a-time path betwe
 configurations), `membership` (configuration entries in the log, and why they take effect when
 appended), `members` (which configuration is in force at a slot), `healing` (the leader's
 plan to replace a dead storage replica), `messages`, `records` (durable records, replay),
-`roles` (role table and per-role state), `acceptor` / `leader` / `replica` (the state machine).
+`roles` (role table and per-role state), `acceptor` / `leader` / `replica` (the state machine),
+`replica_state` (`Replica.clone()` and the state fingerprint, for the explorer).
 
 Log replicas (`ReplicaConfig.log_members` / ``log_spares``) vote in both phases but never
 campaign, never serve reads (they answer ``Reply(error="log-replica")``) and apply nothing.
