@@ -25,17 +25,18 @@ import attrs
 import trio
 import trio.testing
 
-from consensus.events import ClientRead, ClientWrite, Event, Receive, Tick
+from consensus.events import Event, Receive, Tick
 from harness.checkers.linearizability import check_linearizability
 from harness.chooser import Chooser
 from harness.explore.artifact import read_explore_artifact
 from harness.explore.bounds import EXPLORE_TIMING, Bounds
-from harness.explore.world import KEY, Action, op_spec
+from harness.explore.clients import client_request, op_spec
+from harness.explore.world import Action
 from harness.history import HistoryRecorder
 from harness.host import ClientOutcome, GroupSpec, Host, default_backend
 from harness.invariants import OnlineInvariants
 from harness.runspec import Violation
-from storage import Command, SimDisk
+from storage import SimDisk
 
 
 @attrs.frozen(kw_only=True)
@@ -234,17 +235,8 @@ class _HostWorld:
             self._boot(spare)
 
     def _request(self, op: int, node: int) -> None:
-        f, value = op_spec(self.bounds, op)
-        client = op + 1
-        t = self.now_us * 1000
-        ev: Event
-        if f == "put":
-            command = Command(op="put", key=KEY, value=value, client_id=client, request_id=1)
-            ev = ClientWrite(client_id=client, request_id=1, command=command.encode())
-            self.recorder.invoke(op, "put", "k", value.decode(), time=t)
-        else:
-            ev = ClientRead(client_id=client, request_id=1, key=KEY, strong=True)
-            self.recorder.invoke(op, "get", "k", None, time=t)
+        ev, f, value = client_request(self.bounds, op)
+        self.recorder.invoke(op, f, "k", value, time=self.now_us * 1000)
         self._step(node, ev)
 
     def finish(self) -> None:

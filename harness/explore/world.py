@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from consensus import Replica, ReplicaConfig, Role
+from consensus import Replica, Role
 from consensus.effects import (
     Apply,
     InstallSnapshot,
@@ -40,9 +40,10 @@ from consensus.effects import (
     SetTimer,
     StartReplica,
 )
-from consensus.events import ClientRead, ClientWrite, Event, Receive, Tick
+from consensus.events import Event, Receive, Tick
 from harness.checkers.linearizability import check_linearizability
-from harness.explore.bounds import EXPLORE_TIMING, Bounds
+from harness.explore.bounds import Bounds
+from harness.explore.clients import KEY, client_request, make_replica, nominal, op_spec
 from harness.explore.clone import copy_replica
 from harness.explore.ghost import Found, Ghost, check_s6, check_s6_until, kv_apply, writes_ghost
 from harness.explore.symmetry import (
@@ -53,31 +54,10 @@ from harness.explore.symmetry import (
 )
 from harness.history import HistoryEvent
 from harness.runspec import Violation
-from storage.kv import Command
 
 Action = tuple[Any, ...]
-KEY = b"k"
 
-
-def nominal(label: str, n: int) -> int:
-    """The explorer's `choose`: always the nominal choice 0."""
-    return 0
-
-
-def op_spec(bounds: Bounds, op: int) -> tuple[str, bytes]:
-    """Return (f, value) of client op ``op``: writes ``put k=v<op>`` first, then strong gets."""
-    if op < bounds.writes:
-        return "put", f"v{op}".encode()
-    return "get", b""
-
-
-def make_replica(bounds: Bounds, node: int, records: tuple[bytes, ...] = ()) -> Replica:
-    config = ReplicaConfig(
-        node_id=node, members=bounds.members, timing=EXPLORE_TIMING, variant=bounds.variant,
-        spares=bounds.spare_ids, log_spares=bounds.log_spare_ids,
-        replica_dead_after_us=bounds.dead_after_us or 0,
-    )
-    return Replica(config, nominal, records=records, applied_slot=0)
+__all__ = ["KEY", "Action", "World", "make_replica", "nominal", "op_spec"]
 
 
 class World:
@@ -271,16 +251,7 @@ class World:
         self._step(node, Tick(), step, first=True)
 
     def _request(self, op: int, node: int, step: int) -> None:
-        f, value = op_spec(self.bounds, op)
-        client = op + 1
-        ev: Event
-        if f == "put":
-            command = Command(op="put", key=KEY, value=value, client_id=client, request_id=1)
-            ev = ClientWrite(client_id=client, request_id=1, command=command.encode())
-            hval: Any = value.decode()
-        else:
-            ev = ClientRead(client_id=client, request_id=1, key=KEY, strong=True)
-            hval = None
+        ev, f, hval = client_request(self.bounds, op)
         self.ops[op] = ("sent", node)
         self._history(HistoryEvent(process=op, type="invoke", f=f, key="k", value=hval,
                                    time=self.now_us * 1000))
