@@ -48,10 +48,10 @@ class AcceptVotes:
         self.quorum = len(self.members) // 2 + 1
         self._view = QuorumView(Membership(self.members, ()))
         # (slot, ballot round, ballot node) -> command proposed, and -> the nodes that durably
-        # accepted it; raw accept record -> its (slot, round, node) and command.
+        # accepted it; raw accept record -> its (slot, round, node), command and voters.
         self._proposed: dict[tuple[int, int, int], bytes] = {}
         self._votes: dict[tuple[int, int, int], set[int]] = {}
-        self._accepts: dict[bytes, tuple[tuple[int, int, int], bytes]] = {}
+        self._accepts: dict[bytes, tuple[tuple[int, int, int], bytes, set[int]]] = {}
         self.proposed_by_slot: dict[int, set[bytes]] = {}  # every command proposed per slot
         self.log = ChosenLog()
 
@@ -93,11 +93,11 @@ class AcceptVotes:
                     by_slot = self.proposed_by_slot[slot] = set()
                 by_slot.add(command)
                 self._view.on_proposed(slot, key[1:], command, is_config(command))
-                seen = memo[raw] = (key, command)
-            key, command = seen
-            votes = self._votes.get(key)
-            if votes is None:
-                votes = self._votes[key] = set()
+                votes = self._votes.get(key)
+                if votes is None:
+                    votes = self._votes[key] = set()
+                seen = memo[raw] = (key, command, votes)  # the votes set, shared with _votes
+            key, command, votes = seen
             votes.add(node_id)
             view = self._view
             if view.changed:
