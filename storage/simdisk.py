@@ -43,6 +43,7 @@ FAULT_KINDS = (
 )
 
 _CHANCE_SCALE = 1 << 20
+_THRESHOLDS: dict[float, int] = {}  # probability -> the first draw that is a fault
 
 
 def _probability(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -176,8 +177,10 @@ class SimDisk(Disk):
         """
         if p <= 0.0:
             return False
-        k = max(1, round(p * _CHANCE_SCALE))
-        return self._choose(label, _CHANCE_SCALE) >= _CHANCE_SCALE - k
+        threshold = _THRESHOLDS.get(p)
+        if threshold is None:
+            threshold = _THRESHOLDS[p] = _CHANCE_SCALE - max(1, round(p * _CHANCE_SCALE))
+        return self._choose(label, _CHANCE_SCALE) >= threshold
 
     def _count(self, kind: str) -> None:
         self.fault_counts[kind] += 1
@@ -287,11 +290,11 @@ class SimDisk(Disk):
 
     def write(self, name: str, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset`` (volatile until fsync); may inject write faults."""
-        check_name(name)
         if offset < 0:
             raise ValueError(f"write offset must be non-negative: offset={offset}")
         f = self._files.get(name)
         if f is None:
+            check_name(name)  # names already in the namespace were checked
             f = self._files[name] = _SimFile()  # creation is durable at once
         data = bytes(data)
         if not data:
@@ -351,9 +354,13 @@ class SimDisk(Disk):
 
     def fsync(self, name: str) -> None:
         """Make ``name``'s pending ops durable; may fail (DiskIOError) or be slow."""
-        f = self._file(name)
+        f = self._files.get(name) or self._file(name)
         faults = self.faults
-        failing = self._fail_next_fsync.get(name) or self._fail_next_fsync.get(None)
+        failing = (
+            self._fail_next_fsync.get(name) or self._fail_next_fsync.get(None)
+            if self._fail_next_fsync
+            else None
+        )
         if failing:
             key: str | None = name if self._fail_next_fsync.get(name) else None
             self._fail_next_fsync[key] = failing - 1
