@@ -8,7 +8,7 @@ initial one from `ReplicaConfig`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import attrs
 
 from consensus.config import ReplicaConfig
 from consensus.membership import decode_config, is_config
@@ -16,8 +16,10 @@ from consensus.quorum import Membership
 from consensus.records import DurableState
 
 
-class QuorumInfo(NamedTuple):
-    """A configuration and the facts quorum checks need from it, computed once."""
+@attrs.frozen
+class QuorumInfo:
+    """A configuration and the facts quorum checks need from it, computed once (frozen, so
+    copiers share it)."""
 
     membership: Membership
     voters: tuple[int, ...]
@@ -46,7 +48,8 @@ class ConfigLog:
         self._initial = self.config.initial
         self._cfg_gen = 0
         self._current = self._initial
-        self._pending_key = (-1, -1)
+        self._pending_gen = -1  # _cfg_gen and commit index that _pending was computed for
+        self._pending_commit = -1
         self._pending: tuple[QuorumInfo, ...] = ()
         self._rescan_configs()
 
@@ -118,8 +121,7 @@ class ConfigLog:
         entries (``_cfg_gen``) or the commit index change."""
         if not self._cfg_slots:  # the common case: no change in the log (set by the rescan)
             return self._pending
-        key = (self._cfg_gen, self.commit_index)
-        if key == self._pending_key:
+        if self._pending_gen == self._cfg_gen and self._pending_commit == self.commit_index:
             return self._pending
         out = [self.committed_membership]
         acc = self._durable.accepted
@@ -129,7 +131,7 @@ class ConfigLog:
                 if m != out[-1]:
                     out.append(m)
         self._pending = tuple(self._info(m) for m in out)
-        self._pending_key = key
+        self._pending_gen, self._pending_commit = self._cfg_gen, self.commit_index
         return self._pending
 
     def _config_command_at(self, slot: int) -> tuple[int, bytes]:

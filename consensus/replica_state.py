@@ -37,8 +37,8 @@ SHARED: frozenset[str] = frozenset((
     "_promised", "_max_round", "role", "leader_ballot", "commit_index", "applied_index",
     "_last_heard_us", "_grant_until_us", "_grant_ballot", "_earlier_grants_until_us",
     "_catch_up_from", "_catch_up_retry_us", "_catch_up_target", "_now", "_initial", "_peers",
-    "_peers_key", "_timer_us", "_started", "_lease_us", "_cfg_gen", "_current", "_pending_key",
-    "_pending",
+    "_peers_key", "_timer_us", "_started", "_lease_us", "_cfg_gen", "_current", "_pending_gen",
+    "_pending_commit", "_pending",
 ))
 """Replica attributes holding immutable values (shared by a clone)."""
 
