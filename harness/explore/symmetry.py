@@ -194,22 +194,34 @@ def world_fingerprint(w: Any) -> bytes:
     bytes in any process; under ``w.sym``, the least over the group's relabellings, so
     states that differ by a permutation of interchangeable nodes give equal bytes.
 
-    Uses the per-node caches the world keeps (``rfps``, ``sfps``: each replica's
-    fingerprint, plain and relabelled by each non-identity permutation)."""
+    Uses the caches the world keeps (``rfps``, ``sfps``: each replica's fingerprint, plain
+    and relabelled by each non-identity permutation; ``fpc``: the bytes of the in-flight
+    messages and of the history, valid while the world holds those very objects, which
+    are replaced, never changed in place, by a transition)."""
     now = str(w.now_us).encode()
     used = repr(sorted(w.used.items())).encode()
-    history = repr([(e.process, e.type, e.value) for e in w.history]).encode()
-    keys = [(k, c) for k, (_, c) in w.msgs.items()]
+    msgs, history = w.msgs, w.history
+    cache = w.fpc  # (msgs, their bytes, history, its bytes): both are never changed in place
+    if cache is not None and cache[0] is msgs:
+        mbytes = cache[1]
+    else:
+        mbytes = repr([(k, c) for k, (_, c) in msgs.items()]).encode()
+    if cache is not None and cache[2] is history:
+        hbytes = cache[3]
+    else:
+        hbytes = repr([(e.process, e.type, e.value) for e in history]).encode()
+    w.fpc = (msgs, mbytes, history, hbytes)
     parts: list[bytes] = [now]
     for n, fp in enumerate(w.rfps):
         parts.append(fp)
         parts.append(w.wal_digests[n])
         parts.append(w.kfps[n])
-    parts.append(repr(keys).encode())
+    parts.append(mbytes)
     parts.append(repr(w.ops).encode())
-    parts += (used, history, w.ghost.fingerprint())
+    parts += (used, hbytes, w.ghost.fingerprint())
     best = b"\x00".join(parts)
     sym = w.sym
+    keys = [(k, c) for k, (_, c) in msgs.items()] if not sym.trivial else []
     for k in range(1, len(sym.perms)):
         p, inv = sym.perms[k], sym.inverses[k]
         parts = [now]
@@ -218,7 +230,7 @@ def world_fingerprint(w: Any) -> bytes:
             parts += (w.sfps[x][k - 1], w.wal_digests[x], w.kfps[x])
         parts.append(repr(relabel_msg_keys(keys, p)).encode())
         parts.append(repr(relabel_ops(w.ops, p)).encode())
-        parts += (used, history, w.ghost.fingerprint(p))
+        parts += (used, hbytes, w.ghost.fingerprint(p))
         fp = b"\x00".join(parts)
         if fp < best:
             best = fp

@@ -64,8 +64,8 @@ class World:
     """One state (see the module doc). Build the initial one with `World.initial`."""
 
     __slots__ = (
-        "bounds", "ghost", "ghost_owned", "history", "kfps", "kvs", "msgs", "now_us", "ops",
-        "replicas", "rfps", "sfps", "sym", "timers", "used", "wal_digests", "wals",
+        "bounds", "fpc", "ghost", "ghost_owned", "history", "kfps", "kvs", "msgs", "now_us",
+        "ops", "replicas", "rfps", "sfps", "sym", "timers", "used", "wal_digests", "wals",
     )
 
     bounds: Bounds
@@ -85,6 +85,7 @@ class World:
     kfps: list[bytes]
     sym: Symmetry
     sfps: list[tuple[bytes, ...]]
+    fpc: tuple[Any, bytes, Any, bytes] | None
 
     @classmethod
     def initial(cls, bounds: Bounds) -> World:
@@ -111,6 +112,7 @@ class World:
         w.kfps = [b"[]"] * n
         w.sym = symmetry_for(bounds)
         w.sfps = [()] * n
+        w.fpc = None
         for node in bounds.members:
             w._start(node, 0)
         return w
@@ -134,6 +136,7 @@ class World:
         w.kfps = list(self.kfps)
         w.sym = self.sym
         w.sfps = self.sfps if self.sym.trivial else list(self.sfps)
+        w.fpc = self.fpc
         return w
 
     # ---- transitions ------------------------------------------------------------------
