@@ -77,8 +77,9 @@ class Replica(LeaderCore):
     def step(self, event: Event, now_us: int) -> list[Effect]:
         """Handle ``event`` at local time ``now_us``; return effects in the order to perform.
 
-        Raises TypeError for an event of unknown type (host misuse). A malformed or
-        unexpected message from a peer is dropped and logged, never raised.
+        Raises TypeError for an event of unknown type (host misuse; dispatch is on the exact
+        type, so a subclass of an event class is unknown too). A malformed or unexpected
+        message from a peer is dropped and logged, never raised.
         """
         out: list[Effect] = []
         self._out = out
