@@ -168,3 +168,13 @@ def test_same_verdict_with_and_without_reduction(variant: str | None) -> None:
         assert props[0] is not None  # a real bug, found with one candidate too
     if not symmetry_for(Bounds(**kw)).trivial and props[0] is None:  # type: ignore[arg-type]
         assert results[1].states < results[0].states
+
+
+def test_non_candidates_never_tick_or_campaign() -> None:
+    worlds = _reachable(Bounds(candidates=1, ticks=2, writes=1, reads=0, crashes=1))
+    for w in worlds:
+        assert not any(a[0] == "tick" and a[1] != 0 for a in w.actions())
+        for r in w.replicas[1:]:
+            assert r is not None and r.role.value == "follower"
+    assert any(w.replicas[0] is not None and w.replicas[0].role.value == "leader"
+               for w in worlds)
