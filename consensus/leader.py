@@ -171,6 +171,7 @@ class LeaderCore(AcceptorCore):
         votes = ls.votes
         lo, hi = self.commit_index + 1, ls.next_slot
         truncate_to = self._truncate_point(ls)
+        by_first: dict[int, Accept] = {}  # peers missing the same suffix share one message
         for p in self._peers:
             b = self._bit[p]
             first = hi
@@ -178,15 +179,16 @@ class LeaderCore(AcceptorCore):
                 if not votes[s] & b:
                     first = s
                     break
-            cmds = tuple(acc[s].command for s in range(first, hi))
-            msg = Accept(
-                ballot=ls.ballot,
-                first_slot=first,
-                commands=cmds,
-                commit_index=self.commit_index,
-                stamp_us=now,
-                truncate_to=truncate_to,
-            )
+            msg = by_first.get(first)
+            if msg is None:
+                msg = by_first[first] = Accept(
+                    ballot=ls.ballot,
+                    first_slot=first,
+                    commands=tuple([acc[s].command for s in range(first, hi)]),
+                    commit_index=self.commit_index,
+                    stamp_us=now,
+                    truncate_to=truncate_to,
+                )
             self._send(p, msg)
 
     def _truncate_point(self, ls: LeaderState) -> int:
