@@ -58,6 +58,7 @@ _LAYERS: tuple[tuple[str, str], ...] = (
     ("/harness/quorum_view.py", "online invariants"),
     ("/harness/membership_invariants.py", "online invariants"),
     ("/harness/trace.py", "trace, fingerprint, observer"),
+    ("/harness/observer.py", "trace, fingerprint, observer"),
     ("/harness/checkers/", "linearizability check"),
     ("/harness/workload.py", "clients and history"),
     ("/harness/history.py", "clients and history"),

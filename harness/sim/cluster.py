@@ -22,10 +22,11 @@ from harness.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
 from harness.links import Links
 from harness.nemesis import Nemesis
 from harness.network import Network
+from harness.observer import Observer
 from harness.runspec import RunOptions
 from harness.sim.options import SimOptions
 from harness.sim.queue import ANSWER, DELIVER, NEMESIS_END, START, TICK, TIMER
-from harness.trace import Observer, Trace
+from harness.trace import Trace
 from harness.workload import Workload
 from storage.errors import StorageError
 
