@@ -37,6 +37,18 @@ class MembershipInvariants:
         # may skip `on_step` for a node known not to be one whose membership_changed is False.
         self.log_kind: dict[int, bool] = {}
 
+    def fork(self) -> MembershipInvariants:
+        """An independent copy (the explorer forks the checker with each state)."""
+        other = MembershipInvariants()
+        other._chain = dict(self._chain)
+        other._slots = list(self._slots)
+        other.log_kind = dict(self.log_kind)
+        return other
+
+    def history(self) -> tuple[tuple[int, Membership], ...]:
+        """The configurations chosen so far, by slot: what future checks depend on."""
+        return tuple(sorted(self._chain.items()))
+
     def on_step(
         self,
         node_id: int,

@@ -27,7 +27,6 @@ they agree; a found violation is confirmed by `harness.explore.replay`, which ru
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from consensus.ballot import Ballot
@@ -106,7 +105,7 @@ class Ghost:
         g.max_acked = self.max_acked
         g._fp = None
         g.configs = None if self.configs is None else dict(self.configs)
-        g.minv = None if self.minv is None else copy.deepcopy(self.minv)
+        g.minv = None if self.minv is None else self.minv.fork()
         return g
 
     def fingerprint(self, perm: tuple[int, ...] | None = None) -> bytes:
@@ -124,7 +123,7 @@ class Ghost:
             self.max_acked,
         )
         if self.minv is not None:
-            chain = sorted(self.minv._chain.items())  # the S12 checker's history
+            chain = self.minv.history()  # the S12 checker's history
             parts = (*parts, sorted(self.configs.items()) if self.configs else (), chain)
         fp = repr(parts).encode()
         if perm is None:

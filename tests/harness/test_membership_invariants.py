@@ -115,3 +115,14 @@ def test_online_invariants_report_s13_from_the_simulators_hook() -> None:
     online = OnlineInvariants(members=(1, 2))
     v = online.on_step(3, FakeLogReplica(Role.LEADER), object(), [], 10, 10, 1)
     assert v is not None and v.property == "S13"
+
+
+def test_fork_is_independent_and_history_lists_chosen_configurations() -> None:
+    checker = MembershipInvariants()
+    checker._chain[3] = Membership((0, 1, 2), (3,))
+    checker._slots.append(3)
+    copy = checker.fork()
+    copy._chain[7] = Membership((0, 1, 2))
+    copy._slots.append(7)
+    assert checker.history() == ((3, Membership((0, 1, 2), (3,))),)
+    assert [slot for slot, _ in copy.history()] == [3, 7]
