@@ -18,7 +18,7 @@ import enum
 from typing import Any
 
 import attrs
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus import Replica, ReplicaConfig
@@ -248,6 +248,7 @@ def test_clone_is_independent_and_steps_like_deepcopy(actions: list[tuple[str, i
     assert g.checked > 0
 
 
+@settings(max_examples=20)  # six nodes, a deepcopy per step: the dearest test here
 @given(ACTIONS)
 def test_clone_with_log_replica_and_spares(actions: list[tuple[str, int, int]]) -> None:
     g = run_shadowed(actions, n=3, logs=1, log_spares=1, spares=1,
@@ -310,3 +311,13 @@ def test_shared_attributes_hold_immutable_values() -> None:
         for name in SHARED:
             value = getattr(r, name)
             assert not mutable_ids(value), f"{name} holds a mutable value: {value!r}"
+
+
+def test_clone_through_a_healing_membership_change() -> None:
+    """A storage replica dies; the leader adds spares through configuration entries, so the
+    configuration caches (members.ConfigLog) are cloned and compared mid-change too."""
+    actions = [("run", 1000, 0)] * 2 + [("crash", 0, 0)] + [("run", 1000, 0)] * 12
+    g = run_shadowed(actions, n=3, spares=1, log_spares=1, replica_dead_after_us=300_000)
+    changed = [i for i, n in g.nodes.items() if n.alive and n.replica.membership_changed]
+    assert changed, "no configuration entry reached any replica"
+    assert g.checked > 100
