@@ -5,10 +5,11 @@ shadowed: before the real replica steps, a clone and a `copy.deepcopy` of it ste
 event (with the same random draws). Checked at every step: the clone shares no mutable object
 with the original; the clone, the deepcopy and the original give the same effects and end in
 the same structure; stepping the clone (twice, the second time with a tick far in the future)
-leaves the original's structure and fingerprint as they were. The fingerprint is checked
-against the former repr-based one (kept below as the reference): over all states of a
-schedule, two states have equal new fingerprints iff they had equal old ones, so an explorer
-deduplicating by either counts the same states.
+leaves the original's structure and fingerprint as they were; the replica's configuration
+caches (current, committed and pending configurations, peers) equal a from-scratch reading
+of its log. The fingerprint is checked against the former repr-based one (kept below as the
+reference): over all states of a schedule, two states have equal new fingerprints iff they
+had equal old ones, so an explorer deduplicating by either counts the same states.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from hypothesis import strategies as st
 from consensus import Replica, ReplicaConfig
 from consensus.effects import Effect
 from consensus.events import ClientRead, ClientWrite, Event, Tick
+from consensus.membership import decode_config, is_config
 from consensus.messages import Promise
+from consensus.quorum import Membership
 from consensus.records import DurableState
 from consensus.replica_state import (
     ASSEMBLY_FIELDS,
@@ -143,6 +146,34 @@ def old_fingerprint(r: Replica) -> bytes:
     return repr(parts).encode()
 
 
+def check_config_caches(r: Replica) -> None:
+    """The cached configuration facts equal a from-scratch reading of the replica's log."""
+    d = r._durable
+    slots = sorted(s for s, e in d.accepted.items() if is_config(e.command))
+    assert r._cfg_slots == slots
+    base = decode_config(d.config) if d.config else r.config.initial
+
+    def at(slot: int) -> Membership:
+        found = [s for s in slots if s <= slot]
+        return decode_config(d.accepted[found[-1]].command) if found else base
+
+    current = decode_config(d.accepted[slots[-1]].command) if slots else base
+    assert r.membership == current
+    assert r.committed_membership == at(r.commit_index)
+    pending = [at(r.commit_index)]
+    for s in slots:
+        m = decode_config(d.accepted[s].command)
+        if s > r.commit_index and m != pending[-1]:
+            pending.append(m)
+    assert r.pending_memberships() == pending
+    for info in r._pending_infos():
+        m = info.membership
+        assert (info.voters, info.quorum) == (m.voters, m.quorum)
+        assert info.mask == m.mask(r._bit)
+    voters = set(at(r.commit_index).voters) | set(current.voters)
+    assert r._peers == tuple(sorted(voters - {r.node_id}))
+
+
 # ---------------------------------------------------------------------- the shadowed group
 
 
@@ -188,6 +219,7 @@ class ShadowGroup(Group):
         effects = super().step(i, event)
         assert effects == cl_effects
         assert structure(orig) == cl_after
+        check_config_caches(orig)
         self.record_fp(orig)
         self.checked += 1
         self.roles.add(orig.role)
