@@ -146,6 +146,7 @@ def fingerprint(r: Replica) -> bytes:
         None if gb is None else (gb.round, gb.node),
         r._earlier_grants_until_us,
         r._timer_us,
+        (r._catch_up_from, r._catch_up_target, r._catch_up_retry_us),
         None if asm is None else (asm.slot, asm.total, bytes(asm.data)),
         None if fs is None else (fs.timeout_us, fs.deadline_us, fs.probe_id, fs.not_hearing),
         None if cs is None else _candidate_parts(cs),

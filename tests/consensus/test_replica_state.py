@@ -353,3 +353,15 @@ def test_clone_through_a_healing_membership_change() -> None:
     changed = [i for i, n in g.nodes.items() if n.alive and n.replica.membership_changed]
     assert changed, "no configuration entry reached any replica"
     assert g.checked > 100
+
+
+def test_catch_up_progress_is_part_of_the_fingerprint() -> None:
+    """Two replicas that differ only in catch-up progress act differently (whether a retry
+    is due, which peer is asked next), so the explorer must not merge them."""
+    base = _replicas_in_every_role()[0]
+    for attr, value in (("_catch_up_from", 7), ("_catch_up_target", 2),
+                        ("_catch_up_retry_us", 123_456)):
+        other = base.clone()
+        setattr(other, attr, value)
+        assert getattr(base, attr) != value
+        assert other.state_fingerprint() != base.state_fingerprint(), attr
