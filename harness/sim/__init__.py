@@ -21,7 +21,7 @@ live replica must have applied the same slots to the same state); then a strong 
 every key; then the linearizability check of the history (S8). The first violation ends the
 run. `run` returns a `RunResult`; ``run(options, replay=result.choices)`` repeats it.
 
-With the ``permanent`` fault the group also has spare nodes (`harness.host.GroupSpec`: a log
+With the ``permanent`` fault the group also has spare nodes (`harness.backend.GroupSpec`: a log
 spare and a storage spare), which run nothing until a healing leader's ``StartReplica``
 starts them; clients address storage nodes only. A node failed for good never restarts; the
 liveness phase then also requires that the leader healed the group (see `not_converged`).
