@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # Fault events that open an interval on their lane, the kind of interval, and what closes it.
 _OPENERS: dict[str, str] = {
     "crash": "down", "pause": "paused", "partition": "partitioned", "loss": "lossy",
+    "permanent": "down",  # never closed: down until the end of the run
 }
 _CLOSERS: dict[str, tuple[str, ...]] = {
     "restart": ("crash",), "resume": ("pause",), "heal": ("partition", "loss"),

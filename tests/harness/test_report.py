@@ -77,6 +77,19 @@ def test_fault_lanes_pair_intervals_and_keep_instants() -> None:
     assert fault_lanes([]) == ()
 
 
+def test_permanent_failure_is_down_to_the_end_and_a_spare_start_an_instant() -> None:
+    timeline = [
+        {"time_us": 100, "kind": "fault", "fault": "permanent", "nodes": [2],
+         "detail": "failed for good"},
+        {"time_us": 900, "kind": "fault", "fault": "start", "nodes": [3],
+         "detail": "spare started as a log replica"},
+    ]
+    lanes = {lane.name: lane for lane in fault_lanes(timeline)}
+    down = lanes["node 2"].spans
+    assert [(s.start_us, s.end_us, s.kind) for s in down] == [(100, None, "down")]
+    assert lanes["node 3"].spans == () and lanes["node 3"].points[0][0] == 900
+
+
 def test_leader_lanes_show_lease_wait_overlap_and_crash() -> None:
     timeline = [
         {"time_us": 0, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "elected"},
