@@ -7,6 +7,10 @@ log spare again. These runs must stay safe, converge healed, and repeat bit for 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,6 +69,25 @@ def test_permanent_runs_repeat_bit_for_bit() -> None:
     assert _faults(first, "permanent")
     assert run(options, keep_trace=False).fingerprint == first.fingerprint
     assert run(options, replay=first.choices, keep_trace=False).fingerprint == first.fingerprint
+
+
+_SCRIPT = (
+    "from harness.runspec import FAULTS, RunOptions\n"
+    "from harness.sim import run\n"
+    "print(run(RunOptions(seed=2, faults=FAULTS, ops=300), keep_trace=False).fingerprint)\n"
+)
+
+
+def test_permanent_runs_are_the_same_across_processes_and_hash_seeds() -> None:
+    root = Path(__file__).resolve().parents[2]
+    prints = []
+    for hash_seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, cwd=root,
+                             capture_output=True, text=True, check=True)
+        prints.append(out.stdout.strip())
+    here = run(RunOptions(seed=2, faults=FAULTS, ops=300), keep_trace=False).fingerprint
+    assert prints == [here, here]
 
 
 def test_one_step_swap_is_caught_within_500_seeds() -> None:
