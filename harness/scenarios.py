@@ -73,7 +73,7 @@ class ReplicaLossOptions:
             )
         if self.log_replicas < 0:
             raise ValueError(f"log_replicas must be >= 0, got log_replicas={self.log_replicas}")
-        ids = range(1, self.replicas + self.log_replicas + 1)
+        ids = range(self.replicas + self.log_replicas)  # node ids as the simulator numbers them
         Membership(tuple(ids[: self.replicas]), tuple(ids[self.replicas :]))
         if self.replicas < 3:  # one loss leaves no quorum to heal with
             raise ValueError(
