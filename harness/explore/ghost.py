@@ -135,15 +135,15 @@ class Ghost:
     def on_persist(
         self, node: int, records: tuple[bytes, ...], where: dict[str, Any], replica: Any = None
     ) -> None:
+        """Count ``node``'s durable accepts; S1 if two values clash. Without membership a
+        write quorum is a majority; with it, a quorum of the configuration the proposer had
+        in force at the slot (read from its own accept, which it persists first)."""
         for raw in records:
             if raw[:1] != b"A":
                 continue
             rec = decode_record(raw)
             assert isinstance(rec, AcceptRecord)
             key = (rec.slot, rec.ballot)
-            if self.configs is not None:
-                self._on_accept_membership(node, rec, key, where, replica)
-                continue
             proposed = self.proposed.setdefault(key, rec.command)
             if proposed != rec.command:
                 raise Found(Violation(
@@ -151,9 +151,20 @@ class Ghost:
                     message=f"S1: two values proposed for slot {rec.slot} under ballot "
                             f"{rec.ballot}",
                 ))
+            cfg = None
+            if self.configs is not None:
+                cfg = self.configs.get(key)
+                if cfg is None:
+                    if rec.ballot.node != node or replica is None:
+                        return
+                    cfg = self.configs[key] = replica.config_at(rec.slot)
             mask = self.votes.get(key, 0) | (1 << node)
             self.votes[key] = mask
-            if mask.bit_count() == self.quorum:
+            if cfg is None:
+                reached = mask.bit_count() == self.quorum
+            else:
+                reached = sum(1 for v in cfg.voters if mask >> v & 1) >= cfg.quorum
+            if reached:
                 chosen = self.chosen.get(rec.slot)
                 if chosen is not None and chosen != rec.command:
                     raise Found(Violation(
@@ -161,37 +172,6 @@ class Ghost:
                         message=f"S1: slot {rec.slot} chosen with two different values",
                     ))
                 self.chosen[rec.slot] = rec.command
-
-    def _on_accept_membership(
-        self, node: int, rec: AcceptRecord, key: tuple[int, Ballot], where: dict[str, Any],
-        replica: Any,
-    ) -> None:
-        """`on_persist` when configurations change: the quorum is the proposer's."""
-        assert self.configs is not None
-        proposed = self.proposed.setdefault(key, rec.command)
-        if proposed != rec.command:
-            raise Found(Violation(
-                property="S1", slot=rec.slot, **where,
-                message=f"S1: two values proposed for slot {rec.slot} under ballot "
-                        f"{rec.ballot}",
-            ))
-        cfg = self.configs.get(key)
-        if cfg is None:
-            # the proposer persists its own accept first (before its Accept leaves)
-            if rec.ballot.node != node or replica is None:
-                return
-            cfg = self.configs[key] = replica.config_at(rec.slot)
-        mask = self.votes.get(key, 0) | (1 << node)
-        self.votes[key] = mask
-        if sum(1 for v in cfg.voters if mask >> v & 1) < cfg.quorum:
-            return
-        chosen = self.chosen.get(rec.slot)
-        if chosen is not None and chosen != rec.command:
-            raise Found(Violation(
-                property="S1", slot=rec.slot, **where,
-                message=f"S1: slot {rec.slot} chosen with two different values",
-            ))
-        self.chosen[rec.slot] = rec.command
 
     def on_send(self, node: int, msg: object) -> None:
         if isinstance(msg, Promise | Accepted):
