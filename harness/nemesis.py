@@ -181,16 +181,16 @@ class Nemesis:
         return lo + self.chooser.choose(label, max(hi - lo, 0) + 1)
 
     def _pick_up_node(
-        self, label: str, for_good: bool = False, spare: int | None = None
+        self, label: str, for_good: bool = False, exclude: int | None = None
     ) -> int | None:
         """A drawn node that is neither crashed, paused nor failed (None if there is none).
 
         ``for_good``: a storage replica whose loss keeps the nodes that may be lost for good
-        (dead, or with a corrupting disk) within the budget. ``spare``: never this node.
+        (dead, or with a corrupting disk) within the budget. ``exclude``: never this node.
         """
         down = set(self.crashed) | set(self.paused) | set(self.failed) | set(self.dead)
-        if spare is not None:
-            down.add(spare)
+        if exclude is not None:
+            down.add(exclude)
         if for_good:
             down |= set(self.log_nodes)
             lost = set(self.dead) | set(self.failed) | set(self.disk_fault_nodes)
@@ -236,7 +236,7 @@ class Nemesis:
         if self._enabled("clock") and self._should_clock():
             self._clock_fault(cluster)
         if self._enabled("permanent") and self._should_fail_permanently():
-            self._fail_permanently(cluster, spare=None)
+            self._fail_permanently(cluster, exclude=None)
         schedule, now = o.schedule, cluster.now_us()
         while self._scheduled < len(schedule) and schedule[self._scheduled].at_us <= now:
             fault = schedule[self._scheduled]
@@ -244,10 +244,10 @@ class Nemesis:
             if fault.fault == "partition":
                 self.partition(cluster, fault.shape, fault.lasts_us)
             elif self._may_fail_permanently():
-                self._fail_permanently(cluster, spare=cluster.leader())
+                self._fail_permanently(cluster, exclude=cluster.leader())
 
-    def _fail_permanently(self, cluster: Cluster, spare: int | None) -> None:
-        node = self._pick_up_node("nemesis.permanent.node", for_good=True, spare=spare)
+    def _fail_permanently(self, cluster: Cluster, exclude: int | None) -> None:
+        node = self._pick_up_node("nemesis.permanent.node", for_good=True, exclude=exclude)
         if node is not None:
             self.dead.append(node)
             cluster.fail_permanently(node)
