@@ -27,6 +27,7 @@ the freedom to deliver in any order. `fingerprint` is canonical bytes (no ``hash
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from consensus import Replica, Role
@@ -44,8 +45,8 @@ from consensus.events import Event, Receive, Tick
 from harness.checkers.linearizability import check_linearizability
 from harness.explore.bounds import Bounds
 from harness.explore.clients import KEY, client_request, make_replica, nominal, op_spec
-from harness.explore.clone import copy_replica
 from harness.explore.ghost import Found, Ghost, check_s6, check_s6_until, kv_apply, writes_ghost
+from harness.explore.steps import LocalSteps
 from harness.explore.symmetry import (
     Symmetry,
     replica_fingerprint,
@@ -64,8 +65,9 @@ class World:
     """One state (see the module doc). Build the initial one with `World.initial`."""
 
     __slots__ = (
-        "bounds", "fpc", "ghost", "ghost_owned", "history", "kfps", "kvs", "msgs", "now_us",
-        "ops", "replicas", "rfps", "sfps", "sym", "timers", "used", "wal_digests", "wals",
+        "beyond", "bounds", "fpc", "ghost", "ghost_owned", "history", "inflight", "kfps", "kvs",
+        "msgs", "now_us",
+        "ops", "replicas", "rfps", "sfps", "steps", "sym", "timers", "used", "wal_digests", "wals",
     )
 
     bounds: Bounds
@@ -77,6 +79,8 @@ class World:
     wals: list[tuple[bytes, ...]]
     wal_digests: list[bytes]
     msgs: dict[tuple[int, int, str], tuple[object, int]]
+    inflight: int
+    beyond: bool
     ops: list[tuple[str, int]]
     used: dict[str, int]
     history: tuple[HistoryEvent, ...]
@@ -84,8 +88,9 @@ class World:
     ghost_owned: bool
     kfps: list[bytes]
     sym: Symmetry
+    steps: LocalSteps
     sfps: list[tuple[bytes, ...]]
-    fpc: tuple[Any, bytes, Any, bytes] | None
+    fpc: tuple[Any, bytes, Any, bytes, Any, Any, bytes] | None
 
     @classmethod
     def initial(cls, bounds: Bounds) -> World:
@@ -102,6 +107,8 @@ class World:
         w.wals = [() for _ in range(n)]
         w.wal_digests = [b"" for _ in range(n)]
         w.msgs = {}
+        w.inflight = 0
+        w.beyond = False
         w.ops = [("idle", -1)] * (bounds.writes + bounds.reads)
         w.used = {"crashes": 0, "ticks": 0, "drops": 0, "dups": 0}
         if bounds.kills:
@@ -111,6 +118,7 @@ class World:
         w.ghost_owned = True
         w.kfps = [b"[]"] * n
         w.sym = symmetry_for(bounds)
+        w.steps = LocalSteps(bounds, w.sym)
         w.sfps = [()] * n
         w.fpc = None
         for node in bounds.members:
@@ -128,13 +136,16 @@ class World:
         w.wals = list(self.wals)
         w.wal_digests = list(self.wal_digests)
         w.msgs = self.msgs
-        w.ops = list(self.ops)
-        w.used = dict(self.used)
+        w.inflight = self.inflight
+        w.beyond = False
+        w.ops = self.ops  # `ops` and `used` are replaced, never changed in place
+        w.used = self.used
         w.history = self.history
         w.ghost = self.ghost  # forked on the first write (`_own_ghost`)
         w.ghost_owned = False
         w.kfps = list(self.kfps)
         w.sym = self.sym
+        w.steps = self.steps
         w.sfps = self.sfps if self.sym.trivial else list(self.sfps)
         w.fpc = self.fpc
         return w
@@ -190,24 +201,27 @@ class World:
             at = max(self.now_us, self.timers[node])
             check_s6_until(self.replicas, self.now_us, at, step)
             w.now_us = at
-            w.used["ticks"] += 1
-            w._step(node, Tick(), step)
+            w._use("ticks")
+            w._step(node, _TICK, Tick, step)
         elif kind in ("deliver", "drop", "dup"):
             key = (action[1], action[2], action[3])
             msg, count = self.msgs[key]
             msgs = dict(self.msgs)
             if kind == "dup":
                 msgs[key] = (msg, count + 1)
-                w.used["dups"] += 1
+                w._use("dups")
+                w.inflight += 1
             elif count > 1:
                 msgs[key] = (msg, count - 1)
             else:
                 del msgs[key]
+            if kind != "dup":
+                w.inflight -= 1
             w.msgs = msgs
             if kind == "drop":
-                w.used["drops"] += 1
+                w._use("drops")
             elif kind == "deliver":
-                w._step(key[0], Receive(src=key[1], msg=msg), step)
+                w._step(key[0], key[1:], lambda: Receive(src=key[1], msg=msg), step)
         elif kind == "request":
             op, node = action[1], action[2]
             w._request(op, node, step)
@@ -219,25 +233,32 @@ class World:
                 return None
         elif kind == "crash":
             node = action[1]
-            w.used["crashes"] += 1
+            w._use("crashes")
             w._start(node, step)
         elif kind == "kill":
             node = action[1]
-            w.used["kills"] += 1
+            w._use("kills")
             w.replicas[node] = None
             w.rfps[node], w.wal_digests[node], w.kfps[node] = b"killed", b"", b"[]"
             w.sfps[node] = (b"killed",) * (len(w.sym.perms) - 1)
             w.msgs = {k: v for k, v in self.msgs.items() if k[0] != node}
+            w.inflight = sum(c for _, c in w.msgs.values())
         else:
             raise ValueError(f"unknown explore action: action={action!r}")
-        if any(
-            r is not None and r.promised.round > self.bounds.max_round for r in w.replicas
-        ):
+        if w.beyond:  # a stepped replica's ballot is above max_round
             return None
-        if w.msgs is not self.msgs and sum(c for _, c in w.msgs.values()) > self.bounds.inflight:
+        if w.msgs is not self.msgs and w.inflight > self.bounds.inflight:
             return None
         check_s6(w.replicas, w.now_us, step)
         return w
+
+    def _use(self, budget: str) -> None:
+        self.used = {**self.used, budget: self.used[budget] + 1}
+
+    def _set_op(self, op: int, value: tuple[str, int]) -> None:
+        ops = list(self.ops)
+        ops[op] = value
+        self.ops = ops
 
     def _own_ghost(self) -> Ghost:
         if not self.ghost_owned:
@@ -246,19 +267,22 @@ class World:
         return self.ghost
 
     def _start(self, node: int, step: int) -> None:
-        r = make_replica(self.bounds, node, self.wals[node])
+        r, fp, sfps = self.steps.recover(node, self.wal_digests[node], self.wals[node])
         self.replicas[node] = r
+        self.rfps[node] = fp
+        if not self.sym.trivial:
+            self.sfps[node] = sfps
         self.kvs[node] = {}
         self.kfps[node] = b"[]"
         self.ghost.on_recover(node, r, self._where(node, step))
-        self._step(node, Tick(), step, first=True)
+        self._step(node, _TICK, Tick, step, first=True)
 
     def _request(self, op: int, node: int, step: int) -> None:
         ev, f, hval = client_request(self.bounds, op)
-        self.ops[op] = ("sent", node)
+        self._set_op(op, ("sent", node))
         self._history(HistoryEvent(process=op, type="invoke", f=f, key="k", value=hval,
                                    time=self.now_us * 1000))
-        self._step(node, ev, step)
+        self._step(node, op, lambda: ev, step)
 
     def _history(self, event: HistoryEvent) -> None:
         self.history = (*self.history, event)
@@ -268,7 +292,7 @@ class World:
         status, node = self.ops[op]
         if status != "sent":
             return
-        self.ops[op] = ("done", node)
+        self._set_op(op, ("done", node))
         f, wval = op_spec(self.bounds, op)
         if f == "put":
             value = wval.decode()
@@ -286,13 +310,24 @@ class World:
     def _where(self, node: int, step: int) -> dict[str, Any]:
         return {"time_us": self.now_us, "step": step, "node": node}
 
-    def _step(self, node: int, event: Event, step: int, first: bool = False) -> None:
+    def _step(
+        self,
+        node: int,
+        event_key: object,
+        make_event: Callable[[], Event],
+        step: int,
+        first: bool = False,
+    ) -> None:
+        """Step ``node`` by the event ``event_key`` names (``make_event`` builds it; the
+        memo, `harness.explore.steps`, keys on the name) and perform its effects."""
         old = self.replicas[node]
         assert old is not None
-        r = old if first else copy_replica(old)
+        local = self.steps.step(node, old, self.rfps[node], event_key, make_event, self.now_us)
+        r = local.replica
         before = None if first else (old.promised, old.commit_index)
         self.replicas[node] = r
-        effects = r.step(event, self.now_us)
+        effects = local.effects
+        reprs = iter(local.reprs)
         where = self._where(node, step)
         writes = self.bounds.membership or writes_ghost(effects)
         ghost = self._own_ghost() if writes else self.ghost
@@ -318,13 +353,15 @@ class World:
             elif t is Send:
                 assert isinstance(e, Send)
                 ghost.on_send(node, e.msg)
+                msg_repr = next(reprs)
                 if self.replicas[e.dst] is None and e.dst not in starting:
                     continue  # not running (killed, or a spare nobody started): lost
                 if msgs is None:
                     msgs = dict(self.msgs)
-                key = (e.dst, node, repr(e.msg))
+                key = (e.dst, node, msg_repr)
                 have = msgs.get(key)
                 msgs[key] = (e.msg, 1 if have is None else have[1] + 1)
+                self.inflight += 1
             elif t is Apply:
                 assert isinstance(e, Apply)
                 ghost.on_apply(node, e.slot, e.command, where)
@@ -364,11 +401,13 @@ class World:
             v = ghost.minv.on_step(node, r, effects, self.now_us, step)
             if v is not None:
                 raise Found(v)
-        self.rfps[node] = r.state_fingerprint()
+        if r.promised.round > self.bounds.max_round:
+            self.beyond = True
+        self.rfps[node] = local.fp
         if kv_owned:
             self.kfps[node] = repr(sorted(kv.items())).encode()
         if not self.sym.trivial:
-            self.sfps[node] = tuple(replica_fingerprint(r, p) for p in self.sym.perms[1:])
+            self.sfps[node] = local.sfps
         for spare in starting:
             self._start(spare, step)
 
@@ -400,8 +439,7 @@ class World:
         roles = " ".join(
             f"n{n}:{'down' if r is None else r.role.value}" for n, r in enumerate(self.replicas)
         )
-        inflight = sum(c for _, c in self.msgs.values())
-        return f"t={self.now_us}us {roles} inflight={inflight} ops={self.ops}"
+        return f"t={self.now_us}us {roles} inflight={self.inflight} ops={self.ops}"
 
 
 _LINEARIZABLE: dict[tuple[Any, ...], str | None] = {}
@@ -428,6 +466,10 @@ def _may_serve_read(r: Any) -> bool:
     if r.config.is_log_replica:
         return False
     return r.role is Role.LEADER or not r.config.flags.strong_read_needs_lease
+
+
+_TICK = "tick"
+"""The memo's name for a Tick event (deliveries are named (src, repr), requests by op)."""
 
 
 def _msg_order(item: tuple[tuple[int, int, str], Any]) -> tuple[int, int, str]:
