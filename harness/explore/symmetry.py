@@ -199,9 +199,9 @@ def world_fingerprint(w: Any) -> bytes:
     messages and of the history, valid while the world holds those very objects, which
     are replaced, never changed in place, by a transition)."""
     now = str(w.now_us).encode()
-    used = repr(sorted(w.used.items())).encode()
-    msgs, history = w.msgs, w.history
-    cache = w.fpc  # (msgs, their bytes, history, its bytes): both are never changed in place
+    msgs, history, ops, used = w.msgs, w.history, w.ops, w.used
+    # (msgs, their bytes, history, its bytes, ops, used, their bytes): never changed in place
+    cache = w.fpc
     if cache is not None and cache[0] is msgs:
         mbytes = cache[1]
     else:
@@ -210,15 +210,18 @@ def world_fingerprint(w: Any) -> bytes:
         hbytes = cache[3]
     else:
         hbytes = repr([(e.process, e.type, e.value) for e in history]).encode()
-    w.fpc = (msgs, mbytes, history, hbytes)
+    if cache is not None and cache[4] is ops and cache[5] is used:
+        obytes = cache[6]
+    else:
+        obytes = repr(ops).encode() + b"\x00" + repr(sorted(used.items())).encode()
+    w.fpc = (msgs, mbytes, history, hbytes, ops, used, obytes)
     parts: list[bytes] = [now]
     for n, fp in enumerate(w.rfps):
         parts.append(fp)
         parts.append(w.wal_digests[n])
         parts.append(w.kfps[n])
     parts.append(mbytes)
-    parts.append(repr(w.ops).encode())
-    parts += (used, hbytes, w.ghost.fingerprint())
+    parts += (obytes, hbytes, w.ghost.fingerprint())
     best = b"\x00".join(parts)
     sym = w.sym
     keys = [(k, c) for k, (_, c) in msgs.items()] if not sym.trivial else []
@@ -229,8 +232,8 @@ def world_fingerprint(w: Any) -> bytes:
             x = inv[y]
             parts += (w.sfps[x][k - 1], w.wal_digests[x], w.kfps[x])
         parts.append(repr(relabel_msg_keys(keys, p)).encode())
-        parts.append(repr(relabel_ops(w.ops, p)).encode())
-        parts += (used, hbytes, w.ghost.fingerprint(p))
+        parts.append(repr(relabel_ops(ops, p)).encode())
+        parts += (repr(sorted(used.items())).encode(), hbytes, w.ghost.fingerprint(p))
         fp = b"\x00".join(parts)
         if fp < best:
             best = fp
