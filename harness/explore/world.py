@@ -395,7 +395,7 @@ class World:
             elif t is InstallSnapshot:
                 raise RuntimeError("explorer never compacts, yet got InstallSnapshot")
         if msgs is not None:
-            self.msgs = dict(sorted(msgs.items(), key=_msg_order))
+            self.msgs = {k: msgs[k] for k in sorted(msgs)}  # canonical order
         ghost.check_monotone(node, before, r, where)
         if ghost.minv is not None:
             v = ghost.minv.on_step(node, r, effects, self.now_us, step)
@@ -470,7 +470,3 @@ def _may_serve_read(r: Any) -> bool:
 
 _TICK = "tick"
 """The memo's name for a Tick event (deliveries are named (src, repr), requests by op)."""
-
-
-def _msg_order(item: tuple[tuple[int, int, str], Any]) -> tuple[int, int, str]:
-    return item[0]
