@@ -193,8 +193,10 @@ def _random_walks(bounds: Bounds, walks: int, seed: int, max_states: int | None)
     transitions = 0
     max_depth = 0
     limit = bounds.depth if bounds.depth is not None else 200
+    steps = None  # one step memo for every walk
     for _ in range(walks):
-        world = World.initial(bounds)
+        world = World.initial(bounds, steps)
+        steps = world.steps
         seen.add(world.digest())
         path: list[tuple[Action, int]] = []
         for depth in range(limit):

@@ -93,9 +93,10 @@ class World:
     fpc: tuple[Any, bytes, Any, bytes, Any, Any, bytes] | None
 
     @classmethod
-    def initial(cls, bounds: Bounds) -> World:
+    def initial(cls, bounds: Bounds, steps: LocalSteps | None = None) -> World:
         """Every replica started (first Tick at time 0; spares not), nothing in flight, no
-        client op sent."""
+        client op sent. ``steps``: a step memo to share (one made for ``bounds`` already,
+        e.g. by an earlier walk); None makes a new one."""
         w = object.__new__(cls)
         n = bounds.nodes
         w.bounds = bounds
@@ -118,7 +119,7 @@ class World:
         w.ghost_owned = True
         w.kfps = [b"[]"] * n
         w.sym = symmetry_for(bounds)
-        w.steps = LocalSteps(bounds, w.sym)
+        w.steps = LocalSteps(bounds, w.sym) if steps is None else steps
         w.sfps = [()] * n
         w.fpc = None
         for node in bounds.members:
