@@ -20,6 +20,10 @@ def test_the_floor_runs_the_protocol_and_prints_its_rate(
     assert 30 <= acked <= 40  # a few may be refused before the first election settles
     assert delivered >= 4 * acked  # each write: an Accept and an Accepted per follower
     assert re.search(r"floor: [\d,]+ delivered messages per wall second", out)
+    bench.main(["--ops", "40"])
+    again = capsys.readouterr().out
+    assert re.findall(r"result hash: (\w+)", again) == re.findall(r"result hash: (\w+)", out)
+    assert len(re.findall(r"result hash: (\w+)", out)) == 1
 
 
 def test_bad_sizes_are_usage_errors() -> None:
