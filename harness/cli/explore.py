@@ -17,6 +17,8 @@ import argparse
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.explore import Bounds, BoundsError, explore
@@ -67,9 +69,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=_main)
 
 
-def _progress(states: int, transitions: int, depth: int) -> None:
-    print(f"... states={states} transitions={transitions} depth={depth}", file=sys.stderr,
-          flush=True)
+def _progress_printer() -> Callable[[int, int, int], None]:
+    """Progress on stderr, with the wall time so far and the rate (wall time is display
+    only: it is in no verdict and no artifact)."""
+    started = time.perf_counter()
+
+    def progress(states: int, transitions: int, depth: int) -> None:
+        elapsed = time.perf_counter() - started
+        rate = states / elapsed if elapsed > 0 else 0.0
+        print(f"... states={states} transitions={transitions} depth={depth} "
+              f"elapsed={elapsed:.1f}s states_per_s={rate:,.0f}", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def _symmetry_text(sym: dict[str, object]) -> str:
@@ -96,7 +107,7 @@ def _main(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"explore strategy={args.strategy} bounds={bounds.to_json()}", flush=True)
         result = explore(bounds, strategy=args.strategy, max_states=args.max_states,
-                         walks=args.walks, seed=args.seed, progress=_progress)
+                         walks=args.walks, seed=args.seed, progress=_progress_printer())
     except BoundsError as exc:
         print(f"paxlab explore: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

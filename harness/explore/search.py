@@ -26,6 +26,7 @@ from harness.explore.world import Action, World
 from harness.runspec import Violation
 
 PROGRESS_EVERY = 50_000
+"""New states between progress calls (a multiple of FREEZE_EVERY)."""
 FREEZE_EVERY = 2_000
 """New states between `gc.freeze` calls: the states kept are never garbage (the search
 makes no reference cycles), so the collector need not walk them again and again; without

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,16 @@ def test_one_step_swap_cli_finds_s12(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert data["bounds"]["log_spares"] == 1 and data["bounds"]["dead_after_us"] == 50_000
     outcome = replay_explore(out)
     assert outcome.violation is not None and outcome.violation.property == "S12"
+
+
+def test_progress_lines_carry_elapsed_time_and_rate(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.explore import search
+
+    monkeypatch.setattr(search, "FREEZE_EVERY", 500)
+    monkeypatch.setattr(search, "PROGRESS_EVERY", 1_000)
+    assert main(["explore", "--crashes", "0", "--reads", "0", "--max-states", "3000"]) == 0
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("... ")]
+    assert [x.split()[1] for x in lines] == ["states=1000", "states=2000", "states=3000"]
+    assert all(re.search(r" elapsed=\d+\.\ds states_per_s=[\d,]+$", x) for x in lines)
