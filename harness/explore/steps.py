@@ -26,7 +26,7 @@ from consensus.events import Event
 from harness.explore.bounds import Bounds
 from harness.explore.clients import make_replica
 from harness.explore.clone import copy_replica
-from harness.explore.symmetry import Symmetry, replica_fingerprint
+from harness.explore.symmetry import Symmetry, relabelled_fingerprints
 
 MAX_ENTRIES = 200_000
 """Entries kept before the memo starts over (a bound on memory; only speed depends on it)."""
@@ -88,7 +88,8 @@ class LocalSteps:
         r = copy_replica(old)
         effects = r.step(make_event(), now_us)
         reprs = tuple(repr(e.msg) for e in effects if type(e) is Send)
-        local = Local(r, effects, r.state_fingerprint(), self._sfps(r), reprs)
+        local = Local(r, effects, r.state_fingerprint(), relabelled_fingerprints(r, self.sym),
+                      reprs)
         if len(self._steps) >= MAX_ENTRIES:
             self._steps.clear()
         self._steps[key] = local
@@ -103,13 +104,8 @@ class LocalSteps:
         hit = self._recovered.get(key)
         if hit is None:
             r = make_replica(self.bounds, node, records)
-            hit = (r, r.state_fingerprint(), self._sfps(r))
+            hit = (r, r.state_fingerprint(), relabelled_fingerprints(r, self.sym))
             if len(self._recovered) >= MAX_ENTRIES:
                 self._recovered.clear()
             self._recovered[key] = hit
         return hit
-
-    def _sfps(self, r: Replica) -> tuple[bytes, ...]:
-        if self.sym.trivial:
-            return ()
-        return tuple(replica_fingerprint(r, p) for p in self.sym.perms[1:])

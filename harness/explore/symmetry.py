@@ -177,6 +177,12 @@ def replica_fingerprint(r: Any, p: Perm) -> bytes:
     return fp
 
 
+def relabelled_fingerprints(r: Any, sym: Symmetry) -> tuple[bytes, ...]:
+    """``r``'s fingerprint under each of ``sym``'s permutations but the identity, in order
+    (empty for the trivial group): what `world_fingerprint` reads from ``sfps``."""
+    return tuple(replica_fingerprint(r, p) for p in sym.perms[1:])
+
+
 def relabel_ops(ops: list[tuple[str, int]], p: Perm) -> list[tuple[str, int]]:
     """Client ops ``(status, node)`` with their node relabelled (-1: none)."""
     return [(s, n if n < 0 else p[n]) for s, n in ops]
@@ -200,7 +206,7 @@ def world_fingerprint(w: Any) -> bytes:
     are replaced, never changed in place, by a transition)."""
     now = str(w.now_us).encode()
     msgs, history, ops, used = w.msgs, w.history, w.ops, w.used
-    # (msgs, their bytes, history, its bytes, ops, used, their bytes): never changed in place
+    # (msgs, bytes, history, bytes, ops, used, bytes, bytes): none is ever changed in place
     cache = w.fpc
     if cache is not None and cache[0] is msgs:
         mbytes = cache[1]
@@ -211,17 +217,17 @@ def world_fingerprint(w: Any) -> bytes:
     else:
         hbytes = repr([(e.process, e.type, e.value) for e in history]).encode()
     if cache is not None and cache[4] is ops and cache[5] is used:
-        obytes = cache[6]
+        obytes, ubytes = cache[6], cache[7]
     else:
-        obytes = repr(ops).encode() + b"\x00" + repr(sorted(used.items())).encode()
-    w.fpc = (msgs, mbytes, history, hbytes, ops, used, obytes)
+        obytes, ubytes = repr(ops).encode(), repr(sorted(used.items())).encode()
+    w.fpc = (msgs, mbytes, history, hbytes, ops, used, obytes, ubytes)
     parts: list[bytes] = [now]
     for n, fp in enumerate(w.rfps):
         parts.append(fp)
         parts.append(w.wal_digests[n])
         parts.append(w.kfps[n])
     parts.append(mbytes)
-    parts += (obytes, hbytes, w.ghost.fingerprint())
+    parts += (obytes, ubytes, hbytes, w.ghost.fingerprint())
     best = b"\x00".join(parts)
     sym = w.sym
     keys = [(k, c) for k, (_, c) in msgs.items()] if not sym.trivial else []
@@ -233,7 +239,7 @@ def world_fingerprint(w: Any) -> bytes:
             parts += (w.sfps[x][k - 1], w.wal_digests[x], w.kfps[x])
         parts.append(repr(relabel_msg_keys(keys, p)).encode())
         parts.append(repr(relabel_ops(ops, p)).encode())
-        parts += (repr(sorted(used.items())).encode(), hbytes, w.ghost.fingerprint(p))
+        parts += (ubytes, hbytes, w.ghost.fingerprint(p))
         fp = b"\x00".join(parts)
         if fp < best:
             best = fp

@@ -49,7 +49,7 @@ from harness.explore.ghost import Found, Ghost, check_s6, check_s6_until, kv_app
 from harness.explore.steps import LocalSteps
 from harness.explore.symmetry import (
     Symmetry,
-    replica_fingerprint,
+    relabelled_fingerprints,
     symmetry_for,
     world_fingerprint,
 )
@@ -57,6 +57,9 @@ from harness.history import HistoryEvent
 from harness.runspec import Violation
 
 Action = tuple[Any, ...]
+
+_TICK = "tick"
+"""The step memo's name for a Tick event (deliveries are named (src, repr), requests by op)."""
 
 __all__ = ["KEY", "Action", "World", "make_replica", "nominal", "op_spec"]
 
@@ -66,8 +69,8 @@ class World:
 
     __slots__ = (
         "beyond", "bounds", "fpc", "ghost", "ghost_owned", "history", "inflight", "kfps", "kvs",
-        "msgs", "now_us",
-        "ops", "replicas", "rfps", "sfps", "steps", "sym", "timers", "used", "wal_digests", "wals",
+        "msgs", "now_us", "ops", "replicas", "rfps", "sfps", "steps", "sym", "timers", "used",
+        "wal_digests", "wals",
     )
 
     bounds: Bounds
@@ -90,7 +93,7 @@ class World:
     sym: Symmetry
     steps: LocalSteps
     sfps: list[tuple[bytes, ...]]
-    fpc: tuple[Any, bytes, Any, bytes, Any, Any, bytes] | None
+    fpc: tuple[Any, bytes, Any, bytes, Any, Any, bytes, bytes] | None
 
     @classmethod
     def initial(cls, bounds: Bounds, steps: LocalSteps | None = None) -> World:
@@ -211,13 +214,11 @@ class World:
             if kind == "dup":
                 msgs[key] = (msg, count + 1)
                 w._use("dups")
-                w.inflight += 1
             elif count > 1:
                 msgs[key] = (msg, count - 1)
             else:
                 del msgs[key]
-            if kind != "dup":
-                w.inflight -= 1
+            w.inflight += 1 if kind == "dup" else -1
             w.msgs = msgs
             if kind == "drop":
                 w._use("drops")
@@ -425,8 +426,7 @@ class World:
         w = self._fork()
         w.sym = sym
         w.sfps = [
-            (b"killed",) * (len(sym.perms) - 1) if r is None
-            else tuple(replica_fingerprint(r, p) for p in sym.perms[1:])
+            (b"killed",) * (len(sym.perms) - 1) if r is None else relabelled_fingerprints(r, sym)
             for r in self.replicas
         ]
         return w
@@ -467,7 +467,3 @@ def _may_serve_read(r: Any) -> bool:
     if r.config.is_log_replica:
         return False
     return r.role is Role.LEADER or not r.config.flags.strong_read_needs_lease
-
-
-_TICK = "tick"
-"""The memo's name for a Tick event (deliveries are named (src, repr), requests by op)."""

@@ -18,7 +18,7 @@ from consensus.events import Reconfigure
 from consensus.membership import decode_config, is_config
 from consensus.quorum import Membership, quorums_intersect
 from tests.consensus.group import Group
-from tests.consensus.test_replica_random import Checker, _cutter, _dropper
+from tests.consensus.test_replica_random import Checker, _cutter, apply_fault
 
 TARGETS = (
     Membership((1, 2, 3)),
@@ -70,37 +70,19 @@ def run_membership_actions(
     write_no = 0
     for kind, a, b in actions:
         node = g.members[a % n]
-        if kind in ("deliver", "drop") and g.network:
-            idx = b % len(g.network)
-            if kind == "deliver":
-                g.deliver(idx)
-            else:
-                g.network.pop(idx)
-        elif kind == "run":
-            g.run(a * 300, drop=_dropper(g, b))
-        elif kind == "isolate":
-            g.run(b * 300, drop=_cutter(node))
-        elif kind == "pause":
-            g.paused = {node}
-            g.run(b * 300)
-            g.paused = set()
-        elif kind == "write" and g.nodes[node].alive:
+        if kind == "write" and g.nodes[node].alive:
             node = g.leader() or node  # most writes reach the leader, as clients retry there
             write_no += 1
             cmd = b"c%d" % write_no
             c.writes[(1, write_no)] = cmd
             g.write(node, 1, write_no, cmd)
-        elif kind == "crash" and g.nodes[node].alive:
-            g.crash(node)
-        elif kind == "restart" and not g.nodes[node].alive:
-            g.restart(node)
-        elif kind == "compact" and g.nodes[node].alive:
-            g.compact(node)
         elif kind == "reconfig":
             leader = g.leader()
             target = TARGETS[b % len(TARGETS)]
             if leader is not None:
                 g.step(leader, Reconfigure(storage=target.storage, logs=target.logs))
+        else:
+            apply_fault(g, kind, node, a, b)
         c.check()
     return c
 

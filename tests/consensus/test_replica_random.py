@@ -85,41 +85,48 @@ def run_actions(
     write_no = 0
     for kind, a, b in actions:
         node = g.members[a % n]
-        if kind in ("deliver", "drop", "dup") and g.network:
-            idx = b % len(g.network)
-            if kind == "deliver":
-                g.deliver(idx)
-            elif kind == "drop":
-                g.network.pop(idx)
-            else:
-                g.network.append(g.network[idx])
-        elif kind == "run":
-            # deliver everything in flight (dropping about b/2000 of it), then a timer fires
-            g.run(a * 300, drop=_dropper(g, b))
-        elif kind == "isolate":
-            # a partition: node ``node`` is cut off while time runs
-            g.run(b * 300, drop=_cutter(node))
-        elif kind == "pause":
-            # node ``node`` is paused (its clock runs on, it handles nothing) while time runs
-            g.paused = {node}
-            g.run(b * 300)
-            g.paused = set()
-        elif kind == "time":
-            g.advance(b * 200)
-            g.tick_due()
-        elif kind == "write" and g.nodes[node].alive:
+        if kind == "write" and g.nodes[node].alive:
             write_no += 1
             cmd = b"c%d" % write_no
             c.writes[(1, write_no)] = cmd
             g.write(node, 1, write_no, cmd)
-        elif kind == "crash" and g.nodes[node].alive:
-            g.crash(node)
-        elif kind == "restart" and not g.nodes[node].alive:
-            g.restart(node)
-        elif kind == "compact" and g.nodes[node].alive:
-            g.compact(node)
+        else:
+            apply_fault(g, kind, node, a, b)
         c.check()
     return c
+
+
+def apply_fault(g: Group, kind: str, node: int, a: int, b: int) -> None:
+    """Perform a schedule action other than a client request or a reconfiguration
+    (shared with the membership schedules); one that does not apply now does nothing."""
+    if kind in ("deliver", "drop", "dup") and g.network:
+        idx = b % len(g.network)
+        if kind == "deliver":
+            g.deliver(idx)
+        elif kind == "drop":
+            g.network.pop(idx)
+        else:
+            g.network.append(g.network[idx])
+    elif kind == "run":
+        # deliver everything in flight (dropping about b/2000 of it), then a timer fires
+        g.run(a * 300, drop=_dropper(g, b))
+    elif kind == "isolate":
+        # a partition: node ``node`` is cut off while time runs
+        g.run(b * 300, drop=_cutter(node))
+    elif kind == "pause":
+        # node ``node`` is paused (its clock runs on, it handles nothing) while time runs
+        g.paused = {node}
+        g.run(b * 300)
+        g.paused = set()
+    elif kind == "time":
+        g.advance(b * 200)
+        g.tick_due()
+    elif kind == "crash" and g.nodes[node].alive:
+        g.crash(node)
+    elif kind == "restart" and not g.nodes[node].alive:
+        g.restart(node)
+    elif kind == "compact" and g.nodes[node].alive:
+        g.compact(node)
 
 
 def heal_and_check(c: Checker) -> None:
