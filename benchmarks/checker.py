@@ -1,4 +1,4 @@
-"""Linearizability checker speed on synthetic histories (`harness.checkers.synth`).
+"""Linearizability checker speed on synthetic histories (`harness.checks.synth`).
 
     python -m benchmarks.checker            # full sizes, best of 3 runs each
     python -m benchmarks.checker --quick    # 1/10 sizes, one run (a smoke test)
@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.checkers import check_linearizability
-from harness.checkers.synth import generate_history, inject_lost_write, inject_stale_read
-from harness.history import HistoryEvent
+from harness.checks.history import HistoryEvent
+from harness.checks.linearizability import check_linearizability
+from harness.checks.synth import generate_history, inject_lost_write, inject_stale_read
 
 KV: dict[str, Any] = {"model": "kv", "ops": 10_000, "clients": 10, "keys": 100,
                       "info_rate": 0.05, "fail_rate": 0.05}

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         for (filename, _, _), (_, _, tottime, _, _) in stats.items():
             pkg = ("consensus" if "/consensus/" in filename else
                    "harness.explore" if "/harness/explore/" in filename else
-                   "harness.checkers" if "/harness/checkers/" in filename else "other")
+                   "harness.checks" if "/harness/checks/" in filename else "other")
             by_pkg[pkg] = by_pkg.get(pkg, 0.0) + tottime
         total = sum(by_pkg.values()) or 1.0
         for pkg, t in sorted(by_pkg.items(), key=lambda kv: -kv[1]):

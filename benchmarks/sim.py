@@ -4,7 +4,7 @@
 
 Cases (``--case``, default ``default``; ``all`` runs both):
 
-- ``default``: issue 3's default run: 3 replicas, 5 clients, 1,000 ops, all faults.
+- ``default``: the default run: 3 replicas, 5 clients, 1,000 ops, all faults.
 - ``messages``: a message-heavy run, labelled as such: 5 replicas and 20 clients, so each
   write is 8 peer messages instead of 4 and more of the run is message handling.
 
@@ -33,9 +33,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from harness.runspec import RunOptions
 from harness.sim import simulate
-from harness.trace import Trace
+from harness.sim.runspec import RunOptions
+from harness.sim.trace import Trace
 
 CASES: dict[str, dict[str, Any]] = {
     "default": {},
@@ -59,10 +59,10 @@ _LAYERS: tuple[tuple[str, str], ...] = (
     ("/harness/membership_invariants.py", "online invariants"),
     ("/harness/trace.py", "trace, fingerprint, observer"),
     ("/harness/observer.py", "trace, fingerprint, observer"),
-    ("/harness/checkers/", "linearizability check"),
+    ("/harness/checks/", "linearizability check"),
     ("/harness/workload.py", "clients and history"),
     ("/harness/history.py", "clients and history"),
-    ("harness.history", "clients and history"),
+    ("harness.checks.history", "clients and history"),
     ("/harness/", "simulator (queue, host, network, clocks, nemesis)"),
     ("harness.", "simulator (queue, host, network, clocks, nemesis)"),
     ("/trio/", "trio"),

@@ -2,7 +2,7 @@
 
     python -m benchmarks.sim_floor [--ops N] [--replicas N] [--clients N]
 
-Three `harness.host.Host`s (the real `consensus.Replica`, WAL and KV store on a `SimDisk`
+Three `harness.runtime.host.Host`s (the real `consensus.Replica`, WAL and KV store on a `SimDisk`
 without faults, exactly what the simulator runs) driven by a plain loop: a heap of
 deliveries (500 us per link, nothing lost), timers at true time, clients that write ``put``
 commands to the leader, one outstanding each. No trio, no nemesis, no online invariants, no
@@ -23,8 +23,8 @@ import time
 from typing import Any
 
 from consensus.events import ClientWrite, Receive, Tick
-from harness.chooser import Chooser
-from harness.host import ClientOutcome, Host, default_backend
+from harness.runtime.chooser import Chooser
+from harness.runtime.host import ClientOutcome, Host, default_backend
 
 LINK_US = 500
 

@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.runspec import RunOptions
-from harness.sweep import sweep
+from harness.failures.sweep import sweep
+from harness.sim.runspec import RunOptions
 
 TARGET_S_PER_1000 = 300.0
 

@@ -20,17 +20,16 @@ tuple of its items in insertion order, a list a tuple.
 from __future__ import annotations
 
 import marshal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from consensus.ballot import Ballot
 from consensus.records import DurableState
 from consensus.roles import CandidateState, FollowerState, LeaderState, Role
 from consensus.snapshot_stream import Assembly
 
-if TYPE_CHECKING:
-    from consensus.replica import Replica
-
-R = TypeVar("R", bound="Replica")
+R = TypeVar("R")
+"""A `consensus.replica.Replica` (this module takes it structurally, so that the replica
+imports this module and never the other way round)."""
 
 SHARED: frozenset[str] = frozenset((
     "config", "node_id", "_choose", "_flags", "_timing", "_is_log", "_log_kind", "_recovered",
@@ -70,8 +69,9 @@ _FOLLOWER, _CANDIDATE = Role.FOLLOWER, Role.CANDIDATE  # role codes 0, 1; 2 is t
 
 
 # ---------------------------------------------------------------------- clone
-def clone_replica(r: R) -> R:
-    """Return a copy of ``r`` that shares no mutable object with it (see module doc)."""
+def clone_replica(replica: R) -> R:
+    """Return a copy of ``replica`` that shares no mutable object with it (see module doc)."""
+    r: Any = replica
     new = object.__new__(type(r))
     d = r.__dict__.copy()
     d["_bit"] = dict(r._bit)
@@ -101,7 +101,8 @@ def clone_replica(r: R) -> R:
             ls.first_own_slot, ls.target, dict(ls.applied), dict(ls.heard_us),
         )
     new.__dict__ = d
-    return new
+    copy: R = new
+    return copy
 
 
 def _copy_durable(s: DurableState) -> DurableState:
@@ -112,7 +113,7 @@ def _copy_durable(s: DurableState) -> DurableState:
 
 
 # ---------------------------------------------------------------------- fingerprint
-def fingerprint(r: Replica) -> bytes:
+def fingerprint(r: Any) -> bytes:
     """Canonical bytes of ``r``'s state (the layout in the module doc; equal states give
     equal bytes in every process)."""
     d = r._durable

@@ -84,7 +84,7 @@ class SimDiskFaults:
 class SeededChoose:
     """A ``choose(label, n)`` drawing from one `random.Random` per label, seeded by blake2b.
 
-    Matches `harness.chooser.Chooser.choose` in seeded mode (same derivation, ``n == 1``
+    Matches `harness.runtime.chooser.Chooser.choose` in seeded mode (same derivation, ``n == 1``
     draws nothing), without storage importing harness.
     """
 

@@ -4,7 +4,7 @@
 (* "Validating Traces of Distributed Programs Against TLA+ Specifications"). *)
 (*                                                                         *)
 (* TraceData (generated from `paxlab run --trace-ndjson FILE` by           *)
-(* harness.tracevalid.tladata, never committed) defines TraceNodes,        *)
+(* harness.tla.tracevalid.tladata, never committed) defines TraceNodes,        *)
 (* TraceCfg, LeaseUs and TraceLog, the sequence of the trace's lines after *)
 (* its Init line, each a record with every field (absent ones defaulted).  *)
 (*                                                                         *)

@@ -1,7 +1,7 @@
 ---- MODULE TraceData ----
 EXTENDS Integers
 \* A sample (paxlab run --seed 1 --ops 2 --clients 1 --faults none), so that Trace.tla
-\* parses in place; harness.tracevalid.tladata writes the real one next to a copy of it.
+\* parses in place; harness.tla.tracevalid.tladata writes the real one next to a copy of it.
 TraceNodes == {0, 1, 2}
 TraceCfg == {0, 1, 2}
 LeaseUs == 1000000

@@ -1,6 +1,6 @@
 """``paxlab check-history FILE --model register|kv [--timeout S] [--html OUT] [--json]``.
 
-Checks a client history (JSON lines or Jepsen EDN, see `harness.history`) for linearizability
+Checks a client history (JSON lines or Jepsen EDN, see `harness.checks.history`) for linearizability
 (S8) and prints one verdict line: for a violation it names the key, the operation that cannot
 be placed and the length of the longest linearizable prefix found.
 
@@ -18,14 +18,14 @@ import json
 import sys
 from pathlib import Path
 
-from harness.checkers.linearizability import (
+from harness.checks.history import HistoryError, pair_operations, read_history
+from harness.checks.linearizability import (
     DEFAULT_MAX_STATES,
     DEFAULT_TIMEOUT_S,
     check_linearizability,
 )
-from harness.checkers.models import MODELS, get_model
+from harness.checks.models import MODELS, get_model
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
-from harness.history import HistoryError, pair_operations, read_history
 
 EXIT_UNKNOWN = 3
 _PROG = "paxlab check-history"
@@ -97,7 +97,7 @@ def _main(args: argparse.Namespace) -> int:
     result = check_linearizability(ops, model, timeout_s=args.timeout,
                                    max_states=args.max_states)
     if args.html:
-        from harness.htmlreport import linearizability_sections, render_page
+        from harness.failures.htmlreport import linearizability_sections, render_page
 
         page = render_page(f"Linearizability: {path.name}",
                            linearizability_sections(ops, result, source=str(path)))

@@ -22,9 +22,9 @@ from collections.abc import Callable
 
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.explore import Bounds, BoundsError, explore
-from harness.explore.artifact import write_explore_artifact
 from harness.explore.bounds import STRATEGIES
-from harness.runspec import VARIANTS
+from harness.failures.explore_artifact import write_explore_artifact
+from harness.sim.runspec import VARIANTS
 
 _D = Bounds()
 

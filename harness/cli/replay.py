@@ -21,8 +21,9 @@ import argparse
 import logging
 import sys
 
-from harness import sweep as sweep_lib
-from harness.artifact import (
+from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.failures import sweep as sweep_lib
+from harness.failures.artifact import (
     Artifact,
     ArtifactError,
     describe_violation,
@@ -30,8 +31,7 @@ from harness.artifact import (
     read_artifact,
     versions,
 )
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
-from harness.runspec import RunResult
+from harness.sim.runspec import RunResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,7 +86,7 @@ def _main(args: argparse.Namespace) -> int:
 
 def _replay_explore(folder: str) -> int:
     """Run an explore schedule through the simulator's host loop and report its violation."""
-    from harness.explore.replay import replay_explore
+    from harness.failures.explore_replay import replay_explore
 
     try:
         outcome = replay_explore(folder)

@@ -1,9 +1,9 @@
 """``paxlab report ARTIFACT [-o OUT]``: write one self-contained HTML page about an artifact.
 
-The page (see `harness.report`) has the run's header, the client operations per process,
+The page (see `harness.failures.report`) has the run's header, the client operations per process,
 for an S8 violation the checker's explanation, and fault and leader/lease timelines from a
 replay of the artifact. For an explore artifact (`paxlab explore --out`), the page draws the
-schedule as a message-sequence chart and replays it (`harness.report_explore`). ``OUT``
+schedule as a message-sequence chart and replays it (`harness.failures.report_explore`). ``OUT``
 defaults to ``ARTIFACT/report.html``.
 
 Exit codes: 0 the page was written, 2 bad input (missing or corrupt artifact, unwritable
@@ -18,10 +18,10 @@ import logging
 import sys
 from pathlib import Path
 
-from harness import sweep as sweep_lib
-from harness.artifact import ArtifactError, is_explore_artifact
 from harness.cli import EXIT_OK, EXIT_USAGE
-from harness.report import write_report
+from harness.failures import sweep as sweep_lib
+from harness.failures.artifact import ArtifactError, is_explore_artifact
+from harness.failures.report import write_report
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +39,7 @@ def _main(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path(args.artifact) / "report.html"
     try:
         if is_explore_artifact(args.artifact):
-            from harness.report_explore import write_explore_report
+            from harness.failures.report_explore import write_explore_report
 
             path = write_explore_report(args.artifact, out)
         else:

@@ -9,7 +9,7 @@ fingerprint, unsafe). ``--trace-ndjson FILE`` also writes one JSON line per prot
 
 ``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]
 [--partition-s S] [--variant one-step-swap]`` runs a
-named scenario instead (`harness.scenarios`): a storage replica fails for good, the leader
+named scenario instead (`harness.sim.scenarios`): a storage replica fails for good, the leader
 restores the write quorum with a log replica and rebuilds a storage replica; it prints
 ``quorum_restored_after`` and ``replica_rebuilt_after`` (simulated seconds after the failure).
 
@@ -28,8 +28,8 @@ import sys
 from typing import Any
 
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
-from harness.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
-from harness.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
+from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
+from harness.sim.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -235,7 +235,7 @@ def _main(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"paxlab run: {describe_options(options)}", flush=True)
     if args.trace_ndjson:
-        from harness.tracevalid.record import run_to_file
+        from harness.tla.tracevalid.record import run_to_file
 
         try:
             result = run_to_file(options, args.trace_ndjson)

@@ -1,7 +1,7 @@
 """``paxlab shrink ARTIFACT [-o OUT] [--max-runs N]``: minimise a failure artifact.
 
 Replays the artifact, shrinks its choice list while the same property (`Violation.property`)
-still fails (see `harness.shrink`), writes the smallest failing run as a new artifact
+still fails (see `harness.failures.shrink`), writes the smallest failing run as a new artifact
 (default ``<ARTIFACT>-shrunk``) and prints choices, non-zero choices and steps before and
 after. Progress goes to stderr at most about once a second.
 
@@ -24,12 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-from harness import sweep as sweep_lib
-from harness.artifact import ArtifactError, describe_violation, read_artifact, write_artifact
 from harness.cli import EXIT_OK, EXIT_USAGE
 from harness.cli.replay import mismatch_cause
-from harness.runspec import RunResult
-from harness.shrink import shrink_run
+from harness.failures import sweep as sweep_lib
+from harness.failures.artifact import (
+    ArtifactError,
+    describe_violation,
+    read_artifact,
+    write_artifact,
+)
+from harness.failures.shrink import shrink_run
+from harness.sim.runspec import RunResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import sweep as sweep_lib
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.cli.run import parse_faults
-from harness.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
-from harness.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
+from harness.failures import sweep as sweep_lib
+from harness.failures.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
+from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 
 _MAX_SEEDS_SHOWN = 12
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)

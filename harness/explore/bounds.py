@@ -12,8 +12,7 @@ from typing import Any
 
 import attrs
 
-from consensus import Timing
-from harness.runspec import VARIANTS
+from consensus import VARIANTS, Timing
 
 EXPLORE_TIMING = Timing(
     heartbeat_interval_us=50_000,
@@ -52,7 +51,7 @@ class Bounds:
         inflight: most messages in flight at once; a step sending beyond it is not
             explored (an under-approximation that keeps interleavings in check).
         depth: longest path explored; None = unbounded (needs ``ticks``).
-        variant: a deliberately broken protocol (`harness.runspec.VARIANTS`), or None.
+        variant: a deliberately broken protocol (`harness.sim.runspec.VARIANTS`), or None.
         candidates: only nodes 0..candidates-1 may start an election (a non-candidate's
             election timer never fires: its Tick is not an action); None = every storage
             replica. An under-approximation below ``replicas``; it makes the other storage

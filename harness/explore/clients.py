@@ -1,5 +1,5 @@
 """The explorer's replicas and clients, shared by `harness.explore.world` and the host-loop
-replay (`harness.explore.replay`), so both build exactly the same replicas and requests.
+replay (`harness.failures.explore_replay`), so both build exactly the same replicas and requests.
 
 Client op ``i`` (of ``Bounds.writes + Bounds.reads``) is issued once by client ``i + 1``
 with request id 1: writes ``put k=v<i>`` first, then strong reads of ``k``.

@@ -1,11 +1,11 @@
 """History variables of a path (what was proposed, voted, chosen, promised, acknowledged) and
 the safety checks that read them.
 
-These are the checks of `harness.invariants.OnlineInvariants`, with the same definitions and
+These are the checks of `harness.checks.invariants.OnlineInvariants`, with the same definitions and
 property names, kept in a small copy-on-write record because the explorer holds thousands of
 paths at once (an `OnlineInvariants` carries a reference `KVStore` on a disk, too heavy to
 copy per state). tests/harness/explore/test_ghost.py feeds the same steps to both and checks
-they agree; a found violation is confirmed by `harness.explore.replay`, which runs the real
+they agree; a found violation is confirmed by `harness.failures.explore_replay`, which runs the real
 `OnlineInvariants` in the simulator's host loop.
 
 - S1: two values proposed for one (slot, ballot), or a slot chosen (a majority durably
@@ -19,7 +19,7 @@ they agree; a found violation is confirmed by `harness.explore.replay`, which ru
 - S8 (online part): a strong read served at an applied slot below an acknowledged write.
 - S9: a read returns a value other than the chosen log's at the reader's applied slot.
 - S10: a write acknowledged at a slot that is not chosen.
-- S12/S13 (only when membership is explored): `harness.membership_invariants`, whose
+- S12/S13 (only when membership is explored): `harness.checks.membership`, whose
   history (the chain of chosen configurations) is forked with the rest. A slot is then
   chosen when a quorum of the configuration its proposer had in force at that slot (the
   proposer's own log, as the protocol counts it) accepted it under one ballot.
@@ -35,8 +35,8 @@ from consensus.membership import is_config
 from consensus.messages import Accepted, Promise
 from consensus.quorum import Membership
 from consensus.records import AcceptRecord, decode_record
-from harness.membership_invariants import MembershipInvariants
-from harness.runspec import Violation
+from harness.checks.membership import MembershipInvariants
+from harness.checks.violation import Violation
 from storage.kv import Command
 
 

@@ -4,7 +4,7 @@ Each distinct state (by `World.digest`, a blake2b of the canonical fingerprint) 
 once. The visited table keeps, per state, its parent digest and the action that reached it,
 so a violation's trace is rebuilt by walking parents back to the initial state; breadth-first
 search therefore reports a shortest one. Random walks draw only from a seeded
-`harness.chooser.Chooser` (deterministic per seed).
+`harness.runtime.chooser.Chooser` (deterministic per seed).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 import attrs
 
-from harness.chooser import Chooser
+from harness.checks.violation import Violation
 from harness.explore.bounds import STRATEGIES, Bounds, BoundsError
 from harness.explore.ghost import Found
 from harness.explore.symmetry import symmetry_for
 from harness.explore.world import Action, World
-from harness.runspec import Violation
+from harness.runtime.chooser import Chooser
 
 PROGRESS_EVERY = 50_000
 """New states between progress calls (a multiple of FREEZE_EVERY)."""

@@ -42,7 +42,9 @@ from consensus.effects import (
     StartReplica,
 )
 from consensus.events import Event, Receive, Tick
-from harness.checkers.linearizability import check_linearizability
+from harness.checks.history import HistoryEvent
+from harness.checks.linearizability import check_linearizability
+from harness.checks.violation import Violation
 from harness.explore.bounds import Bounds
 from harness.explore.clients import KEY, client_request, make_replica, nominal, op_spec
 from harness.explore.ghost import Found, Ghost, check_s6, check_s6_until, kv_apply, writes_ghost
@@ -53,8 +55,6 @@ from harness.explore.symmetry import (
     symmetry_for,
     world_fingerprint,
 )
-from harness.history import HistoryEvent
-from harness.runspec import Violation
 
 Action = tuple[Any, ...]
 

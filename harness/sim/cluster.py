@@ -1,7 +1,7 @@
 """The simulated cluster: nodes, clocks, network, nemesis and the ports they are driven by.
 
 `Cluster` builds one run's world from the options and the chooser (every draw in a fixed
-order) and implements the ports: for hosts (`harness.host.Transport`, ``ClientPort``,
+order) and implements the ports: for hosts (`harness.runtime.host.Transport`, ``ClientPort``,
 ``TimerPort``, ``SpawnPort``) and for the nemesis (crash, restart, pause, clock changes,
 permanent failures, spares). Stepping a node outside the loop (`_step`) is here too; the loop
 that pops the queue, and steps nodes itself, is `harness.sim.Simulation._advance`.
@@ -16,18 +16,18 @@ from typing import Any
 import attrs
 
 from consensus.events import Receive
-from harness.chooser import Chooser
-from harness.clock import NodeClock, signed_choice
-from harness.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
-from harness.links import Links
-from harness.nemesis import Nemesis
-from harness.network import Network
-from harness.observer import Observer
-from harness.runspec import RunOptions
+from harness.runtime.chooser import Chooser
+from harness.runtime.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
+from harness.sim.clock import NodeClock, signed_choice
+from harness.sim.links import Links
+from harness.sim.nemesis import Nemesis
+from harness.sim.network import Network
+from harness.sim.observer import Observer
 from harness.sim.options import SimOptions
 from harness.sim.queue import ANSWER, DELIVER, NEMESIS_END, START, TICK, TIMER
-from harness.trace import Trace
-from harness.workload import Workload
+from harness.sim.runspec import RunOptions
+from harness.sim.trace import Trace
+from harness.sim.workload import Workload
 from storage.errors import StorageError
 
 
@@ -215,7 +215,7 @@ class Cluster:
         self.status[node] = "dead"
 
     def start_replica(self, node: int, log_replica: bool) -> None:
-        """`harness.host.SpawnPort`: a leader adds spare ``node``; it starts as its own event."""
+        """`harness.runtime.host.SpawnPort`: a leader adds spare ``node`` (its own event)."""
         if self.status.get(node) == "absent":
             self.status[node] = "starting"
             self._push(self.now, START, node, log_replica)

@@ -1,12 +1,12 @@
-"""`SimOptions`: the simulator's settings beyond `harness.runspec.RunOptions`."""
+"""`SimOptions`: the simulator's settings beyond `harness.sim.runspec.RunOptions`."""
 
 from __future__ import annotations
 
 import attrs
 
-from harness.clock import ClockOptions
-from harness.nemesis import NemesisOptions
-from harness.workload import WorkloadOptions
+from harness.sim.clock import ClockOptions
+from harness.sim.nemesis import NemesisOptions
+from harness.sim.workload import WorkloadOptions
 
 
 @attrs.frozen(kw_only=True)
@@ -20,13 +20,13 @@ class SimOptions:
         liveness_check_us: how often convergence is checked.
         fault_phase_max_us: clients start no new operation after this true time.
         failstop_restart_us: a node that fail-stopped on a storage error restarts after this.
-        online_invariants: check `harness.invariants` after every step.
+        online_invariants: check `harness.checks.invariants` after every step.
         check_history: check the history for linearizability (S8) at the end.
         max_steps: a run taking more steps is a liveness failure (a livelock guard).
         replica_dead_after_us: with spares (the ``permanent`` fault), how long a leader hears
             nothing from a storage replica before it replaces it.
         log_replicas: log replicas in the initial configuration (beside ``replicas``).
-        bandwidth_mb_s: per directed link (`harness.links`); 0 = packets have no size.
+        bandwidth_mb_s: per directed link (`harness.sim.links`); 0 = packets have no size.
         snapshot_bytes: with a bandwidth, what a message carrying a snapshot is charged
             (0 = its real size).
     """

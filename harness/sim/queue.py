@@ -7,7 +7,7 @@ depends on ``kind``:
 - `DELIVER`: node, event (a `consensus.events.Receive` or a client request);
 - `TIMER`: node, timer generation (stale generations are ignored);
 - `WAKE`: the `Pending` to time out, None;
-- `ANSWER`: client id, (request id, node, `harness.host.ClientOutcome`);
+- `ANSWER`: client id, (request id, node, `harness.runtime.host.ClientOutcome`);
 - `NEMESIS`: the nemesis' next tick; `NEMESIS_END`: action, node (a fault's scheduled end);
 - `CHECK`: the next liveness check; `START`: node, log replica? (a spare starts).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import trio
 
 from consensus.events import Tick
-from harness.host import TIMEOUT, ClientOutcome
+from harness.runtime.host import TIMEOUT, ClientOutcome
 
 DELIVER, TIMER, WAKE, ANSWER, NEMESIS, NEMESIS_END, CHECK, START = range(8)
 TICK = Tick()  # frozen and field-less: one instance serves every timer

@@ -8,13 +8,13 @@ from collections.abc import Callable, Sequence
 import trio
 import trio.testing
 
-from harness.chooser import Chooser
-from harness.determinism import deterministic_scheduling
-from harness.host import Backend, default_backend
-from harness.runspec import RunOptions, RunResult
+from harness.runtime.chooser import Chooser
+from harness.runtime.host import Backend, default_backend
+from harness.sim.determinism import deterministic_scheduling
 from harness.sim.options import SimOptions
+from harness.sim.runspec import RunOptions, RunResult
 from harness.sim.simulation import Simulation
-from harness.trace import Trace
+from harness.sim.trace import Trace
 
 
 def simulate(

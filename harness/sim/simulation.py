@@ -16,9 +16,9 @@ import trio
 import trio.testing
 
 from consensus.events import Receive
-from harness.chooser import Chooser
-from harness.host import TIMEOUT, Backend
-from harness.runspec import RunOptions, Violation
+from harness.checks.violation import Violation
+from harness.runtime.chooser import Chooser
+from harness.runtime.host import TIMEOUT, Backend
 from harness.sim.cluster import Cluster
 from harness.sim.options import SimOptions
 from harness.sim.queue import (
@@ -35,8 +35,9 @@ from harness.sim.queue import (
     WAKE,
     Pending,
 )
+from harness.sim.runspec import RunOptions
+from harness.sim.trace import Trace
 from harness.sim.turns import Clients, Turns, abort
-from harness.trace import Trace
 from storage.errors import StorageError
 
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)

@@ -16,7 +16,7 @@ import trio
 import trio.testing
 
 from consensus.events import ClientRead, ClientWrite
-from harness.host import ClientOutcome
+from harness.runtime.host import ClientOutcome
 from harness.sim.queue import DELIVER, OVER, SPAWNED, WAKE, Pending
 
 

@@ -1,10 +1,2 @@
-"""Trace validation of simulator runs against the TLA+ spec (issue 7 part 6).
-
-- `writer`: `NdjsonTraceWriter`, one JSON line per spec action a run takes.
-- `record`: `run_traced`, a simulation with the writer attached.
-- `validate`: `validate_lines`, the Python mirror of ``tla/Paxlab.tla``'s actions.
-- `tladata`: the trace as a TLA+ module for ``tla/Trace.tla`` (checked by TLC).
-
-``python -m harness.tracevalid FILE`` validates a trace: exit 0 valid, 1 invalid (first bad
-line and why), 2 bad input.
-"""
+"""Deprecated name of `harness.tla.tracevalid`: ``python -m harness.tracevalid FILE`` keeps
+working and runs the same validator."""

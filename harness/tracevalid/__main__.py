@@ -1,5 +1,5 @@
-"""``python -m harness.tracevalid FILE [--tlc]``: validate an NDJSON trace (see the package doc)."""
+"""``python -m harness.tracevalid FILE [--tlc]``: see `harness.tla.tracevalid`."""
 
-from harness.tracevalid.cli import main
+from harness.tla.tracevalid.cli import main
 
 raise SystemExit(main())

@@ -24,11 +24,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from harness.explore.artifact import write_explore_artifact
 from harness.explore.bounds import Bounds
 from harness.explore.ghost import Found
 from harness.explore.search import ExploreResult
 from harness.explore.world import Action, World
+from harness.failures.explore_artifact import write_explore_artifact
 
 logging.getLogger("consensus").setLevel(logging.CRITICAL)
 
@@ -164,7 +164,7 @@ def test_stateful_finds_unpersisted_promise() -> None:
 
 @pytest.mark.slow
 def test_stateful_failure_shrinks_to_replayable_artifact() -> None:
-    from harness.explore.replay import replay_explore
+    from harness.failures.explore_replay import replay_explore
 
     with pytest.raises(AssertionError, match=r"S3: .*artifact") as info:
         run_state_machine_as_test(

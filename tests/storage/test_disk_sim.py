@@ -270,7 +270,7 @@ def test_same_seed_same_bytes_and_faults() -> None:
 
 
 def test_seeded_choose_matches_harness_chooser() -> None:
-    from harness.chooser import Chooser
+    from harness.runtime.chooser import Chooser
 
     mine, theirs = SeededChoose(9), Chooser(9)
     for label, n in [("x", 10), ("y", 3), ("x", 1000), ("z", 1), ("y", 2)]:

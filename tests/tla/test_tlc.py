@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import tlacheck
-from harness.tlacheck import ModelConfig
+from harness.tla import tlc as tlacheck
+from harness.tla.tlc import ModelConfig
 
 JAR = tlacheck.jar_from_env()
 needs_jar = pytest.mark.skipif(

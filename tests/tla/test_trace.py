@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from harness.runspec import RunOptions
-from harness.tracevalid.record import run_traced
-from harness.tracevalid.tladata import JAR_ENV, TLA_DIR, check_with_tlc, to_tla_module
-from harness.tracevalid.validate import validate_lines
+from harness.sim.runspec import RunOptions
+from harness.tla.tracevalid.record import run_traced
+from harness.tla.tracevalid.tladata import JAR_ENV, TLA_DIR, check_with_tlc, to_tla_module
+from harness.tla.tracevalid.validate import validate_lines
 
 _JAR = os.environ.get(JAR_ENV)
 needs_jar = pytest.mark.skipif(

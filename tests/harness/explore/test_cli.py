@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.explore.artifact import read_explore_artifact
-from harness.explore.replay import replay_explore
+from harness.failures.explore_artifact import read_explore_artifact
+from harness.failures.explore_replay import replay_explore
 
 SMALL = ["--ticks", "1", "--writes", "0", "--reads", "0", "--inflight", "3"]
 

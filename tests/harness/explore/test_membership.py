@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from harness.explore import Bounds, explore, replay_schedule
-from harness.explore.replay import replay_actions
 from harness.explore.world import Action, World
+from harness.failures.explore_replay import replay_actions
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """The explorer's checks (`harness.explore.ghost`) agree with the simulator's
-`OnlineInvariants` run by the host loop (`harness.explore.replay`) on random schedules."""
+`OnlineInvariants` run by the host loop (`harness.failures.explore_replay`) on random schedules."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import logging
 
 from hypothesis import given, settings
 
-from harness import strategies as pst
 from harness.explore import Bounds, replay_schedule
-from harness.explore.replay import replay_actions
 from harness.explore.world import Action
+from harness.failures.explore_replay import replay_actions
+from harness.testing import strategies as pst
 
 logging.getLogger("consensus").setLevel(logging.CRITICAL)
 

@@ -23,7 +23,7 @@ from harness.explore.symmetry import (
     symmetry_for,
 )
 from harness.explore.world import World
-from harness.runspec import VARIANTS
+from harness.sim.runspec import VARIANTS
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """Every broken variant is caught by the explorer, and its trace replays in the host loop
-(`harness.explore.replay`, checked by the simulator's own `OnlineInvariants`) with the same
+(`harness.failures.explore_replay`, checked by the simulator's own `OnlineInvariants`) with the same
 violated property. The correct protocol at the same bounds finds nothing."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.explore import Bounds, explore, replay_schedule
-from harness.explore.replay import replay_actions
+from harness.failures.explore_replay import replay_actions
 
 # Small bounds per variant, enough to show the bug in a few seconds (the defaults take
 # longer; see the slow test below).

@@ -1,0 +1,411 @@
+"""Online safety invariants, checked after every simulator step from the global view.
+
+The simulator calls these hooks; each returns the first `Violation` it finds, or None. They
+read replicas and effects and never change them (STYLE.md: checkers read state, never write it).
+
+Checked here (names as in DESIGN.md section 2):
+
+- S1 agreement: a slot is *chosen* once a write quorum has durably accepted the same
+  (slot, ballot): a majority of the members, or with membership changes a quorum of the
+  configuration that decides that (slot, ballot) (`harness.checks.quorum_view`); two chosen values
+  for one slot, or two values proposed for one (slot, ballot), violate S1. Durable acceptance
+  is read from the `AcceptRecord` of each `Persist` (`harness.checks.accepts`, which also keeps the
+  chosen log the other checks read).
+- S2 applied prefixes agree: every `Apply(slot, command)` applies the chosen command of that slot.
+- S3 promises never go backwards: a replica's promised ballot never drops within an incarnation,
+  and after a restart it is at least every ballot the node ever sent a `Promise` or an `Accepted`
+  for (a promise the peers relied on).
+- S4 commit index monotone and chosen: within an incarnation `commit_index` never drops, and
+  every slot at or below it is chosen.
+- S5 a leader serves nothing (write reply, strong read) before its recovered suffix is committed.
+- S6 at most one replica serving under a lease at any true time (``is_serving`` at each node's
+  local reading of the current true time).
+- S8 (online part) a strong read reflects every write acknowledged before it was served; the full
+  linearizability check runs on the history after the run.
+- S9 every read returns the value of the key in the chosen log at the reader's applied slot.
+- S10 a write is acknowledged only once it is chosen (durable on a write quorum).
+- S14 a command applied at a slot was proposed for that slot (bytes failing their checksum and
+  returned anyway would show up here).
+
+S12 (configuration changes keep quorums intersecting) and S13 (log replicas never lead or serve
+reads) are checked by `harness.checks.membership`, called at the end of `on_step`.
+
+Not checked here: S8 in full (history checker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
+from consensus.membership import is_config
+from consensus.messages import Accepted, Promise
+from consensus.quorum import Membership
+from consensus.records import AcceptRecord, encode_record
+from harness.checks.accepts import AcceptVotes, Where
+from harness.checks.membership import MembershipInvariants
+from harness.checks.violation import Violation
+
+_Handler = Callable[[int, Any, Any, Where], "Violation | None"]
+_PROMISING = (Promise, Accepted)  # messages that promise their ballot to the receiver
+
+
+def _ignore(node_id: int, replica: Any, effect: Any, where: Where) -> None:
+    """Effects no online invariant looks at (timers, unknown kinds)."""
+
+
+class OnlineInvariants:
+    """Watches every step of one run (see the module docstring for what it checks).
+
+    Args:
+        members: ids of the voting members (a majority of them is a write quorum); see
+            `set_initial` for a group whose nodes are not all voters at the start.
+    """
+
+    def __init__(self, members: Sequence[int]) -> None:
+        self.votes = AcceptVotes(members)  # S1, and the chosen log
+        self.log = self.votes.log
+        self._promised_seen: dict[int, Any] = {}  # volatile promised, per incarnation
+        self._promised_sent: dict[int, Any] = {}  # highest ballot promised to peers, ever
+        self._commit_seen: dict[int, int] = {}  # per incarnation
+        self._max_acked_slot = 0
+        self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
+        self._membership = MembershipInvariants()  # S12, S13
+        self._where = Where(0, 0, 0)  # on_step's, refilled per step
+        # The check of each effect type (dispatch by type instead of an isinstance chain).
+        self._handlers: dict[type, _Handler] = {
+            Persist: lambda n, r, e, w: self.votes.on_persist(n, e.records, w),
+            Send: self._on_send_effect,
+            Apply: lambda n, r, e, w: self._on_apply(n, e, w),
+            Reply: lambda n, r, e, w: None if e.slot is None else self._on_ack(r, e.slot, w),
+            ServeRead: lambda n, r, e, w: self._on_strong_read(r, w) if e.strong else None,
+            InstallSnapshot: lambda n, r, e, w: self._on_snapshot(n, e.slot, w),
+        }
+
+    def set_initial(self, initial: Membership) -> None:
+        """The group starts in ``initial`` (other nodes are spares); call before any step."""
+        self.votes.set_initial(initial)
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        """The voting members of the initial configuration."""
+        return self.votes.members
+
+    @property
+    def quorum(self) -> int:
+        """The size of a write quorum of the initial configuration."""
+        return self.votes.quorum
+
+    # ---- hooks -------------------------------------------------------------------------
+
+    def on_step(
+        self,
+        node_id: int,
+        replica: Any,
+        event: object,
+        effects: Sequence[object],
+        true_us: int,
+        local_us: int,
+        step: int,
+    ) -> Violation | None:
+        """Check one node's step after the host performed ``effects``."""
+        where = self._where  # one record, refilled per step: violations copy its fields
+        where.time_us = true_us
+        where.step = step
+        where.node = node_id
+        # The frequent effect types first, inline; the rest by the handler table.
+        effect: Any
+        for effect in effects:
+            kind = type(effect)
+            if kind is Send:
+                msg = effect.msg
+                if isinstance(msg, _PROMISING):
+                    self._note_promise(node_id, msg.ballot)
+                continue
+            if kind is SetTimer:
+                continue
+            if kind is Persist:
+                v = self.votes.on_persist(node_id, effect.records, where)
+            elif kind is Apply:
+                v = self._on_apply(node_id, effect, where)
+            else:
+                handler = self._handlers.get(kind)
+                if handler is None:
+                    handler = self._handler_for(kind)
+                v = handler(node_id, replica, effect, where)
+            if v is not None:
+                return v
+        # S3/S4 monotonicity: nothing to check unless promised or commit_index moved.
+        promised = replica.promised
+        commit = replica.commit_index
+        v = None
+        if (
+            promised is not self._promised_seen.get(node_id)
+            or commit != self._commit_seen.get(node_id, 0)
+        ):
+            v = self._check_monotone(node_id, promised, commit, where)
+        if v is None and self._pending_reads:
+            v = self._check_reads(node_id, replica, where)
+        if v is None:
+            membership = self._membership
+            if membership.log_kind.get(node_id) is not False or getattr(
+                replica, "membership_changed", False
+            ):
+                v = membership.on_step(node_id, replica, effects, true_us, step)
+        return v
+
+    def _handler_for(self, cls: type) -> _Handler:
+        """The check for effects of type ``cls`` (by its nearest known base), cached."""
+        handler: _Handler = _ignore
+        for base in cls.__mro__:
+            found = self._handlers.get(base)
+            if found is not None:
+                handler = found
+                break
+        self._handlers[cls] = handler
+        return handler
+
+    def on_recover(self, node_id: int, replica: Any, true_us: int, step: int) -> Violation | None:
+        """Check a node right after it restarted from its disk (S3 across restart).
+
+        What the node recovered counts as durably accepted from now on: a write whose fsync
+        failed may still have reached the disk before the crash, and the node may then
+        acknowledge it without persisting it again.
+        """
+        self._commit_seen.pop(node_id, None)
+        self._promised_seen.pop(node_id, None)
+        recovered = tuple(
+            encode_record(AcceptRecord(slot, entry.ballot, entry.command))
+            for slot, entry in sorted(replica.accepted.items())
+        )
+        if recovered:
+            where = Where(true_us, step, node_id)
+            v = self.votes.on_persist(node_id, recovered, where)
+            if v is not None:
+                return v
+        sent = self._promised_sent.get(node_id)
+        if sent is not None and replica.promised < sent:
+            return Violation(
+                property="S3",
+                message=(
+                    f"S3: node {node_id} recovered promised={replica.promised} below the "
+                    f"ballot {sent} it promised before the crash"
+                ),
+                time_us=true_us,
+                step=step,
+                node=node_id,
+            )
+        return None
+
+    def on_read(
+        self,
+        node_id: int,
+        strong: bool,
+        key: bytes | str,
+        value: bytes | str | None,
+        true_us: int,
+        step: int,
+    ) -> Violation | None:
+        """Record a read the host served; it is checked in the same step's `on_step`."""
+        k = key.encode() if isinstance(key, str) else key
+        val = value.encode() if isinstance(value, str) else value
+        self._pending_reads.append((node_id, strong, k, val))
+        return None
+
+    def on_final_state(
+        self, node_id: int, applied_slot: int, checksum: str, true_us: int, step: int
+    ) -> Violation | None:
+        """Durability after healing: a node's whole state equals the chosen log's at its slot.
+
+        Every acknowledged write is chosen (checked at the acknowledgement), so if the node's
+        state machine lost or changed one (a torn page, a bad recovery), its checksum differs.
+        """
+        where = Where(true_us, step, node_id)
+        if not self.log.is_chosen_prefix(applied_slot):
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} applied up to slot {applied_slot}, not all chosen",
+                slot=applied_slot,
+                **where.fields(),
+            )
+        expected = self.log.checksum_at(applied_slot)
+        if checksum != expected:
+            return Violation(
+                property="S10",
+                message=(
+                    f"S10: node {node_id} state at slot {applied_slot} has checksum "
+                    f"{checksum}, the chosen log gives {expected}: writes lost or changed"
+                ),
+                slot=applied_slot,
+                **where.fields(),
+            )
+        return None
+
+    def check_global(
+        self,
+        replicas: Mapping[int, Any],
+        local_now_us: Mapping[int, int],
+        true_us: int,
+        step: int,
+    ) -> Violation | None:
+        """S6: at most one replica may be serving under a lease at this true time."""
+        serving = [
+            n for n, r in replicas.items() if r is not None and r.is_serving(local_now_us[n])
+        ]
+        if len(serving) > 1:
+            return Violation(
+                property="S6",
+                message=f"S6: replicas {serving} all serve under a lease at true time {true_us}us",
+                time_us=true_us,
+                step=step,
+                node=serving[-1],
+            )
+        return None
+
+    # ---- details -----------------------------------------------------------------------
+
+    def _on_send_effect(self, node_id: int, replica: Any, effect: Send, where: Where) -> None:
+        msg = effect.msg
+        if isinstance(msg, _PROMISING):
+            self._note_promise(node_id, msg.ballot)
+
+    def _note_promise(self, node_id: int, ballot: Any) -> None:
+        """``node_id`` sent a message promising ``ballot`` (S3 across restarts)."""
+        best = self._promised_sent.get(node_id)
+        if best is None or (ballot is not best and ballot > best):
+            self._promised_sent[node_id] = ballot
+
+    def _on_apply(self, node_id: int, effect: Apply, where: Where) -> Violation | None:
+        slot = effect.slot
+        chosen = self.log.chosen.get(slot)
+        if chosen is None:
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} applied slot {slot}, which is not chosen",
+                slot=slot,
+                **where.fields(),
+            )
+        if chosen != effect.command and not (effect.command == b"" and is_config(chosen)):
+            proposed = self.votes.proposed_by_slot.get(slot, set())
+            prop = "S2" if effect.command in proposed or effect.command == b"" else "S14"
+            return Violation(
+                property=prop,
+                message=(
+                    f"{prop}: node {node_id} applied a command at slot {slot} that is not "
+                    "the chosen one"
+                    + ("" if prop == "S2" else " (and was never proposed: corrupted bytes)")
+                ),
+                slot=slot,
+                **where.fields(),
+            )
+        return None
+
+    def _on_snapshot(self, node_id: int, slot: int, where: Where) -> Violation | None:
+        if not self.log.is_chosen_prefix(slot):
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} installed a snapshot at slot {slot} not yet chosen",
+                slot=slot,
+                **where.fields(),
+            )
+        return None
+
+    def _on_ack(self, replica: Any, slot: int, where: Where) -> Violation | None:
+        if slot not in self.log.chosen:
+            return Violation(
+                property="S10",
+                message=f"S10: write at slot {slot} acknowledged before a write quorum had it",
+                slot=slot,
+                **where.fields(),
+            )
+        v = self._check_recovered(replica, "acknowledged a write", where)
+        if v is None:
+            self._max_acked_slot = max(self._max_acked_slot, slot)
+        return v
+
+    def _on_strong_read(self, replica: Any, where: Where) -> Violation | None:
+        v = self._check_recovered(replica, "served a strong read", where)
+        if v is not None:
+            return v
+        if replica.applied_index < self._max_acked_slot:
+            return Violation(
+                property="S8",
+                message=(
+                    f"S8: node {replica.node_id} served a strong read at applied slot "
+                    f"{replica.applied_index}, missing the acknowledged write at slot "
+                    f"{self._max_acked_slot}"
+                ),
+                slot=self._max_acked_slot,
+                **where.fields(),
+            )
+        return None
+
+    def _check_recovered(self, replica: Any, what: str, where: Where) -> Violation | None:
+        role = getattr(replica.role, "value", replica.role)
+        if role == "leader" and replica.commit_index < replica.recovery_slot:
+            return Violation(
+                property="S5",
+                message=(
+                    f"S5: leader {replica.node_id} {what} with commit_index="
+                    f"{replica.commit_index} below its recovered suffix "
+                    f"recovery_slot={replica.recovery_slot}"
+                ),
+                slot=replica.recovery_slot,
+                **where.fields(),
+            )
+        return None
+
+    def _check_monotone(
+        self, node_id: int, promised: Any, commit: int, where: Where
+    ) -> Violation | None:
+        """S3 and S4 within an incarnation, for the replica's current promised and commit."""
+        before = self._promised_seen.get(node_id)
+        if before is not None and promised is not before and promised < before:
+            return Violation(
+                property="S3",
+                message=f"S3: node {node_id} promised went back from {before} to {promised}",
+                **where.fields(),
+            )
+        self._promised_seen[node_id] = promised
+        seen = self._commit_seen.get(node_id, 0)
+        if commit < seen:
+            return Violation(
+                property="S4",
+                message=f"S4: node {node_id} commit index went back from {seen} to {commit}",
+                **where.fields(),
+            )
+        if commit > seen:
+            missing = self.log.first_unchosen(seen + 1, commit)
+            if missing is not None:
+                return Violation(
+                    property="S4",
+                    message=(
+                        f"S4: node {node_id} commit_index={commit} covers slot {missing}, "
+                        "which is not chosen"
+                    ),
+                    slot=missing,
+                    **where.fields(),
+                )
+            self._commit_seen[node_id] = commit
+        return None
+
+    def _check_reads(self, node_id: int, replica: Any, where: Where) -> Violation | None:
+        reads, self._pending_reads = self._pending_reads, []
+        for reader, strong, key, value in reads:
+            if reader != node_id:
+                continue
+            expected = self.log.value_at(key, replica.applied_index)
+            if expected != value:
+                kind = "strong" if strong else "eventual"
+                return Violation(
+                    property="S9",
+                    message=(
+                        f"S9: node {node_id} returned {value!r} for {kind} read of key "
+                        f"{key.decode(errors='replace')!r}, but at its applied slot "
+                        f"{replica.applied_index} the chosen log has {expected!r}"
+                    ),
+                    key=key.decode(errors="replace"),
+                    **where.fields(),
+                )
+        return None

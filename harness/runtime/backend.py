@@ -1,0 +1,160 @@
+"""What a simulated group runs: its nodes (`GroupSpec`) and their replica and storage
+(`Backend`; `default_backend` is `consensus.Replica` on `storage`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from consensus import Replica, ReplicaConfig, Timing
+from consensus.quorum import Membership
+from harness.runtime.chooser import Chooser
+from harness.runtime.ports import KvLike, ReplicaFactory, ReplicaLike, StorageOpener, WalLike
+from storage import WAL, Command, KVStore, SimDisk
+
+MakeReplica = Callable[..., ReplicaLike]
+"""``make(node_id=, members=, timing=, variant=, choose=, records=, applied_slot=, **group)``
+where ``group`` is `GroupSpec.replica_kwargs` (empty for a group without spares)."""
+
+
+@attrs.frozen(kw_only=True)
+class GroupSpec:
+    """Which nodes a simulated group has beyond its storage replicas ``0..replicas-1``.
+
+    ``log_members`` are log replicas of the initial configuration (they run from the start);
+    ``log_spares`` and ``spares`` (storage) are started only when a healing leader adds them;
+    ``dead_after_us`` is the leader's failure detector (`consensus.ReplicaConfig.
+    replica_dead_after_us`; 0 = no healing).
+    """
+
+    replicas: int
+    log_members: tuple[int, ...] = ()
+    log_spares: tuple[int, ...] = ()
+    spares: tuple[int, ...] = ()
+    dead_after_us: int = 0
+
+    @classmethod
+    def for_run(
+        cls, replicas: int, healing: bool, dead_after_us: int, log_replicas: int = 0
+    ) -> GroupSpec:
+        """The group of a run: storage replicas, then ``log_replicas`` log replicas, then
+        (with ``healing``) one log spare and one storage spare.
+
+        Raises ValueError for a configuration that cannot be safe
+        (`consensus.quorum.Membership`: more log replicas than storage replicas).
+        """
+        logs = tuple(range(replicas, replicas + log_replicas))
+        Membership(tuple(range(replicas)), logs)
+        if not healing:
+            return cls(replicas=replicas, log_members=logs)
+        spare = replicas + log_replicas
+        return cls(
+            replicas=replicas,
+            log_members=logs,
+            log_spares=(spare,),
+            spares=(spare + 1,),
+            dead_after_us=dead_after_us,
+        )
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        """The initial storage replicas."""
+        return tuple(range(self.replicas))
+
+    @property
+    def nodes(self) -> tuple[int, ...]:
+        """Every node that may ever run, sorted."""
+        return tuple(sorted(self.members + self.log_members + self.log_spares + self.spares))
+
+    @property
+    def initial(self) -> Membership:
+        """The initial configuration."""
+        return Membership(self.members, self.log_members)
+
+    def replica_kwargs(self) -> dict[str, Any]:
+        """Extra `MakeReplica` arguments (none for a plain group, so stand-ins need not know)."""
+        if not (self.log_members or self.log_spares or self.spares):
+            return {}
+        return {
+            "log_members": self.log_members,
+            "spares": self.spares,
+            "log_spares": self.log_spares,
+            "replica_dead_after_us": self.dead_after_us,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Backend:
+    """What a simulated node runs: the replica, its storage, its disk, the command encoding.
+
+    `default_backend` is the real thing (`consensus.Replica` on `storage`); tests may pass
+    stand-ins. ``make_disk(node, faults, chooser)`` builds a node's disk (kept across
+    restarts); ``encode`` builds client commands (`harness.sim.workload.CommandEncoder`).
+    """
+
+    timing: Timing = attrs.field(factory=Timing)
+    make_replica: MakeReplica
+    open_storage: StorageOpener
+    make_disk: Callable[[int, Any, Chooser], Any]
+    encode: Callable[..., bytes]
+
+    def replica_factory(
+        self,
+        node: int,
+        members: tuple[int, ...],
+        variant: str | None,
+        chooser: Chooser,
+        group: GroupSpec | None = None,
+    ) -> ReplicaFactory:
+        """Bind everything but the recovered state, for one node's `Host`."""
+        extra = {} if group is None else group.replica_kwargs()
+
+        def make(records: Sequence[bytes], applied_slot: int) -> ReplicaLike:
+            return self.make_replica(
+                node_id=node,
+                members=members,
+                timing=self.timing,
+                variant=variant,
+                choose=chooser.choose,
+                records=records,
+                applied_slot=applied_slot,
+                **extra,
+            )
+
+        return make
+
+
+def default_backend(timing: Timing | None = None) -> Backend:
+    """`consensus.Replica` over `storage.WAL` and `storage.KVStore` on a `storage.SimDisk`."""
+
+    def make_replica(**kw: Any) -> ReplicaLike:
+        config = ReplicaConfig(
+            node_id=kw["node_id"],
+            members=kw["members"],
+            timing=kw["timing"],
+            variant=kw["variant"],
+            log_members=kw.get("log_members", ()),
+            spares=kw.get("spares", ()),
+            log_spares=kw.get("log_spares", ()),
+            replica_dead_after_us=kw.get("replica_dead_after_us", 0),
+        )
+        return Replica(config, kw["choose"], records=kw["records"], applied_slot=kw["applied_slot"])
+
+    def open_storage(disk: Any) -> tuple[WalLike, KvLike]:
+        return WAL.open(disk, "wal"), KVStore.open(disk, "kv")
+
+    def make_disk(node: int, faults: Any, chooser: Chooser) -> Any:
+        return SimDisk(node, faults=faults, choose=chooser.choose)
+
+    def encode(**kw: Any) -> bytes:
+        return Command(**kw).encode()
+
+    return Backend(
+        timing=timing or Timing(),
+        make_replica=make_replica,
+        open_storage=open_storage,
+        make_disk=make_disk,
+        encode=encode,
+    )

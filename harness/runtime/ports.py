@@ -1,0 +1,126 @@
+"""The interfaces a `harness.runtime.host.Host` is driven through, and what it hands clients.
+
+A host owns a replica and its storage and talks to the world through ports only: a
+`Transport` (send a message to a peer), a `ClientPort` (answer a client), a `TimerPort` (the
+replica's one timer), a `SpawnPort` (start a spare node) and an optional `StepObserver`. The
+simulator implements them (`harness.sim.cluster`); a real TCP host would implement them too.
+The ``*Like`` protocols are what the host needs of the replica and storage it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from consensus.effects import Effect
+from consensus.events import Event
+
+
+class ReplicaLike(Protocol):
+    """The part of `consensus.Replica` the host drives."""
+
+    def step(self, event: Any, now_us: int) -> list[Any]: ...
+
+
+class ResultLike(Protocol):
+    ok: bool
+    value: bytes | None
+
+
+class WalLike(Protocol):
+    def append(self, payload: bytes) -> int: ...
+
+    def sync(self) -> Any: ...
+
+    def records(self, start_lsn: int = ...) -> Iterator[tuple[int, bytes]]: ...
+
+    def truncate_prefix(self, lsn: int) -> Any: ...
+
+
+class KvLike(Protocol):
+    applied_lsn: int
+
+    def apply(self, lsn: int, command: bytes) -> Any: ...
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def checksum(self) -> str: ...
+
+    def snapshot(self) -> bytes: ...
+
+    def install_snapshot(self, snapshot: bytes, lsn: int) -> Any: ...
+
+    def checkpoint(self) -> Any: ...
+
+
+class DiskLike(Protocol):
+    last_fsync_latency_us: int
+
+    def crash(self) -> Any: ...
+
+
+@attrs.frozen(kw_only=True)
+class ClientOutcome:
+    """What a node answers a client.
+
+    Attributes:
+        status: ``"ok"`` (served), ``"error"`` (refused), or ``"timeout"`` (set by the client
+            side when no answer came in time).
+        value: for a read, the value (None = absent); for a write, the state machine's result
+            value (append: the new full value; cas: the value after it).
+        applied: for a write, the state machine's ``Result.ok`` (cas: whether it matched).
+        error, leader_hint, indeterminate: from `consensus.effects.Reply`.
+    """
+
+    status: str
+    value: bytes | None = None
+    applied: bool = True
+    error: str | None = None
+    leader_hint: int | None = None
+    indeterminate: bool = False
+
+
+TIMEOUT = ClientOutcome(status="timeout", indeterminate=True)
+
+
+class Transport(Protocol):
+    def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
+        """Send ``msg`` from ``src`` to ``dst``, leaving ``extra_delay_us`` from now."""
+
+
+class ClientPort(Protocol):
+    def answer(
+        self,
+        node: int,
+        client_id: int,
+        request_id: int,
+        outcome: ClientOutcome,
+        extra_delay_us: int,
+    ) -> None:
+        """Deliver ``outcome`` to the client, leaving ``extra_delay_us`` from now."""
+
+    def read_served(self, node: int, strong: bool, key: bytes, value: bytes | None) -> None:
+        """A read was served (for online checks of S6/S9)."""
+
+
+class TimerPort(Protocol):
+    def set_timer(self, node: int, at_local_us: int) -> None: ...
+
+
+class SpawnPort(Protocol):
+    def start_replica(self, node: int, log_replica: bool) -> None:
+        """Start spare ``node`` if it is not running yet (`consensus.effects.StartReplica`)."""
+
+
+StepObserver = Callable[[int, Any, Event, list[Effect], int], None]
+"""Called after every replica step, once its effects are performed: (node, replica, event,
+effects, local time of the step in us). Not called for a step whose effects failed with a
+storage error."""
+
+ReplicaFactory = Callable[[Sequence[bytes], int], ReplicaLike]
+"""Build a replica from the WAL records and the KV store's applied slot."""
+
+StorageOpener = Callable[[Any], tuple[WalLike, KvLike]]
+"""Open (recover) the WAL and KV store on a disk; raises storage.StorageError."""

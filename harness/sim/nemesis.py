@@ -1,0 +1,375 @@
+"""The nemesis: a seeded schedule of faults, kept within a budget so runs stay repairable.
+
+Every nemesis tick (``tick_interval_us`` of true time) each enabled fault source asks its
+named predicate (``_should_partition``, ``_should_crash``, ...) whether to start a fault now;
+each predicate is one chooser draw under its own label, and 0 (False) is "no fault". A fault
+that lasts (partition, crash, pause, lossy network) schedules its own end. One options record
+per fault source, units in names (TigerBeetle's packet simulator and storage options).
+
+Fault budget (f = (n - 1) // 2 for the n nodes running at the start): crashes, pauses, failed
+nodes and permanent failures not yet replaced together never exceed f at a time; disk
+corruption is enabled on at most f nodes for the whole run (drawn at the start,
+`disk_fault_nodes`). A node whose storage fails recovery stays down and counts against the
+budget for the rest of the run. Clock faults are slews within rho, or, in runs with unsafe
+clocks only, drift beyond rho and forward steps.
+
+A permanent failure (``permanent``, at most ``max_failures`` per run) stops a storage replica
+for good; it counts against the budget until a storage spare has been started in its place
+(the leader heals the group, `started`). It strikes only while no spare has been started yet:
+a group whose spares were used up (healing after a false suspicion uses them too) could not
+heal again, and the run could not end repaired. Nodes with corrupting disks may also end down
+for good (their storage can fail recovery), so a permanent failure only picks a node that keeps
+those nodes and the permanently failed ones within f together.
+
+The nemesis acts on a `Cluster` (the simulator), which it never inspects beyond that API.
+Its options live in `harness.sim.nemesis_options` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from harness.runtime.chooser import Chooser
+from harness.sim.clock import NodeClock, signed_choice
+from harness.sim.nemesis_options import (
+    ClockFaultOptions,
+    CrashOptions,
+    DiskFaultOptions,
+    LossOptions,
+    NemesisOptions,
+    PartitionOptions,
+    PauseOptions,
+    PermanentOptions,
+    ScheduledFault,
+)
+from harness.sim.network import SHAPES, Network
+from storage.simdisk import SimDiskFaults
+
+
+class Cluster(Protocol):
+    """What the nemesis may do to the simulated group (implemented by the simulator)."""
+
+    network: Network
+    clocks: dict[int, NodeClock]
+
+    def now_us(self) -> int: ...
+
+    def leader(self) -> int | None: ...
+
+    def schedule_after(self, delay_us: int, action: str, node: int | None) -> None:
+        """Call back `Nemesis.end(action, node)` after ``delay_us`` of true time."""
+
+    def crash(self, node: int) -> None: ...
+
+    def fail_permanently(self, node: int) -> None:
+        """Stop ``node`` for good (it never restarts)."""
+
+    def restart(self, node: int) -> bool:
+        """Restart ``node``; False if its storage failed recovery (it stays down for good)."""
+
+    def pause(self, node: int) -> None: ...
+
+    def resume(self, node: int) -> None: ...
+
+    def clock_changed(self, node: int) -> None: ...
+
+    def record_fault(self, fault: str, nodes: list[int], detail: str) -> None: ...
+
+
+class Nemesis:
+    """Draws and applies faults for one run (see the module docstring).
+
+    Args:
+        members: ids of the nodes running at the start.
+        options: fault sources; only those named in ``options.faults`` act.
+        chooser: the run's chooser.
+        rho_ppm: the protocol's drift bound.
+        unsafe_clocks: allow clock faults beyond rho.
+        log_nodes: nodes that run as log replicas (never failed permanently).
+    """
+
+    def __init__(
+        self,
+        members: tuple[int, ...],
+        options: NemesisOptions,
+        chooser: Chooser,
+        *,
+        rho_ppm: int,
+        unsafe_clocks: bool = False,
+        log_nodes: tuple[int, ...] = (),
+    ) -> None:
+        self.members = members
+        self.log_nodes = log_nodes
+        self.options = options
+        self.chooser = chooser
+        self.rho_ppm = rho_ppm
+        self.unsafe_clocks = unsafe_clocks
+        self.budget = (len(members) - 1) // 2
+        self.crashed: list[int] = []
+        self.paused: list[int] = []
+        self.failed: list[int] = []
+        self.dead: list[int] = []  # failed permanently
+        self.replacements = 0  # storage spares started since
+        self.spares_started = False
+        self._scheduled = 0  # faults of options.schedule applied so far
+        self.partitioned = False
+        self.lossy = False
+        self.active = True
+        self.disk_fault_nodes = self._draw_disk_fault_nodes()
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _draw_disk_fault_nodes(self) -> tuple[int, ...]:
+        if "disk" not in self.options.faults or self.budget == 0:
+            return ()
+        count = self.chooser.choose("nemesis.disk.count", self.budget + 1)
+        pool = list(self.members)
+        chosen = []
+        for _ in range(count):
+            chosen.append(pool.pop(self.chooser.choose("nemesis.disk.node", len(pool))))
+        return tuple(sorted(chosen))
+
+    def disk_faults(self, node: int) -> SimDiskFaults:
+        """The fault rates of ``node``'s disk (fixed for the run)."""
+        if "disk" not in self.options.faults:
+            return self.options.disk.nominal
+        if node in self.disk_fault_nodes:
+            return self.options.disk.corrupting
+        return self.options.disk.everyone
+
+    # -- predicates -------------------------------------------------------------------------
+
+    def _enabled(self, fault: str) -> bool:
+        return fault in self.options.faults
+
+    def _down(self) -> int:
+        unreplaced = max(0, len(self.dead) - self.replacements)
+        return len(self.crashed) + len(self.paused) + len(self.failed) + unreplaced
+
+    def _should_partition(self) -> bool:
+        p = self.options.partition.probability
+        return not self.partitioned and self.chooser.chance("nemesis.partition", p)
+
+    def _should_crash(self) -> bool:
+        p = self.options.crash.probability
+        return self._down() < self.budget and self.chooser.chance("nemesis.crash", p)
+
+    def _should_pause(self) -> bool:
+        p = self.options.pause.probability
+        return self._down() < self.budget and self.chooser.chance("nemesis.pause", p)
+
+    def _may_fail_permanently(self) -> bool:
+        o = self.options.permanent
+        return (
+            not self.spares_started
+            and len(self.dead) < o.max_failures
+            and self._down() < self.budget
+        )
+
+    def _should_fail_permanently(self) -> bool:
+        p = self.options.permanent.probability
+        return self._may_fail_permanently() and self.chooser.chance("nemesis.permanent", p)
+
+    def _should_clock(self) -> bool:
+        return self.chooser.chance("nemesis.clock", self.options.clock.probability)
+
+    def _should_loss(self) -> bool:
+        p = self.options.loss.probability
+        return not self.lossy and self.chooser.chance("nemesis.loss", p)
+
+    def _duration(self, label: str, lo: int, hi: int) -> int:
+        return lo + self.chooser.choose(label, max(hi - lo, 0) + 1)
+
+    def _pick_up_node(
+        self, label: str, for_good: bool = False, exclude: int | None = None
+    ) -> int | None:
+        """A drawn node that is neither crashed, paused nor failed (None if there is none).
+
+        ``for_good``: a storage replica whose loss keeps the nodes that may be lost for good
+        (dead, or with a corrupting disk) within the budget. ``exclude``: never this node.
+        """
+        down = set(self.crashed) | set(self.paused) | set(self.failed) | set(self.dead)
+        if exclude is not None:
+            down.add(exclude)
+        if for_good:
+            down |= set(self.log_nodes)
+            lost = set(self.dead) | set(self.failed) | set(self.disk_fault_nodes)
+            down |= {n for n in self.members if len(lost | {n}) > self.budget}
+        pool = [n for n in self.members if n not in down]
+        return pool[self.chooser.choose(label, len(pool))] if pool else None
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def tick(self, cluster: Cluster) -> None:
+        """Maybe start one fault of each enabled source (fault phase only)."""
+        if not self.active:
+            return
+        o = self.options
+        if self._enabled("partition") and self._should_partition():
+            shape = SHAPES[self.chooser.choose("nemesis.partition.shape", len(SHAPES))]
+            self.partition(cluster, shape)
+        if self._enabled("loss") and self._should_loss():
+            cluster.network.options = o.loss.lossy
+            self.lossy = True
+            lo = o.loss
+            lasts = self._duration("nemesis.loss.us", lo.min_duration_us, lo.max_duration_us)
+            cluster.record_fault("loss", [], f"lossy network for {lasts}us")
+            cluster.schedule_after(lasts, "lossless", None)
+        if self._enabled("crash") and self._should_crash():
+            node = self._pick_up_node("nemesis.crash.node")
+            if node is not None:
+                self.crashed.append(node)
+                cluster.crash(node)
+                c = o.crash
+                lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
+                cluster.record_fault("crash", [node], f"down for {lasts}us")
+                cluster.schedule_after(lasts, "restart", node)
+        if self._enabled("pause") and self._should_pause():
+            node = self._pick_up_node("nemesis.pause.node")
+            if node is not None:
+                self.paused.append(node)
+                cluster.pause(node)
+                pa = o.pause
+                lasts = self._duration("nemesis.pause.us", pa.min_pause_us, pa.max_pause_us)
+                cluster.record_fault("pause", [node], f"paused for {lasts}us")
+                cluster.schedule_after(lasts, "resume", node)
+        if self._enabled("clock") and self._should_clock():
+            self._clock_fault(cluster)
+        if self._enabled("permanent") and self._should_fail_permanently():
+            self._fail_permanently(cluster, exclude=None)
+        schedule, now = o.schedule, cluster.now_us()
+        while self._scheduled < len(schedule) and schedule[self._scheduled].at_us <= now:
+            fault = schedule[self._scheduled]
+            self._scheduled += 1
+            if fault.fault == "partition":
+                self.partition(cluster, fault.shape, fault.lasts_us)
+            elif self._may_fail_permanently():
+                self._fail_permanently(cluster, exclude=cluster.leader())
+
+    def _fail_permanently(self, cluster: Cluster, exclude: int | None) -> None:
+        node = self._pick_up_node("nemesis.permanent.node", for_good=True, exclude=exclude)
+        if node is not None:
+            self.dead.append(node)
+            cluster.fail_permanently(node)
+            cluster.record_fault("permanent", [node], "failed for good")
+
+    def partition(self, cluster: Cluster, shape: str, lasts_us: int | None = None) -> None:
+        """Partition the network in ``shape`` (`harness.sim.network.SHAPES`) for ``lasts_us``
+        (None: a duration drawn from `PartitionOptions`)."""
+        detail = cluster.network.partition(shape, leader=cluster.leader())
+        self.partitioned = True
+        if lasts_us is None:
+            p = self.options.partition
+            lasts_us = self._duration(
+                "nemesis.partition.us", p.min_duration_us, p.max_duration_us
+            )
+        cluster.record_fault("partition", [], f"{detail} for {lasts_us}us")
+        cluster.schedule_after(lasts_us, "heal", None)
+
+    def started(self, node: int, log_replica: bool) -> None:
+        """A spare ``node`` started (the leader is adding it): it may now be faulted, and a
+        storage spare replaces a permanent failure in the budget."""
+        self.spares_started = True
+        if node not in self.members:
+            self.members = (*self.members, node)
+        if log_replica:
+            self.log_nodes = (*self.log_nodes, node)
+        else:
+            self.replacements += 1
+
+    def _clock_fault(self, cluster: Cluster) -> None:
+        if self.unsafe_clocks:
+            self._unsafe_clock_fault(cluster)
+            return
+        node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
+        bound = self.rho_ppm
+        drift = signed_choice(self.chooser.choose("nemesis.clock.drift", 2 * bound + 1))
+        cluster.clocks[node].set_drift(drift, cluster.now_us())
+        cluster.record_fault("clock-step", [node], f"drift now {drift}ppm")
+        cluster.clock_changed(node)
+
+    def _unsafe_clock_fault(self, cluster: Cluster) -> None:
+        """Beyond rho, aimed where leases break: the leader's clock slows (its lease outlives
+        the grants behind it), or a follower's clock jumps forward (its grant ends early)."""
+        o = self.options.clock
+        now = cluster.now_us()
+        leader = cluster.leader()
+        if leader is not None and not self.chooser.chance("nemesis.clock.step", o.step_probability):
+            bound = self.rho_ppm * o.unsafe_drift_factor
+            drift = -bound + self.chooser.choose("nemesis.clock.drift", bound + 1)
+            cluster.clocks[leader].set_drift(drift, now)
+            cluster.record_fault("clock-step", [leader], f"drift now {drift}ppm (unsafe)")
+            cluster.clock_changed(leader)
+            return
+        node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
+        delta = 1 + self.chooser.choose("nemesis.clock.step.us", o.max_step_us)
+        cluster.clocks[node].step(delta, now)
+        cluster.record_fault("clock-step", [node], f"stepped forward {delta}us (unsafe)")
+        cluster.clock_changed(node)
+
+    # -- ends and the liveness phase --------------------------------------------------------
+
+    def end(self, cluster: Cluster, action: str, node: int | None) -> None:
+        """Finish a fault started earlier (called back by the cluster)."""
+        if action == "heal":
+            if self.partitioned:
+                cluster.network.heal()
+                self.partitioned = False
+                cluster.record_fault("heal", [], "network healed")
+        elif action == "lossless":
+            if self.lossy:
+                cluster.network.options = self.options.network
+                self.lossy = False
+                cluster.record_fault("heal", [], "network lossless")
+        elif action == "restart" and node is not None and node in self.crashed:
+            self.crashed.remove(node)
+            if cluster.restart(node):
+                cluster.record_fault("restart", [node], "restarted")
+            else:
+                self.failed.append(node)
+                cluster.record_fault("restart", [node], "storage failed recovery: stays down")
+        elif action == "resume" and node is not None and node in self.paused:
+            self.paused.remove(node)
+            cluster.resume(node)
+            cluster.record_fault("resume", [node], "resumed")
+
+    def fail_stopped(self, cluster: Cluster, node: int, restart_after_us: int) -> None:
+        """``node`` stopped itself on a storage error: a crash the nemesis did not pick.
+
+        It counts against the budget like a crash and restarts after ``restart_after_us``
+        (at once in the liveness phase).
+        """
+        for pool in (self.paused, self.crashed):
+            if node in pool:
+                pool.remove(node)
+        self.crashed.append(node)
+        cluster.record_fault("crash", [node], "fail-stop on a storage error")
+        if self.active:
+            cluster.schedule_after(restart_after_us, "restart", node)
+        else:
+            self.end(cluster, "restart", node)
+
+    def stop(self, cluster: Cluster) -> None:
+        """Enter the liveness phase: no new faults; heal, restart and resume everything."""
+        self.active = False
+        self.end(cluster, "heal", None)
+        self.end(cluster, "lossless", None)
+        for node in list(self.crashed):
+            self.end(cluster, "restart", node)
+        for node in list(self.paused):
+            self.end(cluster, "resume", node)
+
+
+__all__ = [  # the options are re-exported: `from harness.sim.nemesis import NemesisOptions` works
+    "ClockFaultOptions",
+    "Cluster",
+    "CrashOptions",
+    "DiskFaultOptions",
+    "LossOptions",
+    "Nemesis",
+    "NemesisOptions",
+    "PartitionOptions",
+    "PauseOptions",
+    "PermanentOptions",
+    "ScheduledFault",
+]

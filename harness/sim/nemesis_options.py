@@ -1,0 +1,129 @@
+"""The nemesis' options: one record per fault source, units in names, and scripted faults.
+
+`NemesisOptions` gathers them; ``faults`` (names from `harness.sim.runspec.FAULTS`) enables the
+sources. What each fault does and the budget that keeps runs repairable: `harness.sim.nemesis`.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from harness.sim.network import SHAPES, NetworkOptions
+from storage.simdisk import SimDiskFaults
+
+
+def _span(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
+
+
+@attrs.frozen(kw_only=True)
+class PartitionOptions:
+    """Network partitions: chance per tick, then one of `SHAPES` for a drawn duration."""
+
+    probability: float = 0.05
+    min_duration_us: int = attrs.field(default=200_000, validator=_span)
+    max_duration_us: int = attrs.field(default=2_000_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class CrashOptions:
+    """Node crashes (volatile state and unsynced bytes lost), restarted after a drawn time."""
+
+    probability: float = 0.03
+    min_down_us: int = attrs.field(default=50_000, validator=_span)
+    max_down_us: int = attrs.field(default=2_000_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class PauseOptions:
+    """Process pauses (a GC stall): the node handles nothing, then everything that waited."""
+
+    probability: float = 0.03
+    min_pause_us: int = attrs.field(default=10_000, validator=_span)
+    max_pause_us: int = attrs.field(default=1_500_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class ClockFaultOptions:
+    """Clock disturbances: a new drift (a slew) per event; steps only in unsafe runs."""
+
+    probability: float = 0.05
+    step_probability: float = 0.5  # of an unsafe clock event, the share that are steps
+    max_step_us: int = attrs.field(default=2_000_000, validator=_span)
+    unsafe_drift_factor: int = 50  # unsafe drift is drawn up to factor * rho
+
+
+@attrs.frozen(kw_only=True)
+class DiskFaultOptions:
+    """Disk faults: ``corrupting`` on at most f nodes, ``everyone`` (latency only) on all."""
+
+    corrupting: SimDiskFaults = attrs.field(
+        factory=lambda: SimDiskFaults(
+            bit_flip_probability=0.0005,
+            latent_error_probability=0.0005,
+            misdirected_write_probability=0.0002,
+            fsync_failure_probability=0.0005,
+            slow_fsync_probability=0.02,
+            fsync_latency_us=100,
+            slow_fsync_latency_us=20_000,
+        )
+    )
+    everyone: SimDiskFaults = attrs.field(
+        factory=lambda: SimDiskFaults(
+            slow_fsync_probability=0.01, fsync_latency_us=100, slow_fsync_latency_us=20_000
+        )
+    )
+    nominal: SimDiskFaults = attrs.field(factory=lambda: SimDiskFaults(fsync_latency_us=100))
+
+
+@attrs.frozen(kw_only=True)
+class LossOptions:
+    """Lossy periods: the network drops and duplicates packets for a drawn time."""
+
+    probability: float = 0.03
+    lossy: NetworkOptions = attrs.field(
+        factory=lambda: NetworkOptions(packet_loss_probability=0.1, packet_replay_probability=0.05)
+    )
+    min_duration_us: int = attrs.field(default=100_000, validator=_span)
+    max_duration_us: int = attrs.field(default=2_000_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class PermanentOptions:
+    """Permanent failures: a storage replica stops for good; the leader must heal the group."""
+
+    probability: float = 0.02
+    max_failures: int = attrs.field(default=1, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class ScheduledFault:
+    """A fault at a fixed true time, beside the drawn ones (scripted scenarios).
+
+    Applied at the first nemesis tick at or after ``at_us``. ``fault``: ``"permanent"`` (a
+    storage replica other than the leader fails for good, within the budget) or
+    ``"partition"`` (``shape`` from `harness.sim.network.SHAPES` for ``lasts_us``).
+    """
+
+    at_us: int = attrs.field(validator=_span)
+    fault: str = attrs.field(validator=attrs.validators.in_(("permanent", "partition")))
+    shape: str = attrs.field(default="isolate-leader", validator=attrs.validators.in_(SHAPES))
+    lasts_us: int = attrs.field(default=0, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
+class NemesisOptions:
+    """All fault sources; ``faults`` (names from `harness.sim.runspec.FAULTS`) enables them."""
+
+    faults: tuple[str, ...] = ()
+    tick_interval_us: int = 100_000
+    partition: PartitionOptions = PartitionOptions()
+    crash: CrashOptions = CrashOptions()
+    pause: PauseOptions = PauseOptions()
+    clock: ClockFaultOptions = ClockFaultOptions()
+    disk: DiskFaultOptions = DiskFaultOptions()
+    loss: LossOptions = LossOptions()
+    permanent: PermanentOptions = PermanentOptions()
+    schedule: tuple[ScheduledFault, ...] = ()
+    network: NetworkOptions = attrs.field(factory=NetworkOptions)

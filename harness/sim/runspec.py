@@ -1,0 +1,138 @@
+"""What a simulated run takes and what it gives back: the contract between the simulator
+(`harness.sim.run`) and everything that drives runs (CLI, sweeps, replay, shrink, reports).
+
+A run is fully determined by its `RunOptions` and its choice list (see `harness.runtime.chooser`):
+``run(options)`` draws choices from ``options.seed``; ``run(options, replay=choices)`` repeats
+them, and gives the same `RunResult.fingerprint`, bit for bit, on any machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from consensus import VARIANTS as CONSENSUS_VARIANTS
+from harness.checks.violation import Violation
+
+FAULTS: tuple[str, ...] = ("partition", "crash", "pause", "clock", "disk", "loss", "permanent")
+"""Every fault kind. ``permanent`` (a storage replica fails for good) also gives the group
+spare nodes to heal with (`harness.sim`), so it is opt-in."""
+DEFAULT_FAULTS: tuple[str, ...] = FAULTS[:-1]
+"""What a run injects unless told otherwise: every fault but ``permanent``."""
+VARIANTS: tuple[str, ...] = CONSENSUS_VARIANTS
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
+
+
+def _to_faults(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _check_faults(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    for fault in value:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(FAULTS)}")
+
+
+def _check_variant(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and value not in VARIANTS:
+        raise ValueError(f"unknown variant {value!r}; choose from {', '.join(VARIANTS)}")
+
+
+def _check_replicas(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"replicas must be >= 1, got replicas={value}")
+
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """Everything that, with the choice list, determines a run. Recorded in every artifact.
+
+    Attributes:
+        seed: root seed of the chooser.
+        replicas: storage replicas in the group.
+        ops: client operations to issue in the fault phase (then a few final reads).
+        clients: concurrent client processes.
+        keys: size of the key set the workload draws from.
+        faults: fault kinds the nemesis may inject (empty: a fault-free run).
+        unsafe_clocks: let clock drift exceed the protocol's bound rho (S6/S8 may then fail,
+            and the run is labelled unsafe).
+        variant: a deliberately broken protocol version (see `VARIANTS`), or None.
+            ``one-step-swap`` breaks healing, so it needs the ``permanent`` fault (spares).
+    """
+
+    seed: int = 0
+    replicas: int = attrs.field(default=3, validator=_check_replicas)
+    ops: int = attrs.field(default=1000, validator=_non_negative)
+    clients: int = attrs.field(default=5, validator=_non_negative)
+    keys: int = attrs.field(default=5, validator=_non_negative)
+    faults: tuple[str, ...] = attrs.field(
+        default=DEFAULT_FAULTS, converter=_to_faults, validator=_check_faults
+    )
+    unsafe_clocks: bool = False
+    variant: str | None = attrs.field(default=None, validator=_check_variant)
+
+    def __attrs_post_init__(self) -> None:
+        if self.variant == "one-step-swap" and "permanent" not in self.faults:
+            raise ValueError(
+                "variant one-step-swap changes how a group heals: it needs the permanent fault "
+                "(add permanent to the faults)"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-able dict; `from_json` inverts it."""
+        d = attrs.asdict(self)
+        d["faults"] = list(self.faults)
+        return d
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunOptions:
+        """Build options from `to_json` output; raises ValueError/TypeError on bad input."""
+        fields = {f.name for f in attrs.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ValueError(f"unknown run option(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+@attrs.frozen(kw_only=True)
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        options: the options it ran with.
+        verdict: ``"ok"`` or ``"violation"``.
+        violation: the first violated property, or None.
+        ops: counts of completed client operations by outcome: ``{"ok": n, "fail": n, "info": n}``.
+        sim_time_s: simulated (true) seconds the run covered.
+        wall_time_s: wall-clock seconds it took (not part of the fingerprint).
+        fingerprint: hex blake2b over the ordered event trace.
+        steps: number of simulator steps (trace lines).
+        choices: the complete choice list (replaying it repeats the run).
+        history: client history events (dicts in the DESIGN.md section 6 format).
+        trace: the ordered event trace, one line per step (may be empty if not kept).
+        unsafe: the run let clock drift exceed rho on purpose (S6/S8 violations are expected).
+        timeline: structured events for reports, each a dict with ``time_us``, ``kind`` and
+            kind-specific fields: ``fault`` (``fault``: partition/heal/crash/restart/pause/resume/
+            clock-step/disk, ``nodes``, ``detail``), ``leader`` (``node``, ``ballot``: a node
+            became leader or stepped down, ``event``: "elected"/"serving"/"stepped-down").
+    """
+
+    options: RunOptions
+    verdict: str
+    violation: Violation | None
+    ops: dict[str, int]
+    sim_time_s: float
+    wall_time_s: float
+    fingerprint: str
+    steps: int
+    choices: tuple[int, ...]
+    history: tuple[dict[str, Any], ...] = ()
+    trace: tuple[str, ...] = ()
+    unsafe: bool = False
+    timeline: tuple[dict[str, Any], ...] = ()

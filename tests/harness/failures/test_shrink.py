@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.failures.shrink import shrink_choices, shrink_run, trim_zeros
+from harness.sim.runspec import RunOptions
+from tests.harness.failures.fakerun import failing_seeds, fake_run
+
+
+def three_before_five(choices: Sequence[int]) -> bool:
+    try:
+        return 5 in choices[choices.index(3) + 1:]
+    except ValueError:
+        return False
+
+
+class Recorder:
+    """A shrink test function over a predicate, recording every candidate it was given."""
+
+    def __init__(self, predicate: Callable[[Sequence[int]], bool]) -> None:
+        self.predicate = predicate
+        self.calls: list[tuple[int, ...]] = []
+
+    def __call__(self, candidate: tuple[int, ...]) -> tuple[int, ...] | None:
+        self.calls.append(candidate)
+        return candidate if self.predicate(candidate) else None
+
+
+@given(
+    prefix=st.lists(st.integers(0, 20), max_size=30),
+    middle=st.lists(st.integers(0, 20), max_size=30),
+    suffix=st.lists(st.integers(0, 20), max_size=30),
+)
+def test_three_before_five_shrinks_to_minimal(
+    prefix: list[int], middle: list[int], suffix: list[int]
+) -> None:
+    initial = [*prefix, 3, *middle, 5, *suffix]
+    test = Recorder(three_before_five)
+    outcome = shrink_choices(initial, test, max_runs=10_000)
+    assert outcome.choices == (3, 5)
+    assert not outcome.exhausted
+    assert outcome.runs == len(test.calls)
+    assert len(set(test.calls)) == len(test.calls)  # memo
+
+
+def test_lowering_finds_smallest_failing_value() -> None:
+    outcome = shrink_choices([0, 900, 0, 0], Recorder(lambda c: any(v >= 37 for v in c)))
+    assert outcome.choices == (37,)
+
+
+def test_budget_is_respected() -> None:
+    initial = [*range(1, 200), 3, 5]
+    test = Recorder(three_before_five)
+    outcome = shrink_choices(initial, test, max_runs=7)
+    assert outcome.runs == 7 == len(test.calls)
+    assert outcome.exhausted
+    assert three_before_five(outcome.choices)
+    assert len(outcome.choices) < len(initial)
+
+
+def test_zero_budget_keeps_input_trimmed() -> None:
+    outcome = shrink_choices([3, 5, 0, 0], Recorder(three_before_five), max_runs=0)
+    assert outcome.choices == (3, 5) and outcome.runs == 0
+
+
+def test_a_longer_consumed_list_is_not_adopted() -> None:
+    # every candidate "fails" but the run claims it consumed more than the current list
+    def test(candidate: tuple[int, ...]) -> tuple[int, ...] | None:
+        return (*candidate, 1, 1, 1, 1, 1, 1, 1, 1)
+
+    outcome = shrink_choices([4, 4, 4], test, max_runs=100)
+    assert outcome.choices == (4, 4, 4)
+
+
+def test_trim_zeros() -> None:
+    assert trim_zeros([0, 1, 0, 0]) == (0, 1)
+    assert trim_zeros([0, 0]) == ()
+    assert trim_zeros([]) == ()
+
+
+@pytest.mark.parametrize("seed", failing_seeds(60)[:4])
+def test_shrink_run_on_fake_simulator(seed: int) -> None:
+    options = RunOptions(seed=seed)
+    original = fake_run(options)
+    assert original.violation is not None
+    result = shrink_run(options, original.choices, run=fake_run, max_runs=300)
+    assert result.before.fingerprint == original.fingerprint
+    assert result.after.violation is not None
+    assert result.after.violation.property == original.violation.property
+    expected = (7, 7) if original.violation.property == "S1" else (0, 7, 7)
+    assert trim_zeros(result.after.choices) == expected
+    assert result.after.trace  # kept for the artifact
+    assert result.after.steps <= original.steps
+
+
+def test_shrink_run_refuses_a_passing_run() -> None:
+    seed = next(s for s in range(50) if s not in failing_seeds(50))
+    options = RunOptions(seed=seed)
+    with pytest.raises(ValueError, match="does not fail"):
+        shrink_run(options, fake_run(options).choices, run=fake_run)
+
+
+def test_shrink_run_refuses_other_property() -> None:
+    seed = failing_seeds(50)[0]
+    options = RunOptions(seed=seed)
+    with pytest.raises(ValueError, match="property=S99"):
+        shrink_run(options, fake_run(options).choices, run=fake_run, prop="S99")
+
+
+@given(
+    initial=st.lists(st.integers(0, 50), min_size=1, max_size=40),
+    budget=st.integers(0, 200),
+    data=st.data(),
+)
+def test_result_always_fails_and_is_never_larger(
+    initial: list[int], budget: int, data: st.DataObject
+) -> None:
+    threshold = data.draw(st.integers(0, sum(initial)))
+    positions = data.draw(st.integers(1, 4))
+
+    def predicate(choices: Sequence[int]) -> bool:  # fails iff enough weight in the first n
+        return sum(choices[: positions * 4]) >= threshold
+
+    if not predicate(initial):
+        return
+    test = Recorder(predicate)
+    outcome = shrink_choices(initial, test, max_runs=budget)
+    assert predicate(outcome.choices)
+    assert outcome.runs == len(test.calls) <= budget
+    trimmed = trim_zeros(initial)
+    assert (len(outcome.choices), outcome.choices) <= (len(trimmed), trimmed)
+    assert outcome.exhausted == (outcome.runs >= budget)

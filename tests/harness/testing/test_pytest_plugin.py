@@ -1,0 +1,58 @@
+"""The pytest plugin's fixtures in a scratch pytest (pytester); it loads by entry point."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+_PASSING = '''
+from harness.sim.runspec import RunOptions
+
+def test_nominal_run(paxlab_run):
+    result = paxlab_run(RunOptions(seed=3, ops=8, clients=2, keys=2, faults=()))
+    assert result.verdict == "ok"
+
+def test_cluster(paxlab_cluster):
+    world = paxlab_cluster(ticks=1, writes=0, reads=0, crashes=0)
+    assert ("tick", 0) in world.actions()
+'''
+
+_FAILING = '''
+import logging
+from hypothesis import given, settings
+from harness.testing import strategies as pst
+from harness.explore import Bounds
+
+logging.getLogger("consensus").setLevel(logging.CRITICAL)
+NPP = Bounds(variant="no-persist-promise", ticks=1, writes=0, reads=0, crashes=1, inflight=3)
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(pst.schedules(NPP, max_steps=12))
+def test_promises_survive_restart(paxlab_schedule, actions):
+    paxlab_schedule(NPP, actions)
+'''
+
+
+def test_fixtures_pass_on_nominal_runs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(_PASSING)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_failing_schedule_shrinks_and_names_artifact(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(_FAILING)
+    out = pytester.path / "artifacts"
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--paxlab-artifacts={out}"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*PaxlabViolation: S3:*artifact.json*"])
+    folders = sorted(p.name for p in out.iterdir())
+    assert folders, "no artifact written"
+    # The artifact of the last (shrunk) failure replays to the same property.
+    from harness.failures.explore_replay import replay_explore
+
+    last = max(out.iterdir(), key=lambda p: int(p.name.split("-")[1]))
+    outcome = replay_explore(last)
+    assert outcome.violation is not None and outcome.violation.property == "S3"
