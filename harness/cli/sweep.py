@@ -67,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--out", type=Path, default=Path("artifacts"),
                         help="artifact folder root (default: artifacts)")
     add_run_options(parser)
+    parser.add_argument("--max-failures", type=int, default=None, metavar="N",
+                        help="stop after N distinct failure signatures (default: run all)")
+    parser.add_argument("--time", type=float, default=None, metavar="S",
+                        help="stop starting seeds after S wall seconds (default: no limit)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show library log warnings and errors (injected faults)")
@@ -104,6 +108,10 @@ def _main(args: argparse.Namespace) -> int:
         seeds = parse_seed_range(args.seeds)
         if args.jobs is not None and args.jobs < 1:
             raise SweepError(f"jobs must be >= 1, got jobs={args.jobs}")
+        if args.max_failures is not None and args.max_failures < 1:
+            raise SweepError(f"max-failures must be >= 1, got max_failures={args.max_failures}")
+        if args.time is not None and not args.time > 0:
+            raise SweepError(f"time must be > 0 seconds, got time={args.time}")
         options = options_from_args(args)
     except ValueError as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
@@ -119,6 +127,7 @@ def _main(args: argparse.Namespace) -> int:
             options, seeds, jobs=args.jobs, executor=args.executor, out=args.out,
             run=sweep_lib.default_run,  # looked up per call: tests substitute a fake run
             progress=ProgressPrinter(sys.stderr),
+            max_failures=args.max_failures, time_s=args.time,
         )
     except SweepError as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
@@ -149,6 +158,8 @@ def format_summary(summary: SweepSummary) -> str:
         f"seeds run: {len(summary.outcomes)}, passed: {summary.passed}, "
         f"failed: {summary.failed} ({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
     ]
+    if summary.stopped is not None:
+        lines.append(f"stopped early ({summary.stopped}); seeds not run were skipped")
     if not summary.failed:
         lines.append("PASSED")
         return "\n".join(lines)

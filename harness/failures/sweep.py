@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib
+import itertools
 import logging
 import os
 import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -244,6 +245,7 @@ class SweepSummary:
     outcomes: tuple[SeedOutcome, ...]
     groups: tuple[FailureGroup, ...]
     wall_time_s: float
+    stopped: str | None = None
 
     @property
     def passed(self) -> int:
@@ -267,6 +269,7 @@ class SweepSummary:
             "failed": self.failed,
             "wall_time_s": round(self.wall_time_s, 3),
             "runs_per_s": round(self.runs_per_s, 3),
+            "stopped": self.stopped,
             "groups": [attrs.asdict(g) for g in self.groups],
             "failures": [
                 {
@@ -293,6 +296,8 @@ def sweep(
     run: RunFunction = default_run,
     progress: Callable[[SweepProgress], None] | None = None,
     connect_timeout_s: float = 10.0,
+    max_failures: int | None = None,
+    time_s: float | None = None,
 ) -> SweepSummary:
     """Run ``options`` (its seed ignored) for every seed in ``seeds``; return the summary.
 
@@ -303,12 +308,21 @@ def sweep(
         out: folder under which each violation gets ``seed-N``; None writes no artifacts.
         progress: called in this process after each finished seed.
         connect_timeout_s: how long to try reaching a dask scheduler.
+        max_failures: stop once this many distinct failure signatures were seen (None: run
+            every seed). Seeds not started are not run; the summary says why it stopped.
+        time_s: stop starting seeds once this many wall seconds passed (None: no limit); a
+            seed already running finishes. Both keep the artifacts written so far.
 
     Raises:
-        SweepError: ``jobs < 1``, an unknown executor, or a dask scheduler not reachable.
+        SweepError: ``jobs < 1``, ``max_failures < 1``, ``time_s <= 0``, an unknown
+            executor, or a dask scheduler not reachable.
     """
     if jobs is not None and jobs < 1:
         raise SweepError(f"jobs must be >= 1, got jobs={jobs}")
+    if max_failures is not None and max_failures < 1:
+        raise SweepError(f"max-failures must be >= 1, got max_failures={max_failures}")
+    if time_s is not None and not time_s > 0:
+        raise SweepError(f"time must be > 0 seconds, got time={time_s}")
     address = parse_executor(executor)
     start = time.monotonic()
     all_options = [attrs.evolve(options, seed=seed) for seed in seeds]
@@ -318,6 +332,8 @@ def sweep(
         stream = _run_local(all_options, run, jobs or os.cpu_count() or 1)
     outcomes: list[SeedOutcome] = []
     failed = 0
+    signatures: set[str] = set()
+    stopped: str | None = None
     for outcome in stream:
         if outcome.result is not None:
             folder = None
@@ -328,10 +344,20 @@ def sweep(
         failed += outcome.failed
         if progress is not None:
             progress(_progress(len(outcomes), len(all_options), failed, start))
+        if outcome.failed:
+            signatures.add(outcome.signature)
+        if max_failures is not None and len(signatures) >= max_failures:
+            stopped = f"max-failures: {len(signatures)} distinct failure signature(s)"
+        elif time_s is not None and time.monotonic() - start >= time_s:
+            stopped = f"time: {time_s:g}s wall-time budget used"
+        if stopped is not None and len(outcomes) < len(all_options):
+            stream.close()  # cancels the seeds not started yet
+            break
+        stopped = None
     outcomes.sort(key=lambda o: o.seed)
     return SweepSummary(
         options=options, seeds=seeds, outcomes=tuple(outcomes), groups=_group(options, outcomes),
-        wall_time_s=time.monotonic() - start,
+        wall_time_s=time.monotonic() - start, stopped=stopped,
     )
 
 
@@ -369,24 +395,33 @@ def _group(options: RunOptions, outcomes: Sequence[SeedOutcome]) -> tuple[Failur
 
 def _run_local(
     all_options: Sequence[RunOptions], run: RunFunction, jobs: int
-) -> Iterator[SeedOutcome]:
+) -> Generator[SeedOutcome, None, None]:
     if jobs == 1 or len(all_options) <= 1:
         for options in all_options:
             yield run_seed(options, run)
         return
+    # Seeds are submitted a few at a time (twice the workers), so a sweep stopped early
+    # (max_failures, time_s) leaves nothing queued behind it, however long its seed range.
+    todo = iter(all_options)
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_seed, options, run) for options in all_options]
+        running = {pool.submit(run_seed, o, run) for o in itertools.islice(todo, 2 * jobs)}
         try:
-            for future in concurrent.futures.as_completed(futures):
-                yield future.result()
+            while running:
+                done, running = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for options in itertools.islice(todo, len(done)):
+                    running.add(pool.submit(run_seed, options, run))
+                for future in sorted(done, key=lambda f: f.result().seed):
+                    yield future.result()
         finally:
-            for future in futures:
+            for future in running:
                 future.cancel()
 
 
 def _run_dask(
     address: str, all_options: Sequence[RunOptions], run: RunFunction, timeout_s: float
-) -> Iterator[SeedOutcome]:
+) -> Generator[SeedOutcome, None, None]:
     try:
         distributed = importlib.import_module("distributed")
     except ImportError:

@@ -56,6 +56,18 @@ def test_json_summary(fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert {s for g in data["groups"] for s in g["seeds"]} == set(failing_seeds(20))
 
 
+def test_max_failures_stops_and_prints_the_summary_so_far(
+    fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["sweep", "--seeds", "0:500", "-j", "1", "--out", str(tmp_path),
+                 "--max-failures", "1"])
+    out, _ = capsys.readouterr()
+    first = failing_seeds(500)[0]
+    assert code == 1
+    assert f"seeds run: {first + 1}," in out and "stopped early (max-failures" in out
+    assert f"artifact: {tmp_path / f'seed-{first}'}" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -68,6 +80,9 @@ def test_json_summary(fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[
         (["--seeds", "0:3", "--ops", "-1"], "ops"),
         (["--seeds", "0:3", "--replicas", "0"], "replicas"),
         (["--seeds", "0:3", "--bogus"], "unrecognized"),
+        (["--seeds", "0:3", "--max-failures", "0"], "max-failures"),
+        (["--seeds", "0:3", "--time", "0"], "time"),
+        (["--seeds", "0:3", "--time", "soon"], "invalid float"),
     ],
 )
 def test_bad_usage_exits_2_on_one_line(

@@ -169,3 +169,40 @@ def test_unreachable_dask_scheduler_is_a_sweep_error() -> None:
             OPTIONS, range(2), executor="dask://127.0.0.1:9", run=fake_run,
             connect_timeout_s=1.0,
         )
+
+
+def test_max_failures_stops_after_n_distinct_signatures(tmp_path: Path) -> None:
+    full = sweep(OPTIONS, range(0, 60), jobs=1, out=None, run=fake_run)
+    signatures = [o.signature for o in full.outcomes if o.failed]
+    assert len(set(signatures)) >= 2  # the fake gives two signatures
+    one = sweep(OPTIONS, range(0, 60), jobs=1, out=tmp_path, run=fake_run, max_failures=1)
+    first_failure = next(o.seed for o in full.outcomes if o.failed)
+    assert [o.seed for o in one.outcomes] == list(range(0, first_failure + 1))
+    assert one.failed == 1 and one.stopped is not None and "max-failures" in one.stopped
+    assert (tmp_path / f"seed-{first_failure}").exists()  # the artifact is kept
+    # two signatures: runs until the second distinct one, however many of the first came
+    second = next(o.seed for o in full.outcomes if o.failed and o.signature != signatures[0])
+    two = sweep(OPTIONS, range(0, 60), jobs=1, out=None, run=fake_run, max_failures=2)
+    assert two.outcomes[-1].seed == second and len(two.groups) == 2
+    assert two.to_json()["stopped"] == two.stopped
+    # not reached: every seed runs and nothing says it stopped
+    many = sweep(OPTIONS, range(0, 60), jobs=1, out=None, run=fake_run, max_failures=99)
+    assert len(many.outcomes) == 60 and many.stopped is None
+
+
+def test_max_failures_with_a_process_pool_stops_early(tmp_path: Path) -> None:
+    summary = sweep(OPTIONS, range(0, 2000), jobs=2, out=None, run=fake_run, max_failures=1)
+    assert summary.failed >= 1 and len(summary.outcomes) < 100
+    assert summary.stopped is not None
+
+
+def test_time_budget_stops_starting_seeds() -> None:
+    summary = sweep(OPTIONS, range(0, 100_000), jobs=1, out=None, run=fake_run, time_s=0.3)
+    assert 0 < len(summary.outcomes) < 100_000
+    assert summary.stopped is not None and summary.stopped.startswith("time")
+
+
+@pytest.mark.parametrize("kwargs", [{"max_failures": 0}, {"time_s": 0.0}, {"time_s": -1.0}])
+def test_bad_max_failures_and_time_raise(kwargs: dict[str, float]) -> None:
+    with pytest.raises(SweepError):
+        sweep(OPTIONS, range(3), jobs=1, run=fake_run, **kwargs)  # type: ignore[arg-type]
