@@ -409,7 +409,7 @@ CATALOGUE: tuple[Mutant, ...] = (
     M(
         name="reconfigure-before-own-commit",
         file="consensus/leader.py",
-        snippet="if self.commit_index < ls.first_own_slot:\n            return\n",
+        snippet="        if self.commit_index < ls.first_own_slot:\n            return\n",
         replacement="",
         target="S12 change only after an entry of this ballot committed",
         why="a new leader proposes a configuration before it committed an entry of its own "
