@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
@@ -34,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--list", action="store_true", help="print the catalogue and exit")
     p.set_defaults(func=_main)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _error(message: str) -> int:
@@ -58,6 +63,9 @@ def _main(args: argparse.Namespace) -> int:
         return _error(f"catalogue does not match the source tree: {problems[0]}")
     results: list[lib.MutantResult] = []
     interrupted = False
+    # A SIGTERM ends the campaign like Ctrl-C: the running mutant's processes are killed,
+    # its temporary copy removed, and the table so far printed.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         for i, result in enumerate(
             lib.campaign(chosen, budget_s=args.budget, jobs=args.jobs,
@@ -71,6 +79,8 @@ def _main(args: argparse.Namespace) -> int:
         interrupted = True
         print(f"paxlab mutants: interrupted after {len(results)} of {len(chosen)} mutants",
               file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if args.json:
         print(json.dumps({
             "budget_s": args.budget, "jobs": args.jobs, "run": len(results),

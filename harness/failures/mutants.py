@@ -65,6 +65,9 @@ seed is replayed with its trace before its artifact is written."""
 SEED_RANGE = "0:1000000"
 MIN_STAGE_S = 3.0
 """Below this much budget left, the explorer and shrink stages are not started."""
+SHRINK_MAX_S = 20.0
+"""Most wall seconds shrinking may take (within what is left of the budget), so a campaign
+of killed mutants does not cost a whole budget each."""
 
 KILLED_STATUSES = frozenset({"killed", "crash"})
 
@@ -333,7 +336,7 @@ def run_mutant(
             elapsed = time.monotonic() - start
         time_to_kill = round(elapsed, 1) if status in KILLED_STATUSES else None
         shrunk = None
-        left = budget_s - (time.monotonic() - start)
+        left = min(SHRINK_MAX_S, budget_s - (time.monotonic() - start))
         if shrink and artifact is not None and left >= MIN_STAGE_S:
             sproc = runner([python, "-m", "harness", "shrink", str(artifact), "-o",
                             str(art / "shrunk"), "--max-runs", str(SHRINK_MAX_RUNS)],
