@@ -89,7 +89,7 @@ def _main(args: argparse.Namespace) -> int:
             "results": [r.to_json() for r in results],
         }))
     else:
-        print(lib.format_table(results, chosen))
+        print(lib.format_table(results, chosen, budget_s=args.budget))
     if interrupted:
         return EXIT_INTERRUPTED
     ok = all(r.killed or r.status == "equivalent" for r in results)

@@ -8,8 +8,8 @@ Per mutant, within one wall-time budget:
 2. run ``python -m harness sweep`` in a subprocess (``PYTHONPATH`` and cwd the copy, so the
    mutated packages are the ones imported), seeds from 0 up, ``--max-failures 1`` and
    ``--time`` the budget, so it stops at the first failure;
-3. if the sweep found nothing and the mutant names explorer bounds, run ``python -m harness
-   explore`` with them for the rest of the budget;
+3. if the mutant names explorer bounds, the sweep gets half the budget, and if it found
+   nothing, ``python -m harness explore`` runs with those bounds for the rest;
 4. if a sweep artifact was written and budget is left, ``python -m harness shrink`` it, and
    report the shrunk size (non-zero choices and steps, before and after) only if that
    finished in time.
@@ -65,6 +65,8 @@ seed is replayed with its trace before its artifact is written."""
 SEED_RANGE = "0:1000000"
 MIN_STAGE_S = 3.0
 """Below this much budget left, the explorer and shrink stages are not started."""
+EXPLORE_SHARE_SWEEP = 0.5
+"""Share of the budget the sweep gets when the mutant also names explorer bounds."""
 SHRINK_MAX_S = 20.0
 """Most wall seconds shrinking may take (within what is left of the budget), so a campaign
 of killed mutants does not cost a whole budget each."""
@@ -313,12 +315,14 @@ def run_mutant(
         apply_mutant(copy, mutant)
         env = _env(copy)
         art = copy / "artifacts"
+        # With explorer bounds to try, the sweep leaves the explorer half the budget.
+        sweep_s = budget_s * EXPLORE_SHARE_SWEEP if mutant.explore is not None else budget_s
         sweep_argv = [
             python, "-m", "harness", "sweep", "--seeds", SEED_RANGE, "-j", str(jobs),
-            "--max-failures", "1", "--time", f"{budget_s:g}", "--out", str(art), "--json",
+            "--max-failures", "1", "--time", f"{sweep_s:g}", "--out", str(art), "--json",
             *mutant.sweep,
         ]
-        proc = runner(sweep_argv, copy, env, budget_s + GRACE_S)
+        proc = runner(sweep_argv, copy, env, sweep_s + GRACE_S)
         status, prop, detail, seeds_run, artifact = classify_sweep(proc)
         stage: str | None = "sweep" if status in KILLED_STATUSES else None
         elapsed = time.monotonic() - start
@@ -391,8 +395,11 @@ def kill_rate(results: Sequence[MutantResult]) -> float:
     return sum(r.killed for r in results) / len(results) if results else 0.0
 
 
-def format_table(results: Sequence[MutantResult], mutants: Sequence[Mutant]) -> str:
-    """Return the campaign's table (one row per result) and its kill-rate line."""
+def format_table(results: Sequence[MutantResult], mutants: Sequence[Mutant],
+                 budget_s: float | None = None) -> str:
+    """Return the campaign's table (one row per result) and its kill-rate line; with
+    ``budget_s``, also how many kills came later than the budget (a seed started before the
+    budget ran out and failed after it, or subprocess start-up on a busy machine)."""
     targets = {m.name: m.target for m in mutants}
     show_shrunk = any(r.shrunk for r in results)
     head = ["mutant", "verdict", "time to kill", "property", "target"]
@@ -420,6 +427,11 @@ def format_table(results: Sequence[MutantResult], mutants: Sequence[Mutant]) -> 
         f"timeout {sum(r.status == 'timeout' for r in results)}; "
         f"broken {sum(r.status == 'broken' for r in results)}"
     )
+    if budget_s is not None:
+        late = [r.name for r in results
+                if r.killed and r.time_to_kill_s is not None and r.time_to_kill_s > budget_s]
+        lines.append(f"killed within the {budget_s:g}s budget: {killed - len(late)}/"
+                     f"{len(results)}" + (f" (later: {', '.join(late)})" if late else ""))
     if not show_shrunk:
         lines.append("shrunk sizes: none finished within the budget (column left out)")
     else:

@@ -186,8 +186,11 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
         try:
             first = run(options, keep_trace=False)
         except Exception as exc:  # a simulator bug is a finding, not a sweep crash
-            message = str(exc).splitlines()[0] if str(exc) else ""
             log.exception("seed=%d raised", options.seed)
+            # trio wraps what a task raised in a group of one: name the exception itself
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]
+            message = str(exc).splitlines()[0] if str(exc) else ""
             return SeedOutcome(
                 seed=options.seed, verdict="error", error=f"{type(exc).__name__}: {message}",
                 wall_time_s=time.monotonic() - start,

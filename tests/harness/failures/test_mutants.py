@@ -177,6 +177,8 @@ def test_run_mutant_survivor_tries_the_explorer_then_marks_equivalent(tmp_path: 
                ) -> ProcessResult:
         seen.append(argv[3])
         if argv[3] == "sweep":
+            half = "5" if "explore" not in seen and len(seen) == 1 else "10"
+            assert argv[argv.index("--time") + 1] == half  # the explorer gets the rest
             return _proc(0, _sweep_json(0, [], run=40))
         return _proc(0, json.dumps({"violation": None, "states": 5, "complete": True}))
 
@@ -233,6 +235,8 @@ def test_kill_rate_and_table() -> None:
     table = lib.format_table(results, list(CATALOGUE))
     assert "killed 2/4 (50%), of which 1 by a crash" in table
     assert "non-zero=5->1" in table and "shrinking did not finish" in table
+    timed = lib.format_table(results, list(CATALOGUE), budget_s=3.0)
+    assert "killed within the 3s budget: 1/4 (later: a)" in timed
     bare = lib.format_table(results[2:], list(CATALOGUE))
     assert "shrunk" not in bare.splitlines()[0] and "column left out" in bare
 

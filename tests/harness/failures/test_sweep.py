@@ -206,3 +206,14 @@ def test_time_budget_stops_starting_seeds() -> None:
 def test_bad_max_failures_and_time_raise(kwargs: dict[str, float]) -> None:
     with pytest.raises(SweepError):
         sweep(OPTIONS, range(3), jobs=1, run=fake_run, **kwargs)  # type: ignore[arg-type]
+
+
+def _grouped_run(options: RunOptions, **kw: object) -> object:
+    """Raises what trio raises for a task that failed: a group of one exception."""
+    raise ExceptionGroup("Exceptions from Trio nursery (1 sub-exception)", [KeyError(7)])
+
+
+def test_an_error_in_a_group_of_one_is_named_by_the_exception_itself() -> None:
+    outcome = run_seed(OPTIONS, _grouped_run)  # type: ignore[arg-type]
+    assert outcome.verdict == "error" and outcome.error == "KeyError: 7"
+    assert outcome.signature == "error:KeyError"
