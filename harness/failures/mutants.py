@@ -11,7 +11,7 @@ Per mutant, within one wall-time budget:
 3. if the mutant names explorer bounds, the sweep gets half the budget, and if it found
    nothing, ``python -m harness explore`` runs with those bounds for the rest;
 4. if a sweep artifact was written and budget is left, ``python -m harness shrink`` it, and
-   report the shrunk size (non-zero choices and steps, before and after) only if that
+   report the shrunk size (decisions, i.e. non-zero choices, and steps, before and after) only if that
    finished in time.
 
 Verdicts (`MutantResult.status`):
@@ -100,7 +100,8 @@ class MutantResult:
         property: the violated property (``S6``), ``crash:<ExceptionType>``, or None.
         stage: ``sweep`` or ``explore`` (which one killed it), or None.
         seeds_run: seeds the sweep ran.
-        shrunk: ``non-zero=A->B steps=C->D`` if shrinking finished within the budget.
+        shrunk: ``decisions=A->B steps=C->D`` (non-zero choices and simulator steps) if
+            shrinking finished within the budget.
         detail: the violation message, or why it was not killed.
         artifact: relative path of the artifact inside the (removed) copy, for the record.
     """
@@ -238,20 +239,26 @@ def _last_line(text: str) -> str:
     return lines[-1][:200] if lines else ""
 
 
-_FIGURES = r"choices=(\d+) non-zero=(\d+) steps=(\d+)"
-_AFTER = re.compile(r"^after:\s+" + _FIGURES, re.M)
-_BEFORE = re.compile(r"^before:\s+" + _FIGURES, re.M)
+_OLD_FIGURES = r"choices=(\d+) non-zero=(\d+) steps=(\d+)"
+_FIGURES = r"(\d+) choices, (\d+) decisions, (\d+) steps"
+_AFTER = re.compile(r"^after:\s+(?:" + _FIGURES + "|" + _OLD_FIGURES + ")", re.M)
+_BEFORE = re.compile(r"^before:\s+(?:" + _FIGURES + "|" + _OLD_FIGURES + ")", re.M)
 SHRINK_MAX_RUNS = 100
 
 
 def parse_shrink(stdout: str) -> str | None:
-    """Return ``non-zero=A->B steps=C->D`` (non-zero choices and simulator steps, before and
-    after) from ``paxlab shrink`` output, or None if it has no before/after lines."""
+    """Return ``decisions=A->B steps=C->D`` (non-zero choices and simulator steps, before
+    and after) from ``paxlab shrink`` output, or None if it has no before/after lines.
+
+    Reads ``before: N choices, D decisions, S steps, ...`` and the older
+    ``before: choices=N non-zero=D steps=S``.
+    """
     after, before = _AFTER.search(stdout), _BEFORE.search(stdout)
     if after is None or before is None:
         return None
-    return (f"non-zero={before.group(2)}->{after.group(2)} "
-            f"steps={before.group(3)}->{after.group(3)}")
+    b = [g for g in before.groups() if g is not None]
+    a = [g for g in after.groups() if g is not None]
+    return f"decisions={b[1]}->{a[1]} steps={b[2]}->{a[2]}"
 
 
 def classify_sweep(proc: ProcessResult) -> tuple[str, str | None, str, int, str | None]:

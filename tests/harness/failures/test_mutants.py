@@ -127,7 +127,10 @@ def test_classify_explore_and_shrink_output() -> None:
     assert classify_explore(_proc(None))[0] == "survived"
     out = ("shrink a: seed=1 property=S4\nbefore: choices=223 non-zero=31 steps=168\n"
            "after:  choices=90 non-zero=4 steps=60\nruns: 40\n")
-    assert parse_shrink(out) == "non-zero=31->4 steps=168->60"
+    assert parse_shrink(out) == "decisions=31->4 steps=168->60"
+    new = ("before: 223 choices, 31 decisions, 168 steps, 1000 ops\n"
+           "after:  40 choices, 4 decisions, 60 steps, 12 ops\n")
+    assert parse_shrink(new) == "decisions=31->4 steps=168->60"
     assert parse_shrink("nothing") is None
 
 
@@ -157,12 +160,12 @@ def test_run_mutant_with_a_fake_subprocess(tmp_path: Path) -> None:
             return _proc(1, _sweep_json(1, [{"signature": "S4@slot", "example": "S4: x",
                                               "artifact": str(cwd / "artifacts/seed-2")}]))
         assert argv[3] == "shrink"
-        return _proc(0, "before: choices=9 non-zero=3 steps=50\n"
-                        "after:  choices=9 non-zero=1 steps=20\n")
+        return _proc(0, "before: 9 choices, 3 decisions, 50 steps, 1000 ops\n"
+                        "after:  9 choices, 1 decisions, 20 steps, 30 ops\n")
 
     result = run_mutant(MUTANT, budget_s=10, runner=runner, source=tmp_path)
     assert result.status == "killed" and result.killed and result.property == "S4"
-    assert result.stage == "sweep" and result.shrunk == "non-zero=3->1 steps=50->20"
+    assert result.stage == "sweep" and result.shrunk == "decisions=3->1 steps=50->20"
     assert result.time_to_kill_s is not None and result.time_to_kill_s < 10
     assert [c[3] for c in calls] == ["sweep", "shrink"]
     assert (tmp_path / "consensus" / "core.py").read_text() == "QUORUM = 2\n"  # untouched
@@ -225,7 +228,7 @@ def test_run_process_kills_at_the_timeout(tmp_path: Path) -> None:
 def test_kill_rate_and_table() -> None:
     results = [
         lib.MutantResult(name="a", status="killed", time_to_kill_s=3.2, property="S6",
-                         stage="sweep", shrunk="non-zero=5->1 steps=90->40"),
+                         stage="sweep", shrunk="decisions=5->1 steps=90->40"),
         lib.MutantResult(name="b", status="crash", time_to_kill_s=1.0, property="crash:KeyError",
                          stage="sweep"),
         lib.MutantResult(name="c", status="survived"),
@@ -234,7 +237,7 @@ def test_kill_rate_and_table() -> None:
     assert lib.kill_rate(results) == 0.5
     table = lib.format_table(results, list(CATALOGUE))
     assert "killed 2/4 (50%), of which 1 by a crash" in table
-    assert "non-zero=5->1" in table and "shrinking did not finish" in table
+    assert "decisions=5->1" in table and "shrinking did not finish" in table
     timed = lib.format_table(results, list(CATALOGUE), budget_s=3.0)
     assert "killed within the 3s budget: 1/4 (later: a)" in timed
     bare = lib.format_table(results[2:], list(CATALOGUE))
