@@ -11,8 +11,8 @@ Per mutant, within one wall-time budget:
 3. if the mutant names explorer bounds, the sweep gets half the budget, and if it found
    nothing, ``python -m harness explore`` runs with those bounds for the rest;
 4. if a sweep artifact was written and budget is left, ``python -m harness shrink`` it, and
-   report the shrunk size (decisions, i.e. non-zero choices, and steps, before and after) only if that
-   finished in time.
+   report the shrunk size (decisions, i.e. non-zero choices, and steps, before and after)
+   only if that finished in time.
 
 Verdicts (`MutantResult.status`):
 
