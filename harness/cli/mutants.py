@@ -86,6 +86,7 @@ def _main(args: argparse.Namespace) -> int:
             "budget_s": args.budget, "jobs": args.jobs, "run": len(results),
             "planned": len(chosen), "interrupted": interrupted,
             "kill_rate": round(lib.kill_rate(results), 4),
+            "mutation_score": round(lib.mutation_score(results), 4),
             "results": [r.to_json() for r in results],
         }))
     else:

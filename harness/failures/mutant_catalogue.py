@@ -147,6 +147,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="ballot = m.ballot\n        if ballot.round < self._promised.round:",
         target="S3/S1 promise check on Accept",
         why="an Accept of the same round from another node passes the promise check",
+        sweep=("--replicas", "5"),  # more nodes, more candidates drawing the same round
     ),
     # ------------------------------------------------------------ promises and restart
     M(
@@ -293,6 +294,9 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="ls.reads.append((0, ev))",
         target="S8 read index",
         why="a strong read waits for no slot: it is served from whatever is applied",
+        equivalent="a leader applies everything committed in the same step (Replica._finish) "
+                   "before it answers held reads, so applied_index == commit_index whenever a "
+                   "read is served and the read index is never the binding condition",
     ),
     M(
         name="step-down-writes-definite-failure",
@@ -311,6 +315,9 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="s = start\n        while s in acc and",
         target="S2/S4 catch-up",
         why="catch-up ships accepted entries beyond the commit index as if chosen",
+        # with 3 replicas the asker's own durable copy makes leader + asker a quorum, so the
+        # shipped slot is chosen by the time the check looks; 5 replicas need a third voter
+        sweep=("--replicas", "5"),
     ),
     M(
         name="catch-up-ignores-gaps",
@@ -319,6 +326,9 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="if e.slot != self.commit_index + 1:\n                continue",
         target="S4 catch-up contiguity",
         why="a catch-up reply with a hole advances the commit index over the missing slot",
+        equivalent="a reply's entries are contiguous from the asker's commit_index + 1 (or "
+                   "from the installed snapshot) by construction, and the asker's commit index "
+                   "only grows meanwhile: a reply never holds a hole",
     ),
     M(
         name="catch-up-keeps-own-entry",

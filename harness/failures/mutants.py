@@ -402,6 +402,13 @@ def kill_rate(results: Sequence[MutantResult]) -> float:
     return sum(r.killed for r in results) / len(results) if results else 0.0
 
 
+def mutation_score(results: Sequence[MutantResult]) -> float:
+    """Killed over the mutants run that are not argued equivalent (the usual mutation score:
+    an equivalent mutant is no bug to find); 0 if there are none."""
+    real = [r for r in results if r.status != "equivalent"]
+    return sum(r.killed for r in real) / len(real) if real else 0.0
+
+
 def format_table(results: Sequence[MutantResult], mutants: Sequence[Mutant],
                  budget_s: float | None = None) -> str:
     """Return the campaign's table (one row per result) and its kill-rate line; with
@@ -427,9 +434,14 @@ def format_table(results: Sequence[MutantResult], mutants: Sequence[Mutant],
              for row in rows]
     killed = sum(r.killed for r in results)
     crashes = sum(r.status == "crash" for r in results)
+    equivalent = sum(r.status == "equivalent" for r in results)
+    lines.append(
+        f"mutation score {killed}/{len(results) - equivalent} "
+        f"({100 * mutation_score(results):.0f}%) of the mutants not argued equivalent"
+    )
     lines.append(
         f"killed {killed}/{len(results)} ({100 * kill_rate(results):.0f}%), of which "
-        f"{crashes} by a crash; equivalent {sum(r.status == 'equivalent' for r in results)}; "
+        f"{crashes} by a crash; equivalent {equivalent}; "
         f"survived {sum(r.status == 'survived' for r in results)}; "
         f"timeout {sum(r.status == 'timeout' for r in results)}; "
         f"broken {sum(r.status == 'broken' for r in results)}"
