@@ -1,13 +1,19 @@
-"""``paxlab check-history FILE --model register|kv [--timeout S] [--html OUT] [--json]``.
+"""``paxlab check-history FILE --model M [--initial V] [--nil-read absent|unknown]
+[--independent] [--timeout S] [--html OUT] [--json]``.
 
-Checks a client history (JSON lines or Jepsen EDN, see `harness.checks.history`) for linearizability
-(S8) and prints one verdict line: for a violation it names the key, the operation that cannot
-be placed and the length of the longest linearizable prefix found.
+Checks a client history (JSON lines or Jepsen/Knossos EDN, see `harness.checks.history`) for
+linearizability (S8) against one of the models (register, kv, mutex, set, multi-register)
+and prints one verdict line: for a violation it names the key, the operation that cannot be
+placed and the length of the longest linearizable prefix found. ``--initial`` and
+``--nil-read`` state the convention the history follows; docs/histories.md names the
+convention of each well-known source.
 
 Exit codes:
     0: linearizable.
     1: violation.
-    2: bad input or usage: one line naming the file and line (a missing file too).
+    2: bad input or usage: one line naming the file and line (a missing file too). A history
+       with no client operation is refused too: it proves nothing, and a wrong path or a
+       history of nemesis events only must not pass silently.
     3: unknown: a budget (``--timeout``, ``--max-states``) ran out first.
 """
 
@@ -18,13 +24,16 @@ import json
 import sys
 from pathlib import Path
 
-from harness.checks.history import HistoryError, pair_operations, read_history
+from harness.checks.catalog import MODELS, get_model
+from harness.checks.history import HistoryError, pair_operations, show_value
+from harness.checks.history_files import parse_value, read_history_file
+from harness.checks.independent import independent_hint, split_independent
 from harness.checks.linearizability import (
     DEFAULT_MAX_STATES,
     DEFAULT_TIMEOUT_S,
     check_linearizability,
 )
-from harness.checks.models import MODELS, get_model
+from harness.checks.models import NIL_READS
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 
 EXIT_UNKNOWN = 3
@@ -60,7 +69,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("file", help="history file (.jsonl or Jepsen .edn lines)")
     parser.add_argument("--model", required=True, choices=sorted(MODELS),
-                        help="register (read/write/cas, key null) or kv (get/put/append/cas)")
+                        help="register (read/write/cas), kv (get/put/append/cas), mutex "
+                        "(acquire/release), set (add/read), multi-register (txn)")
+    parser.add_argument("--initial", metavar="VALUE",
+                        help="the value every register/key starts with, JSON or EDN "
+                        "(default nil: absent); e.g. 0, '\"\"' (Porcupine kv), "
+                        "'{:x 0 :y 0}' (multi-register), '[]' (set)")
+    parser.add_argument("--nil-read", choices=NIL_READS,
+                        help="what an ok read of nil means: absent (default) or unknown "
+                        "(Knossos: the read constrains nothing)")
+    parser.add_argument("--independent", action=argparse.BooleanOptionalAction,
+                        help="values are Jepsen independent [key value] tuples: check "
+                        "each key as its own object (default: refuse such a history)")
     parser.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_S,
                         metavar="S",
                         help=f"give up after S seconds (default {DEFAULT_TIMEOUT_S:g})")
@@ -79,21 +99,54 @@ def _error(message: str) -> int:
 def _main(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        events = read_history(path)
+        parsed = read_history_file(path)
     except HistoryError as exc:
         return _error(str(exc))
     except UnicodeDecodeError as exc:
         return _error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})")
     except OSError as exc:
         return _error(f"{path}: cannot read: {exc.strerror or exc}")
-    model = get_model(args.model)
+    events = parsed.events
+    if not events:
+        skipped = f" ({parsed.skipped} non-client events skipped)" if parsed.skipped else ""
+        return _error(f"{path}: no client operations{skipped}; an empty history proves "
+                      "nothing")
+    try:
+        initial = None if args.initial is None else parse_value(args.initial)
+        model = get_model(args.model, initial=initial, nil_read=args.nil_read)
+    except ValueError as exc:
+        return _error(f"--initial/--nil-read: {exc}")
+    if args.independent and model.name == "multi-register":
+        return _error("--independent does not apply to model multi-register "
+                      "(its transactions span registers)")
+    try:
+        if args.independent:
+            events = split_independent(events, source=str(path))
+        elif args.independent is None and model.name != "multi-register":
+            hint = independent_hint(events)
+            if hint is not None:
+                return _error(
+                    f"{path}:{hint.line}: looks like a Jepsen independent history (values "
+                    f"are [key value], e.g. {hint.f} of {show_value(hint.value)}); check each key "
+                    "with "
+                    "--independent, or pass --no-independent to read it as one object"
+                )
+    except HistoryError as exc:
+        return _error(str(exc))
     for event in events:
         if event.f not in model.functions:
             return _error(
                 f"{path}:{event.line}: f not accepted by model {model.name}; choose from "
                 f"{', '.join(model.functions)}, got f={event.f}"
             )
-    ops = pair_operations(events, source=str(path))
+    try:
+        ops = pair_operations(events, source=str(path))
+        for op in ops:
+            problem = model.invalid(op)
+            if problem is not None:
+                return _error(f"{path}:{op.invoke_line}: {problem}")
+    except HistoryError as exc:
+        return _error(str(exc))
     result = check_linearizability(ops, model, timeout_s=args.timeout,
                                    max_states=args.max_states)
     if args.html:
