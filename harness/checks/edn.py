@@ -17,11 +17,10 @@ so a hostile file gives one `EdnError` naming its line and column, never a Recur
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Any, NoReturn
 
 MAX_DEPTH = 100
-_DELIMS = frozenset("{}[]()\"; \t\r\n,")
-_SPACE = frozenset(" \t\r\n,")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "b": "\b", "f": "\f"}
 _CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r", "backspace": "\b",
           "formfeed": "\f"}
@@ -53,21 +52,46 @@ class FrozenMap(dict[Any, Any]):
 class _Frame:
     """An open collection: its opener, where it started, the items so far, pending #_."""
 
-    __slots__ = ("discard", "items", "opener", "start", "starts", "tagged")
+    __slots__ = ("discard", "items", "opener", "plain", "start", "starts", "tagged")
 
-    def __init__(self, opener: str, start: int) -> None:
+    def __init__(self, opener: str, start: int, *, track: bool) -> None:
         self.opener = opener
         self.start = start
         self.items: list[Any] = []
-        self.starts: list[int] = []
+        # where each item starts: kept only where lines are reported (depth 0 and 1)
+        self.starts: list[int] | None = [] if track else None
         self.discard = 0
         self.tagged = False
+        self.plain = not track  # no discard, no tag pending, starts not kept: fast path
+
+
+# One token per match; whitespace, commas and comments are skipped by the same regex. A
+# position no alternative matches is a syntax error (an unterminated string, a lone '#').
+_TOKEN = re.compile(r"""
+    (?:[\s,]|;[^\n]*)*+
+    (?:
+      (?P<open>\#\{|[\[({])
+    | (?P<close>[\])}])
+    | (?P<str>"(?:[^"\\]|\\.)*")
+    | (?P<discard>\#_)
+    | (?P<tag>\#[^\s,;"{}\[\]()]+)
+    | (?P<char>\\(?:newline|space|tab|return|backspace|formfeed|u[0-9a-fA-F]{4}|.))
+    | (?P<atom>[^\s,;"{}\[\]()\\\#][^\s,;"{}\[\]()]*)
+    | (?P<end>\Z)
+    )""", re.VERBOSE | re.DOTALL)
+_SPACE = re.compile(r"(?:[\s,]|;[^\n]*)*+")
+_STRING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return chr(int(code[1:], 16)) if len(code) == 5 else _ESCAPES.get(code, code)
 
 
 class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+        self.newlines = [m.start() for m in re.finditer("\n", text)]
         self.children: dict[int, list[int]] = {}
 
     def where(self, pos: int) -> tuple[int, int]:
@@ -82,83 +106,93 @@ class _Reader:
         line, column = self.where(pos)
         raise EdnError(message, line, column)
 
-    def skip(self, pos: int) -> int:
-        text, n = self.text, len(self.text)
-        while pos < n:
-            ch = text[pos]
-            if ch in _SPACE:
-                pos += 1
-            elif ch == ";":
-                end = text.find("\n", pos)
-                pos = n if end < 0 else end + 1
-            else:
-                break
-        return pos
+    def _bad_token(self, pos: int) -> NoReturn:
+        pos = _skip(self.text, pos)
+        ch = self.text[pos]
+        if ch == '"':
+            self.fail("unterminated string", pos)
+        if ch == "#":
+            self.fail("'#' with no tag", pos)
+        self.fail(f"unexpected {ch!r}", pos)
 
     def read(self) -> tuple[list[Any], list[int]]:
         """Return the top-level forms and the 1-based line each starts on (the lines of the
         children of a top-level vector or list are left in ``children`` by form index)."""
-        text, n = self.text, len(self.text)
-        top = _Frame("", 0)
+        text = self.text
+        top = _Frame("", 0, track=True)
         stack = [top]
-        pos = self.skip(0)
-        while pos < n:
+        atoms: dict[str, Any] = {}
+        pos = 0
+        match = _TOKEN.match
+        while True:
+            m = match(text, pos)
+            if m is None:
+                self._bad_token(pos)
+            kind = m.lastgroup or "end"
+            start, pos = m.start(kind), m.end()
             frame = stack[-1]
-            ch = text[pos]
-            start = pos
-            if ch in "{[(" or text.startswith("#{", pos):
-                opener = "#{" if ch == "#" else ch
+            if kind == "atom":
+                token = m.group(kind)
+                value = atoms.get(token, atoms)
+                if value is atoms:
+                    value = atoms[token] = _atom(token)
+                if frame.plain:
+                    frame.items.append(value)
+                else:
+                    self._emit(frame, value, start)
+            elif kind == "open":
                 if len(stack) > MAX_DEPTH:
-                    self.fail(f"nesting deeper than {MAX_DEPTH}", pos)
-                stack.append(_Frame(opener, pos))
-                pos = self.skip(pos + len(opener))
-                continue
-            if ch in "}])":
+                    self.fail(f"nesting deeper than {MAX_DEPTH}", start)
+                stack.append(_Frame(m.group(kind), start, track=len(stack) < 3))
+            elif kind == "close":
+                ch = m.group(kind)
                 if frame is top or _CLOSERS[frame.opener] != ch:
-                    self.fail(f"unexpected {ch!r}", pos)
+                    self.fail(f"unexpected {ch!r}", start)
                 if frame.discard or frame.tagged:
                     self.fail(f"{'#_' if frame.discard else 'tag'} with no form before {ch!r}",
-                              pos)
+                              start)
                 stack.pop()
-                value = self._build(frame, pos)
-                pos = self.skip(pos + 1)
+                value = self._build(frame)
                 if stack[-1] is top and frame.opener in "[(" and not top.discard:
+                    assert frame.starts is not None
                     self.children[len(top.items)] = [self.line(p) for p in frame.starts]
                 self._emit(stack[-1], value, frame.start)
-                continue
-            if text.startswith("#_", pos):
+            elif kind == "str":
+                body = m.group(kind)[1:-1]
+                self._emit(frame, _STRING_ESCAPE.sub(_unescape, body) if "\\" in body else body,
+                           start)
+            elif kind == "discard":
                 frame.discard += 1
-                pos = self.skip(pos + 2)
-                continue
-            if ch == "#":
-                end = pos + 1
-                while end < n and text[end] not in _DELIMS:
-                    end += 1
-                if end == pos + 1:
-                    self.fail("'#' with no tag", pos)
+                frame.plain = False
+            elif kind == "tag":
                 frame.tagged = True  # the tag is dropped; the next form is the value
-                pos = self.skip(end)
-                continue
-            value, pos = self._atom(pos)
-            pos = self.skip(pos)
-            self._emit(frame, value, start)
+                frame.plain = False
+            elif kind == "char":
+                name = m.group(kind)[1:]
+                value = chr(int(name[1:], 16)) if len(name) == 5 and name[0] == "u" else \
+                    _CHARS.get(name, name)
+                self._emit(frame, value, start)
+            else:  # end of text
+                break
         if len(stack) > 1:
             frame = stack[-1]
             self.fail(f"missing {_CLOSERS[frame.opener]!r} to close {frame.opener!r}",
                       frame.start)
         if top.discard or top.tagged:
-            self.fail(f"{'#_' if top.discard else 'tag'} with no form", n)
-        return top.items, [self.line(p) for p in top.starts]
+            self.fail(f"{'#_' if top.discard else 'tag'} with no form", len(text))
+        return top.items, [self.line(p) for p in top.starts or ()]
 
     def _emit(self, frame: _Frame, value: Any, start: int) -> None:
         frame.tagged = False
         if frame.discard:
             frame.discard -= 1
-            return
-        frame.items.append(value)
-        frame.starts.append(start)
+        else:
+            frame.items.append(value)
+            if frame.starts is not None:
+                frame.starts.append(start)
+        frame.plain = frame.starts is None and not frame.discard
 
-    def _build(self, frame: _Frame, end: int) -> Any:
+    def _build(self, frame: _Frame) -> Any:
         items = frame.items
         if frame.opener == "#{":
             return frozenset(items)
@@ -168,39 +202,11 @@ class _Reader:
             self.fail("map with an odd number of forms", frame.start)
         return FrozenMap(zip(items[0::2], items[1::2], strict=True))
 
-    def _atom(self, pos: int) -> tuple[Any, int]:
-        text, n = self.text, len(self.text)
-        ch = text[pos]
-        if ch == '"':
-            out: list[str] = []
-            i = pos + 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n:
-                    esc = text[i + 1]
-                    if esc == "u" and i + 6 <= n:
-                        try:
-                            out.append(chr(int(text[i + 2:i + 6], 16)))
-                        except ValueError:
-                            self.fail("bad \\u escape", i)
-                        i += 6
-                        continue
-                    out.append(_ESCAPES.get(esc, esc))
-                    i += 2
-                else:
-                    out.append(text[i])
-                    i += 1
-            if i >= n:
-                self.fail("unterminated string", pos)
-            return "".join(out), i + 1
-        end = pos + 1 if ch == "\\" else pos  # a character literal: \a, \newline
-        while end < n and text[end] not in _DELIMS:
-            end += 1
-        if ch == "\\":
-            name = text[pos + 1:end]
-            if not name:
-                self.fail("empty character literal", pos)
-            return _CHARS.get(name, name), end
-        return _atom(text[pos:end]), end
+
+def _skip(text: str, pos: int) -> int:
+    """The first position at or after ``pos`` that is not whitespace, comma or comment."""
+    m = _SPACE.match(text, pos)
+    return pos if m is None else m.end()
 
 
 def _atom(token: str) -> Any:

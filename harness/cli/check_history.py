@@ -24,16 +24,15 @@ import json
 import sys
 from pathlib import Path
 
-from harness.checks.catalog import MODELS, get_model
-from harness.checks.history import HistoryError, pair_operations, show_value
-from harness.checks.history_files import parse_value, read_history_file
-from harness.checks.independent import independent_hint, split_independent
+from harness.checks.catalog import MODELS
+from harness.checks.history import HistoryError
 from harness.checks.linearizability import (
     DEFAULT_MAX_STATES,
     DEFAULT_TIMEOUT_S,
     check_linearizability,
 )
 from harness.checks.models import NIL_READS
+from harness.checks.prepare import prepare_history
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 
 EXIT_UNKNOWN = 3
@@ -99,54 +98,17 @@ def _error(message: str) -> int:
 def _main(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        parsed = read_history_file(path)
+        prepared = prepare_history(path, args.model, initial=args.initial,
+                                   nil_read=args.nil_read, independent=args.independent)
     except HistoryError as exc:
         return _error(str(exc))
     except UnicodeDecodeError as exc:
         return _error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except ValueError as exc:  # a bad option value (HistoryError is handled above)
+        return _error(f"--initial/--nil-read/--independent: {exc}")
     except OSError as exc:
         return _error(f"{path}: cannot read: {exc.strerror or exc}")
-    events = parsed.events
-    if not events:
-        skipped = f" ({parsed.skipped} non-client events skipped)" if parsed.skipped else ""
-        return _error(f"{path}: no client operations{skipped}; an empty history proves "
-                      "nothing")
-    try:
-        initial = None if args.initial is None else parse_value(args.initial)
-        model = get_model(args.model, initial=initial, nil_read=args.nil_read)
-    except ValueError as exc:
-        return _error(f"--initial/--nil-read: {exc}")
-    if args.independent and model.name == "multi-register":
-        return _error("--independent does not apply to model multi-register "
-                      "(its transactions span registers)")
-    try:
-        if args.independent:
-            events = split_independent(events, source=str(path))
-        elif args.independent is None and model.name != "multi-register":
-            hint = independent_hint(events)
-            if hint is not None:
-                return _error(
-                    f"{path}:{hint.line}: looks like a Jepsen independent history (values "
-                    f"are [key value], e.g. {hint.f} of {show_value(hint.value)}); check each key "
-                    "with "
-                    "--independent, or pass --no-independent to read it as one object"
-                )
-    except HistoryError as exc:
-        return _error(str(exc))
-    for event in events:
-        if event.f not in model.functions:
-            return _error(
-                f"{path}:{event.line}: f not accepted by model {model.name}; choose from "
-                f"{', '.join(model.functions)}, got f={event.f}"
-            )
-    try:
-        ops = pair_operations(events, source=str(path))
-        for op in ops:
-            problem = model.invalid(op)
-            if problem is not None:
-                return _error(f"{path}:{op.invoke_line}: {problem}")
-    except HistoryError as exc:
-        return _error(str(exc))
+    model, ops = prepared.model, prepared.ops
     result = check_linearizability(ops, model, timeout_s=args.timeout,
                                    max_states=args.max_states)
     if args.html:

@@ -130,3 +130,10 @@ def test_json_output_of_set_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-history", str(path), "--model", "set", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["failed_op"]["value"] == [2]
+
+
+def test_not_utf8_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "binary.edn"
+    path.write_bytes(b"{:process 0 :type :invoke :f :read :value \xff}\n")
+    assert main(["check-history", str(path), "--model", "register"]) == 2
+    assert "not UTF-8 text" in _one_error_line(capsys)
