@@ -235,6 +235,12 @@ def read_edn(text: str) -> Any:
     return forms[0]
 
 
+def read_edn_forms(text: str) -> list[Any]:
+    """Parse every top-level EDN form of ``text``, in order; raises EdnError."""
+    forms, _ = _Reader(text).read()
+    return forms
+
+
 def read_edn_events(text: str) -> list[tuple[Any, int]]:
     """Return ``(form, line)`` for each event of an EDN history text.
 

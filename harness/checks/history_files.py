@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from harness.checks.edn import EdnError, read_edn, read_edn_events
+from harness.checks.edn import EdnError, read_edn, read_edn_events, read_edn_forms
 from harness.checks.history import (
     HistoryError,
     HistoryEvent,
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def _validate_value(event: HistoryEvent) -> None:
+    # A completion's value is used only for reads and transactions (see `pair_operations`);
+    # Jepsen's log puts the error there (``:info :cas :timed-out``), so it is not checked.
+    if event.type != "invoke" and event.f in ("cas", "append"):
+        return
     if event.f == "cas" and not (isinstance(event.value, tuple) and len(event.value) == 2):
         raise ValueError(f"cas value must be [expected, new], got value={thaw(event.value)!r}")
     if event.f == "append" and not isinstance(event.value, str):
@@ -59,20 +64,27 @@ class ParsedHistory:
 
 
 def parse_history_text(text: str, *, source: str = "<history>") -> ParsedHistory:
-    """Parse a history text: JSON lines, or EDN in any layout Jepsen and Knossos use.
+    """Parse a history text: JSON lines, Jepsen's console log, or EDN in any layout
+    Jepsen and Knossos use.
 
     The format is JSON lines if the first non-blank, non-comment line is a JSON object,
-    else EDN (`harness.checks.edn.read_edn_events`: one map per line, maps over several
-    lines, a whole-file vector or list, comments, tagged literals). Raises HistoryError
+    Jepsen's console log if the text does not start like EDN and has ``jepsen.util`` op
+    lines (other log lines are skipped), else EDN (`harness.checks.edn.read_edn_events`:
+    one map per line, maps over several lines, a whole-file vector or list, comments,
+    tagged literals). Raises HistoryError
     naming ``source`` and the 1-based line for malformed text, an unknown type or f, a bad
     value, or a pairing error (see `pair_operations`).
     """
     lines = text.splitlines()
     first = next((ln.strip() for ln in lines
                   if ln.strip() and not ln.strip().startswith(";")), "")
+    skipped = 0
     if _is_json_object(first):
         items = _json_items(lines, source)
         fmt = "json"
+    elif first[:1] not in ("{", "[", "(", "#") and any(_JEPSEN_LOG.search(ln) for ln in lines):
+        items, skipped = _jepsen_log_items(lines, source)
+        fmt = "jepsen-log"
     else:
         try:
             items = read_edn_events(text)
@@ -80,7 +92,6 @@ def parse_history_text(text: str, *, source: str = "<history>") -> ParsedHistory
             raise HistoryError(f"{source}:{exc.line}: {exc}") from None
         fmt = "edn"
     events: list[HistoryEvent] = []
-    skipped = 0
     for data, number in items:
         try:
             if not isinstance(data, dict):
@@ -118,6 +129,34 @@ def _json_items(lines: list[str], source: str) -> list[tuple[Any, int]]:
         except ValueError as exc:
             raise HistoryError(f"{source}:{number}: {exc}") from None
     return items
+
+
+# Jepsen's console log (jepsen.log): "INFO  jepsen.util - 3\t:invoke\t:cas\t[1 2]": process,
+# type, f, value and an optional error, each an EDN value, separated by tabs or spaces.
+# Older logs write "LEVEL  jepsen.util - ", newer ones "time{GMT}\tINFO\t[jepsen worker 3]
+# jepsen.util: "; lines of other loggers are skipped.
+_JEPSEN_LOG = re.compile(r"jepsen\.util(?::|\s+-)\s+(?P<fields>.*)$")
+_LOG_FIELDS = ("process", "type", "f", "value", "error")
+
+
+def _jepsen_log_items(lines: list[str], source: str) -> tuple[list[tuple[Any, int]], int]:
+    """Events of a Jepsen console log, and how many lines were other log output."""
+    items: list[tuple[Any, int]] = []
+    other = 0
+    for number, raw in enumerate(lines, start=1):
+        m = _JEPSEN_LOG.search(raw.strip())
+        if m is None:
+            other += bool(raw.strip())
+            continue
+        try:
+            fields = read_edn_forms(m.group("fields"))
+        except EdnError as exc:
+            raise HistoryError(f"{source}:{number}: {exc}") from None
+        if len(fields) < 3 or len(fields) > len(_LOG_FIELDS):
+            other += 1  # another jepsen.util message, not an operation
+            continue
+        items.append((dict(zip(_LOG_FIELDS, fields, strict=False)), number))
+    return items, other
 
 
 def _is_json_object(text: str) -> bool:

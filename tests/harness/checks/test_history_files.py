@@ -110,3 +110,31 @@ def test_read_history_file_reports_the_format(tmp_path: Path) -> None:
     path = tmp_path / "h.edn"
     path.write_text("{:process 0 :type :invoke :f :read}\n")
     assert read_history_file(path).format == "edn"
+
+
+OLD_LOG = ("INFO  jepsen.core - Running test\n"
+           "INFO  jepsen.util - 0\t:invoke\t:cas\t[1 2]\n"
+           "INFO  jepsen.util - :nemesis\t:info\t:start\tnil\n"
+           "INFO  jepsen.util - 0   :info   :cas    :timed-out\n"
+           "INFO  jepsen.util - 1\t:invoke\t:read\tnil\n"
+           "INFO  jepsen.util - 1\t:ok\t:read\tnil\n")
+NEW_LOG = ("2020-05-14 11:16:20,148{GMT}\tINFO\t[jepsen worker 0] jepsen.util: 0\t:invoke\t"
+           ":write\t1\n"
+           "2020-05-14 11:16:20,150{GMT}\tINFO\t[jepsen worker 0] jepsen.util: 0\t:ok\t:write\t1\n")
+
+
+def test_jepsen_console_logs_are_read() -> None:
+    old = parse_history_text(OLD_LOG)
+    assert old.format == "jepsen-log" and old.skipped == 2
+    assert [(e.process, e.type, e.f, e.line) for e in old.events] == [
+        (0, "invoke", "cas", 2), (0, "info", "cas", 4), (1, "invoke", "read", 5),
+        (1, "ok", "read", 6)]
+    assert old.events[0].value == (1, 2) and old.events[1].value == "timed-out"
+    new = parse_history_text(NEW_LOG)
+    assert new.format == "jepsen-log" and [e.value for e in new.events] == [1, 1]
+
+
+def test_jepsen_console_log_error_names_the_line() -> None:
+    with pytest.raises(HistoryError, match=r"^log:2: malformed EDN: missing"):
+        parse_history_text("INFO  jepsen.util - 0\t:invoke\t:write\t1\n"
+                           "INFO  jepsen.util - 0\t:ok\t:write\t[1\n", source="log")
