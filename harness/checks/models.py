@@ -138,6 +138,15 @@ class _ValueModel(Model):
     def vacuous(self, op: Operation) -> bool:
         return self.nil_read == "unknown" and op.f == self.read_function and op.value is None
 
+    def invalid(self, op: Operation) -> str | None:
+        # The file reader checks these too; ops split from Jepsen independent tuples or built
+        # in code reach the model without that check.
+        if op.f == "cas" and not (isinstance(op.value, tuple) and len(op.value) == 2):
+            return f"cas value must be [expected, new], got value={op.value!r}"
+        if op.f == "append" and not isinstance(op.value, str):
+            return f"append value must be a string, got value={op.value!r}"
+        return None
+
 
 class RegisterModel(_ValueModel):
     """One register per key (Jepsen's single register has key null): read, write, cas

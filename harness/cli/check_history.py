@@ -63,10 +63,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "check-history",
         help="check a client history for linearizability",
-        description="Check a JSON-lines or Jepsen EDN history for linearizability. "
-        "Exit 0 linearizable, 1 violation, 2 bad input, 3 unknown (budget ran out).",
+        description="Check a recorded history (JSON lines, Jepsen/Knossos/Porcupine EDN, "
+        "or a Jepsen console log) for linearizability, under the convention its source "
+        "follows (--initial, --nil-read, --independent; see docs/histories.md). Exit 0 "
+        "linearizable, 1 violation, 2 bad input (an empty history too), 3 unknown (budget "
+        "ran out).",
     )
-    parser.add_argument("file", help="history file (.jsonl or Jepsen .edn lines)")
+    parser.add_argument("file", help="history file: JSON lines, Jepsen/Knossos EDN, or a "
+                        "Jepsen console log (docs/histories.md)")
     parser.add_argument("--model", required=True, choices=sorted(MODELS),
                         help="register (read/write/cas), kv (get/put/append/cas), mutex "
                         "(acquire/release), set (add/read), multi-register (txn)")
@@ -79,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "(Knossos: the read constrains nothing)")
     parser.add_argument("--independent", action=argparse.BooleanOptionalAction,
                         help="values are Jepsen independent [key value] tuples: check "
-                        "each key as its own object (default: refuse such a history)")
+                        "each key as its own object (default: a history that looks "
+                        "independent is refused)")
     parser.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_S,
                         metavar="S",
                         help=f"give up after S seconds (default {DEFAULT_TIMEOUT_S:g})")

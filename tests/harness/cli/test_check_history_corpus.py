@@ -137,3 +137,13 @@ def test_not_utf8_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path.write_bytes(b"{:process 0 :type :invoke :f :read :value \xff}\n")
     assert main(["check-history", str(path), "--model", "register"]) == 2
     assert "not UTF-8 text" in _one_error_line(capsys)
+
+
+def test_independent_cas_that_is_not_a_pair_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "independent.edn"
+    path.write_text("{:process 0 :type :invoke :f :cas :value [7 5]}\n"
+                    "{:process 0 :type :ok :f :cas :value [7 5]}\n")
+    assert main(["check-history", str(path), "--model", "register", "--independent"]) == 2
+    assert f"{path}:1: cas value must be [expected, new]" in _one_error_line(capsys)
