@@ -5,8 +5,8 @@ A folder holds three files:
 - ``artifact.json``: format name and version, seed, options (`RunOptions.to_json`), the
   choice list, fingerprint, steps, the violation (or null), the unsafe label, and the Python,
   trio and paxlab versions that produced it.
-- ``history.jsonl``: the client history, one operation event per line (DESIGN.md section 6,
-  the `harness.checks.history` format).
+- ``history.jsonl``: the client history, one operation event per line (the
+  `harness.checks.history` format).
 - ``trace.txt``: the ordered event trace, one line per simulator step (may be empty when the
   run did not keep it).
 
@@ -128,7 +128,7 @@ class Artifact:
             one kept on purpose).
         unsafe: the run let clock drift exceed rho on purpose.
         versions: ``python``, ``trio`` and ``paxlab`` versions that produced it.
-        history: client history events (dicts in the DESIGN.md section 6 format).
+        history: client history events (dicts in the `harness.checks.history` format).
         trace: the event trace, one line per step (empty if it was not kept).
     """
 

@@ -114,7 +114,7 @@ class RunResult:
         fingerprint: hex blake2b over the ordered event trace.
         steps: number of simulator steps (trace lines).
         choices: the complete choice list (replaying it repeats the run).
-        history: client history events (dicts in the DESIGN.md section 6 format).
+        history: client history events (dicts in the `harness.checks.history` format).
         trace: the ordered event trace, one line per step (may be empty if not kept).
         unsafe: the run let clock drift exceed rho on purpose (S6/S8 violations are expected).
         timeline: structured events for reports, each a dict with ``time_us``, ``kind`` and
