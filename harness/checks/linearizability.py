@@ -3,7 +3,9 @@
 Checked: there is a total order of the ok operations (plus any subset of the info operations)
 that respects real time (A before B if A completed before B was invoked, by history position)
 and that the `Model` accepts. ``fail`` ops did not happen and are dropped; ``info`` ops (and
-invokes never completed) may take effect at any point after their invocation, or never.
+invokes never completed) may take effect at any point after their invocation, or never. Ops
+the model calls vacuous (`Model.vacuous`: a read of nil when nil reads mean "unknown") fit
+anywhere and are dropped too; an op the model calls invalid is refused (HistoryError).
 
 Not checked: anything across partitions (each key is its own object, which is sound and
 complete for linearizability because it is local, Herlihy & Wing's P-compositionality), or
