@@ -338,6 +338,18 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S2 catch-up stores the chosen entry",
         why="a lagging replica keeps its own (unchosen) entry at a slot it learns is chosen",
     ),
+    # "No accepted ballot above the promise" as it can be broken on this code (the other rule,
+    # "never change an entry at or below the commit index", has no guard here to remove yet).
+    M(
+        name="accept-above-promise",
+        file="consensus/acceptor.py",
+        snippet="if ballot > self._promised:\n            self._promise(ballot)\n"
+                "        self.leader_ballot = ballot",
+        replacement="self.leader_ballot = ballot",
+        target="S3/S15 no accepted ballot above the promise",
+        why="an Accept above the promise is stored without raising the promise, so a lower "
+            "Prepare is promised afterwards",
+    ),
     M(
         name="log-replica-serves-snapshot",
         file="consensus/catch_up.py",
