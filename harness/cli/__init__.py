@@ -4,8 +4,8 @@ Each subcommand lives in its own module of this package and exposes ``register(s
 which adds its parser and sets ``func`` to a callable ``(args) -> int``. Add a new one to
 ``_COMMANDS``.
 
-Exit codes everywhere: 0 ok, 1 a property was violated, 2 bad usage or bad input
-(``check-history`` adds 3: unknown, a budget ran out).
+Exit codes everywhere: 0 ok, 1 a property was violated, 2 bad usage or bad input, 3 unknown
+(no violation found, but a check could not decide: a budget ran out; never a pass).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ _COMMANDS: tuple[str, ...] = (
 EXIT_OK = 0
 EXIT_VIOLATION = 1
 EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
 
 
 class _Parser(argparse.ArgumentParser):

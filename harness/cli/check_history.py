@@ -25,9 +25,8 @@ from harness.checks.linearizability import (
     check_linearizability,
 )
 from harness.checks.models import MODELS, get_model
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
 
-EXIT_UNKNOWN = 3
 _PROG = "paxlab check-history"
 
 

@@ -3,8 +3,8 @@
 Prints the seed and options first, then the verdict, the first violated property with its
 message, the operation counts (ok, fail, info), simulated and wall time, steps and the
 fingerprint, and for a violation the command that repeats the run. ``--json`` prints one
-JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
-fingerprint, unsafe). ``--trace-ndjson FILE`` also writes one JSON line per protocol action
+JSON object instead (seed, options, verdict, violation, unknown, ops, sim_time, wall_time,
+steps, fingerprint, unsafe). ``--trace-ndjson FILE`` also writes one JSON line per protocol action
 (`harness.tracevalid`; check it with ``python -m harness.tracevalid FILE``); the run is the same.
 
 ``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]
@@ -13,9 +13,10 @@ named scenario instead (`harness.sim.scenarios`): a storage replica fails for go
 restores the write quorum with a log replica and rebuilds a storage replica; it prints
 ``quorum_restored_after`` and ``replica_rebuilt_after`` (simulated seconds after the failure).
 
-Exit codes: 0 no violation, 1 a property was violated, 2 bad usage (unknown fault, variant or
+Exit codes: 0 passed, 1 a property was violated, 2 bad usage (unknown fault, variant or
 scenario, negative counts, no storage replica, more log replicas than storage replicas): one
-line, no traceback.
+line, no traceback; 3 unknown: no violation was found but a check could not decide (the
+linearizability check ran out of its budget), which is never a pass.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import shlex
 import sys
 from typing import Any
 
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
 from harness.sim.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
@@ -127,6 +128,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "options": result.options.to_json(),
         "verdict": result.verdict,
         "violation": None if result.violation is None else result.violation.to_json(),
+        "unknown": result.unknown,
         "ops": result.ops,
         "sim_time": result.sim_time_s,
         "wall_time": round(result.wall_time_s, 6),
@@ -139,7 +141,10 @@ def result_json(result: RunResult) -> dict[str, Any]:
 def _print_human(result: RunResult) -> None:
     v = result.violation
     label = " (UNSAFE clocks: drift beyond rho on purpose)" if result.unsafe else ""
-    if v is None:
+    if v is None and result.verdict == "unknown":
+        print(f"verdict: UNKNOWN{label} (not a pass: a check could not decide)")
+        print(f"unknown: {result.unknown}")
+    elif v is None:
         print(f"verdict: PASSED{label}")
     else:
         where = " ".join(
@@ -248,4 +253,11 @@ def _main(args: argparse.Namespace) -> int:
         print(json.dumps(result_json(result), sort_keys=True))
     else:
         _print_human(result)
-    return EXIT_OK if result.violation is None else EXIT_VIOLATION
+    return exit_code(result)
+
+
+def exit_code(result: RunResult) -> int:
+    """0 passed, 1 a violation, 3 unknown (a check could not decide: never a pass)."""
+    if result.violation is not None:
+        return EXIT_VIOLATION
+    return EXIT_UNKNOWN if result.verdict == "unknown" else EXIT_OK

@@ -1,10 +1,11 @@
 """``paxlab sweep [--seeds A:B]``: run many seeds in parallel, group failures, write artifacts.
 
 Prints the sweep's options first, progress on stderr (at most about once a second), then
-a summary: seeds run, passed, failed, and each failure signature with its seeds, one artifact
-folder and its replay command. ``--json`` prints the summary as one JSON object instead.
-Exit 0 no failure, 1 any failure (a violation or a run that raised), 2 bad usage, 130
-interrupted (Ctrl-C).
+a summary: seeds run, passed, failed, unknown, and each failure signature with its seeds, one
+artifact folder and its replay command; then the seeds whose verdict is unknown (no violation,
+but a check could not decide), with why. ``--json`` prints the summary as one JSON object
+instead. Exit 0 every seed passed, 1 any failure (a violation or a run that raised), 2 bad
+usage, 3 no failure but some seed unknown (never a pass), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+import attrs
+
+from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
 from harness.cli.run import parse_faults
 from harness.failures import sweep as sweep_lib
-from harness.failures.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
+from harness.failures.sweep import (
+    SweepError,
+    SweepProgress,
+    SweepSummary,
+    parse_seed_range,
+    run_command,
+)
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 
 _MAX_SEEDS_SHOWN = 12
@@ -130,7 +139,14 @@ def _main(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json()))
     else:
         print(format_summary(summary))
-    return EXIT_VIOLATION if summary.failed else EXIT_OK
+    return exit_code(summary)
+
+
+def exit_code(summary: SweepSummary) -> int:
+    """1 if any seed failed, else 3 if any seed is unknown (never a pass), else 0."""
+    if summary.failed:
+        return EXIT_VIOLATION
+    return EXIT_UNKNOWN if summary.unknown else EXIT_OK
 
 
 def _header(options: RunOptions, seeds: range, args: argparse.Namespace) -> str:
@@ -147,12 +163,14 @@ def format_summary(summary: SweepSummary) -> str:
     """Return the human summary: counts, then each failure group with artifact and replay."""
     lines = [
         f"seeds run: {len(summary.outcomes)}, passed: {summary.passed}, "
-        f"failed: {summary.failed} ({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
+        f"failed: {summary.failed}, unknown: {summary.unknown} "
+        f"({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
     ]
-    if not summary.failed:
+    if not summary.failed and not summary.unknown:
         lines.append("PASSED")
         return "\n".join(lines)
-    lines.append(f"FAILED: {summary.failed} seeds in {len(summary.groups)} signature(s)")
+    if summary.failed:
+        lines.append(f"FAILED: {summary.failed} seeds in {len(summary.groups)} signature(s)")
     for group in summary.groups:
         shown = ", ".join(str(s) for s in group.seeds[:_MAX_SEEDS_SHOWN])
         if len(group.seeds) > _MAX_SEEDS_SHOWN:
@@ -162,6 +180,16 @@ def format_summary(summary: SweepSummary) -> str:
         if group.artifact is not None:
             lines.append(f"    artifact: {group.artifact}")
         lines.append(f"    replay:   {group.replay_command}")
+    undecided = [o for o in summary.outcomes if o.undecided]
+    if undecided:
+        shown = ", ".join(str(o.seed) for o in undecided[:_MAX_SEEDS_SHOWN])
+        if len(undecided) > _MAX_SEEDS_SHOWN:
+            shown += f", ... ({len(undecided) - _MAX_SEEDS_SHOWN} more)"
+        first = undecided[0]
+        lines.append(f"UNKNOWN (not passed): {len(undecided)} seed(s) a check could not decide: "
+                     f"{shown}")
+        lines.append(f"    e.g. seed {first.seed}: {first.unknown}")
+        lines.append(f"    rerun:    {run_command(attrs.evolve(summary.options, seed=first.seed))}")
     mismatched = [o.seed for o in summary.outcomes if o.replay_mismatch]
     if mismatched:
         lines.append(

@@ -14,7 +14,8 @@ is an optional extra, imported only then). A run function must be picklable by r
 
 An exception raised by a run is not a crash of the sweep: it becomes an outcome with verdict
 ``"error"`` (grouped by exception type), because a simulator bug found by one seed must not
-hide what the other seeds found.
+hide what the other seeds found. A run whose verdict is ``"unknown"`` (no violation, but a
+check could not decide) is counted apart: neither passed nor failed.
 """
 
 from __future__ import annotations
@@ -137,8 +138,10 @@ class SeedOutcome:
 
     Attributes:
         seed: the seed.
-        verdict: ``"ok"``, ``"violation"``, or ``"error"`` (the run raised).
+        verdict: ``"ok"``, ``"violation"``, ``"unknown"`` (no violation, but a check could
+            not decide), or ``"error"`` (the run raised).
         violation: the first violated property, or None.
+        unknown: for an unknown verdict, which check could not decide and why.
         fingerprint: the run's fingerprint ("" for an error).
         steps: simulator steps (0 for an error).
         wall_time_s: wall-clock seconds of the first run.
@@ -162,10 +165,20 @@ class SeedOutcome:
     replay_mismatch: bool = False
     result: RunResult | None = attrs.field(default=None, repr=False, eq=False)
     artifact: str | None = None
+    unknown: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.verdict != "ok"
+        """A violation or an error (an unknown verdict is neither passed nor failed)."""
+        return self.verdict in ("violation", "error")
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "ok"
+
+    @property
+    def undecided(self) -> bool:
+        return self.verdict == "unknown"
 
     @property
     def signature(self) -> str:
@@ -197,6 +210,7 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
             return SeedOutcome(
                 seed=options.seed, verdict=first.verdict, fingerprint=first.fingerprint,
                 steps=first.steps, wall_time_s=wall_time_s, cpu_time_s=cpu_time_s,
+                unknown=first.unknown,
             )
         full = run(options, replay=first.choices, keep_trace=True)
     mismatch = full.fingerprint != first.fingerprint
@@ -247,7 +261,12 @@ class SweepSummary:
 
     @property
     def passed(self) -> int:
-        return sum(1 for o in self.outcomes if not o.failed)
+        return sum(1 for o in self.outcomes if o.passed)
+
+    @property
+    def unknown(self) -> int:
+        """Seeds with no violation in which some check could not decide (not passed)."""
+        return sum(1 for o in self.outcomes if o.undecided)
 
     @property
     def failed(self) -> int:
@@ -265,6 +284,7 @@ class SweepSummary:
             "run": len(self.outcomes),
             "passed": self.passed,
             "failed": self.failed,
+            "unknown": self.unknown,
             "wall_time_s": round(self.wall_time_s, 3),
             "runs_per_s": round(self.runs_per_s, 3),
             "groups": [attrs.asdict(g) for g in self.groups],
@@ -279,6 +299,9 @@ class SweepSummary:
                 }
                 for o in self.outcomes
                 if o.failed
+            ],
+            "unknowns": [
+                {"seed": o.seed, "unknown": o.unknown} for o in self.outcomes if o.undecided
             ],
         }
 

@@ -73,10 +73,12 @@ def run(
         prepare=prepare,
     )
     violation = sim.final_check()
+    verdict = "violation" if violation is not None else "unknown" if sim.undecided else "ok"
     return RunResult(
         options=options,
-        verdict="ok" if violation is None else "violation",
+        verdict=verdict,
         violation=violation,
+        unknown="; ".join(sim.undecided) or None,
         ops=dict(sim.workload.counts),
         sim_time_s=sim.now / 1e6,
         wall_time_s=time.perf_counter() - wall_start,

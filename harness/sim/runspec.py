@@ -106,8 +106,10 @@ class RunResult:
 
     Attributes:
         options: the options it ran with.
-        verdict: ``"ok"`` or ``"violation"``.
+        verdict: ``"ok"``, ``"violation"``, or ``"unknown"`` (no violation found, but a check
+            could not decide, e.g. the linearizability budget ran out: never a pass).
         violation: the first violated property, or None.
+        unknown: for an ``"unknown"`` verdict, which check could not decide and why.
         ops: counts of completed client operations by outcome: ``{"ok": n, "fail": n, "info": n}``.
         sim_time_s: simulated (true) seconds the run covered.
         wall_time_s: wall-clock seconds it took (not part of the fingerprint).
@@ -136,3 +138,9 @@ class RunResult:
     trace: tuple[str, ...] = ()
     unsafe: bool = False
     timeline: tuple[dict[str, Any], ...] = ()
+    unknown: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Only an ``"ok"`` verdict passes (an unknown one does not)."""
+        return self.verdict == "ok"

@@ -220,23 +220,24 @@ class Workload:
             await api.sleep(think)
             await self.run_op(api, state, process)
 
-    def check_linearizable(self, now_us: int, step: int) -> Violation | None:
+    def check_linearizable(
+        self, now_us: int, step: int, *, timeout_s: float = LINEARIZABILITY_TIMEOUT_S
+    ) -> tuple[Violation | None, str | None]:
         """S8: the recorded history is linearizable under the kv model.
 
-        Returns None if it is; an "unknown" verdict (a budget ran out) is logged, not
-        reported as a violation.
+        Returns (the violation or None, why the check could not decide or None). An
+        undecided check (a budget ran out) is not a pass: the run's verdict is "unknown".
         """
-        result = check_linearizability(
-            self.recorder.events, "kv", timeout_s=LINEARIZABILITY_TIMEOUT_S
-        )
+        result = check_linearizability(self.recorder.events, "kv", timeout_s=timeout_s)
         if result.verdict == "violation":
             key = None if result.key is None else str(result.key)
             return Violation(
                 property="S8", message=result.summary(), time_us=now_us, step=step, key=key
-            )
+            ), None
         if result.verdict != "linearizable":
             log.warning("linearizability check inconclusive: %s", result.summary())
-        return None
+            return None, f"S8 {result.summary()}"
+        return None, None
 
     async def final_reads(self, api: ClusterAPI, process: int) -> None:
         """Strongly read every key once (after healing); keys never read go to final_failed."""

@@ -116,3 +116,20 @@ def unstable_run(
     if replay is not None:
         result = attrs.evolve(result, fingerprint="0" * 32)
     return result
+
+
+def undecided_run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+) -> RunResult:
+    """`fake_run`, except that a seed divisible by 3 with no violation is "unknown" (as when
+    the linearizability check runs out of its budget)."""
+    import attrs
+
+    result = fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
+    if result.violation is None and options.seed % 3 == 0:
+        result = attrs.evolve(result, verdict="unknown", unknown="S8 unknown: timeout (fake)")
+    return result
