@@ -5,6 +5,9 @@ that respects real time (A before B if A completed before B was invoked, by hist
 and that the `Model` accepts. ``fail`` ops did not happen and are dropped; ``info`` ops (and
 invokes never completed) may take effect at any point after their invocation, or never.
 
+A cas that failed and recorded the value it found (``observed``) is checked as a read of that
+value (`harness.checks.history`).
+
 Not checked: anything across partitions (each key is its own object, which is sound and
 complete for linearizability because it is local, Herlihy & Wing's P-compositionality), or
 the values of failed and indeterminate reads.
@@ -138,6 +141,8 @@ def describe_op(op: Operation) -> str:
     elif op.f == "cas":
         expected, new = op.value
         text = f"cas({key + ', ' if key else ''}{expected!r} -> {new!r})"
+        if op.observed is not None:
+            text += f" failed, saw {op.observed[0]!r}"
     else:
         text = f"{op.f}({key + ', ' if key else ''}{op.value!r})"
     return f"p{op.process} {text} [{op.type}]"

@@ -3,9 +3,11 @@
 Prints the seed and options first, then the verdict, the first violated property with its
 message, the operation counts (ok, fail, info), simulated and wall time, steps and the
 fingerprint, and for a violation the command that repeats the run. ``--json`` prints one
-JSON object instead (seed, options, verdict, violation, unknown, ops, sim_time, wall_time,
-steps, fingerprint, unsafe). ``--trace-ndjson FILE`` also writes one JSON line per protocol action
-(`harness.tracevalid`; check it with ``python -m harness.tracevalid FILE``); the run is the same.
+JSON object instead (seed, options, verdict, violation, unknown, ops, info_share, sim_time,
+wall_time, steps, fingerprint, unsafe). ``--hot-key`` puts every client on one key (20
+clients unless ``--clients`` says otherwise): contention for the linearizability search.
+``--trace-ndjson FILE`` also writes one JSON line per protocol action (`harness.tracevalid`;
+check it with ``python -m harness.tracevalid FILE``); the run is the same.
 
 ``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]
 [--partition-s S] [--variant one-step-swap]`` runs a
@@ -38,8 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--replicas", type=int, default=3, help="storage replicas (default 3)")
     parser.add_argument("--ops", type=int, default=1000, help="client operations (default 1000)")
-    parser.add_argument("--clients", type=int, default=5, help="concurrent clients (default 5)")
-    parser.add_argument("--keys", type=int, default=5, help="keys (default 5)")
+    add_workload_options(parser)
     parser.add_argument(
         "--faults",
         default=",".join(DEFAULT_FAULTS),
@@ -78,6 +79,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-v", "--verbose", action="store_true", help="show library warnings on stderr"
     )
     parser.set_defaults(func=_main)
+
+
+HOT_KEY_CLIENTS = 20
+
+
+def add_workload_options(parser: argparse.ArgumentParser) -> None:
+    """``--clients``, ``--keys`` and ``--hot-key`` (shared with ``paxlab sweep``)."""
+    parser.add_argument(
+        "--clients", type=int, default=None,
+        help=f"concurrent clients (default 5; {HOT_KEY_CLIENTS} with --hot-key)",
+    )
+    parser.add_argument("--keys", type=int, default=None, help="keys (default 5)")
+    parser.add_argument(
+        "--hot-key", action="store_true",
+        help=f"contention: every client on one key (--keys 1, --clients {HOT_KEY_CLIENTS} "
+             "unless given)",
+    )
+
+
+def workload_counts(args: argparse.Namespace) -> tuple[int, int]:
+    """(clients, keys) from `add_workload_options` flags; raises ValueError if they clash."""
+    defaults = RunOptions()
+    if not args.hot_key:
+        clients = defaults.clients if args.clients is None else args.clients
+        keys = defaults.keys if args.keys is None else args.keys
+        return clients, keys
+    if args.keys not in (None, 1):
+        raise ValueError(f"--hot-key puts every client on one key, got keys={args.keys}")
+    return (HOT_KEY_CLIENTS if args.clients is None else args.clients), 1
 
 
 def parse_faults(text: str) -> tuple[str, ...]:
@@ -130,12 +160,19 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "violation": None if result.violation is None else result.violation.to_json(),
         "unknown": result.unknown,
         "ops": result.ops,
+        "info_share": round(info_share(result.ops), 6),
         "sim_time": result.sim_time_s,
         "wall_time": round(result.wall_time_s, 6),
         "steps": result.steps,
         "fingerprint": result.fingerprint,
         "unsafe": result.unsafe,
     }
+
+
+def info_share(ops: dict[str, int]) -> float:
+    """The share of completed operations whose outcome is in doubt (0.0 with none)."""
+    total = sum(ops.values())
+    return ops.get("info", 0) / total if total else 0.0
 
 
 def _print_human(result: RunResult) -> None:
@@ -155,7 +192,8 @@ def _print_human(result: RunResult) -> None:
         print(f"verdict: VIOLATION {v.property}{label}")
         print(f"violation: {v.message} (step={v.step} time={v.time_us / 1e6:.6f}s {where})")
     ops = result.ops
-    print(f"ops: ok={ops.get('ok', 0)} fail={ops.get('fail', 0)} info={ops.get('info', 0)}")
+    print(f"ops: ok={ops.get('ok', 0)} fail={ops.get('fail', 0)} info={ops.get('info', 0)} "
+          f"(info share {info_share(ops):.1%})")
     print(
         f"time: simulated={result.sim_time_s:.3f}s wall={result.wall_time_s:.3f}s "
         f"steps={result.steps}"
@@ -219,12 +257,13 @@ def _main(args: argparse.Namespace) -> int:
               f"log_replicas={args.log_replicas}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        clients, keys = workload_counts(args)
         options = RunOptions(
             seed=args.seed,
             replicas=args.replicas,
             ops=args.ops,
-            clients=args.clients,
-            keys=args.keys,
+            clients=clients,
+            keys=keys,
             faults=parse_faults(args.faults),
             unsafe_clocks=args.unsafe_clocks,
             variant=args.variant,

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import attrs
 
 from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
-from harness.cli.run import parse_faults
+from harness.cli.run import add_workload_options, parse_faults, workload_counts
 from harness.failures import sweep as sweep_lib
 from harness.failures.sweep import (
     SweepError,
@@ -44,8 +44,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     defaults = RunOptions()
     parser.add_argument("--replicas", type=int, default=defaults.replicas)
     parser.add_argument("--ops", type=int, default=defaults.ops)
-    parser.add_argument("--clients", type=int, default=defaults.clients)
-    parser.add_argument("--keys", type=int, default=defaults.keys)
+    add_workload_options(parser)
     parser.add_argument(
         "--faults", default=",".join(DEFAULT_FAULTS),
         help=f"comma list from {','.join(FAULTS)}, or none (default: all but permanent)",
@@ -58,8 +57,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     """Build `RunOptions` (seed 0) from `add_run_options` flags; raises ValueError if bad."""
     # Passed as a dict: mypy's attrs plugin cannot type the converter=tuple field.
     fields: dict[str, Any] = {"faults": parse_faults(args.faults)}
+    clients, keys = workload_counts(args)
     return RunOptions(
-        replicas=args.replicas, ops=args.ops, clients=args.clients, keys=args.keys,
+        replicas=args.replicas, ops=args.ops, clients=clients, keys=keys,
         unsafe_clocks=args.unsafe_clocks, variant=args.variant, **fields,
     )
 

@@ -59,7 +59,11 @@ class Simulation(Cluster, Turns):
         super().__init__(options, chooser, backend=backend, sim_options=sim_options, trace=trace)
         group = self.group
         self.pending: dict[int, Pending] = {}
-        self.clients = Clients(self, tuple(sorted(group.members + group.spares)))
+        self.clients = Clients(
+            self,
+            tuple(sorted(group.members + group.spares)),
+            tuple(sorted(group.log_members + group.log_spares)),
+        )
         self.phase = _FAULT
         self.active_clients = 0
         self.final_done = False
