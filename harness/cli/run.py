@@ -4,8 +4,9 @@ Prints the seed and options first, then the verdict, the first violated property
 message, the operation counts (ok, fail, info), simulated and wall time, steps and the
 fingerprint, and for a violation the command that repeats the run. ``--json`` prints one
 JSON object instead (seed, options, verdict, violation, unknown, ops, info_share, sim_time,
-wall_time, steps, fingerprint, unsafe). ``--hot-key`` puts every client on one key (20
-clients unless ``--clients`` says otherwise): contention for the linearizability search.
+wall_time, steps, fingerprint, unsafe, coverage, probes). ``--hot-key`` puts every client on
+one key (20 clients unless ``--clients`` says otherwise): contention for the linearizability
+search.
 ``--trace-ndjson FILE`` also writes one JSON line per protocol action (`harness.tracevalid`;
 check it with ``python -m harness.tracevalid FILE``); the run is the same.
 
@@ -166,6 +167,8 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "steps": result.steps,
         "fingerprint": result.fingerprint,
         "unsafe": result.unsafe,
+        "coverage": result.coverage,
+        "probes": result.probes,
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from consensus.probes import PROBES
 from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
 from harness.cli.run import add_workload_options, parse_faults, workload_counts
 from harness.failures import sweep as sweep_lib
@@ -159,6 +160,38 @@ def _header(options: RunOptions, seeds: range, args: argparse.Namespace) -> str:
     )
 
 
+def _counts(counts: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in counts.items() if v) or "none"
+
+
+def format_coverage(summary: SweepSummary) -> list[str]:
+    """Lines saying what the sweep exercised, summed, and which probes never fired (none if
+    the runs report no coverage)."""
+    c = summary.coverage()
+    if not c:
+        return []
+    lines = [
+        f"coverage: leader changes {c['leader_changes']}, partitions "
+        f"{_counts(c['partitions'])}, crashes {c['crashes']} (fail-stops {c['fail_stops']}, "
+        f"permanent {c['permanent_failures']}), pauses {c['pauses']}, clock steps "
+        f"{c['clock_steps']}, lossy periods {c['lossy_periods']}",
+        f"  stale-leader lease ticks {c['stale_leader_lease_ticks']}, info ops {c['info_ops']} "
+        f"(client crashes {c['client_crashes']}), failed cas checked as reads "
+        f"{c['cas_observed']}, log-replica reads refused {c['log_reads_refused']}/"
+        f"{c['log_reads_sent']}",
+        f"  catch-ups {c['catch_ups']}, snapshot installs {c['snapshot_installs']}, replicas "
+        f"added log={c['log_replicas_added']} storage={c['storage_replicas_added']}, disk "
+        f"faults {_counts(c['disk_faults'])}",
+    ]
+    never = summary.probes_never_fired()
+    total = len(PROBES)
+    if never:
+        lines.append(f"probes never fired ({len(never)} of {total}): {', '.join(never)}")
+    else:
+        lines.append(f"probes never fired: none (all {total} fired)")
+    return lines
+
+
 def format_summary(summary: SweepSummary) -> str:
     """Return the human summary: counts, then each failure group with artifact and replay."""
     lines = [
@@ -166,6 +199,7 @@ def format_summary(summary: SweepSummary) -> str:
         f"failed: {summary.failed}, unknown: {summary.unknown} "
         f"({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
     ]
+    lines += format_coverage(summary)
     if not summary.failed and not summary.unknown:
         lines.append("PASSED")
         return "\n".join(lines)

@@ -16,6 +16,9 @@ An exception raised by a run is not a crash of the sweep: it becomes an outcome 
 ``"error"`` (grouped by exception type), because a simulator bug found by one seed must not
 hide what the other seeds found. A run whose verdict is ``"unknown"`` (no violation, but a
 check could not decide) is counted apart: neither passed nor failed.
+
+Coverage: each outcome carries what its run exercised (`harness.sim.coverage`) and its
+`consensus.probes` counts; the summary sums both and names the probes that never fired.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from typing import Any, Protocol
 
 import attrs
 
+from consensus.probes import never_fired
 from harness.checks.violation import Violation
 from harness.failures.artifact import write_artifact
+from harness.sim.coverage import add_counts
 from harness.sim.runspec import DEFAULT_FAULTS, RunOptions, RunResult
 
 log = logging.getLogger(__name__)
@@ -142,6 +147,8 @@ class SeedOutcome:
             not decide), or ``"error"`` (the run raised).
         violation: the first violated property, or None.
         unknown: for an unknown verdict, which check could not decide and why.
+        coverage, probes: what the first run exercised and its probe counts (empty for an
+            error, or a run function that does not report them).
         fingerprint: the run's fingerprint ("" for an error).
         steps: simulator steps (0 for an error).
         wall_time_s: wall-clock seconds of the first run.
@@ -166,6 +173,8 @@ class SeedOutcome:
     result: RunResult | None = attrs.field(default=None, repr=False, eq=False)
     artifact: str | None = None
     unknown: str | None = None
+    coverage: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    probes: dict[str, int] = attrs.field(factory=dict, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -210,7 +219,7 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
             return SeedOutcome(
                 seed=options.seed, verdict=first.verdict, fingerprint=first.fingerprint,
                 steps=first.steps, wall_time_s=wall_time_s, cpu_time_s=cpu_time_s,
-                unknown=first.unknown,
+                unknown=first.unknown, coverage=first.coverage, probes=first.probes,
             )
         full = run(options, replay=first.choices, keep_trace=True)
     mismatch = full.fingerprint != first.fingerprint
@@ -223,6 +232,7 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
         seed=options.seed, verdict="violation", violation=first.violation,
         fingerprint=first.fingerprint, steps=first.steps, wall_time_s=wall_time_s,
         cpu_time_s=cpu_time_s, replay_mismatch=mismatch, result=full,
+        coverage=first.coverage, probes=first.probes,
     )
 
 
@@ -272,6 +282,24 @@ class SweepSummary:
     def failed(self) -> int:
         return sum(1 for o in self.outcomes if o.failed)
 
+    def coverage(self) -> dict[str, Any]:
+        """What every run exercised, summed (`harness.sim.coverage`)."""
+        total: dict[str, Any] = {}
+        for o in self.outcomes:
+            add_counts(total, o.coverage)
+        return total
+
+    def probes(self) -> dict[str, int]:
+        """`consensus.probes` counts summed over every run."""
+        total: dict[str, Any] = {}
+        for o in self.outcomes:
+            add_counts(total, o.probes)
+        return total
+
+    def probes_never_fired(self) -> list[str]:
+        """Declared probes no run of the sweep fired (what it did not exercise)."""
+        return never_fired(self.probes())
+
     @property
     def runs_per_s(self) -> float:
         return len(self.outcomes) / self.wall_time_s if self.wall_time_s > 0 else 0.0
@@ -302,6 +330,18 @@ class SweepSummary:
             ],
             "unknowns": [
                 {"seed": o.seed, "unknown": o.unknown} for o in self.outcomes if o.undecided
+            ],
+            "coverage": self.coverage(),
+            "probes": self.probes(),
+            "probes_never_fired": self.probes_never_fired(),
+            "per_run": [
+                {
+                    "seed": o.seed,
+                    "verdict": o.verdict,
+                    "coverage": o.coverage,
+                    "probes": {k: v for k, v in o.probes.items() if v},
+                }
+                for o in self.outcomes
             ],
         }
 

@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 import trio
 import trio.testing
 
+from consensus import probes
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, default_backend
+from harness.sim.coverage import run_coverage
 from harness.sim.determinism import deterministic_scheduling
 from harness.sim.options import SimOptions
 from harness.sim.runspec import RunOptions, RunResult
@@ -43,8 +45,10 @@ def simulate(
     )
     if prepare is not None:
         prepare(sim)
+    probes.reset()  # the counters are per process: this run's alone from here
     with deterministic_scheduling(options.seed):
         trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+    sim.probe_counts = probes.counts()
     return sim
 
 
@@ -74,6 +78,7 @@ def run(
     )
     violation = sim.final_check()
     verdict = "violation" if violation is not None else "unknown" if sim.undecided else "ok"
+    probe_counts = sim.probe_counts
     return RunResult(
         options=options,
         verdict=verdict,
@@ -89,4 +94,6 @@ def run(
         trace=tuple(trace.lines),
         unsafe=options.unsafe_clocks,
         timeline=tuple(sim.checks.timeline),
+        coverage=run_coverage(sim, probe_counts),
+        probes=probe_counts,
     )

@@ -110,6 +110,9 @@ class RunResult:
             could not decide, e.g. the linearizability budget ran out: never a pass).
         violation: the first violated property, or None.
         unknown: for an ``"unknown"`` verdict, which check could not decide and why.
+        coverage: what the run exercised (`harness.sim.coverage`: leader changes,
+            partitions by shape, crashes, info operations, disk faults, ...).
+        probes: how often each `consensus.probes` rare path fired in the run.
         ops: counts of completed client operations by outcome: ``{"ok": n, "fail": n, "info": n}``.
         sim_time_s: simulated (true) seconds the run covered.
         wall_time_s: wall-clock seconds it took (not part of the fingerprint).
@@ -139,6 +142,8 @@ class RunResult:
     unsafe: bool = False
     timeline: tuple[dict[str, Any], ...] = ()
     unknown: str | None = None
+    coverage: dict[str, Any] = attrs.field(factory=dict)
+    probes: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def passed(self) -> bool:

@@ -76,6 +76,7 @@ class Simulation(Cluster, Turns):
         self._clock = None
         self._nursery: trio.Nursery | None = None
         self.undecided: list[str] = []  # checks that could not decide (see `final_check`)
+        self.probe_counts: dict[str, int] = {}  # `consensus.probes` of this run (after it)
 
     # -- phases -------------------------------------------------------------------------------
 

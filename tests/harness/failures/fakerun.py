@@ -133,3 +133,21 @@ def undecided_run(
     if result.violation is None and options.seed % 3 == 0:
         result = attrs.evolve(result, verdict="unknown", unknown="S8 unknown: timeout (fake)")
     return result
+
+
+def covered_run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+) -> RunResult:
+    """`fake_run` that reports coverage (``leader_changes`` = seed, one ``halves`` partition)
+    and probes (``compaction`` on even seeds, ``acceptor.nack`` on seed 3)."""
+    import attrs
+
+    result = fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
+    seed = options.seed
+    probes = {"compaction": 1 if seed % 2 == 0 else 0, "acceptor.nack": 1 if seed == 3 else 0}
+    coverage = {"leader_changes": seed, "partitions": {"halves": 1, "ring": 0}}
+    return attrs.evolve(result, coverage=coverage, probes=probes)
