@@ -25,11 +25,12 @@ def fake_run(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     keep_trace: bool = True,
     trace_until: int | None = None,
 ) -> RunResult:
     """Run the fake simulation; same signature and contract as `harness.sim.run`."""
-    chooser = Chooser(options.seed, replay=replay)
+    chooser = Chooser(options.seed, replay=replay, replay_labels=replay_labels)
     trace: list[str] = []
     digest = hashlib.blake2b(digest_size=16)
     violation: Violation | None = None
@@ -78,6 +79,7 @@ def fake_run(
         trace=tuple(trace) if keep_trace else (),
         unsafe=options.unsafe_clocks,
         timeline=timeline,
+        labels=tuple(chooser.labels),
     )
 
 
@@ -122,6 +124,7 @@ def undecided_run(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     keep_trace: bool = True,
     trace_until: int | None = None,
 ) -> RunResult:
@@ -129,7 +132,8 @@ def undecided_run(
     the linearizability check runs out of its budget)."""
     import attrs
 
-    result = fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
+    result = fake_run(options, replay=replay, replay_labels=replay_labels, keep_trace=keep_trace,
+                      trace_until=trace_until)
     if result.violation is None and options.seed % 3 == 0:
         result = attrs.evolve(result, verdict="unknown", unknown="S8 unknown: timeout (fake)")
     return result
@@ -139,6 +143,7 @@ def covered_run(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     keep_trace: bool = True,
     trace_until: int | None = None,
 ) -> RunResult:
@@ -146,7 +151,8 @@ def covered_run(
     and probes (``compaction`` on even seeds, ``acceptor.nack`` on seed 3)."""
     import attrs
 
-    result = fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
+    result = fake_run(options, replay=replay, replay_labels=replay_labels, keep_trace=keep_trace,
+                      trace_until=trace_until)
     seed = options.seed
     probes = {"compaction": 1 if seed % 2 == 0 else 0, "acceptor.nack": 1 if seed == 3 else 0}
     coverage = {"leader_changes": seed, "partitions": {"halves": 1, "ring": 0}}
