@@ -31,6 +31,7 @@ from harness.failures.sweep import (
     parse_seed_range,
     run_command,
 )
+from harness.sim.coverage import info_share
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 
 _MAX_SEEDS_SHOWN = 12
@@ -176,7 +177,8 @@ def format_coverage(summary: SweepSummary) -> list[str]:
         f"permanent {c['permanent_failures']}), pauses {c['pauses']}, clock steps "
         f"{c['clock_steps']}, lossy periods {c['lossy_periods']}",
         f"  stale-leader lease ticks {c['stale_leader_lease_ticks']}, info ops {c['info_ops']} "
-        f"(client crashes {c['client_crashes']}), failed cas checked as reads "
+        f"of {c.get('ops_completed', 0)} ({info_share(c):.1%}; client crashes "
+        f"{c['client_crashes']}), failed cas checked as reads "
         f"{c['cas_observed']}, log-replica reads refused {c['log_reads_refused']}/"
         f"{c['log_reads_sent']}",
         f"  catch-ups {c['catch_ups']}, snapshot installs {c['snapshot_installs']}, replicas "

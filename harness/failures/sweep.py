@@ -40,7 +40,7 @@ import attrs
 from consensus.probes import never_fired
 from harness.checks.violation import Violation
 from harness.failures.artifact import write_artifact
-from harness.sim.coverage import add_counts
+from harness.sim.coverage import add_counts, info_share
 from harness.sim.runspec import DEFAULT_FAULTS, RunOptions, RunResult
 
 log = logging.getLogger(__name__)
@@ -335,12 +335,14 @@ class SweepSummary:
                 {"seed": o.seed, "unknown": o.unknown} for o in self.outcomes if o.undecided
             ],
             "coverage": self.coverage(),
+            "info_share": round(info_share(self.coverage()), 6),
             "probes": self.probes(),
             "probes_never_fired": self.probes_never_fired(),
             "per_run": [
                 {
                     "seed": o.seed,
                     "verdict": o.verdict,
+                    "info_share": round(info_share(o.coverage), 6),
                     "coverage": o.coverage,
                     "probes": {k: v for k, v in o.probes.items() if v},
                 }

@@ -16,7 +16,8 @@ Coverage keys (all present in every run, so sums line up):
   ``permanent_failures``; ``pauses``; ``clock_steps``.
 - ``stale_leader_lease_ticks``: ticks at which a leader still believed it led while its lease
   had run out (probe ``leader.tick-without-lease``).
-- ``info_ops``: client operations that ended in doubt; ``client_crashes``; ``cas_observed``:
+- ``ops_completed``: client operations completed (eventual reads included; `info_share`
+  divides by it); ``info_ops``: those that ended in doubt; ``client_crashes``; ``cas_observed``:
   failed cas checked as reads; ``log_reads_sent`` / ``log_reads_refused``.
 - ``catch_ups``: catch-up replies that brought chosen entries; ``snapshot_installs``: a
   replica installed a snapshot (from a peer, or a new leader from a promise).
@@ -53,6 +54,7 @@ def empty_coverage() -> dict[str, Any]:
         "pauses": 0,
         "clock_steps": 0,
         "stale_leader_lease_ticks": 0,
+        "ops_completed": 0,
         "info_ops": 0,
         "client_crashes": 0,
         "cas_observed": 0,
@@ -100,6 +102,7 @@ def run_coverage(sim: Any, probes: Mapping[str, int]) -> dict[str, Any]:
         elif fault == "start":
             cov["log_replicas_added" if "log replica" in detail else "storage_replicas_added"] += 1
     workload = sim.workload
+    cov["ops_completed"] = sum(workload.counts.values())
     cov["info_ops"] = workload.counts.get("info", 0)
     cov["client_crashes"] = workload.crashes
     cov["cas_observed"] = sum(1 for e in workload.recorder.events if e.observed is not None)
@@ -116,6 +119,12 @@ def run_coverage(sim: Any, probes: Mapping[str, int]) -> dict[str, Any]:
             for fault in DISK_FAULTS:
                 cov["disk_faults"][fault] += counts.get(fault, 0)
     return cov
+
+
+def info_share(coverage: Mapping[str, Any]) -> float:
+    """The share of completed operations that ended in doubt (0.0 when there were none)."""
+    done = coverage.get("ops_completed", 0)
+    return float(coverage.get("info_ops", 0)) / done if done else 0.0
 
 
 def add_counts(total: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def test_real_sweep_reports_coverage(tmp_path: Path, capsys: pytest.CaptureFixtu
     argv = ["sweep", "--seeds", "0:2", "-j", "1", "--ops", "150", "--out", str(tmp_path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "coverage: leader changes " in out and "info ops " in out
+    assert "coverage: leader changes " in out and re.search(r"info ops \d+ of \d+ \(", out)
     assert "probes never fired (" in out and "client.refused-log-replica" in out
     assert main([*argv, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -56,6 +57,13 @@ def test_real_sweep_reports_coverage(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert data["coverage"]["leader_changes"] == sum(
         r["coverage"]["leader_changes"] for r in per_run
     ) >= 2
+    for r in per_run:
+        cov = r["coverage"]
+        assert cov["ops_completed"] > 0
+        assert r["info_share"] == pytest.approx(cov["info_ops"] / cov["ops_completed"], abs=1e-6)
+    total = data["coverage"]
+    assert data["info_share"] == pytest.approx(total["info_ops"] / total["ops_completed"],
+                                               abs=1e-6)
     fired = {name for r in per_run for name in r["probes"]}
     assert set(data["probes_never_fired"]) == set(PROBES) - fired
     assert data["probes"]["client.refused-not-leader"] == sum(
