@@ -13,8 +13,8 @@ from harness.checks.history import (
     HistoryEvent,
     HistoryRecorder,
     pair_operations,
-    parse_history_lines,
 )
+from harness.checks.history_files import parse_history_lines
 from harness.checks.linearizability import check_linearizability, describe_op
 from harness.checks.models import ABSENT, KVModel, RegisterModel
 from tests.harness.checks.helpers import brute_force_linearizable
