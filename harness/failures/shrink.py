@@ -347,9 +347,10 @@ def shrink_options(
     and a fifth of the operations from the run's seed and the `NEARBY_SEEDS` after it; then
     operations, clients and keys (each the smallest failing count found by trying 1, then a
     binary search: a count need not fail monotonically, so the result always failed but may
-    not be the least such count). A candidate is run with the current choices, and if that passes, once more
-    with choices drawn afresh from the seed (``test(candidate, None)``): smaller options make
-    the old choices meet other draws, and a fresh small run often fails the same way.
+    not be the least such count). A candidate is run with the current choices, and if that
+    passes, once more with choices drawn afresh from the seed (``test(candidate, None)``):
+    smaller options make the old choices meet other draws, and a fresh small run often fails
+    the same way.
     Returns the smallest failing options, the choices their run consumed, and the runs used
     (at most ``max_runs``).
     """
