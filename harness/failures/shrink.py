@@ -327,6 +327,10 @@ def shrink_choices(
 OptionsTest = Callable[[RunOptions, Labelled | None], Labelled | None]
 
 
+NEARBY_SEEDS = 20
+"""Seeds tried (the run's own, then the next ones) for a fresh run with a much smaller
+workload; the shrunk run may so come from another seed. What is kept is the property."""
+
 _WORKLOAD_COUNTS: tuple[tuple[str, Callable[[RunOptions, int], RunOptions]], ...] = (
     ("ops", lambda o, v: attrs.evolve(o, ops=v)),
     ("clients", lambda o, v: attrs.evolve(o, clients=v)),
@@ -339,22 +343,24 @@ def shrink_options(
 ) -> tuple[RunOptions, Labelled, int]:
     """Shrink the fault set and the workload of a failing run.
 
-    In order: the fault kinds (all at once, then one at a time), then operations, clients
-    and keys (each the smallest failing count found by trying 1, then a binary search: a
-    count need not fail monotonically, so the result always failed but may not be the least
-    such count). A candidate is run with the current choices, and if that passes, once more
-    with choices drawn afresh from the seed (``test(candidate, None)``): smaller options make
-    the old choices meet other draws, and a fresh small run often fails the same way.
+    In order: the fault kinds (all at once, then one at a time); fresh runs with a twentieth
+    and a fifth of the operations from the run's seed and the `NEARBY_SEEDS` after it; then
+    operations, clients and keys (each the smallest failing count found by trying 1, then a
+    binary search: a count need not fail monotonically, so the result always failed but may
+    not be the least such count). A candidate is run with the current choices, and if that
+    passes, once more with choices drawn afresh from the seed (``test(candidate, None)``):
+    smaller options make the old choices meet other draws, and a fresh small run often fails
+    the same way.
     Returns the smallest failing options, the choices their run consumed, and the runs used
     (at most ``max_runs``).
     """
     runs = 0
 
-    def attempt(candidate: RunOptions) -> bool:
+    def attempt(candidate: RunOptions, *, fresh_only: bool = False) -> bool:
         nonlocal options, choices, runs
         if candidate == options:
             return False
-        for replay in (choices, None):
+        for replay in ((None,) if fresh_only else (choices, None)):
             if runs >= max_runs:
                 return False
             runs += 1
@@ -368,6 +374,15 @@ def shrink_options(
         for fault in options.faults:
             if fault in options.faults:
                 attempt(_without_faults(options, (fault,)))
+    # A much smaller workload seldom fails with choices drawn for a long run, but a fresh
+    # short run from a nearby seed often fails the same way; every later run is then cheap.
+    found = False
+    for ops in sorted({max(1, options.ops // 20), max(1, options.ops // 5)}):
+        for offset in range(NEARBY_SEEDS if ops < options.ops else 0):
+            if found or runs >= max_runs:
+                break
+            found = attempt(attrs.evolve(options, ops=ops, seed=options.seed + offset),
+                            fresh_only=True)
     for name, count in _WORKLOAD_COUNTS:
         low, high = 1, getattr(options, name)
         if high <= low or attempt(count(options, low)):
