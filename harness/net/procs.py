@@ -130,10 +130,17 @@ def stop_node(config: ClusterConfig, node: int, timeout_s: float = 5.0) -> str:
 
 def stop_all(config: ClusterConfig, timeout_s: float = 5.0) -> dict[int, str]:
     """Stop every node of ``config`` (SIGTERM to all first, then wait, then SIGKILL)."""
-    for n in config.ids:
+    was_running = {n for n in config.ids if signal_node(config, n, signal.SIGTERM)}
+    for n in was_running:
         signal_node(config, n, signal.SIGCONT)
-        signal_node(config, n, signal.SIGTERM)
-    return {n: stop_node(config, n, timeout_s) for n in config.ids}
+    outcome = {}
+    for n in config.ids:
+        if n in was_running and wait_gone(config, n, timeout_s):
+            pid_path(config, n).unlink(missing_ok=True)
+            outcome[n] = "stopped"
+        else:
+            outcome[n] = stop_node(config, n, timeout_s)
+    return outcome
 
 
 async def node_status(config: ClusterConfig, node: int, timeout_s: float = 1.0
