@@ -4,8 +4,9 @@ The operation mix is the simulator's (`harness.sim.workload`): put, strong get, 
 and eventual get over keys ``k0..k{keys-1}``, written values unique per write (``c3-17``),
 eventual reads counted but kept out of the checked history. Draws come from a
 ``random.Random`` seeded per client from ``seed`` (the op mix repeats; the cluster's timing
-does not). History times are nanoseconds since the run started (`time.monotonic_ns`); order
-is the order events were recorded, in one trio thread, so "completed before invoked" is real.
+does not). Keys on the wire carry a per-run tag (`LoadRun.wire_key`). History times are
+nanoseconds since the run started (`time.monotonic_ns`); order is the order events were
+recorded, in one trio thread, so "completed before invoked" is real.
 
 Latency (microseconds, an `hdrh` histogram) is measured for every ok operation, writes alone
 in ``write_latency``. `final_reads` appends one strong read of every key to the same history,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
 from typing import Any
 
@@ -76,6 +78,13 @@ class LoadRun:
     elapsed_s: float = 0.0
     _remaining: int = 0
 
+    run_tag: str = attrs.field(factory=lambda: secrets.token_hex(4))
+
+    def wire_key(self, key: str) -> bytes:
+        """The key on the wire: the history's key under this run's tag, so every run starts
+        from absent keys even on a cluster that served earlier runs."""
+        return f"{self.run_tag}/{key}".encode()
+
     def now_ns(self) -> int:
         return time.monotonic_ns() - self.started_ns
 
@@ -110,7 +119,7 @@ class LoadRun:
 
     async def _one(self, client: Client, process: int, op: str, key: str, value: str,
                    seen: dict[str, str | None]) -> None:
-        bkey = key.encode()
+        bkey = self.wire_key(key)
         rec = self.recorder
         started = time.monotonic_ns()
         if op == "get-eventual":
@@ -169,7 +178,7 @@ class LoadRun:
             for i in range(self.keys):
                 key = f"k{i}"
                 self.recorder.invoke(process, "get", key, None, time=self.now_ns())
-                result = await client.get(key.encode())
+                result = await client.get(self.wire_key(key))
                 now = self.now_ns()
                 if result.type == "ok":
                     value = None if result.value is None else result.value.decode()
