@@ -47,7 +47,7 @@ from harness.net.frame import (
     Hello,
     encode_frame,
 )
-from harness.net.peers import PeerLinks
+from harness.net.peers import PeerLinks, first_leaf
 from harness.net.stream import FramedStream
 from harness.runtime.host import ClientOutcome, Host
 from harness.runtime.ports import KvLike, WalLike
@@ -290,12 +290,15 @@ class NodeServer:
             elif hello.role == ROLE_ADMIN:
                 await fs.send(HELLO, me.encode())
                 await self._serve_admin(fs)
-        except FrameError as exc:
-            self._on_peer_frame_error(where, exc)
-        except CodecError as exc:
-            self._on_peer_frame_error(where, FrameError("malformed", str(exc)))
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
+        except Exception as exc:  # nothing a connection does may take the node down
+            leaf = first_leaf(exc)
+            if isinstance(leaf, FrameError):
+                self._on_peer_frame_error(where, leaf)
+            elif isinstance(leaf, CodecError):
+                self._on_peer_frame_error(where, FrameError("malformed", str(leaf)))
+            elif not isinstance(leaf, trio.BrokenResourceError | trio.ClosedResourceError
+                                | OSError):
+                log.exception("n%d connection from %s failed", self.node_id, where)
         finally:
             with trio.CancelScope(shield=True):
                 await stream.aclose()

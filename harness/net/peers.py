@@ -35,6 +35,13 @@ BACKOFF_MIN_S = 0.02
 BACKOFF_MAX_S = 1.0
 
 
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first non-group exception inside ``exc`` (trio nurseries wrap errors in groups)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 class _Link:
     def __init__(self) -> None:
         self.tx, self.rx = trio.open_memory_channel[bytes](OUTBOX_FRAMES)
@@ -129,12 +136,15 @@ class PeerLinks:
                         )
                     backoff = BACKOFF_MIN_S
                     await self.run_accepted(peer, fs, where)
-            except FrameError as exc:
-                self.on_error(where, exc)
-            except CodecError as exc:
-                self.on_error(where, FrameError("malformed", str(exc)))
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
-                pass
+            except Exception as exc:  # a peer's misbehaviour never ends the dialler
+                leaf = first_leaf(exc)
+                if isinstance(leaf, FrameError):
+                    self.on_error(where, leaf)
+                elif isinstance(leaf, CodecError):
+                    self.on_error(where, FrameError("malformed", str(leaf)))
+                elif not isinstance(leaf, OSError | trio.BrokenResourceError
+                                    | trio.ClosedResourceError):
+                    log.exception("n%d link to %s failed", self.node_id, where)
             finally:
                 if fs is not None:
                     with trio.CancelScope(shield=True):
@@ -150,6 +160,7 @@ class PeerLinks:
         link = self.links[peer]
         if link.scope is not None:
             link.scope.cancel()
+        error: Exception | None = None
         async with trio.open_nursery() as nursery:
             link.scope = nursery.cancel_scope
             nursery.start_soon(self._writer, link, fs)
@@ -164,10 +175,14 @@ class PeerLinks:
                     msg = decode_message(payload)
                     if self.deliver is not None:
                         self.deliver(peer, msg)
+            except (FrameError, CodecError) as exc:
+                error = exc  # raised below, outside the nursery, not wrapped in a group
             finally:
                 nursery.cancel_scope.cancel()
                 if link.scope is nursery.cancel_scope:
                     link.scope = None
+        if error is not None:
+            raise error
 
     async def _writer(self, link: _Link, fs: FramedStream) -> None:
         try:

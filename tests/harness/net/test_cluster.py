@@ -1,0 +1,159 @@
+"""A real 3-process cluster on loopback: faults, durability, fuzzed frames, a dead cluster.
+
+Every test starts its nodes through `LocalCluster` or `run_session`, both of which stop and
+reap every process they started in a ``finally``; each test then checks that no node of its
+cluster is left running. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from harness.checks.linearizability import check_linearizability
+from harness.net import procs
+from harness.net.codec import encode_message
+from harness.net.config import ClusterConfig
+from harness.net.frame import HELLO, PEER, ROLE_CLIENT, ROLE_PEER, VERSION, Hello, encode_frame
+from harness.net.load import LoadRun
+from harness.net.local import LocalCluster, init_cluster
+from harness.net.session import run_session
+
+
+def _bounded(timeout_s: float, fn: Any, *args: Any) -> Any:
+    """``trio.run(fn, *args)``, failing (TooSlowError) after ``timeout_s``."""
+
+    async def main() -> Any:
+        with trio.fail_after(timeout_s):
+            return await fn(*args)
+
+    return trio.run(main)
+
+
+def _none_running(config: ClusterConfig) -> None:
+    procs.stop_all(config, timeout_s=3.0)  # belt and braces if an assertion failed above
+    assert [n for n in config.ids if procs.running_pid(config, n) is not None] == []
+
+
+def test_kill_pause_partition_stay_linearizable_and_every_ack_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    config = init_cluster(tmp_path / "c", 3)
+    run = LoadRun(ops=100_000, clients=6, keys=4, duration_s=8.0, seed=1)
+    try:
+        result = _bounded(
+            90, run_session, config, run, tmp_path / "out", ("kill", "pause", "partition")
+        )
+    finally:
+        _none_running(config)
+    s = result.summary
+    assert result.verdict == "linearizable", s["check"]
+    assert s["restarted_for_durability"] is True
+    assert s["final_reads_failed"] == []
+    started = [json.loads(line) for line in (tmp_path / "out" / "nemesis.jsonl").open()]
+    kinds = {e["fault"] for e in started if e["phase"] == "start"}
+    assert {"kill", "pause", "partition"} <= kinds
+    assert s["counts"]["ok"] >= 300
+    assert (tmp_path / "out" / "history.jsonl").exists()
+
+
+def test_lost_writes_after_a_restart_are_caught(tmp_path: Path) -> None:
+    """Must fail: wipe every node's storage between the load and the final reads."""
+    config = init_cluster(tmp_path / "c", 3)
+    run = LoadRun(ops=150, clients=4, keys=3, seed=2)
+    with LocalCluster(config) as lc:
+        try:
+            lc.start_all()
+            assert trio.run(procs.wait_serving, config, 20.0) is not None
+            _bounded(60, run.run, config)
+            assert run.counts["ok"] > 50
+            lc.stop_all()
+            for spec in config.nodes:
+                shutil.rmtree(spec.data_dir / "storage")
+            lc.start_all()
+            assert trio.run(procs.wait_serving, config, 20.0) is not None
+            assert _bounded(60, run.final_reads, config) == []
+        finally:
+            lc.close()
+    _none_running(config)
+    result = check_linearizability(run.recorder.events, "kv", timeout_s=30)
+    assert result.verdict == "violation"
+
+
+async def _fuzz(config: ClusterConfig, node: int, rng: random.Random) -> None:
+    spec = config.node(node)
+    good_hello = encode_frame(HELLO, Hello(cluster_id=config.cluster_id, role=ROLE_CLIENT)
+                              .encode())
+    peer_hello = encode_frame(HELLO, Hello(cluster_id=config.cluster_id, role=ROLE_PEER,
+                                           node_id=0).encode())
+    bad_crc = bytearray(encode_frame(PEER, b"x" * 20))
+    bad_crc[-1] ^= 0xFF
+    payloads = [
+        bytes(rng.randrange(256) for _ in range(300)),  # random bytes
+        struct.pack(">BBII", VERSION, HELLO, 2**31, 0),  # a huge length
+        good_hello + bytes(bad_crc),  # wrong CRC after a good hello
+        encode_frame(HELLO, Hello(cluster_id="other", role=ROLE_CLIENT).encode()),
+        peer_hello + encode_frame(PEER, b"\x01\xff\xff"),  # a frame the codec refuses
+        good_hello + encode_frame(PEER, encode_message(_prepare()))[:9],  # truncated
+    ]
+    for data in payloads:
+        with trio.fail_after(5):
+            stream = await trio.open_tcp_stream(spec.host, spec.port)
+            try:
+                await stream.send_all(data)
+                await stream.send_eof()
+                while await stream.receive_some(65536):
+                    pass
+            except (trio.BrokenResourceError, OSError):
+                pass
+            finally:
+                await stream.aclose()
+
+
+def _prepare() -> object:
+    from consensus.ballot import Ballot
+    from consensus.messages import Prepare
+
+    return Prepare(ballot=Ballot(1, 0), from_slot=1)
+
+
+def test_fuzzed_frames_are_counted_and_the_cluster_still_passes_a_load(tmp_path: Path) -> None:
+    config = init_cluster(tmp_path / "c", 3)
+    with LocalCluster(config) as lc:
+        try:
+            lc.start_all()
+            assert trio.run(procs.wait_serving, config, 20.0) is not None
+            _bounded(30, _fuzz, config, 2, random.Random(9))
+            status = trio.run(procs.node_status, config, 2, 2.0)
+            assert status is not None
+            errors = status["frame_errors"]
+            for reason in ("bad-version", "oversized", "bad-crc", "wrong-cluster", "malformed",
+                           "truncated"):
+                assert errors.get(reason, 0) >= 1, (reason, errors)
+            run = LoadRun(ops=200, clients=4, keys=3, seed=3)
+            result = _bounded(60, run_session, config, run, tmp_path / "out")
+            assert result.verdict == "linearizable", result.summary["check"]
+            assert sorted(lc.running()) == [0, 1, 2]
+            assert all(code is None for code in lc.exit_codes().values())
+        finally:
+            lc.close()
+    _none_running(config)
+
+
+def test_a_dead_cluster_is_a_clear_timeout_exit_2(tmp_path: Path) -> None:
+    config = init_cluster(tmp_path / "c", 3)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "load", "--config", str(config.path), "--ops", "5"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "timed out" in errors[0] and "Traceback" not in proc.stderr
