@@ -104,3 +104,20 @@ def run_node(args: argparse.Namespace) -> int:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def standalone(argv: list[str] | None = None) -> int:
+    """``python -m harness.cli.node --config ... --id N``: the same command without importing
+    every other subcommand (node processes start faster; `harness.net.procs` uses it)."""
+    from harness.cli import _Parser
+
+    parser = _Parser(prog="paxlab")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    register(sub)
+    args = parser.parse_args(["node", *(sys.argv[1:] if argv is None else argv)])
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(standalone())

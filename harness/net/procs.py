@@ -1,6 +1,7 @@
 """Node processes of a local cluster: start, stop, kill, pause, resume, ask for status.
 
-Each node runs as ``python -m harness node --config FILE --id N`` in its own session (so its
+Each node runs as ``python -m harness.cli.node --config FILE --id N`` (``paxlab node``
+without the other subcommands' imports) in its own session (so its
 process group can be signalled without touching the caller's), with its output appended to
 ``<run dir>/nN.log`` and its pid in ``<run dir>/nN.pid``. The pid files are what lets
 ``paxlab cluster stop`` (or a test's cleanup) find nodes after their starter crashed; a pid is
@@ -43,7 +44,7 @@ def _is_our_node(config: ClusterConfig, node: int, pid: int) -> bool:
     except OSError:
         return False
     args = raw.decode(errors="replace").split("\0")
-    if "node" not in args or str(config.path) not in args:
+    if not ({"node", "harness.cli.node"} & set(args)) or str(config.path) not in args:
         return False
     try:
         return args[args.index("--id") + 1] == str(node)
@@ -75,7 +76,7 @@ def spawn_node(
 ) -> subprocess.Popen[bytes]:
     """Start node ``node`` in a new session; writes its pid file. The caller reaps it."""
     config.run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "harness", "node", "--config", str(config.path),
+    cmd = [sys.executable, "-m", "harness.cli.node", "--config", str(config.path),
            "--id", str(node)]
     for peer, (host, port) in sorted((peer_addrs or {}).items()):
         cmd += ["--peer-addr", f"{peer}={host}:{port}"]

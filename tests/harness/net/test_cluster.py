@@ -157,3 +157,33 @@ def test_a_dead_cluster_is_a_clear_timeout_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and "timed out" in errors[0] and "Traceback" not in proc.stderr
+
+
+def test_cluster_cli_init_start_status_stop(tmp_path: Path) -> None:
+    """``cluster start`` returns (its nodes detached); ``stop`` finds them by pid file alone,
+    as after a crashed supervisor."""
+    folder = tmp_path / "c"
+
+    def paxlab(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
+                              text=True, timeout=60)
+
+    assert paxlab("cluster", "init", "--nodes", "3", str(folder)).returncode == 0
+    cfg = str(folder / "cluster.toml")
+    from harness.net.config import load_config
+
+    config = load_config(cfg)
+    try:
+        start = paxlab("cluster", "start", "--config", cfg)
+        assert start.returncode == 0, start.stderr
+        assert "leader" in start.stdout
+        status = paxlab("cluster", "status", "--config", cfg)
+        assert status.returncode == 0
+        roles = [line.split()[2] for line in status.stdout.splitlines()[1:]]
+        assert sorted(roles).count("leader") == 1 and len(roles) == 3
+        stop = paxlab("cluster", "stop", "--config", cfg)
+        assert stop.stdout.split() == ["n0:stopped", "n1:stopped", "n2:stopped"]
+        down = paxlab("cluster", "status", "--config", cfg)
+        assert down.returncode == 3 and down.stdout.count("stopped") == 3
+    finally:
+        _none_running(config)
