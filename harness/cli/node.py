@@ -111,8 +111,8 @@ def standalone(argv: list[str] | None = None) -> int:
     every other subcommand (node processes start faster; `harness.net.procs` uses it)."""
     from harness.cli import _Parser
 
-    parser = _Parser(prog="paxlab")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser: argparse.ArgumentParser = _Parser(prog="paxlab")
+    sub = parser.add_subparsers(dest="command")
     register(sub)
     args = parser.parse_args(["node", *(sys.argv[1:] if argv is None else argv)])
     code: int = args.func(args)
