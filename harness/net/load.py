@@ -58,6 +58,9 @@ def percentiles_ms(h: HdrHistogram) -> dict[str, float]:
 class LoadRun:
     """One load run's options and what it recorded.
 
+    ``weights``: relative odds of each of `OPS` (the default mixes all five; ``(1, 0, 0, 0,
+    0)`` is puts only).
+
     ``acked_at`` lists (seconds since start) of every ok write, for throughput over time and
     the unavailability window of a fault.
     """
@@ -69,6 +72,7 @@ class LoadRun:
     seed: int = 0
     attempt_timeout_s: float = 1.0
     op_timeout_s: float = 5.0
+    weights: tuple[int, ...] = _WEIGHTS
     recorder: HistoryRecorder = attrs.field(factory=HistoryRecorder)
     latency: HdrHistogram = attrs.field(factory=new_histogram)
     write_latency: HdrHistogram = attrs.field(factory=new_histogram)
@@ -111,7 +115,7 @@ class LoadRun:
             while self._remaining > 0 and trio.current_time() < deadline:
                 self._remaining -= 1
                 seq += 1
-                op = rng.choices(OPS, _WEIGHTS)[0]
+                op = rng.choices(OPS, self.weights)[0]
                 key = f"k{rng.randrange(self.keys)}"
                 await self._one(client, process, op, key, f"c{process}-{seq}", seen)
         finally:

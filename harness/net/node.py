@@ -47,7 +47,7 @@ from harness.net.frame import (
     Hello,
     encode_frame,
 )
-from harness.net.peers import PeerLinks, first_leaf
+from harness.net.peers import PeerLinks, coalesce, first_leaf
 from harness.net.stream import FramedStream
 from harness.runtime.host import ClientOutcome, Host
 from harness.runtime.ports import KvLike, WalLike
@@ -310,7 +310,7 @@ class NodeServer:
 
             async def writer() -> None:
                 async for frame in rx:
-                    await fs.send_raw(frame)
+                    await fs.send_raw(coalesce(frame, rx))
 
             nursery.start_soon(writer)
             try:
