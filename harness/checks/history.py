@@ -1,6 +1,6 @@
 """Client histories: the events clients record, reading and writing them, pairing them into ops.
 
-A history is a sequence of operation events in real-time order (DESIGN.md section 6): each
+A history is a sequence of operation events in real-time order: each
 client process *invokes* an operation, then completes it with ``ok`` (it happened, with this
 result), ``fail`` (it certainly did not happen) or ``info`` (unknown: it may take effect at
 any time after its invocation, or never). A process has at most one operation open; after an

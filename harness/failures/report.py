@@ -118,7 +118,8 @@ def build_report(
     end_us = 0
     if replay:
         try:
-            result = run(artifact.options, replay=artifact.choices, keep_trace=False)
+            result = run(artifact.options, replay=artifact.choices,
+                         replay_labels=artifact.labels or None, keep_trace=False)
         except Exception as exc:  # the page must still say what is known
             log.exception("replay of %s raised", artifact.folder)
             replay_note = f"the replay raised {type(exc).__name__}: {exc}"
