@@ -89,6 +89,7 @@ class LocalCluster:
         self.config = config
         self.peer_addrs = peer_addrs or {}
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.exit_codes_seen: dict[int, list[int]] = {}
 
     def __enter__(self) -> LocalCluster:
         return self
@@ -136,6 +137,8 @@ class LocalCluster:
         return outcome
 
     def exit_codes(self) -> dict[int, int | None]:
+        """The exit code of each running-or-exited process started here (None: running);
+        `exit_codes_seen` keeps the codes of processes already reaped, per node."""
         return {n: p.poll() for n, p in self.procs.items()}
 
     def _reap(self, node: int) -> None:
@@ -143,11 +146,12 @@ class LocalCluster:
         if proc is None:
             return
         try:
-            proc.wait(timeout=5.0)
+            code = proc.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            proc.wait(timeout=5.0)
+            code = proc.wait(timeout=5.0)
+        self.exit_codes_seen.setdefault(node, []).append(code)
 
     def close(self) -> None:
         """Stop every node (SIGTERM, then SIGKILL) and reap every process started here."""
