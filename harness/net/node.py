@@ -306,6 +306,7 @@ class NodeServer:
     async def _serve_client(self, fs: FramedStream) -> None:
         tx, rx = trio.open_memory_channel[bytes](1024)
         fs.outbox = tx  # type: ignore[attr-defined]
+        mine: set[tuple[int, int]] = set()
         async with trio.open_nursery() as nursery:
 
             async def writer() -> None:
@@ -324,6 +325,7 @@ class NodeServer:
                     req = decode_request(payload)
                     ids = (req.client_id, req.request_id)
                     self._waiting.setdefault(ids, []).append(fs)
+                    mine.add(ids)
                     if req.write:
                         event: Any = ClientWrite(
                             client_id=req.client_id, request_id=req.request_id,
@@ -336,6 +338,12 @@ class NodeServer:
             finally:
                 tx.close()
                 nursery.cancel_scope.cancel()
+                for ids in mine:  # requests never answered: forget this connection
+                    waiting = self._waiting.get(ids)
+                    if waiting is not None and fs in waiting:
+                        waiting.remove(fs)
+                        if not waiting:
+                            del self._waiting[ids]
 
     async def _serve_admin(self, fs: FramedStream) -> None:
         while True:
@@ -353,7 +361,8 @@ class NodeServer:
         now = now_us()
         out: dict[str, Any] = {"node": self.node_id, "pid": os.getpid(), "steps": self.steps,
                                "frame_errors": dict(sorted(self.frame_errors.items())),
-                               "peers_connected": self.peers.connected()}
+                               "peers_connected": self.peers.connected(),
+                               "dropped_frames": self.peers.dropped()}
         if r is None:
             out["role"] = "down"
             return out

@@ -23,7 +23,16 @@ from typing import Any
 import trio
 
 from harness.net.codec import CodecError, decode_message, encode_message
-from harness.net.frame import HELLO, PEER, REFUSE, ROLE_PEER, FrameError, Hello, encode_frame
+from harness.net.frame import (
+    DEFAULT_MAX_FRAME_BYTES,
+    HELLO,
+    PEER,
+    REFUSE,
+    ROLE_PEER,
+    FrameError,
+    Hello,
+    encode_frame,
+)
 from harness.net.stream import FramedStream, connect
 
 log = logging.getLogger(__name__)
@@ -90,14 +99,25 @@ class PeerLinks:
         link = self.links.get(dst)
         if link is None:
             return
+        payload = encode_message(msg)
+        if len(payload) > DEFAULT_MAX_FRAME_BYTES:
+            # the peer would refuse it and reset the link; dropping it is what loss does
+            link.dropped += 1
+            log.warning("n%d dropped a %s of %d bytes for n%d: over the frame limit",
+                        self.node_id, type(msg).__name__, len(payload), dst)
+            return
         try:
-            link.tx.send_nowait(encode_frame(PEER, encode_message(msg)))
+            link.tx.send_nowait(encode_frame(PEER, payload))
         except trio.WouldBlock:
             link.dropped += 1
 
     def connected(self) -> list[int]:
         """Peers with a live connection now, sorted."""
         return [p for p, link in self.links.items() if link.scope is not None]
+
+    def dropped(self) -> dict[str, int]:
+        """Frames dropped per peer (outbox full or over the frame limit), peers with any."""
+        return {f"n{p}": link.dropped for p, link in self.links.items() if link.dropped}
 
     async def drained(self) -> None:
         """Return once every connected peer's outbox is empty (callers bound the wait)."""
