@@ -113,15 +113,19 @@ def _start(args: argparse.Namespace) -> int:
     for n in config.ids:
         if procs.running_pid(config, n) is None:
             started[n] = procs.spawn_node(config, n)
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:  # a bad port or directory ends a node at once
-        for n, proc in started.items():
-            code = proc.poll()
+    # until every node started answers (or one exits: a port in use ends a node at once)
+    deadline = time.monotonic() + args.timeout
+    waiting = set(started)
+    while waiting and time.monotonic() < deadline:
+        for n in sorted(waiting):
+            code = started[n].poll()
             if code is not None:
                 tail = procs.log_path(config, n).read_text(errors="replace").strip()
                 procs.stop_all(config)
                 last = tail.splitlines()[-1] if tail else f"node {n} exited with {code}"
                 return _error(last.removeprefix("paxlab node: error: "))
+            if trio.run(procs.node_status, config, n, 0.2) is not None:
+                waiting.discard(n)
         time.sleep(0.05)
     leader = trio.run(procs.wait_serving, config, args.timeout)
     print(_table(trio.run(procs.cluster_status, config, 1.0), config))

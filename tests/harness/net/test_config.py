@@ -118,3 +118,30 @@ def test_cluster_init_refuses_a_folder_that_holds_a_cluster(
     err = capsys.readouterr().err
     assert "already exists" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "c" / "cluster.toml").read_text() == text
+
+
+def test_cluster_start_refuses_a_foreign_data_dir_and_a_port_in_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.net import procs
+
+    config = init_cluster(tmp_path / "a", 3)
+    ident = config.nodes[2].data_dir / IDENTITY_FILE
+    good = ident.read_text()
+    ident.write_text(json.dumps({"cluster_id": "other", "node_id": 2}))
+    assert main(["cluster", "start", "--config", str(config.path)]) == 2
+    err = capsys.readouterr().err
+    assert "belongs to cluster 'other'" in err and len(err.strip().splitlines()) == 1
+    assert not config.run_dir.exists()  # nothing started, nothing written
+    ident.write_text(good)
+    try:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", config.nodes[1].port))
+            busy.listen()
+            assert main(["cluster", "start", "--config", str(config.path)]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot listen on 127.0.0.1:{config.nodes[1].port}" in err, err
+        assert len(err.strip().splitlines()) == 1
+    finally:
+        procs.stop_all(config, timeout_s=3.0)
+    assert [n for n in config.ids if procs.running_pid(config, n) is not None] == []
