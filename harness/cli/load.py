@@ -23,6 +23,7 @@ from pathlib import Path
 
 import trio
 
+from harness.checks.history import write_history
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.net.config import ConfigError, load_config
 from harness.net.load import LoadRun
@@ -102,7 +103,10 @@ def run_load(args: argparse.Namespace) -> int:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"{_PROG}: interrupted", file=sys.stderr)
+        out.mkdir(parents=True, exist_ok=True)
+        write_history(out / "history.jsonl", run.recorder.events)  # the work so far
+        print(f"{_PROG}: interrupted; history so far in {out / 'history.jsonl'}",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     s = result.summary
     lat = s["write_latency_ms"]
