@@ -23,7 +23,7 @@ from pathlib import Path
 
 import trio
 
-from harness.checks.history import write_history
+from harness.checks.history_files import write_history
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.net.config import ConfigError, load_config
 from harness.net.load import LoadRun

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import trio
 
-from harness.checks.history import write_history
+from harness.checks.history_files import write_history
 from harness.checks.linearizability import check_linearizability
 from harness.net import procs
 from harness.net.config import ClusterConfig
