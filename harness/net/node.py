@@ -435,6 +435,8 @@ class NodeServer:
         """Let a leader release its lease: step StepDown, and give its frames time to leave."""
         if self.host is None or self.host.replica is None:
             return
+        log.info("n%d stopping: role=%s, a leader steps down and releases its lease",
+                 self.node_id, self.host.replica.role.value)
         try:
             self._inbox_tx.send_nowait(StepDown())
         except trio.WouldBlock:
