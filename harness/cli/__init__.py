@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 # Module names under harness.cli, in the order ``paxlab --help`` lists them.
 _COMMANDS: tuple[str, ...] = (
-    "run", "sweep", "replay", "shrink", "report", "check_history", "explore"
+    "run", "sweep", "replay", "shrink", "report", "check_history", "explore", "node",
+    "cluster", "load",
 )
 
 EXIT_OK = 0
