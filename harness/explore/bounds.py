@@ -119,6 +119,15 @@ class Bounds:
             object.__setattr__(self, "dead_after_us", DEAD_AFTER_US if has_spares else 0)
         for name in (
             "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight",
+            "spares", "log_spares", "kills", "dead_after_us", "ticks", "depth", "candidates",
+        ):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise BoundsError(f"bounds must be ints, got {name}={value!r}")
+        if not isinstance(self.symmetry, bool):
+            raise BoundsError(f"symmetry must be true or false, got symmetry={self.symmetry!r}")
+        for name in (
+            "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight",
             "spares", "log_spares", "kills", "dead_after_us",
         ):
             value = getattr(self, name)

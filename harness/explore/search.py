@@ -55,7 +55,9 @@ class ExploreResult:
             only refused client requests that change nothing): the ends of paths that no
             bound cut.
         exhausted: every state reachable within the bounds was expanded (False when a
-            violation or ``max_states`` stopped the search, and for random walks).
+            violation or ``max_states`` stopped the search, and for random walks). Given
+            as ``complete=`` when built (its name before `complete` learned about bounds
+            that cut every path).
         stopped_at_max_states: ``max_states`` stopped the search.
         elapsed_s: wall seconds (not part of any verdict). peak_rss_kb: process peak RSS.
     """
@@ -67,7 +69,7 @@ class ExploreResult:
     states: int
     transitions: int
     max_depth: int
-    exhausted: bool
+    exhausted: bool = attrs.field(alias="complete")
     elapsed_s: float
     peak_rss_kb: int
     refused: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(BOUNDS_THAT_REFUSE, 0))
@@ -175,7 +177,7 @@ def explore(
         states=states,
         transitions=transitions,
         max_depth=depth,
-        exhausted=exhausted,
+        complete=exhausted,
         elapsed_s=time.perf_counter() - started,
         peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         refused=tally.refused,

@@ -96,7 +96,7 @@ def paxlab_schedule(
             result = ExploreResult(
                 bounds=bounds, strategy="schedule", violation=violation,
                 schedule=tuple(zip((tuple(a) for a in actions), times, strict=True)),
-                states=0, transitions=0, max_depth=len(actions), exhausted=False,
+                states=0, transitions=0, max_depth=len(actions), complete=False,
                 elapsed_s=0.0, peak_rss_kb=0,
             )
             write_explore_artifact(folder, result)
