@@ -3,8 +3,15 @@
 Prints the sweep's options first, progress on stderr (at most about once a second), then
 a summary: seeds run, passed, failed, and each failure signature with its seeds, one artifact
 folder and its replay command. ``--json`` prints the summary as one JSON object instead.
-Exit 0 no failure, 1 any failure (a violation or a run that raised), 2 bad usage, 130
-interrupted (Ctrl-C).
+
+Budgets: ``--time S`` starts no seed after S seconds, ``--max-failures N`` none after N
+distinct failure signatures; a sweep stopped by either, or by Ctrl-C, prints its summary so
+far (naming the seeds that ran and why it stopped) and keeps its artifacts. ``-j`` is capped
+at the seeds and the cores (the header says so).
+
+Exit 0 no failure, 1 any failure (a violation or a run that raised), 2 bad usage (checked
+before any run, the ``--out`` folder too), 130 interrupted (Ctrl-C; the summary so far is
+printed).
 """
 
 from __future__ import annotations
@@ -12,19 +19,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, check_output_dir
 from harness.cli.run import parse_faults
 from harness.failures import sweep as sweep_lib
-from harness.failures.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
+from harness.failures.sweep import (
+    SweepError,
+    SweepProgress,
+    SweepSummary,
+    parse_executor,
+    parse_seed_range,
+    useful_jobs,
+)
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 
 _MAX_SEEDS_SHOWN = 12
-EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 # The README's main job is `paxlab sweep` with no options: 100 seeds of the default run.
@@ -62,7 +76,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_SEEDS,
         help=f"A:B runs seeds A..B-1 (or N alone: 0..N-1; default {DEFAULT_SEEDS})",
     )
-    parser.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: cores)")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="workers (default: cores; never more than the cores or seeds)")
+    parser.add_argument("--time", type=float, default=None, metavar="S",
+                        help="start no seed after S seconds; print the summary so far")
+    parser.add_argument("--max-failures", type=int, default=None, metavar="N",
+                        help="stop after N distinct failure signatures")
     parser.add_argument("--executor", default="local", help="local or dask://HOST:PORT")
     parser.add_argument("--out", type=Path, default=Path("artifacts"),
                         help="artifact folder root (default: artifacts)")
@@ -104,10 +123,16 @@ def _main(args: argparse.Namespace) -> int:
         seeds = parse_seed_range(args.seeds)
         if args.jobs is not None and args.jobs < 1:
             raise SweepError(f"jobs must be >= 1, got jobs={args.jobs}")
+        if args.time is not None and not 0 < args.time < float("inf"):
+            raise SweepError(f"time must be a number of seconds > 0, got time={args.time}")
+        if args.max_failures is not None and args.max_failures < 1:
+            raise SweepError(f"max-failures must be >= 1, got max_failures={args.max_failures}")
+        parse_executor(args.executor)
         options = options_from_args(args)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    check_output_dir(args.out, "--out")
     # Workers inherit this (forked after it). Without it, the logs of injected faults (the
     # storage layer logs an injected fsync failure as an error) would bury the progress
     # lines; a run that really breaks shows up as an "error" outcome in the summary anyway.
@@ -118,29 +143,51 @@ def _main(args: argparse.Namespace) -> int:
         summary = sweep_lib.sweep(
             options, seeds, jobs=args.jobs, executor=args.executor, out=args.out,
             run=sweep_lib.default_run,  # looked up per call: tests substitute a fake run
-            progress=ProgressPrinter(sys.stderr),
+            progress=ProgressPrinter(sys.stderr), time_s=args.time,
+            max_failures=args.max_failures,
         )
     except SweepError as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
         print("paxlab sweep: interrupted (artifacts written so far are kept)", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(summary.to_json()))
     else:
         print(format_summary(summary))
+    if summary.stopped == "interrupted":
+        print("paxlab sweep: interrupted (artifacts written so far are kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_VIOLATION if summary.failed else EXIT_OK
 
 
 def _header(options: RunOptions, seeds: range, args: argparse.Namespace) -> str:
     faults = ",".join(options.faults) or "none"
+    if args.executor != "local":
+        jobs = "cluster"
+    else:
+        jobs = str(useful_jobs(args.jobs, len(seeds)))
+        if args.jobs is not None and args.jobs > int(jobs):
+            jobs += f" (capped from {args.jobs}: {len(seeds)} seeds, {os.cpu_count()} cores)"
+    budget = ""
+    if args.time is not None:
+        budget += f" time={args.time:g}s"
+    if args.max_failures is not None:
+        budget += f" max_failures={args.max_failures}"
     return (
         f"sweep seeds={seeds.start}:{seeds.stop} ({len(seeds)} seeds) "
         f"replicas={options.replicas} ops={options.ops} clients={options.clients} "
         f"keys={options.keys} faults={faults} unsafe_clocks={options.unsafe_clocks} "
-        f"variant={options.variant} jobs={args.jobs or 'cores'} executor={args.executor}"
+        f"variant={options.variant} jobs={jobs} executor={args.executor}{budget}"
     )
+
+
+_STOP_TEXT = {
+    "time": "the --time budget ran out",
+    "max-failures": "--max-failures distinct failure signatures found",
+    "interrupted": "interrupted by Ctrl-C",
+}
 
 
 def format_summary(summary: SweepSummary) -> str:
@@ -149,8 +196,14 @@ def format_summary(summary: SweepSummary) -> str:
         f"seeds run: {len(summary.outcomes)}, passed: {summary.passed}, "
         f"failed: {summary.failed} ({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
     ]
+    if summary.stopped is not None:
+        ran = ", ".join(str(o.seed) for o in summary.outcomes[:_MAX_SEEDS_SHOWN])
+        if len(summary.outcomes) > _MAX_SEEDS_SHOWN:
+            ran += ", ..."
+        lines.append(f"STOPPED ({_STOP_TEXT[summary.stopped]}): {len(summary.outcomes)} of "
+                     f"{len(summary.seeds)} seeds ran ({ran or 'none'}); the others did not")
     if not summary.failed:
-        lines.append("PASSED")
+        lines.append("PASSED" if summary.stopped is None else "PASSED (the seeds that ran)")
         return "\n".join(lines)
     lines.append(f"FAILED: {summary.failed} seeds in {len(summary.groups)} signature(s)")
     for group in summary.groups:
