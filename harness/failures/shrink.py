@@ -175,6 +175,7 @@ class ShrinkOutcome:
     choices: Choices
     runs: int
     exhausted: bool
+    interrupted: bool = False
 
 
 def shrink_choices(
@@ -187,7 +188,8 @@ def shrink_choices(
     """Shrink ``initial`` (assumed failing) with at most ``max_runs`` calls of ``test``.
 
     ``exhausted`` is True when the budget ran out before a pass changed nothing (the result
-    still fails; it may just not be minimal).
+    still fails; it may just not be minimal). Ctrl-C (KeyboardInterrupt) stops the search
+    and returns the smallest failing list found so far with ``interrupted`` True.
     """
     if max_runs < 0:
         raise ValueError(f"max_runs must be >= 0, got max_runs={max_runs}")
@@ -198,17 +200,22 @@ def shrink_choices(
         (1 / 2, lambda s: _chunk_pass(s, _zero)),
         (1.0, _lower_pass),
     )
-    while not search.exhausted:
-        # Each pass gets a share of what is left, so a long list cannot make deletion eat
-        # the whole budget; a pass cut short resumes next round (tried lists cost no run).
-        again = False
-        for share, body in passes:
-            progressed, cut = search.run_pass(share, body)
-            again |= progressed or cut
-        if not again:
-            break
+    interrupted = False
+    try:
+        while not search.exhausted:
+            # Each pass gets a share of what is left, so a long list cannot make deletion eat
+            # the whole budget; a pass cut short resumes next round (tried lists cost no run).
+            again = False
+            for share, body in passes:
+                progressed, cut = search.run_pass(share, body)
+                again |= progressed or cut
+            if not again:
+                break
+    except KeyboardInterrupt:  # `current` only ever holds a list that failed: keep it
+        interrupted = True
     log.info("shrink: %d runs, %d choices left", search.runs, len(search.current))
-    return ShrinkOutcome(choices=search.current, runs=search.runs, exhausted=search.exhausted)
+    return ShrinkOutcome(choices=search.current, runs=search.runs, exhausted=search.exhausted,
+                         interrupted=interrupted)
 
 
 @attrs.frozen(kw_only=True)
@@ -219,6 +226,7 @@ class ShrinkResult:
     after: RunResult
     runs: int
     exhausted: bool
+    interrupted: bool = False
 
 
 def shrink_run(
@@ -236,7 +244,9 @@ def shrink_run(
     ``prop`` None means the property the given run violates. The original run is replayed
     first (one run, not counted in ``max_runs``; ``on_start`` is called with it, e.g. to
     compare its fingerprint before the long search), and once more at the end with the
-    trace kept, so ``after`` is complete for an artifact.
+    trace kept, so ``after`` is complete for an artifact. Ctrl-C during the search ends it
+    with the smallest failing run found so far (``interrupted``); during the first or the
+    last run it propagates.
 
     Raises:
         ValueError: the given run does not violate ``prop`` (nothing to shrink).
@@ -261,4 +271,5 @@ def shrink_run(
         raise RuntimeError(
             f"shrunk run no longer fails: property={target} fingerprint={after.fingerprint}"
         )
-    return ShrinkResult(before=before, after=after, runs=outcome.runs, exhausted=outcome.exhausted)
+    return ShrinkResult(before=before, after=after, runs=outcome.runs,
+                        exhausted=outcome.exhausted, interrupted=outcome.interrupted)

@@ -116,3 +116,17 @@ def unstable_run(
     if replay is not None:
         result = attrs.evolve(result, fingerprint="0" * 32)
     return result
+
+
+def slow_fake_run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+) -> RunResult:
+    """`fake_run` taking 200 ms a run: long enough for a test to interrupt a real process."""
+    import time
+
+    time.sleep(0.2)
+    return fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
