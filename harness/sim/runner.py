@@ -44,7 +44,14 @@ def simulate(
     if prepare is not None:
         prepare(sim)
     with deterministic_scheduling(options.seed):
-        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        try:
+            trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        except BaseExceptionGroup as group:
+            # Ctrl-C reaches whichever task runs the loop, and the nursery reports it with
+            # what it broke on the way; callers stop on a plain KeyboardInterrupt.
+            if group.subgroup(KeyboardInterrupt) is not None:
+                raise KeyboardInterrupt from None
+            raise
     return sim
 
 
