@@ -16,8 +16,8 @@ Exit codes: 0 the shrunk artifact was written (it violates the same property, by
 construction), 2 bad input (missing or corrupt artifact, an artifact without a violation,
 one whose replay no longer violates the property, bad flags, an ``-o`` that cannot be a
 folder: checked before any run), 130 interrupted (what was found so far is written). Like
-``paxlab report``, this command makes files from an artifact; the commands that judge a run (run, sweep, replay)
-use 1 for a violation.
+``paxlab report``, this command makes files from an artifact; the commands that judge a
+run (run, sweep, replay) use 1 for a violation.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ _WITH_SLOW_RUN = (
 
 
 def test_sigint_to_a_real_shrink_process(tmp_path: Path) -> None:
-    """A real process, a real SIGINT after the search started (runs of 200 ms each: the shrink takes about 4 s)."""
+    """A real process, a real SIGINT after the search started (runs of 200 ms each: the
+    shrink takes about 4 s)."""
     seed = failing_seeds(50)[0]
     folder = tmp_path / "a"
     write_artifact(folder, fake_run(RunOptions(seed=seed)))
