@@ -87,6 +87,13 @@ class ReplicaLossOptions:
             raise ValueError(f"log_replicas must be >= 0, got log_replicas={self.log_replicas}")
         ids = range(self.replicas + self.log_replicas)  # node ids as the simulator numbers them
         Membership(tuple(ids[: self.replicas]), tuple(ids[self.replicas :]))
+        if self.log_replicas >= self.replicas:
+            # healing adds a log replica, and a configuration may not hold more log
+            # replicas than storage replicas (`consensus.quorum.Membership`)
+            raise ValueError(
+                f"replica-loss needs room for one more log replica: log_replicas must be < "
+                f"replicas, got log_replicas={self.log_replicas} replicas={self.replicas}"
+            )
         if self.replicas < 3:  # one loss leaves no quorum to heal with
             raise ValueError(
                 f"replica-loss needs at least 3 storage replicas, got replicas={self.replicas}"

@@ -24,6 +24,8 @@ from harness.sim.runspec import RunOptions
         (["--scenario", "replica-loss", "--bandwidth-mb-s", "nan"], "bandwidth_mb_s=nan"),
         (["--scenario", "replica-loss", "--bandwidth-mb-s", "inf"], "bandwidth_mb_s=inf"),
         (["--scenario", "replica-loss", "--partition-s", "nan"], "partition_s=nan"),
+        # found by the fuzz test: healing would add a 4th log replica to 3 storage replicas
+        (["--scenario", "replica-loss", "--log-replicas", "3"], "log_replicas must be <"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(
