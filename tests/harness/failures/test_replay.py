@@ -172,6 +172,7 @@ def test_artifact_of_a_violation_replaying_clean_is_not_reproduced(
 @pytest.mark.parametrize("edit", [
     lambda m: m.update(seed="3"),
     lambda m: m["options"].update(seed="3"),
+    lambda m: (m.update(seed="3"), m["options"].update(seed="3")),  # the run raised on it
     lambda m: m["options"].update(keys="5"),
     lambda m: m["violation"].update(step="x"),
     lambda m: m["violation"].update(extra=1),
