@@ -101,7 +101,7 @@ def test_sigint_to_a_real_shrink_process(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "paxlab shrink: interrupted after" in err
-    assert "after:  choices=" in stdout
+    assert "\nafter:  " in stdout
     artifact = read_artifact(out)
     original = read_artifact(folder)
     assert artifact.violation is not None and original.violation is not None

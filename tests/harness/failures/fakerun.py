@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from harness.checks.violation import Violation
 from harness.runtime.chooser import Chooser
@@ -25,11 +26,12 @@ def fake_run(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     keep_trace: bool = True,
     trace_until: int | None = None,
 ) -> RunResult:
     """Run the fake simulation; same signature and contract as `harness.sim.run`."""
-    chooser = Chooser(options.seed, replay=replay)
+    chooser = Chooser(options.seed, replay=replay, replay_labels=replay_labels)
     trace: list[str] = []
     digest = hashlib.blake2b(digest_size=16)
     violation: Violation | None = None
@@ -78,6 +80,7 @@ def fake_run(
         trace=tuple(trace) if keep_trace else (),
         unsafe=options.unsafe_clocks,
         timeline=timeline,
+        labels=tuple(chooser.labels),
     )
 
 
@@ -118,15 +121,9 @@ def unstable_run(
     return result
 
 
-def slow_fake_run(
-    options: RunOptions,
-    *,
-    replay: Sequence[int] | None = None,
-    keep_trace: bool = True,
-    trace_until: int | None = None,
-) -> RunResult:
+def slow_fake_run(options: RunOptions, **kwargs: Any) -> RunResult:
     """`fake_run` taking 200 ms a run: long enough for a test to interrupt a real process."""
     import time
 
     time.sleep(0.2)
-    return fake_run(options, replay=replay, keep_trace=keep_trace, trace_until=trace_until)
+    return fake_run(options, **kwargs)
