@@ -214,9 +214,8 @@ def _scenario_main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     result = run_replica_loss(options)
-    healed = result.quorum_restored_after is not None and result.replica_rebuilt_after is not None
-    # a violated property, or never healing (a liveness failure)
-    code = EXIT_OK if healed and result.violation is None else EXIT_VIOLATION
+    # a violated property, or never healing (a liveness violation)
+    code = EXIT_OK if result.verdict == "ok" else EXIT_VIOLATION
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return code
@@ -234,9 +233,10 @@ def _scenario_main(args: argparse.Namespace) -> int:
           f"(storage replica {result.new_storage_replica} copied "
           f"{result.bytes_to_new_storage_replica} bytes)")
     if result.violation is not None:
-        print(f"verdict: VIOLATION {result.violation}")
-    elif not healed:
-        print("verdict: VIOLATION liveness (the group did not heal within the scenario)")
+        from harness.failures.artifact import describe_violation
+
+        print(f"verdict: VIOLATION {result.violation.property}")
+        print(f"violation: {describe_violation(result.violation)}")
     else:
         print("verdict: PASSED")
     return code

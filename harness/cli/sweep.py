@@ -4,8 +4,16 @@ Prints the sweep's options first, progress on stderr (at most about once a secon
 a summary: seeds run, passed, failed, unknown, and each failure signature with its seeds, one
 artifact folder and its replay command; then the seeds whose verdict is unknown (no violation,
 but a check could not decide), with why. ``--json`` prints the summary as one JSON object
-instead. Exit 0 every seed passed, 1 any failure (a violation or a run that raised), 2 bad
-usage, 3 no failure but some seed unknown (never a pass), 130 interrupted (Ctrl-C).
+instead.
+
+Budgets: ``--time S`` starts no seed after S seconds, ``--max-failures N`` none after N
+distinct failure signatures; a sweep stopped by either, or by Ctrl-C, prints its summary so
+far (naming the seeds that ran and why it stopped) and keeps its artifacts. ``-j`` is capped
+at the seeds and the cores (the header says so).
+
+Exit 0 every seed passed, 1 any failure (a violation or a run that raised), 2 bad usage
+(checked before any run, the ``--out`` folder too), 3 no failure but some seed unknown (never
+a pass), 130 interrupted (Ctrl-C; the summary so far is printed).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,21 +30,29 @@ from typing import Any, TextIO
 import attrs
 
 from consensus.probes import PROBES
-from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    check_output_dir,
+)
 from harness.cli.run import add_workload_options, parse_faults, workload_counts
 from harness.failures import sweep as sweep_lib
 from harness.failures.sweep import (
     SweepError,
     SweepProgress,
     SweepSummary,
+    parse_executor,
     parse_seed_range,
     run_command,
+    useful_jobs,
 )
 from harness.sim.coverage import info_share
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 
 _MAX_SEEDS_SHOWN = 12
-EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 # The README's main job is `paxlab sweep` with no options: 100 seeds of the default run.
@@ -73,7 +90,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_SEEDS,
         help=f"A:B runs seeds A..B-1 (or N alone: 0..N-1; default {DEFAULT_SEEDS})",
     )
-    parser.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: cores)")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="workers (default: cores; never more than the cores or seeds)")
+    parser.add_argument("--time", type=float, default=None, metavar="S",
+                        help="start no seed after S seconds; print the summary so far")
+    parser.add_argument("--max-failures", type=int, default=None, metavar="N",
+                        help="stop after N distinct failure signatures")
     parser.add_argument("--executor", default="local", help="local or dask://HOST:PORT")
     parser.add_argument("--out", type=Path, default=Path("artifacts"),
                         help="artifact folder root (default: artifacts)")
@@ -115,10 +137,16 @@ def _main(args: argparse.Namespace) -> int:
         seeds = parse_seed_range(args.seeds)
         if args.jobs is not None and args.jobs < 1:
             raise SweepError(f"jobs must be >= 1, got jobs={args.jobs}")
+        if args.time is not None and not 0 < args.time < float("inf"):
+            raise SweepError(f"time must be a number of seconds > 0, got time={args.time}")
+        if args.max_failures is not None and args.max_failures < 1:
+            raise SweepError(f"max-failures must be >= 1, got max_failures={args.max_failures}")
+        parse_executor(args.executor)
         options = options_from_args(args)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    check_output_dir(args.out, "--out")
     # Workers inherit this (forked after it). Without it, the logs of injected faults (the
     # storage layer logs an injected fsync failure as an error) would bury the progress
     # lines; a run that really breaks shows up as an "error" outcome in the summary anyway.
@@ -129,18 +157,22 @@ def _main(args: argparse.Namespace) -> int:
         summary = sweep_lib.sweep(
             options, seeds, jobs=args.jobs, executor=args.executor, out=args.out,
             run=sweep_lib.default_run,  # looked up per call: tests substitute a fake run
-            progress=ProgressPrinter(sys.stderr),
+            progress=ProgressPrinter(sys.stderr), time_s=args.time,
+            max_failures=args.max_failures,
         )
     except SweepError as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
         print("paxlab sweep: interrupted (artifacts written so far are kept)", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(summary.to_json()))
     else:
         print(format_summary(summary))
+    if summary.stopped == "interrupted":
+        print("paxlab sweep: interrupted (artifacts written so far are kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return exit_code(summary)
 
 
@@ -153,13 +185,30 @@ def exit_code(summary: SweepSummary) -> int:
 
 def _header(options: RunOptions, seeds: range, args: argparse.Namespace) -> str:
     faults = ",".join(options.faults) or "none"
+    if args.executor != "local":
+        jobs = "cluster"
+    else:
+        jobs = str(useful_jobs(args.jobs, len(seeds)))
+        if args.jobs is not None and args.jobs > int(jobs):
+            jobs += f" (capped from {args.jobs}: {len(seeds)} seeds, {os.cpu_count()} cores)"
+    budget = ""
+    if args.time is not None:
+        budget += f" time={args.time:g}s"
+    if args.max_failures is not None:
+        budget += f" max_failures={args.max_failures}"
     return (
         f"sweep seeds={seeds.start}:{seeds.stop} ({len(seeds)} seeds) "
         f"replicas={options.replicas} ops={options.ops} clients={options.clients} "
         f"keys={options.keys} faults={faults} unsafe_clocks={options.unsafe_clocks} "
-        f"variant={options.variant} jobs={args.jobs or 'cores'} executor={args.executor}"
+        f"variant={options.variant} jobs={jobs} executor={args.executor}{budget}"
     )
 
+
+_STOP_TEXT = {
+    "time": "the --time budget ran out",
+    "max-failures": "--max-failures distinct failure signatures found",
+    "interrupted": "interrupted by Ctrl-C",
+}
 
 def _counts(counts: dict[str, int]) -> str:
     return " ".join(f"{k}={v}" for k, v in counts.items() if v) or "none"
@@ -202,8 +251,14 @@ def format_summary(summary: SweepSummary) -> str:
         f"({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
     ]
     lines += format_coverage(summary)
+    if summary.stopped is not None:
+        ran = ", ".join(str(o.seed) for o in summary.outcomes[:_MAX_SEEDS_SHOWN])
+        if len(summary.outcomes) > _MAX_SEEDS_SHOWN:
+            ran += ", ..."
+        lines.append(f"STOPPED ({_STOP_TEXT[summary.stopped]}): {len(summary.outcomes)} of "
+                     f"{len(summary.seeds)} seeds ran ({ran or 'none'}); the others did not")
     if not summary.failed and not summary.unknown:
-        lines.append("PASSED")
+        lines.append("PASSED" if summary.stopped is None else "PASSED (the seeds that ran)")
         return "\n".join(lines)
     if summary.failed:
         lines.append(f"FAILED: {summary.failed} seeds in {len(summary.groups)} signature(s)")

@@ -48,7 +48,14 @@ def simulate(
         prepare(sim)
     probes.reset()  # the counters are per process: this run's alone from here
     with deterministic_scheduling(options.seed):
-        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        try:
+            trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        except BaseExceptionGroup as group:
+            # Ctrl-C reaches whichever task runs the loop, and the nursery reports it with
+            # what it broke on the way; callers stop on a plain KeyboardInterrupt.
+            if group.subgroup(KeyboardInterrupt) is not None:
+                raise KeyboardInterrupt from None
+            raise
     sim.probe_counts = probes.counts()
     return sim
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from harness.checks.violation import Violation
 from harness.runtime.chooser import Chooser
@@ -157,3 +158,9 @@ def covered_run(
     probes = {"compaction": 1 if seed % 2 == 0 else 0, "acceptor.nack": 1 if seed == 3 else 0}
     coverage = {"leader_changes": seed, "partitions": {"halves": 1, "ring": 0}}
     return attrs.evolve(result, coverage=coverage, probes=probes)
+def slow_fake_run(options: RunOptions, **kwargs: Any) -> RunResult:
+    """`fake_run` taking 200 ms a run: long enough for a test to interrupt a real process."""
+    import time
+
+    time.sleep(0.2)
+    return fake_run(options, **kwargs)

@@ -96,7 +96,8 @@ def test_seeded_sweep_with_partitions_during_reconfiguration_finds_no_violation(
 
 def test_one_step_swap_is_caught_as_s12(capsys: pytest.CaptureFixture[str]) -> None:
     r = run_replica_loss(ReplicaLossOptions(data_mb=1, variant="one-step-swap"))
-    assert r.violation is not None and r.violation.startswith("S12")
+    assert r.violation is not None and r.violation.property == "S12"
+    assert r.to_json()["verdict"] == "violation"
     assert main(["run", "--scenario", "replica-loss", "--data-mb", "1",
                  "--variant", "one-step-swap"]) == 1
     assert "verdict: VIOLATION S12" in capsys.readouterr().out
