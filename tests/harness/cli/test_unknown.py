@@ -83,4 +83,5 @@ def test_sweep_failure_wins_over_unknown(
     unknown = len([s for s in range(12) if s not in bad and s % 3 == 0])
     assert f"failed: {len(bad)}, unknown: {unknown}" in out
     good = [s for s in range(30) if s not in set(failing_seeds(30)) and s % 3 == 0]
-    assert main(["sweep", "--seeds", str(good[0]), "-j", "1", "--out", str(tmp_path)]) == 3
+    one = f"{good[0]}:{good[0] + 1}"
+    assert main(["sweep", "--seeds", one, "-j", "1", "--out", str(tmp_path)]) == 3
