@@ -62,7 +62,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 GRACE_S = 30.0
 """Hard timeout beyond the budget: seeds running when ``--time`` expires finish, and a failing
 seed is replayed with its trace before its artifact is written."""
-SEED_RANGE = "0:1000000"
+SEED_RANGE = "0:5000"
+"""Seeds a mutant's sweep may run: far more than any budget reaches on 2 cores (the sweep
+submits its seeds up front, so not unbounded)."""
 MIN_STAGE_S = 3.0
 """Below this much budget left, the explorer and shrink stages are not started."""
 EXPLORE_SHARE_SWEEP = 0.5
