@@ -268,9 +268,16 @@ def classify_sweep(proc: ProcessResult) -> tuple[str, str | None, str, int, str 
 
     Status is killed, crash, survived, timeout or broken (see the module docstring).
     """
-    if proc.returncode is None:
-        return "timeout", None, "sweep overran its hard timeout", 0, None
     data = _json_line(proc.stdout)
+    if proc.returncode is None:
+        if data is None or "groups" not in data:
+            return "timeout", None, "sweep overran its hard timeout", 0, None
+        # The summary was printed, then the process did not exit (a sweep that hangs on its
+        # way out): judge the summary, as its exit code would have said the same.
+        code = 1 if data.get("failed") else 0
+        proc = attrs.evolve(proc, returncode=code)
+        status, prop, detail, seeds_run, artifact = classify_sweep(proc)
+        return status, prop, f"{detail} (the sweep hung after its summary)", seeds_run, artifact
     if data is None or "groups" not in data:
         detail = _last_line(proc.stderr) or f"exit {proc.returncode} without a summary"
         return "broken", None, detail, 0, None
@@ -347,6 +354,11 @@ def run_mutant(
             else:
                 detail = f"{detail}; {edetail}"
             elapsed = time.monotonic() - start
+        if proc.returncode is None and stage == "sweep":
+            # killed at the hard timeout after its summary: the sweep's own wall time says
+            # when it found the failure
+            data = _json_line(proc.stdout) or {}
+            elapsed = float(data.get("wall_time_s", elapsed))
         time_to_kill = round(elapsed, 1) if status in KILLED_STATUSES else None
         shrunk = None
         left = min(SHRINK_MAX_S, budget_s - (time.monotonic() - start))

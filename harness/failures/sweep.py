@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib
+import itertools
 import logging
 import os
 import shlex
@@ -497,10 +498,20 @@ def _run_local(
             yield run_seed(options, run)
         return
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
-    futures = [pool.submit(run_seed, options, run) for options in all_options]
+    # Seeds are submitted a few at a time (twice the workers): a sweep stopped early leaves
+    # almost nothing queued, and a process whose pool had thousands of queued seeds when it
+    # was shut down without waiting could hang on its way out after its summary.
+    todo = iter(all_options)
+    running = {pool.submit(run_seed, o, run) for o in itertools.islice(todo, 2 * jobs)}
     try:
-        for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+        while running:
+            done, running = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for options in itertools.islice(todo, len(done)):
+                running.add(pool.submit(run_seed, options, run))
+            for future in sorted(done, key=lambda f: f.result().seed):
+                yield future.result()
     finally:
         # Seeds not started are cancelled; a stop (budget, Ctrl-C) does not wait for the
         # seeds still running, whose workers end with the pool.

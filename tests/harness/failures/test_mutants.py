@@ -115,6 +115,9 @@ def test_classify_sweep() -> None:
         "broken", None, "SyntaxError: bad"
     )
     assert classify_sweep(_proc(None))[0] == "timeout"
+    # the summary came, then the process hung on its way out: the summary is the verdict
+    hung = classify_sweep(_proc(None, killed))
+    assert hung[:2] == ("killed", "S6") and "hung after its summary" in hung[2]
     assert classify_sweep(_proc(2, "", "paxlab sweep: error: x"))[0] == "broken"
 
 
