@@ -152,9 +152,10 @@ class NoPersistPromiseGroup(ReplicaGroup):
 
 
 def test_stateful_finds_unpersisted_promise() -> None:
-    """The same machine over the no-persist-promise variant fails, with an artifact
-    (generation only here; the slow test below also shrinks)."""
-    with pytest.raises(AssertionError, match=r"S3: .*artifact"):
+    """The same machine over the no-persist-promise variant fails (S3, or S15 when a restarted
+    node holds accepts above its lost promise), with an artifact (generation only here; the
+    slow test below also shrinks)."""
+    with pytest.raises(AssertionError, match=r"S(3|15): .*artifact"):
         run_state_machine_as_test(
             NoPersistPromiseGroup,
             settings=settings(max_examples=300, stateful_step_count=30, deadline=None,
@@ -166,7 +167,7 @@ def test_stateful_finds_unpersisted_promise() -> None:
 def test_stateful_failure_shrinks_to_replayable_artifact() -> None:
     from harness.failures.explore_replay import replay_explore
 
-    with pytest.raises(AssertionError, match=r"S3: .*artifact") as info:
+    with pytest.raises(AssertionError, match=r"S(3|15): .*artifact") as info:
         run_state_machine_as_test(
             NoPersistPromiseGroup,
             settings=settings(max_examples=300, stateful_step_count=30, deadline=None,
@@ -174,4 +175,5 @@ def test_stateful_failure_shrinks_to_replayable_artifact() -> None:
         )
     folder = str(info.value).rsplit("artifact ", 1)[1]
     outcome = replay_explore(folder)
-    assert outcome.violation is not None and outcome.violation.property == "S3"
+    # S15 (a restarted candidate holds its own accepts above its lost promise) may come first
+    assert outcome.violation is not None and outcome.violation.property in ("S3", "S15")
