@@ -19,7 +19,7 @@ from __future__ import annotations
 from consensus import Ballot, Replica, ReplicaConfig
 from consensus.effects import Apply, Effect, Persist, Send
 from consensus.events import Receive, Tick
-from consensus.messages import Accept, CatchUpReply, CatchUpRequest, Prepare, SlotEntry
+from consensus.messages import Accept, Accepted, CatchUpReply, CatchUpRequest, Prepare, SlotEntry
 from tests.consensus.group import FAST
 
 B0, B1, B2 = Ballot(1, 1), Ballot(1, 2), Ballot(2, 3)
@@ -88,3 +88,23 @@ def test_restart_from_the_wal_reapplies_the_chosen_value() -> None:
     again = Replica(_config(), lambda label, n: 0, records=_wal(out), applied_slot=1)
     applied = [e for e in again.step(Tick(), 1_000) if isinstance(e, Apply)]
     assert applied == [Apply(slot=2, command=VB)]
+
+
+def test_an_accept_that_contradicts_a_chosen_slot_is_neither_stored_nor_acknowledged() -> None:
+    # Unreachable while accepted <= promised holds (any ballot >= the promise proposes the
+    # chosen value); the acceptor still never changes a committed slot nor acknowledges it.
+    r = Replica(_config(), lambda label, n: 0)
+    r.step(Tick(), 0)
+    r.step(Receive(src=2, msg=Accept(ballot=B1, first_slot=1, commands=(VA,), commit_index=0,
+                                     stamp_us=0)), 10)
+    r.step(Receive(src=2, msg=Accept(ballot=B1, first_slot=2, commands=(), commit_index=1,
+                                     stamp_us=0)), 20)
+    assert r.commit_index == 1
+    bad = Accept(ballot=B2, first_slot=1, commands=(VB, V0), commit_index=1, stamp_us=30)
+    effects = r.step(Receive(src=3, msg=bad), 30)
+    assert r.accepted[1].command == VA
+    assert not [e for e in effects if isinstance(e, Send) and isinstance(e.msg, Accepted)]
+    same = Accept(ballot=B2, first_slot=1, commands=(VA, V0), commit_index=1, stamp_us=40)
+    effects = r.step(Receive(src=3, msg=same), 40)
+    acks = [e.msg for e in effects if isinstance(e, Send) and isinstance(e.msg, Accepted)]
+    assert len(acks) == 1 and r.accepted[1].ballot == B1 and r.accepted[1].command == VA
