@@ -121,3 +121,11 @@ def test_fingerprint_is_the_same_across_processes_and_hash_seeds() -> None:
                              capture_output=True, text=True, check=True, timeout=120)
         prints.append(out.stdout.strip())
     assert prints[0] == prints[1] == _adversarial_run(2).fingerprint
+
+
+def test_the_seed_that_found_catch_up_above_the_promise_passes() -> None:
+    # Before the consensus fix this run failed S15: a follower still promised to an older
+    # ballot stored a catch-up entry of a newer one (tests/consensus/test_stale_accept.py).
+    options = RunOptions(seed=116, ops=1000, replicas=5, faults=ADVERSARIAL)
+    result = run(options, keep_trace=False)
+    assert result.verdict == "ok", result.violation
