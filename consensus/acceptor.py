@@ -7,8 +7,9 @@ role answers the same way (Prepare, Accept, Release, Probe, catch-up).
   Promise or Accepted always leaves after the Persist it depends on;
 - a slot is applied only once known chosen: its entry was accepted under the ballot of the
   leader that reported the commit, or it came from a peer's chosen prefix (catch-up);
-- an entry at or below the commit index is never changed, and no entry is accepted above the
-  promise (catch-up promises an entry's ballot before storing it): S15.
+- the value of an entry at or below the commit index is never changed (a newer ballot may
+  re-accept the same value), and no entry is accepted above the promise (catch-up promises an
+  entry's ballot before storing it): S15.
 """
 
 from __future__ import annotations
@@ -281,12 +282,13 @@ class AcceptorCore(CatchUpMixin):
         slot = m.first_slot
         stale = False
         for command in m.commands:
-            if slot > commit and slot > snap:
+            if slot > snap:
                 old = acc.get(slot)
                 if old is None or old.ballot != ballot:
-                    self._persist_accept(slot, ballot, command)
-            elif slot > snap and slot in acc and acc[slot].command != command:
-                stale = True  # a slot known chosen is never changed (S15)
+                    if slot <= commit and old is not None and old.command != command:
+                        stale = True  # a value known chosen is never changed (S15)
+                    else:
+                        self._persist_accept(slot, ballot, command)
             slot += 1
         if m.commit_index > self.commit_index:
             self._learn_commit(src, ballot, m.commit_index)
