@@ -338,8 +338,30 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S2 catch-up stores the chosen entry",
         why="a lagging replica keeps its own (unchosen) entry at a slot it learns is chosen",
     ),
-    # "No accepted ballot above the promise" as it can be broken on this code (the other rule,
-    # "never change an entry at or below the commit index", has no guard here to remove yet).
+    # The two rules of the S2/S15 fix (an acceptor never changes the value of an entry at or
+    # below its commit index; no accepted ballot above the promise), each reverted, and the
+    # second also broken on the Accept path.
+    M(
+        name="accept-rewrites-committed",
+        file="consensus/acceptor.py",
+        snippet="if slot <= commit and old is not None and old.command != command:",
+        replacement="if False:",
+        target="S2/S15 never change an entry at or below the commit index",
+        why="reverts the fix: a late Accept of an old ballot rewrites a slot the acceptor "
+            "already knows chosen",
+        sweep=("--faults", "partition,crash,pause,clock,disk,loss,adversarial"),
+    ),
+    M(
+        name="catch-up-above-promise",
+        file="consensus/catch_up.py",
+        snippet="                self._promise(e.ballot)\n"
+                "                self._persist_accept(e.slot, e.ballot, e.command)",
+        replacement="                self._persist_accept(e.slot, e.ballot, e.command)",
+        target="S15/S2 catch-up keeps accepted <= promised",
+        why="reverts the fix: catch-up stores an entry whose ballot is above the promise, so a "
+            "late Accept of an older ballot can still rewrite it",
+        sweep=("--faults", "partition,crash,pause,clock,disk,loss,adversarial"),
+    ),
     M(
         name="accept-above-promise",
         file="consensus/acceptor.py",
