@@ -250,6 +250,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="self._grant_until_us = min(self._grant_until_us, self._now)",
         target="S6 step-down (lease release)",
         why="a late Release from an old leader cancels the grant to the current one",
+        sweep=("--faults", "partition,crash,pause,clock,disk,loss,adversarial"),  # late copies
     ),
     # ------------------------------------------------------------ read serving, S5, step-down
     M(
