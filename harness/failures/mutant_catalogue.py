@@ -50,6 +50,10 @@ class Mutant:
 
 M = Mutant
 
+ADVERSARIAL_5 = ("--replicas", "5", "--faults", "partition,crash,pause,clock,disk,loss,adversarial")
+"""Five replicas and adversarial message timing (late copies, replays of old messages): where
+the S2/S15 bug of late old-ballot Accepts was found."""
+
 CATALOGUE: tuple[Mutant, ...] = (
     # ------------------------------------------------------------ phase-1 merge, gap filling
     M(
@@ -350,7 +354,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S2/S15 never change an entry at or below the commit index",
         why="reverts the fix: a late Accept of an old ballot rewrites a slot the acceptor "
             "already knows chosen",
-        sweep=("--faults", "partition,crash,pause,clock,disk,loss,adversarial"),
+        sweep=ADVERSARIAL_5,
     ),
     M(
         name="catch-up-above-promise",
@@ -361,7 +365,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S15/S2 catch-up keeps accepted <= promised",
         why="reverts the fix: catch-up stores an entry whose ballot is above the promise, so a "
             "late Accept of an older ballot can still rewrite it",
-        sweep=("--faults", "partition,crash,pause,clock,disk,loss,adversarial"),
+        sweep=ADVERSARIAL_5,
     ),
     M(
         name="accept-above-promise",
