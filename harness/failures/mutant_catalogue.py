@@ -355,6 +355,10 @@ CATALOGUE: tuple[Mutant, ...] = (
         why="reverts the fix: a late Accept of an old ballot rewrites a slot the acceptor "
             "already knows chosen",
         sweep=ADVERSARIAL_5,
+        equivalent="masked by the other half of the fix: with accepted <= promised kept (catch-up "
+                   "promises first), a committed entry's ballot is at most the promise, so a late "
+                   "Accept of an older ballot is refused by the promise check, and one of a "
+                   "newer ballot carries the chosen value: the guard never decides",
     ),
     M(
         name="catch-up-above-promise",
