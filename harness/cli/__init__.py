@@ -2,7 +2,12 @@
 
 Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
 which adds its parser and sets ``func`` to a callable ``(args) -> int``. Add a new one to
-``_COMMANDS``.
+``_COMMANDS`` with the one-line help ``paxlab --help`` shows for it.
+
+Start-up: `main` imports only the module of the subcommand it runs (``paxlab --help`` none):
+the others get a placeholder parser carrying their help line, so ``check-history`` does not
+pay for the simulator, trio and networkx it never uses. `build_parser` with no argument
+registers every subcommand in full.
 
 Exit codes everywhere: 0 ok, 1 a property was violated, 2 bad usage or bad input, 3 unknown
 (a budget ran out, or a search that could not cover what it was asked to), 130 interrupted
@@ -24,11 +29,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Module names under harness.cli, in the order ``paxlab --help`` lists them.
-_COMMANDS: tuple[str, ...] = (
-    "run", "sweep", "replay", "shrink", "report", "check_history", "explore", "node",
-    "cluster", "load", "mutants",
-)
+# Command -> (module under harness.cli, help line), in the order ``paxlab --help`` lists
+# them; tests/harness/cli/test_startup.py checks each help line against its module's.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "one simulated run under seeded faults"),
+    "sweep": ("sweep", "run a range of seeds and group the failures"),
+    "replay": ("replay", "re-run a failure artifact exactly"),
+    "shrink": ("shrink", "minimise a failure artifact's choice list"),
+    "report": ("report", "write an HTML report about an artifact"),
+    "check-history": ("check_history", "check a client history for linearizability"),
+    "explore": ("explore", "model-check all interleavings within bounds"),
+    "node": ("node", "run one node of a real cluster (TCP, real disk and clock)"),
+    "cluster": ("cluster", "init, start, stop or show a local cluster of node processes"),
+    "load": ("load", "drive a real cluster, check linearizability, report latency"),
+    "mutants": ("mutants", "mutation campaign: planted bugs, kill rate"),
+}
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -49,22 +64,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the full ``paxlab`` parser with every registered subcommand."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Return the ``paxlab`` parser: every subcommand in full, or with ``only``, that one in
+    full and the others as placeholders with their help line (their modules not imported)."""
     parser = _Parser(prog="paxlab", description="Replication-protocol research harness.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in _COMMANDS:
-        module = importlib.import_module(f"harness.cli.{name}")
-        module.register(sub)
+    for command, (name, help_line) in _COMMANDS.items():
+        if only is None or command == only:
+            module = importlib.import_module(f"harness.cli.{name}")
+            module.register(sub)
+        else:
+            sub.add_parser(command, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (the console script exits with it)."""
     prog = "paxlab"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = argv[0] if argv and argv[0] in _COMMANDS else ""
     try:
-        parser = build_parser()
+        parser = build_parser(only=chosen)
         args = parser.parse_args(argv)
         prog = f"paxlab {args.command}"
         code: int = args.func(args)
