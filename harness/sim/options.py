@@ -16,7 +16,8 @@ class SimOptions:
     Attributes:
         client_delay_min_us, client_delay_jitter_us: one-way client <-> node delay.
         checkpoint_every: applied slots between KV checkpoints and log compaction.
-        liveness_bound_us: after healing, the time allowed to converge.
+        liveness_bound_us: after healing, the time allowed to settle beyond the work left
+            (elections, detection, copying: `harness.sim.deadline`).
         liveness_check_us: how often convergence is checked.
         fault_phase_max_us: clients start no new operation after this true time.
         failstop_restart_us: a node that fail-stopped on a storage error restarts after this.

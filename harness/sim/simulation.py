@@ -4,8 +4,9 @@ The loop (`Simulation._advance`) pops the earliest event and handles it synchron
 message delivery or a timer is a plain call of `Host.step` on one node, no trio switch;
 client tasks await what the loop hands them (`harness.sim.turns`). The phases: the fault
 phase (clients issue ``options.ops`` operations while the nemesis injects faults), the
-liveness phase (everything healed, restarted, resumed; within ``liveness_bound_us`` the group
-must converge, see `Simulation.not_converged`), the final reads, done.
+liveness phase (everything healed, restarted, resumed; within a deadline derived from the
+work left, `harness.sim.deadline`, the group must converge, see `Simulation.not_converged`),
+the final reads, done.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from harness.checks.violation import Violation
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import TIMEOUT, Backend
 from harness.sim.cluster import Cluster
+from harness.sim.deadline import LivenessBound, liveness_bound
 from harness.sim.options import SimOptions
 from harness.sim.queue import (
     ANSWER,
@@ -64,6 +66,7 @@ class Simulation(Cluster, Turns):
         self.active_clients = 0
         self.final_done = False
         self.liveness_deadline = 0
+        self.liveness_allowed: LivenessBound | None = None
         self._woken = None
         self._starting = True
         self._over = False
@@ -90,7 +93,8 @@ class Simulation(Cluster, Turns):
         self.phase = _LIVENESS
         self.checks.fault("liveness", [], "fault phase over: heal, restart, resume")
         self.nemesis.stop(self)
-        self.liveness_deadline = self.now + self.so.liveness_bound_us
+        self.liveness_allowed = liveness_bound(self)
+        self.liveness_deadline = self.now + self.liveness_allowed.total_us
         self._push(self.now + self.so.liveness_check_us, CHECK, None, None)
 
     def _check_liveness(self) -> None:
@@ -103,8 +107,9 @@ class Simulation(Cluster, Turns):
             self._nursery.start_soon(self._final)
             self._woken = SPAWNED
         elif self.now >= self.liveness_deadline:
-            bound = self.so.liveness_bound_us
-            self.checks.violate("liveness", f"not converged {bound}us after healing: {why}")
+            assert self.liveness_allowed is not None
+            bound = self.liveness_allowed.describe()
+            self.checks.violate("liveness", f"not converged {bound} after healing: {why}")
         else:
             self._push(self.now + self.so.liveness_check_us, CHECK, None, None)
 
