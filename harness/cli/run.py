@@ -4,8 +4,9 @@ Prints the seed and options first, then the verdict, the first violated property
 message, the operation counts (ok, fail, info), simulated and wall time, steps and the
 fingerprint, and for a violation the command that repeats the run. ``--json`` prints one
 JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
-fingerprint, unsafe). ``--trace-ndjson FILE`` also writes one JSON line per protocol action
-(`harness.tracevalid`; check it with ``python -m harness.tracevalid FILE``); the run is the same.
+fingerprint, unsafe, crash_points). ``--trace-ndjson FILE`` also writes one JSON line per
+protocol action (`harness.tracevalid`; check it with ``python -m harness.tracevalid FILE``);
+the run is the same.
 
 ``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]
 [--partition-s S] [--variant one-step-swap]`` runs a
@@ -133,6 +134,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "steps": result.steps,
         "fingerprint": result.fingerprint,
         "unsafe": result.unsafe,
+        "crash_points": result.crash_points,
     }
 
 
@@ -155,6 +157,9 @@ def _print_human(result: RunResult) -> None:
         f"time: simulated={result.sim_time_s:.3f}s wall={result.wall_time_s:.3f}s "
         f"steps={result.steps}"
     )
+    if result.crash_points:
+        fired = " ".join(f"{p}={n}" for p, n in result.crash_points.items())
+        print(f"crash points: {fired}")
     print(f"fingerprint: {result.fingerprint}")
     if v is not None:
         print(f"replay: {replay_command(result.options)}")

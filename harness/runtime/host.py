@@ -15,6 +15,15 @@ after which the WAL prefix before it is dropped.
 
 Storage errors (``storage.StorageError``) propagate to the caller: the node fail-stops.
 
+Crash points (FoundationDB's BUGGIFY): a simulator may set ``crash_point``, asked at the
+places where a crash between steps can never land: after appending a Persist's records but
+before their fsync (``mid-append``: the disk keeps a torn prefix), after an fsync before the
+effects that follow it (``fsync-then-send``), before acknowledging a write to its client
+(``before-reply``) and before a KV checkpoint (``mid-checkpoint``: the hook arms the disk to
+crash inside it, `storage.SimDisk.arm_crash`, and says whether it did). When the hook says
+so the host raises `storage.SimulatedCrash` and the caller crashes the node. Unset (real
+worlds), nothing is asked and nothing changes.
+
 The ports and ``ClientOutcome`` live in `harness.runtime.ports`, ``GroupSpec`` and ``Backend`` in
 `harness.runtime.backend`; both are re-exported here.
 """
@@ -37,9 +46,11 @@ from consensus.effects import (
 from consensus.events import Compact, Event, Tick
 from harness.runtime.backend import Backend, GroupSpec, MakeReplica, default_backend
 from harness.runtime.ports import (
+    CRASH_POINTS,
     TIMEOUT,
     ClientOutcome,
     ClientPort,
+    CrashPointHook,
     DiskLike,
     KvLike,
     ReplicaFactory,
@@ -51,6 +62,7 @@ from harness.runtime.ports import (
     Transport,
     WalLike,
 )
+from storage.errors import SimulatedCrash
 
 _RESULTS_KEPT = 4096
 
@@ -98,6 +110,7 @@ class Host:
         self.kv: KvLike | None = None
         self._results: dict[int, Any] = {}
         self._last_checkpoint_slot = 0
+        self.crash_point: CrashPointHook | None = None  # set by a simulator only
 
     def recover(self) -> None:
         """Recover storage and build the replica from it; the caller then steps a `Tick`.
@@ -138,7 +151,11 @@ class Host:
             and kv.applied_lsn - self._last_checkpoint_slot >= self.checkpoint_every
         ):
             self._last_checkpoint_slot = kv.applied_lsn
-            kv.checkpoint()
+            crash_point = self.crash_point
+            armed = crash_point is not None and crash_point(self.node_id, "mid-checkpoint")
+            kv.checkpoint()  # an armed disk raises SimulatedCrash inside it
+            if armed:
+                self.disk.disarm_crash()  # the checkpoint ended before the armed operation
             self.step(Compact(slot=kv.applied_lsn, snapshot=kv.snapshot()), now_us)
         return effects
 
@@ -156,6 +173,7 @@ class Host:
         delay_us = 0
         unsynced = False
         truncate_before = 0
+        crash_point = self.crash_point
         # Branches in order of frequency; effects typed Any (no cast() call per effect).
         for effect in effects:
             kind = type(effect)
@@ -169,10 +187,14 @@ class Host:
                 if effect.checkpoint and first:
                     truncate_before = first
                 unsynced = True
+                if crash_point is not None and crash_point(node, "mid-append"):
+                    raise SimulatedCrash("mid-append")
                 continue
             if unsynced:
                 delay_us += self._sync(truncate_before)
                 unsynced, truncate_before = False, 0
+                if crash_point is not None and crash_point(node, "fsync-then-send"):
+                    raise SimulatedCrash("fsync-then-send")
             if kind is Send:
                 self._transport.send(node, effect.dst, effect.msg, delay_us)
             elif kind is SetTimer:
@@ -185,6 +207,12 @@ class Host:
                 if len(results) > _RESULTS_KEPT:
                     del results[next(iter(results))]
             elif kind is Reply:
+                if (
+                    crash_point is not None
+                    and effect.slot is not None
+                    and crash_point(node, "before-reply")
+                ):
+                    raise SimulatedCrash("before-reply")
                 self._reply(effect, delay_us)
             elif kind is ServeRead:
                 assert self.kv is not None
@@ -223,10 +251,12 @@ class Host:
 
 # The ports and the backend are re-exported: `from harness.runtime.host import ...` works.
 __all__ = [
+    "CRASH_POINTS",
     "TIMEOUT",
     "Backend",
     "ClientOutcome",
     "ClientPort",
+    "CrashPointHook",
     "DiskLike",
     "GroupSpec",
     "Host",

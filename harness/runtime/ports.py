@@ -60,6 +60,10 @@ class DiskLike(Protocol):
 
     def crash(self) -> Any: ...
 
+    def disarm_crash(self) -> Any:
+        """Cancel a crash armed inside the next storage operation (only called after a
+        `CrashPointHook` armed one)."""
+
 
 @attrs.frozen(kw_only=True)
 class ClientOutcome:
@@ -118,6 +122,18 @@ StepObserver = Callable[[int, Any, Event, list[Effect], int], None]
 """Called after every replica step, once its effects are performed: (node, replica, event,
 effects, local time of the step in us). Not called for a step whose effects failed with a
 storage error."""
+
+CRASH_POINTS: tuple[str, ...] = (
+    "mid-append", "fsync-then-send", "before-reply", "mid-checkpoint"
+)
+"""Every place inside a step where a `harness.runtime.host.Host` asks its crash-point hook
+(see the host's module doc)."""
+
+CrashPointHook = Callable[[int, str], bool]
+"""``hook(node, point) -> crash now?``: asked by a `harness.runtime.host.Host` at each of its
+crash points (`harness.runtime.host.CRASH_POINTS`); False is the nominal path. For
+``mid-checkpoint`` True means the hook armed the disk to crash inside the checkpoint
+(`DiskLike.disarm_crash` cancels it if the checkpoint ends first)."""
 
 ReplicaFactory = Callable[[Sequence[bytes], int], ReplicaLike]
 """Build a replica from the WAL records and the KV store's applied slot."""

@@ -28,7 +28,7 @@ from harness.sim.queue import ANSWER, DELIVER, NEMESIS_END, START, TICK, TIMER
 from harness.sim.runspec import RunOptions
 from harness.sim.trace import Trace
 from harness.sim.workload import Workload
-from storage.errors import StorageError
+from storage.errors import SimulatedCrash, StorageError
 
 
 class Cluster:
@@ -116,6 +116,7 @@ class Cluster:
                 spawner=self,
                 checkpoint_every=sim_options.checkpoint_every,
             )
+            self.hosts[n].crash_point = self._crash_point
         self.delivered = 0  # peer messages delivered to a live node
 
     # -- the queue ----------------------------------------------------------------------------
@@ -250,6 +251,24 @@ class Cluster:
             self.hosts[node].step(event, self.clocks[node].local_at(self.now))
         except StorageError as exc:
             self._fail_stop(node, exc)
+        except SimulatedCrash as exc:
+            self._crashed_at(node, exc)
+
+    def _crash_point(self, node: int, point: str) -> bool:
+        """`harness.runtime.ports.CrashPointHook`: the nemesis decides; for a checkpoint, the
+        disk is armed to crash before one of its first four writes and fsyncs (a checkpoint
+        does at least that many: pages, fsync, superblock, fsync)."""
+        if not self.nemesis.should_crash_at(point):
+            return False
+        if point == "mid-checkpoint":
+            after = self.chooser.choose("nemesis.crashpoint.ops", 4)
+            disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
+            disk.arm_crash(after, point)
+        return True
+
+    def _crashed_at(self, node: int, exc: SimulatedCrash) -> None:
+        """A crash point fired inside ``node``'s step: the node is gone from that instant."""
+        self.nemesis.crashed_at(self, node, exc.point)
 
     def _fail_stop(self, node: int, exc: StorageError) -> None:
         """A storage error in ``node``'s step: it stops (a crash) and restarts later."""

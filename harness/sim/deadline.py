@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from consensus import Timing
 from harness.sim.links import Links, message_bytes
 
 _PPM = 1_000_000
@@ -53,7 +54,7 @@ class LivenessBound:
         )
 
 
-def election_us(timing: Any) -> int:
+def election_us(timing: Timing) -> int:
     """True time one election may take in the worst case (see the module doc)."""
     rho = timing.drift_bound_ppm
     slow = _PPM - rho  # the slowest rate a safe local clock may run at

@@ -13,6 +13,12 @@ corruption is enabled on at most f nodes for the whole run (drawn at the start,
 budget for the rest of the run. Clock faults are slews within rho, or, in runs with unsafe
 clocks only, drift beyond rho and forward steps.
 
+Crash points (``crash`` fault): besides crashing a node between steps on a tick, the nemesis
+answers the host's crash-point hook (`should_crash_at`): a crash inside a step, at a point a
+tick can never hit (between a WAL append and its fsync, between an fsync and the sends after
+it, before a write's reply, inside a B-tree checkpoint). It is the same crash within the same
+budget, counted per point in `crash_point_counts` and recorded as a ``crash`` fault.
+
 A permanent failure (``permanent``, at most ``max_failures`` per run) stops a storage replica
 for good; it counts against the budget until a storage spare has been started in its place
 (the leader heals the group, `started`). It strikes only while no spare has been started yet:
@@ -116,6 +122,7 @@ class Nemesis:
         self.lossy = False
         self.active = True
         self.disk_fault_nodes = self._draw_disk_fault_nodes()
+        self.crash_point_counts: dict[str, int] = {}
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -153,6 +160,33 @@ class Nemesis:
     def _should_crash(self) -> bool:
         p = self.options.crash.probability
         return self._down() < self.budget and self.chooser.chance("nemesis.crash", p)
+
+    def should_crash_at(self, point: str) -> bool:
+        """Whether a node crashes at crash point ``point`` now (one draw under
+        ``nemesis.crashpoint.<point>``; False, the nominal path, outside the fault phase or
+        the budget)."""
+        if not self.active or "crash" not in self.options.faults or self._down() >= self.budget:
+            return False
+        c = self.options.crash
+        p = c.checkpoint_probability if point == "mid-checkpoint" else c.point_probability
+        return self.chooser.chance(f"nemesis.crashpoint.{point}", p)
+
+    def crashed_at(self, cluster: Cluster, node: int, point: str) -> None:
+        """``node`` crashed at crash point ``point`` (the host raised `storage.SimulatedCrash`):
+        crash it, count it, and schedule its restart like any crash."""
+        for pool in (self.paused, self.crashed):
+            if node in pool:
+                pool.remove(node)
+        self.crashed.append(node)
+        self.crash_point_counts[point] = self.crash_point_counts.get(point, 0) + 1
+        cluster.crash(node)
+        c = self.options.crash
+        lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
+        cluster.record_fault("crash", [node], f"crash point {point}: down for {lasts}us")
+        if self.active:
+            cluster.schedule_after(lasts, "restart", node)
+        else:
+            self.end(cluster, "restart", node)
 
     def _should_pause(self) -> bool:
         p = self.options.pause.probability

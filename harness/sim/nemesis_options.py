@@ -28,9 +28,17 @@ class PartitionOptions:
 
 @attrs.frozen(kw_only=True)
 class CrashOptions:
-    """Node crashes (volatile state and unsynced bytes lost), restarted after a drawn time."""
+    """Node crashes (volatile state and unsynced bytes lost), restarted after a drawn time.
+
+    ``probability`` is per nemesis tick (a crash between steps). ``point_probability`` is per
+    visit of a crash point inside a step (`harness.runtime.host.CRASH_POINTS`: after a WAL
+    append before its fsync, after an fsync before the sends, before a write's reply);
+    ``checkpoint_probability`` per KV checkpoint (rarer, so likelier). All within the budget.
+    """
 
     probability: float = 0.03
+    point_probability: float = 0.002
+    checkpoint_probability: float = 0.1
     min_down_us: int = attrs.field(default=50_000, validator=_span)
     max_down_us: int = attrs.field(default=2_000_000, validator=_span)
 

@@ -87,4 +87,5 @@ def run(
         trace=tuple(trace.lines),
         unsafe=options.unsafe_clocks,
         timeline=tuple(sim.checks.timeline),
+        crash_points=dict(sorted(sim.nemesis.crash_point_counts.items())),
     )

@@ -40,7 +40,7 @@ from harness.sim.queue import (
 from harness.sim.runspec import RunOptions
 from harness.sim.trace import Trace
 from harness.sim.turns import Clients, Turns, abort
-from storage.errors import StorageError
+from storage.errors import SimulatedCrash, StorageError
 
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)
 _PHASES = ("fault", "liveness", "final-reads", "done")
@@ -226,6 +226,8 @@ class Simulation(Cluster, Turns):
                         hosts[a].step(b, clocks[a].local_at(at))
                     except StorageError as exc:
                         self._fail_stop(a, exc)
+                    except SimulatedCrash as exc:
+                        self._crashed_at(a, exc)
                 elif st == "paused":
                     self.held[a].append((kind, a, b))
             elif kind == TIMER:
@@ -242,6 +244,8 @@ class Simulation(Cluster, Turns):
                                 hosts[a].step(TICK, local)
                             except StorageError as exc:
                                 self._fail_stop(a, exc)
+                            except SimulatedCrash as exc:
+                                self._crashed_at(a, exc)
                 elif st == "paused":
                     self.held[a].append((kind, a, b))
             else:
