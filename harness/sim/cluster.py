@@ -130,6 +130,9 @@ class Cluster:
     def local_now(self, node: int) -> int:
         return self.clocks[node].local_at(self.now)
 
+    def clock_piece(self, node: int) -> tuple[int, int, int]:
+        return self.clocks[node].piece()
+
     # -- ports for hosts (Transport, ClientPort, TimerPort) -----------------------------------
 
     def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
@@ -237,6 +240,7 @@ class Cluster:
             self._push(self.now, kind, a, b)
 
     def clock_changed(self, node: int) -> None:
+        self.checks.clock_changed(node)
         at = self.timer_at[node]
         if at is not None and self.status[node] != "crashed":
             self.set_timer(node, at)

@@ -152,6 +152,7 @@ class Simulation(Cluster, Turns):
     def final_check(self) -> Violation | None:
         """After the run: the final reads done (liveness), the history linearizable (S8)."""
         checks = self.checks
+        checks.finish()
         if checks.violation is None and self.phase != _DONE:
             checks.violate("liveness", f"run ended early: phase={_PHASES[self.phase]}")
         if checks.violation is None and self.workload.final_failed:
