@@ -54,9 +54,17 @@ class PauseOptions:
 
 @attrs.frozen(kw_only=True)
 class ClockFaultOptions:
-    """Clock disturbances: a new drift (a slew) per event; steps only in unsafe runs."""
+    """Clock disturbances. Safe runs: a new drift per event, or (``safe_step_probability`` of
+    events) a step of up to ``max_safe_step_us`` made as NTP slews one, at rate rho until the
+    reading has moved that far; and jitter, a small change of one clock's drift
+    (``jitter_probability`` per tick, up to ``jitter_ppm``), all within rho. Unsafe runs
+    also step clocks at once and drift beyond rho."""
 
     probability: float = 0.05
+    safe_step_probability: float = 0.3
+    max_safe_step_us: int = attrs.field(default=20_000, validator=_span)
+    jitter_probability: float = 0.05
+    jitter_ppm: int = attrs.field(default=2_000, validator=_span)
     step_probability: float = 0.5  # of an unsafe clock event, the share that are steps
     max_step_us: int = attrs.field(default=2_000_000, validator=_span)
     unsafe_drift_factor: int = 50  # unsafe drift is drawn up to factor * rho
