@@ -14,7 +14,7 @@ from consensus.members import ConfigLog
 from consensus.messages import CatchUpReply, CatchUpRequest, SlotEntry
 from consensus.records import DurableRecord
 from consensus.roles import Role
-from consensus.snapshot_stream import SNAPSHOT_CHUNK_BYTES, Assembly, cut_chunk
+from consensus.snapshot_stream import Assembly, cut_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class CatchUpMixin(ConfigLog):
                 return  # no state machine to give; the asker tries another peer
             snapshot = b"" if m.log_only else d.snapshot
             snap_slot, start = d.snapshot_slot, d.snapshot_slot + 1
-            if len(snapshot) > SNAPSHOT_CHUNK_BYTES:
+            if len(snapshot) > self.config.snapshot_chunk_bytes:
                 self._send_chunk(src, m.snapshot_offset, snapshot, start)
                 return
         entries: list[SlotEntry] = []
@@ -102,7 +102,7 @@ class CatchUpMixin(ConfigLog):
     def _send_chunk(self, dst: int, offset: int, snapshot: bytes, start: int) -> None:
         """Stream one chunk of this node's snapshot; the last one brings the entries after it."""
         d = self._durable
-        chunk, checksum = cut_chunk(snapshot, offset)
+        chunk, checksum = cut_chunk(snapshot, offset, self.config.snapshot_chunk_bytes)
         offset = offset if 0 <= offset < len(snapshot) else 0
         entries: list[SlotEntry] = []
         if offset + len(chunk) == len(snapshot):

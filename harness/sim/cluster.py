@@ -9,6 +9,7 @@ that pops the queue, and steps nodes itself, is `harness.sim.Simulation._advance
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 from typing import Any
@@ -18,6 +19,7 @@ import attrs
 from consensus.events import Receive
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
+from harness.sim.buggify import Knobs, draw_knobs
 from harness.sim.clock import NodeClock, signed_choice
 from harness.sim.links import Links
 from harness.sim.nemesis import Nemesis
@@ -99,6 +101,14 @@ class Cluster:
             f"n{n}:offset={c.local_at(0)},drift={c.drift_ppm}ppm" for n, c in self.clocks.items()
         )
         trace.add(f"0 world {world} disk_fault_nodes={list(self.nemesis.disk_fault_nodes)}")
+        self.knobs = Knobs(checkpoint_every=sim_options.checkpoint_every)
+        open_storage = backend.open_storage
+        replica_knobs: dict[str, Any] = {}
+        if backend.buggify and sim_options.buggify:
+            self.knobs = draw_knobs(chooser, self.knobs)
+            trace.add(f"0 knobs {self.knobs.describe()}")
+            open_storage = functools.partial(open_storage, **self.knobs.storage_kwargs())
+            replica_knobs = self.knobs.replica_kwargs()
         self.hosts: dict[int, Host] = {}
         for n in self.members:
             disk = backend.make_disk(n, self.nemesis.disk_faults(n), chooser)
@@ -106,15 +116,15 @@ class Cluster:
                 n,
                 disk,
                 make_replica=backend.replica_factory(
-                    n, group.members, options.variant, chooser, group
+                    n, group.members, options.variant, chooser, group, replica_knobs
                 ),
-                open_storage=backend.open_storage,
+                open_storage=open_storage,
                 transport=self,
                 clients=self,
                 timers=self,
                 observer=self.checks.observe,
                 spawner=self,
-                checkpoint_every=sim_options.checkpoint_every,
+                checkpoint_every=self.knobs.checkpoint_every,
             )
             self.hosts[n].crash_point = self._crash_point
         self.delivered = 0  # peer messages delivered to a live node

@@ -38,7 +38,7 @@ class CrashOptions:
 
     probability: float = 0.03
     point_probability: float = 0.002
-    checkpoint_probability: float = 0.1
+    checkpoint_probability: float = 0.03
     min_down_us: int = attrs.field(default=50_000, validator=_span)
     max_down_us: int = attrs.field(default=2_000_000, validator=_span)
 

@@ -30,6 +30,9 @@ class SimOptions:
         bandwidth_mb_s: per directed link (`harness.sim.links`); 0 = packets have no size.
         snapshot_bytes: with a bandwidth, what a message carrying a snapshot is charged
             (0 = its real size).
+        buggify: draw the engine's sizes and intervals small and odd per run
+            (`harness.sim.buggify`; only for a backend that takes them). Off, or choice 0,
+            they are the defaults (``checkpoint_every`` above, the storage's and replica's).
     """
 
     nemesis: NemesisOptions = attrs.field(factory=NemesisOptions)
@@ -49,3 +52,4 @@ class SimOptions:
     log_replicas: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     bandwidth_mb_s: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     snapshot_bytes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    buggify: bool = True
