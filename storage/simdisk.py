@@ -205,6 +205,23 @@ class SimDisk(Disk):
                 f.pending[i] = (at, bytes(patched))
         self._count("bit_flip")
 
+    def flip_tail_bit(self, prefix: str, within_bytes: int) -> str | None:
+        """Flip one drawn bit among the last ``within_bytes`` durable bytes of the newest file
+        named ``prefix...`` (sorted by name: a WAL's last segment), a fault aimed where the
+        most recent records live. Returns the file hit (None: no such file, or it is empty).
+        Draws ``disk.tail.offset`` and ``disk.tail.bit``."""
+        names = [n for n in sorted(self._files) if n.startswith(prefix)]
+        if not names or within_bytes < 1:
+            return None
+        name = names[-1]
+        size = len(self._files[name].durable)
+        if size == 0:
+            return None
+        span = min(within_bytes, size)
+        offset = size - 1 - self._choose("disk.tail.offset", span)
+        self.flip_bit(name, offset, self._choose("disk.tail.bit", 8))
+        return name
+
     def add_read_error(self, name: str, offset: int, length: int) -> None:
         """Make reads overlapping ``[offset, offset + length)`` raise DiskIOError.
 

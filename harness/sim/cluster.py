@@ -209,6 +209,11 @@ class Cluster:
         self.held[node].clear()
         self.checks.down(node)
 
+    def corrupt_wal_tail(self, node: int, within_bytes: int) -> str | None:
+        disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
+        flip = getattr(disk, "flip_tail_bit", None)
+        return None if flip is None else flip("wal-", within_bytes)
+
     def restart(self, node: int) -> bool:
         host = self.hosts[node]
         try:

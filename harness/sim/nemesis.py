@@ -69,6 +69,10 @@ class Cluster(Protocol):
 
     def crash(self, node: int) -> None: ...
 
+    def corrupt_wal_tail(self, node: int, within_bytes: int) -> str | None:
+        """Flip a bit in the last ``within_bytes`` of ``node``'s newest WAL segment (the
+        file hit, or None)."""
+
     def fail_permanently(self, node: int) -> None:
         """Stop ``node`` for good (it never restarts)."""
 
@@ -183,6 +187,7 @@ class Nemesis:
         self.crashed.append(node)
         self.crash_point_counts[point] = self.crash_point_counts.get(point, 0) + 1
         cluster.crash(node)
+        self._maybe_corrupt_tail(cluster, node)
         c = self.options.crash
         lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
         cluster.record_fault("crash", [node], f"crash point {point}: down for {lasts}us")
@@ -190,6 +195,18 @@ class Nemesis:
             cluster.schedule_after(lasts, "restart", node)
         else:
             self.end(cluster, "restart", node)
+
+    def _maybe_corrupt_tail(self, cluster: Cluster, node: int) -> None:
+        """A crashed node with a corrupting disk may come back with its WAL tail damaged."""
+        d = self.options.disk
+        if node not in self.disk_fault_nodes or "disk" not in self.options.faults:
+            return
+        if not self.chooser.chance("nemesis.disk.tail", d.tail_probability):
+            return
+        hit = cluster.corrupt_wal_tail(node, d.tail_bytes)
+        if hit is not None:
+            cluster.record_fault("disk", [node], f"bit flip in the last {d.tail_bytes} bytes "
+                                 f"of {hit}")
 
     def _should_pause(self) -> bool:
         p = self.options.pause.probability
@@ -260,6 +277,7 @@ class Nemesis:
             if node is not None:
                 self.crashed.append(node)
                 cluster.crash(node)
+                self._maybe_corrupt_tail(cluster, node)
                 c = o.crash
                 lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
                 cluster.record_fault("crash", [node], f"down for {lasts}us")

@@ -72,7 +72,12 @@ class ClockFaultOptions:
 
 @attrs.frozen(kw_only=True)
 class DiskFaultOptions:
-    """Disk faults: ``corrupting`` on at most f nodes, ``everyone`` (latency only) on all."""
+    """Disk faults: ``corrupting`` on at most f nodes, ``everyone`` (latency only) on all.
+
+    Aimed at the most recent records: when a corrupting node crashes, with
+    ``tail_probability`` one bit among the last ``tail_bytes`` durable bytes of its newest
+    WAL segment flips before it restarts (recovery must then refuse, not drop, the record).
+    """
 
     corrupting: SimDiskFaults = attrs.field(
         factory=lambda: SimDiskFaults(
@@ -91,6 +96,8 @@ class DiskFaultOptions:
         )
     )
     nominal: SimDiskFaults = attrs.field(factory=lambda: SimDiskFaults(fsync_latency_us=100))
+    tail_probability: float = 0.2  # per crash of a corrupting node: a bit flip in its WAL tail
+    tail_bytes: int = attrs.field(default=256, validator=_span)
 
 
 @attrs.frozen(kw_only=True)

@@ -125,3 +125,19 @@ def test_a_crash_inside_a_btree_checkpoint_leaves_the_last_complete_one(after_op
         assert again.checkpoint_lsn == 1 and again.get(b"k") == b"old"
         assert again.get(b"k2") is None
     assert after_ops >= 4 or not completed  # a checkpoint does at least four disk operations
+
+
+def test_a_bit_flip_aimed_at_the_wal_tail_is_refused_by_recovery_not_dropped() -> None:
+    from storage import WAL, CorruptionError
+
+    for seed in range(8):
+        disk = SimDisk(seed)
+        wal = WAL.open(disk, "wal")
+        for i in range(20):
+            wal.append(b"record-%d" % i)
+        wal.sync()
+        assert disk.flip_tail_bit("wal-", 40) == wal.segment_files[-1]
+        assert disk.fault_counts["bit_flip"] == 1
+        with pytest.raises(CorruptionError):
+            WAL.open(disk, "wal")
+    assert SimDisk(0).flip_tail_bit("wal-", 40) is None  # no WAL yet: nothing to hit

@@ -52,3 +52,17 @@ def test_the_same_seed_fires_the_same_crash_points() -> None:
     assert a.fingerprint == b.fingerprint
     c = run(options, replay=a.choices, keep_trace=False)
     assert attrs.evolve(c, wall_time_s=0) == attrs.evolve(a, wall_time_s=0)
+
+
+def test_wal_tail_flips_on_corrupting_nodes_end_in_refused_recovery_within_budget() -> None:
+    hits = 0
+    for seed in range(25):
+        r = run(RunOptions(seed=seed, ops=300), keep_trace=False)
+        assert r.verdict == "ok", (seed, r.violation)
+        flips = [t for t in r.timeline if "bit flip in the last" in t.get("detail", "")]
+        for flip in flips:
+            hits += 1
+            later = [t for t in r.timeline if t["time_us"] >= flip["time_us"]
+                     and t.get("fault") == "restart" and t["nodes"] == flip["nodes"]]
+            assert later and "storage failed recovery" in later[0]["detail"], later
+    assert hits >= 3

@@ -46,6 +46,9 @@ class FakeCluster:
     def schedule_after(self, delay_us: int, action: str, node: int | None) -> None:
         self.pending.append((self.time_us + delay_us, action, node))
 
+    def corrupt_wal_tail(self, node: int, within_bytes: int) -> str | None:
+        return "wal-0000000000000001.wal"
+
     def crash(self, node: int) -> None:
         self.down.add(node)
         self.max_down = max(self.max_down, len(self.down))
