@@ -63,6 +63,8 @@ class CatchUpMixin(ConfigLog):
         self._catch_up_target = target
         self._catch_up_retry_us = self._now + 4 * self._timing.heartbeat_interval_us
         asm = self._assembly
+        if asm is not None and asm.source != target:
+            asm = self._assembly = None  # the stream stalled: start over from the new peer
         self._send(target, CatchUpRequest(ballot=self._promised, from_slot=from_slot,
                                           log_only=self._is_log,
                                           snapshot_offset=0 if asm is None else len(asm.data)))
@@ -123,8 +125,12 @@ class CatchUpMixin(ConfigLog):
     def _take_chunk(self, src: int, m: CatchUpReply) -> bytes | None:
         """Add a streamed chunk; return the whole snapshot once complete, else ask for more."""
         asm = self._assembly
+        if asm is not None and asm.source != src:
+            # Another peer's stream (asked before a retry moved on): answering it too would
+            # run two streams whose snapshots, taken at different slots, restart each other.
+            return None
         if asm is None or asm.slot != m.snapshot_slot or asm.total != m.snapshot_total:
-            asm = self._assembly = Assembly(m.snapshot_slot, m.snapshot_total)
+            asm = self._assembly = Assembly(m.snapshot_slot, m.snapshot_total, source=src)
         if not asm.add(m.snapshot_offset, m.snapshot, m.snapshot_checksum):
             logger.warning("node=%d dropped snapshot chunk from src=%d offset=%d (checksum or "
                            "order)", self.node_id, src, m.snapshot_offset)

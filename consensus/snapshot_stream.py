@@ -39,11 +39,14 @@ def cut_chunk(
 
 @attrs.define
 class Assembly:
-    """The chunks of the snapshot taken at ``slot`` received so far, in order."""
+    """The chunks of the snapshot taken at ``slot`` received so far, in order, from peer
+    ``source`` (-1: not known). One stream at a time: chunks of two peers' snapshots (taken
+    at different slots) would restart each other's assembly forever."""
 
     slot: int
     total: int
     data: bytearray = attrs.Factory(bytearray)
+    source: int = -1
 
     @property
     def complete(self) -> bool:
