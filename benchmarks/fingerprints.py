@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--check", type=Path, metavar="FILE", nargs="?", const=DEFAULT_FILE,
                        help=f"compare with a recorded file (default {DEFAULT_FILE.name})")
     args = parser.parse_args(argv)
-    logging.disable(logging.WARNING)  # runs log injected disk faults; the figures are enough
+    logging.disable(logging.CRITICAL)  # runs log injected disk faults; the figures are enough
     seeds = _seed_range(args.seeds)
     expected = json.loads(args.check.read_text()) if args.check else {}
     started = time.perf_counter()

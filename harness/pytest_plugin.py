@@ -7,3 +7,4 @@ from harness.testing.pytest_plugin import paxlab_cluster as paxlab_cluster
 from harness.testing.pytest_plugin import paxlab_run as paxlab_run
 from harness.testing.pytest_plugin import paxlab_schedule as paxlab_schedule
 from harness.testing.pytest_plugin import pytest_addoption as pytest_addoption
+from harness.testing.pytest_plugin import pytest_runtest_setup as pytest_runtest_setup

@@ -1,6 +1,6 @@
 -------------------------------- MODULE Trace --------------------------------
 (***************************************************************************)
-(* Trace validation of a simulator run (issue 7 part 6; Cirstea et al.,   *)
+(* Trace validation of a simulator run (after Cirstea et al.,              *)
 (* "Validating Traces of Distributed Programs Against TLA+ Specifications"). *)
 (*                                                                         *)
 (* TraceData (generated from `paxlab run --trace-ndjson FILE` by           *)

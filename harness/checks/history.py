@@ -1,6 +1,6 @@
 """Client histories: the events clients record, reading and writing them, pairing them into ops.
 
-A history is a sequence of operation events in real-time order (DESIGN.md section 6): each
+A history is a sequence of operation events in real-time order: each
 client process *invokes* an operation, then completes it with ``ok`` (it happened, with this
 result), ``fail`` (it certainly did not happen) or ``info`` (unknown: it may take effect at
 any time after its invocation, or never). A process has at most one operation open; after an
@@ -10,54 +10,88 @@ are accepted).
 Order is the order of the events in the file or list, not their ``time`` field: checkers take
 "A completed before B was invoked" from positions, and ``time`` (nanoseconds) is for display.
 
-Files are JSON lines (``write_history`` writes them) or Jepsen EDN lines such as
-``{:process 0, :type :invoke, :f :read, :value nil}``; ``read_history`` detects the format per
-file. Lines of the Jepsen nemesis (``:process :nemesis``) are skipped.
+Files are JSON lines (``write_history`` writes them) or Jepsen EDN, such as
+``{:process 0, :type :invoke, :f :read, :value nil}`` one per line or a whole-file vector
+(see `harness.checks.edn`); ``read_history`` detects the format per file. Events of the
+Jepsen nemesis (``:process :nemesis``) and other non-client processes are skipped. The
+formats and conventions are described in docs/histories.md.
 
 Example::
 
     rec = HistoryRecorder()
     rec.invoke(0, "put", "k", "v1", time=10)
     rec.complete(0, "ok", "v1", time=25)
-    write_history(path, rec.events)
+    write_history(path, rec.events)  # harness.checks.history_files
     ops = pair_operations(read_history(path))
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
+
+from harness.checks.edn import FrozenMap
 
 log = logging.getLogger(__name__)
 
 TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
 KV_FUNCTIONS: tuple[str, ...] = ("get", "put", "append", "cas")
 REGISTER_FUNCTIONS: tuple[str, ...] = ("read", "write", "cas")
-FUNCTIONS: tuple[str, ...] = ("get", "put", "append", "cas", "read", "write")
+MUTEX_FUNCTIONS: tuple[str, ...] = ("acquire", "release")
+SET_FUNCTIONS: tuple[str, ...] = ("add", "read")
+TXN_FUNCTIONS: tuple[str, ...] = ("txn",)
+FUNCTIONS: tuple[str, ...] = ("get", "put", "append", "cas", "read", "write", "acquire",
+                              "release", "add", "txn")
 # Functions whose ok completion carries the value read (the invoke carries null).
 READ_FUNCTIONS: frozenset[str] = frozenset({"get", "read"})
+# Functions whose ok completion carries the whole result (a transaction with its reads
+# filled in); an indeterminate one keeps the invoke's value (its reads unknown).
+RESULT_FUNCTIONS: frozenset[str] = READ_FUNCTIONS | set(TXN_FUNCTIONS)
+MAX_VALUE_DEPTH = 100
 
 
 class HistoryError(ValueError):
     """A history breaks the format; the message starts with ``file:line:`` (or ``event N``)."""
 
 
-def _freeze(value: Any) -> Any:
-    """Lists become tuples (recursively) so events and model states are hashable."""
+def freeze(value: Any, depth: int = 0) -> Any:
+    """Lists become tuples, dicts `FrozenMap`, sets frozensets (recursively), so events and
+    model states are hashable. Raises ValueError past `MAX_VALUE_DEPTH` levels of nesting."""
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"value nested deeper than {MAX_VALUE_DEPTH} levels")
     if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return FrozenMap((freeze(k, depth + 1), freeze(v, depth + 1)) for k, v in value.items())
+    if isinstance(value, set | frozenset):
+        return frozenset(freeze(v, depth + 1) for v in value)
     return value
 
 
-def _thaw(value: Any) -> Any:
+def thaw(value: Any) -> Any:
+    """Inverse of `freeze` for JSON: tuples and sets become lists (sets sorted by repr, so
+    the output never depends on hash order), maps dicts with string keys."""
     if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
+        return [thaw(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted((thaw(v) for v in value), key=repr)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else show_value(k): thaw(v) for k, v in value.items()}
     return value
+
+
+def show_value(value: Any) -> str:
+    """Short deterministic text for a history value (sets sorted, maps in file order)."""
+    if isinstance(value, frozenset):
+        return "#{" + " ".join(sorted(show_value(v) for v in value)) + "}"
+    if isinstance(value, tuple):
+        return "[" + " ".join(show_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{show_value(k)} {show_value(v)}" for k, v in value.items()) + "}"
+    return "nil" if value is None else repr(value)
 
 
 def _check_process(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -105,7 +139,7 @@ class HistoryEvent:
     type: str = attrs.field(validator=_check_type)
     f: str = attrs.field(validator=_check_f)
     key: str | None = attrs.field(default=None, validator=_check_key)
-    value: Any = attrs.field(default=None, converter=_freeze)
+    value: Any = attrs.field(default=None, converter=freeze)
     time: int = attrs.field(default=0, validator=_check_time)
     error: str | None = None
     line: int | None = attrs.field(default=None, eq=False, repr=False)
@@ -117,7 +151,7 @@ class HistoryEvent:
             "type": self.type,
             "f": self.f,
             "key": self.key,
-            "value": _thaw(self.value),
+            "value": thaw(self.value),
             "time": self.time,
         }
         if self.error is not None:
@@ -226,6 +260,8 @@ def pair_operations(
         value = invoke.value
         if comp is not None and invoke.f in READ_FUNCTIONS:
             value = comp.value if comp.type == "ok" else None
+        elif comp is not None and invoke.f in RESULT_FUNCTIONS and comp.type == "ok":
+            value = comp.value
         ops.append(
             Operation(
                 id=op_id,
@@ -243,64 +279,6 @@ def pair_operations(
             )
         )
     return ops
-
-
-def _validate_value(event: HistoryEvent) -> None:
-    if event.f == "cas" and not (isinstance(event.value, tuple) and len(event.value) == 2):
-        raise ValueError(f"cas value must be [expected, new], got value={_thaw(event.value)!r}")
-    if event.f == "append" and not isinstance(event.value, str):
-        raise ValueError(f"append value must be a string, got value={event.value!r}")
-
-
-def parse_history_lines(lines: Iterable[str], *, source: str = "<history>") -> list[HistoryEvent]:
-    """Parse JSON or EDN lines (format taken from the first non-blank line) into events.
-
-    Raises HistoryError naming ``source`` and the 1-based line for a malformed line, an unknown
-    type or f, a bad value, or a pairing error (see `pair_operations`).
-    """
-    events: list[HistoryEvent] = []
-    edn: bool | None = None
-    for number, raw in enumerate(lines, start=1):
-        text = raw.strip()
-        if not text or text.startswith(";"):
-            continue
-        if edn is None:
-            edn = not _is_json(text)
-        try:
-            data = parse_edn_line(text) if edn else json.loads(text)
-            if not isinstance(data, dict):
-                raise ValueError(f"a line must be a map, got {type(data).__name__}")
-            if data.get("process") == "nemesis":
-                continue
-            event = HistoryEvent.from_json(data, line=number)
-            _validate_value(event)
-        except (ValueError, TypeError, EdnError) as exc:
-            raise HistoryError(f"{source}:{number}: {exc}") from None
-        events.append(event)
-    pair_operations(events, source=source)
-    return events
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def read_history(path: str | Path) -> list[HistoryEvent]:
-    """Read a JSON-lines or EDN history file. Raises HistoryError (file and line), OSError."""
-    p = Path(path)
-    with p.open(encoding="utf-8") as fh:
-        return parse_history_lines(fh, source=str(p))
-
-
-def write_history(path: str | Path, events: Iterable[HistoryEvent]) -> None:
-    """Write ``events`` as JSON lines (one compact object per line, field order fixed)."""
-    with Path(path).open("w", encoding="utf-8") as fh:
-        for event in events:
-            fh.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
 
 
 class HistoryRecorder:
@@ -350,112 +328,3 @@ class HistoryRecorder:
     def open_processes(self) -> list[int]:
         """Processes with an operation still open (they count as info when checked), sorted."""
         return sorted(self._open)
-
-
-# --- a small EDN reader: enough for Jepsen history lines ---------------------------------
-# Maps, vectors, lists, sets, strings, keywords (returned without the colon), ints, floats,
-# nil/true/false, symbols (as strings); tags such as #jepsen.history.Op are skipped.
-
-_DELIMS = frozenset("{}[]()\"; \t\r\n,")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
-
-
-class EdnError(ValueError):
-    """Malformed EDN text."""
-
-
-def parse_edn_line(text: str) -> Any:
-    """Parse one EDN form filling ``text``; raises EdnError if malformed or trailing text."""
-    value, pos = _edn_form(text, _edn_skip(text, 0))
-    pos = _edn_skip(text, pos)
-    if pos != len(text):
-        raise EdnError(f"malformed EDN: trailing text at column={pos + 1}")
-    return value
-
-
-def _edn_skip(text: str, pos: int) -> int:
-    while pos < len(text):
-        ch = text[pos]
-        if ch in " \t\r\n,":
-            pos += 1
-        elif ch == ";":
-            return len(text)
-        else:
-            break
-    return pos
-
-
-def _edn_form(text: str, pos: int) -> tuple[Any, int]:
-    if pos >= len(text):
-        raise EdnError("malformed EDN: unexpected end of line")
-    ch = text[pos]
-    closers = {"{": "}", "[": "]", "(": ")"}
-    if ch in closers:
-        items, pos = _edn_seq(text, pos + 1, closers[ch])
-        if ch != "{":
-            return items, pos
-        if len(items) % 2:
-            raise EdnError("malformed EDN: map with an odd number of forms")
-        return {_edn_key(items[i]): items[i + 1] for i in range(0, len(items), 2)}, pos
-    if ch == '"':
-        out: list[str] = []
-        pos += 1
-        while pos < len(text) and text[pos] != '"':
-            if text[pos] == "\\" and pos + 1 < len(text):
-                out.append(_ESCAPES.get(text[pos + 1], text[pos + 1]))
-                pos += 2
-            else:
-                out.append(text[pos])
-                pos += 1
-        if pos >= len(text):
-            raise EdnError("malformed EDN: unterminated string")
-        return "".join(out), pos + 1
-    if ch == "#":
-        if text.startswith("#{", pos):
-            return _edn_seq(text, pos + 2, "}")
-        end = pos + 1
-        while end < len(text) and text[end] not in _DELIMS:
-            end += 1
-        return _edn_form(text, _edn_skip(text, end))  # a tag: read the tagged form
-    end = pos
-    while end < len(text) and text[end] not in _DELIMS:
-        end += 1
-    if end == pos:
-        raise EdnError(f"malformed EDN: unexpected {ch!r} at column={pos + 1}")
-    return _edn_atom(text[pos:end]), end
-
-
-def _edn_seq(text: str, pos: int, closer: str) -> tuple[list[Any], int]:
-    items: list[Any] = []
-    pos = _edn_skip(text, pos)
-    while pos < len(text) and text[pos] != closer:
-        item, pos = _edn_form(text, pos)
-        items.append(item)
-        pos = _edn_skip(text, pos)
-    if pos >= len(text):
-        raise EdnError(f"malformed EDN: missing {closer!r}")
-    return items, pos + 1
-
-
-def _edn_key(key: Any) -> Any:
-    if isinstance(key, list):
-        return tuple(key)
-    return key
-
-
-def _edn_atom(token: str) -> Any:
-    if token == "nil":
-        return None
-    if token in ("true", "false"):
-        return token == "true"
-    if token.startswith(":"):
-        return token[1:]
-    digits = token[:-1] if token[-1] in "NM" else token
-    try:
-        return int(digits)
-    except ValueError:
-        pass
-    try:
-        return float(digits)
-    except ValueError:
-        return token

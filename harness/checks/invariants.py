@@ -1,9 +1,9 @@
 """Online safety invariants, checked after every simulator step from the global view.
 
 The simulator calls these hooks; each returns the first `Violation` it finds, or None. They
-read replicas and effects and never change them (STYLE.md: checkers read state, never write it).
+read replicas and effects and never change them.
 
-Checked here (names as in DESIGN.md section 2):
+Checked here (names as in docs/properties.md):
 
 - S1 agreement: a slot is *chosen* once a write quorum has durably accepted the same
   (slot, ballot): a majority of the members, or with membership changes a quorum of the

@@ -3,7 +3,9 @@
 Checked: there is a total order of the ok operations (plus any subset of the info operations)
 that respects real time (A before B if A completed before B was invoked, by history position)
 and that the `Model` accepts. ``fail`` ops did not happen and are dropped; ``info`` ops (and
-invokes never completed) may take effect at any point after their invocation, or never.
+invokes never completed) may take effect at any point after their invocation, or never. Ops
+the model calls vacuous (`Model.vacuous`: a read of nil when nil reads mean "unknown") fit
+anywhere and are dropped too; an op the model calls invalid is refused (HistoryError).
 
 Not checked: anything across partitions (each key is its own object, which is sound and
 complete for linearizability because it is local, Herlihy & Wing's P-compositionality), or
@@ -48,8 +50,16 @@ import attrs
 
 from harness.checks._prune import find_superseded_observer
 from harness.checks._wgl import PartitionSearch
-from harness.checks.history import HistoryError, HistoryEvent, Operation, pair_operations
-from harness.checks.models import Model, get_model
+from harness.checks.catalog import get_model
+from harness.checks.history import (
+    HistoryError,
+    HistoryEvent,
+    Operation,
+    pair_operations,
+    show_value,
+    thaw,
+)
+from harness.checks.models import Model
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +135,8 @@ class LinearizabilityResult:
 
 
 def _op_json(op: Operation) -> dict[str, Any]:
-    d = attrs.asdict(op)
-    d["value"] = list(op.value) if isinstance(op.value, tuple) else op.value
+    d = attrs.asdict(op, recurse=False)
+    d["value"] = thaw(op.value)
     return d
 
 
@@ -134,13 +144,20 @@ def describe_op(op: Operation) -> str:
     """Short human text for an op, e.g. ``p3 get('k') -> 'v1' [ok]``."""
     key = "" if op.key is None else repr(op.key)
     if op.f in ("get", "read"):
-        text = f"{op.f}({key}) -> {op.value!r}"
+        text = f"{op.f}({key}) -> {_show(op.value)}"
     elif op.f == "cas":
         expected, new = op.value
-        text = f"cas({key + ', ' if key else ''}{expected!r} -> {new!r})"
+        text = f"cas({key + ', ' if key else ''}{_show(expected)} -> {_show(new)})"
+    elif op.value is None:
+        text = f"{op.f}({key})"
     else:
-        text = f"{op.f}({key + ', ' if key else ''}{op.value!r})"
+        text = f"{op.f}({key + ', ' if key else ''}{_show(op.value)})"
     return f"p{op.process} {text} [{op.type}]"
+
+
+def _show(value: Any) -> str:
+    """repr for scalars (as before), EDN-like deterministic text for collections."""
+    return show_value(value) if isinstance(value, tuple | frozenset | dict) else repr(value)
 
 
 def _sort_key(key: Hashable) -> tuple[bool, str]:
@@ -170,13 +187,16 @@ def check_linearizability(
     ops = _as_operations(history)
     by_key: dict[Hashable, list[Operation]] = {}
     for op in ops:
+        where = f"line {op.invoke_line}" if op.invoke_line is not None else f"op {op.id}"
         if op.f not in the_model.functions:
-            where = f"line {op.invoke_line}" if op.invoke_line is not None else f"op {op.id}"
             raise HistoryError(
                 f"{where}: f not accepted by model {the_model.name}; choose from "
                 f"{', '.join(the_model.functions)}, got f={op.f}"
             )
-        if op.type != "fail":
+        problem = the_model.invalid(op)
+        if problem is not None:
+            raise HistoryError(f"{where}: {problem}")
+        if op.type != "fail" and not the_model.vacuous(op):
             by_key.setdefault(the_model.partition(op), []).append(op)
     searches = [PartitionSearch(k, by_key[k], the_model) for k in sorted(by_key, key=_sort_key)]
     active = deque(s for s in searches if not s.done)

@@ -7,6 +7,12 @@ one partition: for ``kv`` the value of one key, for ``register`` the register's 
 
 Write your own by subclassing `Model`; states must be hashable, compare by value and never be
 None (None is the checker's "impossible"). Absent values are `ABSENT`.
+
+Conventions differ between sources (docs/histories.md): ``initial`` is the value every
+register or key starts with (default null, i.e. `ABSENT`; Knossos's tests start registers at
+0, Porcupine's kv model every key at ``""``), and ``nil_read`` says what an ok read of null
+means: ``"absent"`` (default: the value was absent) or ``"unknown"`` (Knossos: the client
+does not know what it read, so the read constrains nothing and is dropped).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from harness.checks.history import KV_FUNCTIONS, REGISTER_FUNCTIONS, Operation
+
+NIL_READS: tuple[str, ...] = ("absent", "unknown")
 
 
 class _Absent:
@@ -67,6 +75,8 @@ class Model(ABC):
 
     name: ClassVar[str] = "model"
     functions: ClassVar[tuple[str, ...]] = ()
+    # The constructor options this model takes (names of keyword arguments).
+    options: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def init(self) -> Hashable:
@@ -79,6 +89,16 @@ class Model(ABC):
         Called for ok ops and info ops (an info op that takes effect must have succeeded:
         a cas that did not match is the same as "never happened").
         """
+
+    def invalid(self, op: Operation) -> str | None:
+        """Return why ``op``'s value makes no sense for this model, or None if it is fine
+        (the checker refuses the history, naming the line)."""
+        return None
+
+    def vacuous(self, op: Operation) -> bool:
+        """Whether ``op`` constrains nothing and changes nothing (e.g. a read whose result
+        is unknown): it fits anywhere, so the checker drops it before searching."""
+        return False
 
     def partition(self, op: Operation) -> Hashable:
         """Return the partition ``op`` belongs to (partitions are checked independently)."""
@@ -99,17 +119,45 @@ class Model(ABC):
         return False, None
 
 
-class RegisterModel(Model):
-    """One register (history ops have key null): read, write, cas ``[expected, new]``.
+class _ValueModel(Model):
+    """Shared options of the one-value-per-partition models (register, kv)."""
 
-    The initial value is null (`ABSENT`); a cas with expected null succeeds on it.
+    options = ("initial", "nil_read")
+    read_function: ClassVar[str] = "read"
+
+    def __init__(self, *, initial: Any = None, nil_read: str = "absent") -> None:
+        if nil_read not in NIL_READS:
+            raise ValueError(f"unknown nil_read; choose from {', '.join(NIL_READS)}, "
+                             f"got nil_read={nil_read!r}")
+        self.initial = as_state(initial)
+        self.nil_read = nil_read
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def vacuous(self, op: Operation) -> bool:
+        return self.nil_read == "unknown" and op.f == self.read_function and op.value is None
+
+    def invalid(self, op: Operation) -> str | None:
+        # The file reader checks these too; ops split from Jepsen independent tuples or built
+        # in code reach the model without that check.
+        if op.f == "cas" and not (isinstance(op.value, tuple) and len(op.value) == 2):
+            return f"cas value must be [expected, new], got value={op.value!r}"
+        if op.f == "append" and not isinstance(op.value, str):
+            return f"append value must be a string, got value={op.value!r}"
+        return None
+
+
+class RegisterModel(_ValueModel):
+    """One register per key (Jepsen's single register has key null): read, write, cas
+    ``[expected, new]``.
+
+    The initial value is ``initial`` (default null, `ABSENT`); a cas with expected null
+    succeeds on an absent register.
     """
 
     name = "register"
     functions = REGISTER_FUNCTIONS
-
-    def init(self) -> Hashable:
-        return ABSENT
 
     def step(self, state: Any, op: Operation) -> Hashable | None:
         f = op.f
@@ -136,18 +184,17 @@ class RegisterModel(Model):
         return False, None
 
 
-class KVModel(Model):
+class KVModel(_ValueModel):
     """A key-value map, one partition per key: get, put, append, cas ``[expected, new]``.
 
-    A get of an absent key reads null. Append concatenates strings (appending to an absent key
-    stores the value; a non-string stored value is converted with ``str`` first).
+    Every key starts at ``initial`` (default null: a get of an absent key reads null).
+    Append concatenates strings (appending to an absent key stores the value; a non-string
+    stored value is converted with ``str`` first).
     """
 
     name = "kv"
     functions = KV_FUNCTIONS
-
-    def init(self) -> Hashable:
-        return ABSENT
+    read_function = "get"
 
     def step(self, state: Any, op: Operation) -> Hashable | None:
         f = op.f
@@ -181,16 +228,3 @@ class KVModel(Model):
         if op.f == "append":
             return True, op.value
         return False, None
-
-
-MODELS: dict[str, type[Model]] = {"register": RegisterModel, "kv": KVModel}
-
-
-def get_model(name: str) -> Model:
-    """Return a fresh built-in model by name; raises ValueError for an unknown name."""
-    try:
-        return MODELS[name]()
-    except KeyError:
-        raise ValueError(
-            f"unknown model; choose from {', '.join(MODELS)}, got model={name!r}"
-        ) from None

@@ -16,7 +16,7 @@ import attrs
 class Violation:
     """The first violated property of a run, located as precisely as the checker can.
 
-    ``property`` is the name from DESIGN.md (``"S1"`` ... ``"S14"``, or ``"liveness"``).
+    ``property`` is a name from docs/properties.md (``"S1"`` ... ``"S15"``, or ``"liveness"``).
     ``signature`` groups failures in sweeps: property plus where (not values that vary by seed).
     """
 

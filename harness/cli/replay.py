@@ -74,7 +74,8 @@ def _main(args: argparse.Namespace) -> int:
     if artifact.unsafe:
         print("label: UNSAFE (clock drift beyond rho on purpose; S6/S8 violations expected)")
     result = sweep_lib.default_run(
-        artifact.options, replay=artifact.choices, keep_trace=args.trace or args.until is not None,
+        artifact.options, replay=artifact.choices, replay_labels=artifact.labels or None,
+        keep_trace=args.trace or args.until is not None,
         trace_until=args.until,
     )
     if args.trace or args.until is not None:

@@ -112,15 +112,6 @@ def replay_command(options: RunOptions) -> str:
     return shlex.join(words)
 
 
-def describe_options(options: RunOptions) -> str:
-    o = options
-    return (
-        f"seed={o.seed} replicas={o.replicas} ops={o.ops} clients={o.clients} keys={o.keys} "
-        f"faults={','.join(o.faults) or 'none'} unsafe_clocks={o.unsafe_clocks} "
-        f"variant={o.variant}"
-    )
-
-
 def result_json(result: RunResult) -> dict[str, Any]:
     """The ``--json`` object of a run."""
     return {
@@ -238,7 +229,7 @@ def _main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
 
     if not args.json:
-        print(f"paxlab run: {describe_options(options)}", flush=True)
+        print(f"paxlab run: {options.describe()}", flush=True)
     if args.trace_ndjson:
         from harness.tla.tracevalid.record import run_to_file
 

@@ -1,9 +1,10 @@
 """``paxlab shrink ARTIFACT [-o OUT] [--max-runs N]``: minimise a failure artifact.
 
 Replays the artifact, shrinks its choice list while the same property (`Violation.property`)
-still fails (see `harness.failures.shrink`), writes the smallest failing run as a new artifact
-(default ``<ARTIFACT>-shrunk``) and prints choices, non-zero choices and steps before and
-after. Progress goes to stderr at most about once a second.
+still fails (see `harness.failures.shrink`; first the workload and fault set, unless
+``--keep-options``), writes the smallest failing run as a new artifact (default
+``<ARTIFACT>-shrunk``) and prints choices, decisions (non-zero choices), steps and operations
+before and after. Progress goes to stderr, on one line rewritten in place on a terminal.
 
 If the replay's fingerprint differs from the artifact's (the code changed since, or a
 determinism bug) but the run still violates the property, a one-line warning goes to stderr
@@ -33,7 +34,7 @@ from harness.failures.artifact import (
     read_artifact,
     write_artifact,
 )
-from harness.failures.shrink import shrink_run
+from harness.failures.shrink import shrink_run, trim_zeros
 from harness.sim.runspec import RunResult
 
 
@@ -44,25 +45,40 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="folder for the shrunk artifact (default: ARTIFACT-shrunk)")
     parser.add_argument("--max-runs", type=int, default=500,
                         help="run budget of the search (default: 500)")
+    parser.add_argument("--keep-options", action="store_true",
+                        help="shrink only the choice list, not the workload and fault set")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show library log warnings and errors (injected faults)")
     parser.set_defaults(func=_main)
 
 
 class _Progress:
+    """Progress on stderr: one line rewritten in place on a terminal, else a line at most
+    every ``interval_s`` seconds (a log file gets a readable record, not one line per run)."""
+
     def __init__(self, max_runs: int, interval_s: float = 1.0) -> None:
         self._max_runs = max_runs
         self._interval_s = interval_s
         self._last = time.monotonic()
+        self._tty = sys.stderr.isatty()
+        self._shown = False
 
     def __call__(self, runs: int, current: tuple[int, ...]) -> None:
         now = time.monotonic()
-        if now - self._last < self._interval_s:
+        if now - self._last < (0.1 if self._tty else self._interval_s):
             return
         self._last = now
-        nonzero = sum(1 for v in current if v)
-        print(f"shrink: {runs}/{self._max_runs} runs, now {len(current)} choices "
-              f"({nonzero} non-zero)", file=sys.stderr, flush=True)
+        line = f"shrink: {runs}/{self._max_runs} runs, now {_counts(current)}"
+        if self._tty:
+            print(f"\r\x1b[K{line}", end="", file=sys.stderr, flush=True)
+            self._shown = True
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        """End the in-place line, so what follows starts on a line of its own."""
+        if self._shown:
+            print(file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> int:
@@ -92,16 +108,22 @@ def _main(args: argparse.Namespace) -> int:
                   f"{mismatch_cause(artifact)}; {prop} still fails, shrinking that run",
                   file=sys.stderr, flush=True)
 
+    progress = _Progress(args.max_runs)
     try:
         result = shrink_run(
             artifact.options, artifact.choices, prop=prop, max_runs=args.max_runs,
-            run=sweep_lib.default_run, progress=_Progress(args.max_runs), on_start=check_replay,
+            run=sweep_lib.default_run, progress=progress, on_start=check_replay,
+            options_too=not args.keep_options,
         )
     except ValueError as exc:
         return _error(f"{artifact.folder}: the artifact does not reproduce: {exc}")
+    finally:
+        progress.done()
     shrunk = write_artifact(out, result.after)
     print(f"before: {_figures(result.before)}")
     print(f"after:  {_figures(result.after)}")
+    if result.options_changed:
+        print(f"options: {result.after.options.describe()}")
     budget = "budget spent" if result.exhausted else "no smaller failing run found"
     print(f"runs: {result.runs} ({budget})")
     assert result.after.violation is not None  # shrink_run guarantees it
@@ -111,6 +133,12 @@ def _main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _counts(choices: tuple[int, ...]) -> str:
+    """Choices without the trailing zeros (they replay like absent ones) and the decisions
+    that matter (non-zero choices); progress and summary count the same way."""
+    kept = trim_zeros(choices)
+    return f"{len(kept)} choices, {sum(1 for v in kept if v)} decisions"
+
+
 def _figures(result: RunResult) -> str:
-    nonzero = sum(1 for v in result.choices if v)
-    return f"choices={len(result.choices)} non-zero={nonzero} steps={result.steps}"
+    return f"{_counts(result.choices)}, {result.steps} steps, {result.options.ops} ops"

@@ -4,9 +4,9 @@ the safety checks that read them.
 These are the checks of `harness.checks.invariants.OnlineInvariants`, with the same definitions and
 property names, kept in a small copy-on-write record because the explorer holds thousands of
 paths at once (an `OnlineInvariants` carries a reference `KVStore` on a disk, too heavy to
-copy per state). tests/harness/explore/test_ghost.py feeds the same steps to both and checks
-they agree; a found violation is confirmed by `harness.failures.explore_replay`, which runs the real
-`OnlineInvariants` in the simulator's host loop.
+copy per state). tests/harness/explore/test_replay.py feeds the same steps to both and checks
+they agree. A found violation is confirmed by `harness.failures.explore_replay`, which
+runs the real `OnlineInvariants` in the simulator's host loop.
 
 - S1: two values proposed for one (slot, ballot), or a slot chosen (a majority durably
   accepted one (slot, ballot)) with two values.

@@ -5,8 +5,8 @@ A folder holds three files:
 - ``artifact.json``: format name and version, seed, options (`RunOptions.to_json`), the
   choice list, fingerprint, steps, the violation (or null), the unsafe label, and the Python,
   trio and paxlab versions that produced it.
-- ``history.jsonl``: the client history, one operation event per line (DESIGN.md section 6,
-  the `harness.checks.history` format).
+- ``history.jsonl``: the client history, one operation event per line (the
+  `harness.checks.history` format).
 - ``trace.txt``: the ordered event trace, one line per simulator step (may be empty when the
   run did not keep it).
 
@@ -122,13 +122,16 @@ class Artifact:
         folder: where it lives.
         options: the run's options (``options.seed`` is the seed).
         choices: the complete choice list; replaying it with ``options`` repeats the run.
+        labels: the chooser label of each choice (empty in artifacts written before labels
+            were recorded); when present, a replay takes each label's choices in order
+            (`harness.runtime.chooser`), which is what a shrunk choice list needs.
         fingerprint: the run's fingerprint (hex), to verify a replay against.
         steps: simulator steps of the run.
         violation: the first violated property, or None (an artifact of a passing run, e.g.
             one kept on purpose).
         unsafe: the run let clock drift exceed rho on purpose.
         versions: ``python``, ``trio`` and ``paxlab`` versions that produced it.
-        history: client history events (dicts in the DESIGN.md section 6 format).
+        history: client history events (dicts in the `harness.checks.history` format).
         trace: the event trace, one line per step (empty if it was not kept).
     """
 
@@ -142,6 +145,7 @@ class Artifact:
     versions: dict[str, str]
     history: tuple[dict[str, Any], ...] = ()
     trace: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
 
     @property
     def seed(self) -> int:
@@ -176,6 +180,7 @@ def write_artifact(folder: str | Path, result: RunResult) -> Artifact:
         versions=versions(),
         history=tuple(result.history),
         trace=tuple(result.trace),
+        labels=tuple(result.labels),
     )
     meta = {
         "format": FORMAT_NAME,
@@ -190,7 +195,14 @@ def write_artifact(folder: str | Path, result: RunResult) -> Artifact:
     }
     # The (long) choice list goes last, on one line, so the rest stays readable.
     text = json.dumps(meta, indent=1)[:-2]
-    text += f',\n "choices": {json.dumps(list(artifact.choices), separators=(",", ":"))}\n}}\n'
+    text += f',\n "choices": {json.dumps(list(artifact.choices), separators=(",", ":"))}'
+    if artifact.labels:  # each label once, then the index of each choice's label
+        names = sorted(set(artifact.labels))
+        index = {name: i for i, name in enumerate(names)}
+        text += f',\n "label_names": {json.dumps(names)}'
+        label_index = [index[label] for label in artifact.labels]
+        text += f',\n "label_index": {json.dumps(label_index, separators=(",", ":"))}'
+    text += "\n}\n"
     (path / ARTIFACT_FILE).write_text(text, encoding="utf-8")
     lines = [json.dumps(event, separators=(",", ":")) for event in artifact.history]
     (path / HISTORY_FILE).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -226,10 +238,12 @@ def read_artifact(folder: str | Path) -> Artifact:
             f"this paxlab reads up to {FORMAT_VERSION}"
         )
     options = _options_field(meta_path, meta)
+    choices = _choices_field(meta_path, meta["choices"])
     return Artifact(
         folder=path,
         options=options,
-        choices=_choices_field(meta_path, meta["choices"]),
+        choices=choices,
+        labels=_labels_field(meta_path, meta, len(choices)),
         fingerprint=_typed_field(meta_path, meta, "fingerprint", str),
         steps=_typed_field(meta_path, meta, "steps", int),
         violation=_violation_field(meta_path, meta["violation"]),
@@ -291,6 +305,25 @@ def _choices_field(path: Path, value: Any) -> tuple[int, ...]:
     ):
         raise ArtifactError(f"{path}: field 'choices' must be a list of non-negative ints")
     return tuple(value)
+
+
+def _labels_field(path: Path, meta: dict[str, Any], count: int) -> tuple[str, ...]:
+    names, index = meta.get("label_names"), meta.get("label_index")
+    if names is None and index is None:
+        return ()
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ArtifactError(f"{path}: field 'label_names' must be a list of strings")
+    if not isinstance(index, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(names) for i in index
+    ):
+        raise ArtifactError(
+            f"{path}: field 'label_index' must be a list of indexes into 'label_names'"
+        )
+    if len(index) != count:
+        raise ArtifactError(
+            f"{path}: field 'label_index' has {len(index)} entries for {count} choices"
+        )
+    return tuple(names[i] for i in index)
 
 
 def _violation_field(path: Path, value: Any) -> Violation | None:

@@ -73,22 +73,29 @@ def history_timeline_svg(
     failed: int | None = None,
     width_px: int = 1100,
     row_px: int = 16,
+    window_ns: tuple[int, int] | None = None,
 ) -> str:
     """Return an SVG timeline: one row per process, one bar per op from invoke to completion.
 
     Bars are coloured by outcome (`COLOURS`); an info op (or one never completed) runs to the
     end of the chart, since it may take effect any time later. Ops whose id is in
     ``highlight`` get a black outline, the op with id ``failed`` a thick red one. Each bar
-    has a tooltip describing the op. Times are the events' ``time`` (ns).
+    has a tooltip describing the op. Times are the events' ``time`` (ns); the axis is labelled
+    in seconds. ``window_ns`` fixes the chart's time range (a run report passes the whole
+    run, so this chart and the fault and leader charts share one scale); by default it spans
+    the operations. A bar's text label is drawn only where it fits inside the bar.
     """
     if not ops:
         return "<p>(no operations)</p>"
     processes = sorted({op.process for op in ops})
     row_of = {p: i for i, p in enumerate(processes)}
-    start = min(op.invoke_time for op in ops)
-    end = max(max(op.invoke_time, op.complete_time or op.invoke_time) for op in ops)
+    if window_ns is None:
+        start = min(op.invoke_time for op in ops)
+        end = max(max(op.invoke_time, op.complete_time or op.invoke_time) for op in ops)
+    else:
+        start, end = window_ns
     span = max(end - start, 1)
-    label_px = 60
+    label_px = 70  # the same plot area as the run report's fault and leader lanes
     plot_px = width_px - label_px - 10
     height = len(processes) * row_px + 24
     marked = set(highlight)
@@ -120,14 +127,19 @@ def history_timeline_svg(
             f"<title>{escape(describe_op(op))} t={op.invoke_time}..{escape(op.complete_time)}"
             f"</title></rect>"
         )
-        if w > 60:
-            out.append(f'<text x="{x0 + 3:.1f}" y="{y + row_px - 6}">'
-                       f"{escape(_short(op))}</text>")
+        text = _short(op)
+        if w > 6 + CHAR_PX * len(text):  # never spills onto the next bar
+            out.append(f'<text x="{x0 + 3:.1f}" y="{y + row_px - 6}">{escape(text)}</text>')
     axis_y = len(processes) * row_px + 14
-    out.append(f'<text x="{label_px}" y="{axis_y}">t={start} ns</text>')
-    out.append(f'<text x="{width_px - 10}" y="{axis_y}" text-anchor="end">t={end} ns</text>')
+    out.append(f'<text x="{label_px}" y="{axis_y}">{start / 1e9:.3f} s</text>')
+    out.append(f'<text x="{width_px - 10}" y="{axis_y}" text-anchor="end">'
+               f"{end / 1e9:.3f} s (simulated)</text>")
     out.append("</svg>")
     return '<div class="scroll">' + "".join(out) + "</div>"
+
+
+CHAR_PX = 7
+"""Width of one character of chart text, for deciding whether a label fits (page font 12px)."""
 
 
 def _short(op: Operation) -> str:

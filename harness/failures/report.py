@@ -23,6 +23,7 @@ import attrs
 
 from harness.checks.history import HistoryError, HistoryEvent, Operation, pair_operations
 from harness.checks.linearizability import LinearizabilityResult, check_linearizability
+from harness.checks.violation import Violation
 from harness.failures.artifact import Artifact, describe_violation, read_artifact
 from harness.failures.htmlreport import (
     Section,
@@ -60,11 +61,13 @@ class Span:
 
 @attrs.frozen(kw_only=True)
 class Lane:
-    """One row of a timeline: intervals and instants (``(time_us, label)``)."""
+    """One row of a timeline: intervals and instants (``(time_us, label)``); a ``captioned``
+    lane writes each instant's label beside it, not only in its tooltip."""
 
     name: str
     spans: tuple[Span, ...] = ()
     points: tuple[tuple[int, str], ...] = ()
+    captioned: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -77,6 +80,7 @@ class ReportData:
         history_error: why the history could not be read, or None.
         linearizability: the checker's result on the history, for an S8 violation only.
         timeline: `RunResult.timeline` of the replay (empty if the replay failed or has none).
+        run_ops: the replay's `RunResult.ops` (what ``paxlab replay`` prints), or None.
         replay_note: None if the replay matched the artifact's fingerprint, else what happened.
         end_us: simulated end of the run (the replay's, else the last event seen).
     """
@@ -88,6 +92,7 @@ class ReportData:
     timeline: tuple[dict[str, Any], ...]
     replay_note: str | None
     end_us: int
+    run_ops: dict[str, int] | None = None
 
 
 def build_report(
@@ -114,16 +119,19 @@ def build_report(
     if artifact.violation is not None and artifact.violation.property == "S8" and events:
         linearizability = check_linearizability(events, "kv", timeout_s=check_timeout_s)
     timeline: tuple[dict[str, Any], ...] = ()
+    run_ops: dict[str, int] | None = None
     replay_note: str | None = "not replayed"
     end_us = 0
     if replay:
         try:
-            result = run(artifact.options, replay=artifact.choices, keep_trace=False)
+            result = run(artifact.options, replay=artifact.choices,
+                         replay_labels=artifact.labels or None, keep_trace=False)
         except Exception as exc:  # the page must still say what is known
             log.exception("replay of %s raised", artifact.folder)
             replay_note = f"the replay raised {type(exc).__name__}: {exc}"
         else:
             timeline = tuple(result.timeline)
+            run_ops = dict(result.ops)
             end_us = round(result.sim_time_s * 1_000_000)
             replay_note = None
             if result.fingerprint != artifact.fingerprint:
@@ -139,7 +147,7 @@ def build_report(
     return ReportData(
         artifact=artifact, operations=operations, history_error=history_error,
         linearizability=linearizability, timeline=timeline, replay_note=replay_note,
-        end_us=end_us,
+        end_us=end_us, run_ops=run_ops,
     )
 
 
@@ -243,6 +251,44 @@ def leader_lanes(timeline: Sequence[dict[str, Any]]) -> tuple[Lane, ...]:
     )
 
 
+def cause_lanes(
+    violation: Violation | None, leaders: Sequence[Lane], end_us: int
+) -> tuple[Lane, ...]:
+    """Lanes that draw what went wrong, beside the leader lanes.
+
+    For S6, every interval in which two nodes were both serving under a lease (the overlap of
+    their ``serving`` spans), on a lane ``S6 overlap``. For a violation located at a node (a
+    stale read that node served, S5, S9, S13, ...), the moment and the checker's message on
+    a lane ``violation``: drawn from the replica's side, so a stale read shows even when the
+    run stopped before its answer reached a client.
+    """
+    if violation is None:
+        return ()
+    lanes = []
+    if violation.property == "S6":
+        serving = [(lane.name, s.start_us, end_us if s.end_us is None else s.end_us)
+                   for lane in leaders for s in lane.spans if s.kind == "serving"]
+        overlaps = []
+        for i, (a, a0, a1) in enumerate(serving):
+            for b, b0, b1 in serving[i + 1:]:
+                start, stop = max(a0, b0), min(a1, b1)
+                if a != b and start < stop:
+                    overlaps.append(Span(start_us=start, end_us=stop, kind="overlap",
+                                         label=f"{a} and {b} both serving"))
+        lanes.append(Lane(name="S6 overlap", spans=tuple(sorted(overlaps, key=_span_key))))
+    if violation.node is not None or violation.property != "S6":
+        text = violation.message
+        if not text.startswith(violation.property):
+            where = f" node {violation.node}" if violation.node is not None else ""
+            text = f"{violation.property}{where}: {text}"
+        lanes.append(Lane(name="violation", captioned=True, points=((violation.time_us, text),)))
+    return tuple(lanes)
+
+
+def _span_key(span: Span) -> tuple[int, str]:
+    return (span.start_us, span.label)
+
+
 def _ballot(value: Any) -> str:
     if isinstance(value, list | tuple) and len(value) == 2:
         return f"({value[0]},{value[1]})"
@@ -258,7 +304,7 @@ def _lane_order(name: str) -> tuple[int, int, str]:
 
 _SPAN_COLOURS: dict[str, str] = {
     "down": "#e57373", "paused": "#ffb74d", "partitioned": "#90caf9", "lossy": "#ce93d8",
-    "leader": "#c5e1a5", "serving": "#43a047",
+    "leader": "#c5e1a5", "serving": "#43a047", "overlap": "#d50000",
 }
 
 
@@ -302,13 +348,17 @@ def lanes_svg(lanes: Sequence[Lane], end_us: int, *, mark_us: int | None = None,
                 f'l-4,-{row_px / 2 - 2} z" fill="#6a1b9a"><title>{escape(label)} at '
                 f"{t_us / 1e6:.6f}s</title></path>"
             )
+            if lane.captioned:  # beside the mark, on whichever side has room
+                left = xp > label_px + plot_px / 2
+                out.append(f'<text x="{xp + (-8 if left else 8):.1f}" y="{y + row_px - 5}" '
+                           f'text-anchor="{"end" if left else "start"}">{escape(label)}</text>')
     if mark_us is not None:
         xm = x(mark_us)
         out.append(f'<line x1="{xm:.1f}" x2="{xm:.1f}" y1="0" y2="{len(lanes) * row_px}" '
                    f'stroke="#b71c1c" stroke-width="2"><title>violation at '
                    f"{mark_us / 1e6:.6f}s</title></line>")
     axis_y = len(lanes) * row_px + 16
-    out.append(f'<text x="{label_px}" y="{axis_y}">0 s</text>')
+    out.append(f'<text x="{label_px}" y="{axis_y}">0.000 s</text>')
     out.append(f'<text x="{width_px - right_px}" y="{axis_y}" text-anchor="end">'
                f"{end_us / 1e6:.3f} s (simulated)</text>")
     out.append("</svg>")
@@ -366,10 +416,15 @@ def render_report(data: ReportData) -> str:
             first_ns = min(op.invoke_time for op in data.operations)
             last_ns = max(op.complete_time or op.invoke_time for op in data.operations)
             window = (f", from {first_ns / 1e9:.3f} s to {last_ns / 1e9:.3f} s of simulated "
-                      f"time (the fault and leader charts below span the whole run)")
-        ops_body = (f"<p>{len(data.operations)} operations: "
-                    + ", ".join(f"{n} {t}" for t, n in counts.items()) + f"{window}.</p>"
-                    + legend_html() + history_timeline_svg(data.operations))
+                      f"time (every chart on this page spans the whole run, on one scale)")
+        open_ops = sum(1 for op in data.operations if op.complete_time is None)
+        ops_body = (f"<p>{_ops_sentence(data.run_ops)}In the history: {len(data.operations)} "
+                    f"operations: {counts['ok']} ok, {counts['fail']} fail, "
+                    f"{counts['info'] - open_ops} info, {open_ops} still open when the run "
+                    f"stopped (checked as info){window}.</p>"
+                    + legend_html()
+                    + history_timeline_svg(data.operations, window_ns=(
+                        (0, data.end_us * 1000) if data.end_us > 0 else None)))
     sections.append(Section("Client operations (one row per client process)", ops_body))
     if data.linearizability is not None:
         if data.linearizability.verdict != "violation" and a.violation is not None:
@@ -386,9 +441,21 @@ def render_report(data: ReportData) -> str:
         ]
     sections.append(Section("Faults (partitions, crashes, pauses, clock steps, disk)",
                             _timeline_html(fault_lanes(data.timeline), data, "faults")))
-    sections.append(Section("Leaders and leases (leader: waiting out the lease; serving)",
-                            _timeline_html(leader_lanes(data.timeline), data, "leaders")))
+    leaders = leader_lanes(data.timeline)
+    lanes = (*leaders, *cause_lanes(a.violation, leaders, data.end_us)) if leaders else ()
+    sections.append(Section(
+        "Leaders and leases (leader: waiting out the lease; serving), and what went wrong",
+        _timeline_html(lanes, data, "leaders")))
     return render_page(title, sections)
+
+
+def _ops_sentence(run_ops: dict[str, int] | None) -> str:
+    """The run's own counts, as ``paxlab replay`` prints them, and why the history's differ."""
+    if run_ops is None:
+        return ""
+    return (f"The run counted ok={run_ops.get('ok', 0)} fail={run_ops.get('fail', 0)} "
+            f"info={run_ops.get('info', 0)} (as <code>paxlab replay</code> prints them; they "
+            f"include eventual reads, which S9 checks online and the history leaves out). ")
 
 
 def write_report(artifact_folder: str | Path, out: str | Path, *,

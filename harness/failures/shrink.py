@@ -17,12 +17,25 @@ run stops at its first violation) with trailing zeros trimmed, and a candidate i
 accepted if that is strictly smaller in shortlex order (length, then values), so the search
 always terminates and every accepted list still fails.
 
+A simulator run records the label of every choice (`RunResult.labels`) and is replayed per
+label (`harness.runtime.chooser`): the n-th draw under a label takes the n-th recorded value
+of that label. `shrink_run` therefore shrinks each label's list on its own (`shrink_labelled`:
+first every label zeroed whole, then the passes above on one label at a time, labels with
+the most departures first), so that removing every network delay does not slide the fault
+decisions onto other draws. A decision that matters is a non-zero choice left at the end.
+
+Before the choice list, `shrink_run` shrinks the run's options: fewer operations, clients,
+keys and fault kinds (`shrink_options`), each candidate run with the current choice list and
+kept if the same property still fails. A failure that needs 1,000 operations to show is rare;
+one that needs five is easy to read, and every later run of the search is that much faster.
+
 `shrink_choices` is the generic algorithm over a test function; `shrink_run` drives it with
 a run function (`harness.sim.run` by default).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -168,6 +181,104 @@ def _lower_pass(search: _Search) -> bool:
     return progressed
 
 
+Labelled = tuple[tuple[str, Choices], ...]
+"""A choice list per label, sorted by label, each without trailing zeros (empty ones left out)."""
+# Runs a labelled candidate; returns the labelled choices the failing run consumed, or None.
+LabelledTest = Callable[[Labelled], Labelled | None]
+
+
+def labelled(choices: Sequence[int], labels: Sequence[str]) -> Labelled:
+    """Group ``choices`` by their ``labels`` (order within a label kept), canonically."""
+    groups: dict[str, list[int]] = {}
+    for label, value in zip(labels, choices, strict=True):
+        groups.setdefault(label, []).append(value)
+    items = ((label, trim_zeros(values)) for label, values in sorted(groups.items()))
+    return tuple((label, values) for label, values in items if values)
+
+
+def flatten(groups: Labelled) -> tuple[Choices, tuple[str, ...]]:
+    """The (choices, labels) lists that replay ``groups`` per label."""
+    choices: list[int] = []
+    labels: list[str] = []
+    for label, values in groups:
+        choices.extend(values)
+        labels.extend([label] * len(values))
+    return tuple(choices), tuple(labels)
+
+
+def decisions(groups: Labelled) -> int:
+    """Non-zero choices: the departures from the nominal run that are left."""
+    return sum(1 for _, values in groups for v in values if v)
+
+
+def _labelled_key(groups: Labelled) -> tuple[int, int, Labelled]:
+    return (decisions(groups), sum(len(v) for _, v in groups), groups)
+
+
+def shrink_labelled(
+    initial: Labelled,
+    test: LabelledTest,
+    *,
+    max_runs: int = 500,
+    progress: Progress | None = None,
+) -> tuple[Labelled, int, bool]:
+    """Shrink a failing labelled choice list with at most ``max_runs`` calls of ``test``.
+
+    Returns the smallest failing labelled list, the runs used and whether the budget ran out
+    first. Smaller means fewer non-zero choices, then fewer choices, then lower values, so
+    the search terminates and every adopted list failed.
+    """
+    current = initial
+    runs = 0
+    tried: set[Labelled] = set()
+
+    def report() -> None:
+        if progress is not None:
+            progress(runs, flatten(current)[0])
+
+    def attempt(candidate: Labelled) -> bool:
+        nonlocal current, runs
+        if runs >= max_runs or candidate in tried:
+            return False
+        if _labelled_key(candidate) >= _labelled_key(current):
+            return False
+        tried.add(candidate)
+        runs += 1
+        consumed = test(candidate)
+        adopted = consumed is not None and _labelled_key(consumed) < _labelled_key(current)
+        if consumed is not None and adopted:
+            current = consumed
+        report()
+        return adopted
+
+    def replaced(label: str, values: Choices) -> Labelled:
+        items = dict(current)
+        items[label] = trim_zeros(values)
+        return tuple((k, v) for k, v in sorted(items.items()) if v)
+
+    while runs < max_runs:
+        before = current
+        by_weight = sorted(current, key=lambda item: (-decisions((item,)), item[0]))
+        for label, _ in by_weight:  # a label zeroed whole: one run removes many departures
+            attempt(replaced(label, ()))
+        for label, _ in sorted(current, key=lambda item: (-decisions((item,)), item[0])):
+            values = dict(current).get(label, ())
+            if not any(values):
+                continue
+
+            def test_label(candidate: Choices, label: str = label) -> Choices | None:
+                return dict(current).get(label, ()) if attempt(replaced(label, candidate)) \
+                    else None
+
+            share = max(1, (max_runs - runs) // max(1, len(current)))
+            shrink_choices(values, test_label, max_runs=share)
+            if runs >= max_runs:
+                break
+        if current == before:
+            break
+    return current, runs, runs >= max_runs
+
+
 @attrs.frozen(kw_only=True)
 class ShrinkOutcome:
     """What `shrink_choices` ended with: the smallest failing list and the runs it took."""
@@ -211,6 +322,73 @@ def shrink_choices(
     return ShrinkOutcome(choices=search.current, runs=search.runs, exhausted=search.exhausted)
 
 
+# A test of options: runs them with the given labelled choices (None: drawn from the seed);
+# returns the labelled choices the failing run consumed, or None if it does not fail.
+OptionsTest = Callable[[RunOptions, Labelled | None], Labelled | None]
+
+
+_WORKLOAD_COUNTS: tuple[tuple[str, Callable[[RunOptions, int], RunOptions]], ...] = (
+    ("ops", lambda o, v: attrs.evolve(o, ops=v)),
+    ("clients", lambda o, v: attrs.evolve(o, clients=v)),
+    ("keys", lambda o, v: attrs.evolve(o, keys=v)),
+)
+
+
+def shrink_options(
+    options: RunOptions, choices: Labelled, test: OptionsTest, *, max_runs: int = 100
+) -> tuple[RunOptions, Labelled, int]:
+    """Shrink the fault set and the workload of a failing run.
+
+    In order: the fault kinds (all at once, then one at a time), then operations, clients
+    and keys (each the smallest failing count found by trying 1, then a binary search: a
+    count need not fail monotonically, so the result always failed but may not be the least
+    such count). A candidate is run with the current choices, and if that passes, once more
+    with choices drawn afresh from the seed (``test(candidate, None)``): smaller options make
+    the old choices meet other draws, and a fresh small run often fails the same way.
+    Returns the smallest failing options, the choices their run consumed, and the runs used
+    (at most ``max_runs``).
+    """
+    runs = 0
+
+    def attempt(candidate: RunOptions) -> bool:
+        nonlocal options, choices, runs
+        if candidate == options:
+            return False
+        for replay in (choices, None):
+            if runs >= max_runs:
+                return False
+            runs += 1
+            consumed = test(candidate, replay)
+            if consumed is not None:
+                options, choices = candidate, consumed
+                return True
+        return False
+
+    if options.faults and not attempt(_without_faults(options, options.faults)):
+        for fault in options.faults:
+            if fault in options.faults:
+                attempt(_without_faults(options, (fault,)))
+    for name, count in _WORKLOAD_COUNTS:
+        low, high = 1, getattr(options, name)
+        if high <= low or attempt(count(options, low)):
+            continue
+        while high - low > 1 and runs < max_runs:
+            middle = (low + high) // 2
+            if attempt(count(options, middle)):
+                high = middle
+            else:
+                low = middle
+    return options, choices, runs
+
+
+def _without_faults(options: RunOptions, faults: Sequence[str]) -> RunOptions:
+    kept = tuple(f for f in options.faults if f not in faults)
+    try:
+        return attrs.evolve(options, faults=kept)
+    except ValueError:
+        return options  # the variant needs that fault (one-step-swap needs permanent)
+
+
 @attrs.frozen(kw_only=True)
 class ShrinkResult:
     """A shrunk run: the original and the final (failing, with trace) results, runs used."""
@@ -219,6 +397,11 @@ class ShrinkResult:
     after: RunResult
     runs: int
     exhausted: bool
+
+    @property
+    def options_changed(self) -> bool:
+        """True if the shrunk run has a smaller workload or fewer fault kinds."""
+        return self.after.options != self.before.options
 
 
 def shrink_run(
@@ -230,9 +413,12 @@ def shrink_run(
     run: RunFunction = default_run,
     progress: Progress | None = None,
     on_start: Callable[[RunResult], None] | None = None,
+    options_too: bool = True,
 ) -> ShrinkResult:
     """Shrink the run ``options`` + ``choices`` while it still violates property ``prop``.
 
+    With ``options_too`` the options are shrunk first (`shrink_options`, a fifth of the run
+    budget at most), then the choice list with what is left of the budget.
     ``prop`` None means the property the given run violates. The original run is replayed
     first (one run, not counted in ``max_runs``; ``on_start`` is called with it, e.g. to
     compare its fingerprint before the long search), and once more at the end with the
@@ -249,16 +435,49 @@ def shrink_run(
     if on_start is not None:
         on_start(before)
 
-    def test(candidate: Choices) -> Choices | None:
-        result = run(options, replay=candidate, keep_trace=False)
+    def run_labelled(candidate: RunOptions, groups: Labelled | None, keep: bool) -> RunResult:
+        if groups is None:
+            return run(candidate, keep_trace=keep)
+        choices, labels = flatten(groups)
+        return run(candidate, replay=choices, replay_labels=labels, keep_trace=keep)
+
+    def test_options(candidate: RunOptions, groups: Labelled | None) -> Labelled | None:
+        result = run_labelled(candidate, groups, False)
         if result.violation is not None and result.violation.property == target:
-            return tuple(result.choices)
+            return labelled(result.choices, result.labels)
         return None
 
-    outcome = shrink_choices(before.choices, test, max_runs=max_runs, progress=progress)
-    after = run(options, replay=outcome.choices, keep_trace=True)
+    groups = labelled(before.choices, before.labels)
+    used = 0
+    exhausted = False
+
+    def progress_from(base: int) -> Progress:
+        def report(runs: int, current: Choices) -> None:
+            if progress is not None:
+                progress(base + runs, current)
+        return report
+
+    # Options and choices take turns: fewer departures can let a smaller workload fail, and a
+    # smaller workload makes the next choice pass cheaper. Each round must shrink something.
+    while used < max_runs:
+        start = (options, groups)
+        if options_too:
+            options, groups, runs = shrink_options(
+                options, groups, test_options, max_runs=max(1, (max_runs - used) // 5)
+            )
+            used += runs
+            progress_from(used)(0, flatten(groups)[0])
+        groups, runs, exhausted = shrink_labelled(
+            groups, functools.partial(test_options, options),
+            max_runs=max_runs - used, progress=progress_from(used),
+        )
+        used += runs
+        if (options, groups) == start or exhausted:
+            break
+    exhausted = exhausted or used >= max_runs
+    after = run_labelled(options, groups, True)
     if after.violation is None or after.violation.property != target:  # determinism bug
         raise RuntimeError(
             f"shrunk run no longer fails: property={target} fingerprint={after.fingerprint}"
         )
-    return ShrinkResult(before=before, after=after, runs=outcome.runs, exhausted=outcome.exhausted)
+    return ShrinkResult(before=before, after=after, runs=used, exhausted=exhausted)

@@ -52,6 +52,7 @@ class RunFunction(Protocol):
         options: RunOptions,
         *,
         replay: Sequence[int] | None = None,
+        replay_labels: Sequence[str] | None = None,
         keep_trace: bool = True,
         trace_until: int | None = None,
     ) -> RunResult: ...
@@ -61,13 +62,15 @@ def default_run(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     keep_trace: bool = True,
     trace_until: int | None = None,
 ) -> RunResult:
     """Call `harness.sim.run` (imported on first use, so this module loads without it)."""
     sim = importlib.import_module("harness.sim")
     result: RunResult = sim.run(
-        options, replay=replay, keep_trace=keep_trace, trace_until=trace_until
+        options, replay=replay, replay_labels=replay_labels, keep_trace=keep_trace,
+        trace_until=trace_until,
     )
     return result
 

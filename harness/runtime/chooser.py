@@ -12,6 +12,12 @@ A replayed list that runs out continues with 0s, and a value too large for its d
 clamped. So any list of ints is a valid run, and shrinking a list (deleting entries, lowering
 values) moves the run toward fewer faults: this is what `paxlab shrink` and hypothesis do.
 
+A replay can also be given per label (``replay_labels``, the label of each entry): then the
+n-th draw under a label gets the n-th recorded value *of that label*, whatever was drawn under
+other labels before it. The run repeats exactly the same when nothing changed, and when a
+shrinker zeroes every network delay, the fault decisions still meet the draws they were made
+for instead of sliding onto other decisions. `paxlab shrink` relies on this.
+
 Example::
 
     c = Chooser(seed=7)
@@ -43,13 +49,33 @@ class Chooser:
         labels: the label of each entry of ``choices`` (same length), for traces and reports.
     """
 
-    def __init__(self, seed: int, *, replay: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        *,
+        replay: Sequence[int] | None = None,
+        replay_labels: Sequence[str] | None = None,
+    ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got seed={seed!r}")
         self.seed = seed
         self.choices: list[int] = []
         self.labels: list[str] = []
         self._replay: list[int] | None = None if replay is None else [int(v) for v in replay]
+        # Per-label replay: label -> its recorded values, reversed (the next one is last).
+        self._by_label: dict[str, list[int]] | None = None
+        if replay_labels is not None:
+            if replay is None or len(replay_labels) != len(replay):
+                raise ValueError(
+                    "replay_labels needs replay of the same length, got "
+                    f"labels={len(replay_labels)} choices={0 if replay is None else len(replay)}"
+                )
+            by_label: dict[str, list[int]] = {}
+            for label, value in zip(replay_labels, self._replay or (), strict=True):
+                by_label.setdefault(label, []).append(value)
+            for values in by_label.values():
+                values.reverse()
+            self._by_label = by_label
         self._streams: dict[str, random.Random] = {}
         # label -> the stream's bound getrandbits / random (the hot path skips _stream).
         self._bits: dict[str, Callable[[int], int]] = {}
@@ -74,6 +100,16 @@ class Chooser:
             self._streams[label] = stream
         return stream
 
+    def _replayed(self, label: str) -> int:
+        """The next replayed value for a draw under ``label`` (0 once the list runs out)."""
+        by_label = self._by_label
+        if by_label is not None:
+            values = by_label.get(label)
+            return values.pop() if values else 0
+        assert self._replay is not None
+        i = len(self.choices)
+        return self._replay[i] if i < len(self._replay) else 0
+
     def _record(self, label: str, value: int) -> int:
         self.choices.append(value)
         self.labels.append(label)
@@ -92,9 +128,7 @@ class Chooser:
                 raise ValueError(f"choose needs n >= 1, got n={n} for label={label!r}")
             return 0
         if self._replay is not None:
-            i = len(self.choices)
-            value = self._replay[i] if i < len(self._replay) else 0
-            return self._record(label, min(value, n - 1))
+            return self._record(label, min(self._replayed(label), n - 1))
         bits = self._bits.get(label)
         if bits is None:
             bits = self._bits[label] = self._stream(label).getrandbits
@@ -114,9 +148,7 @@ class Chooser:
         if p <= 0.0:
             return False
         if self._replay is not None:
-            i = len(self.choices)
-            value = self._replay[i] if i < len(self._replay) else 0
-            return bool(self._record(label, 1 if value else 0))
+            return bool(self._record(label, 1 if self._replayed(label) else 0))
         draw = self._floats.get(label)
         if draw is None:
             draw = self._floats[label] = self._stream(label).random

@@ -1,6 +1,6 @@
 """The deterministic simulator: one replica group, its clients and the nemesis, in one trio run.
 
-Shape (DESIGN.md sections 3 and 4; TigerBeetle's VOPR): the simulator owns an ordered event
+Shape (TigerBeetle's VOPR): the simulator owns an ordered event
 queue, a heap of ``(true_us, seq, kind, a, b)``. The loop (`Simulation._advance`) pops the
 earliest event and handles it synchronously: a message delivery or a timer is a plain call
 of `Host.step` on one node, no trio switch. Client tasks are trio tasks; they await results

@@ -21,6 +21,7 @@ def simulate(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     trace: Trace | None = None,
     backend: Backend | None = None,
     sim_options: SimOptions | None = None,
@@ -31,7 +32,7 @@ def simulate(
     ``prepare`` is called with the built simulation before it runs, to attach passive
     observers (the NDJSON trace writer); it must not change what the run does.
     """
-    chooser = Chooser(options.seed, replay=replay)
+    chooser = Chooser(options.seed, replay=replay, replay_labels=replay_labels)
     trace = trace or Trace()
     trace.add(f"0 options {options.to_json()!r}")
     sim = Simulation(
@@ -52,6 +53,7 @@ def run(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     keep_trace: bool = True,
     trace_until: int | None = None,
     backend: Backend | None = None,
@@ -60,7 +62,8 @@ def run(
 ) -> RunResult:
     """Run one simulation and check it; see the module docstring.
 
-    ``replay``: a choice list to repeat (`RunResult.choices`) instead of drawing from the seed.
+    ``replay``: a choice list to repeat (`RunResult.choices`) instead of drawing from the seed;
+    ``replay_labels``: their labels (`RunResult.labels`), to replay per label (`Chooser`).
     ``keep_trace``: keep the trace lines in the result (the fingerprint is always computed).
     ``trace_until``: keep only the first that many lines. ``backend``: the replica and storage
     to run (default: `consensus.Replica` on `storage`); ``sim_options``: simulator settings;
@@ -69,8 +72,8 @@ def run(
     wall_start = time.perf_counter()  # wall time is reported, never simulated
     trace = Trace(keep=keep_trace, until=trace_until)
     sim = simulate(
-        options, replay=replay, trace=trace, backend=backend, sim_options=sim_options,
-        prepare=prepare,
+        options, replay=replay, replay_labels=replay_labels, trace=trace, backend=backend,
+        sim_options=sim_options, prepare=prepare,
     )
     violation = sim.final_check()
     return RunResult(
@@ -87,5 +90,6 @@ def run(
         trace=tuple(trace.lines),
         unsafe=options.unsafe_clocks,
         timeline=tuple(sim.checks.timeline),
+        labels=tuple(sim.chooser.labels),
         crash_points=dict(sorted(sim.nemesis.crash_point_counts.items())),
     )

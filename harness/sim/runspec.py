@@ -84,6 +84,14 @@ class RunOptions:
                 "(add permanent to the faults)"
             )
 
+    def describe(self) -> str:
+        """One line of ``name=value`` pairs, as the CLI prints options before a run."""
+        return (
+            f"seed={self.seed} replicas={self.replicas} ops={self.ops} clients={self.clients} "
+            f"keys={self.keys} faults={','.join(self.faults) or 'none'} "
+            f"unsafe_clocks={self.unsafe_clocks} variant={self.variant}"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict; `from_json` inverts it."""
         d = attrs.asdict(self)
@@ -114,7 +122,9 @@ class RunResult:
         fingerprint: hex blake2b over the ordered event trace.
         steps: number of simulator steps (trace lines).
         choices: the complete choice list (replaying it repeats the run).
-        history: client history events (dicts in the DESIGN.md section 6 format).
+        labels: the chooser label of each entry of ``choices`` (same length): replayed with
+            them, each draw takes the next recorded value of its own label (`Chooser`).
+        history: client history events (dicts in the `harness.checks.history` format).
         trace: the ordered event trace, one line per step (may be empty if not kept).
         unsafe: the run let clock drift exceed rho on purpose (S6/S8 violations are expected).
         timeline: structured events for reports, each a dict with ``time_us``, ``kind`` and
@@ -139,4 +149,5 @@ class RunResult:
     trace: tuple[str, ...] = ()
     unsafe: bool = False
     timeline: tuple[dict[str, Any], ...] = ()
+    labels: tuple[str, ...] = ()
     crash_points: dict[str, int] = attrs.field(factory=dict)

@@ -15,11 +15,15 @@ Registered by the entry point ``[project.entry-points.pytest11] paxlab =
 
 The fixtures are session-scoped factories (no per-test state), so hypothesis may call them
 once per example. Option ``--paxlab-artifacts DIR``: where failure artifacts go (default:
-pytest's tmp dir).
+pytest's tmp dir). Each test keeps one artifact per fixture, ``DIR/<test>/run`` or
+``DIR/<test>/schedule``, overwritten by every failing example: hypothesis runs the shrunk
+example last, so what stays is the shrunk failure, not one folder per example tried.
+``--paxlab-keep-first`` also keeps the first failure seen, in ``.../run-first``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,9 +52,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _artifact_root(request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> Path:
-    opt = request.config.getoption("--paxlab-artifacts", default=None)
-    return Path(opt) if opt else factory.mktemp("paxlab")
+    group.addoption(
+        "--paxlab-keep-first",
+        action="store_true",
+        help="also keep the first failing example of each test, beside the shrunk one",
+    )
+
+
+_current_test = ["session"]  # the node id of the test being run (fixtures are session-wide)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _current_test[0] = item.nodeid
+
+
+def _artifact_folders(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory, roots: dict[str, Path],
+    kind: str,
+) -> list[Path]:
+    """Where this test's failure of ``kind`` goes: the shrunk one (overwritten by each
+    failing example), and the first one when asked for and not yet written."""
+    if "root" not in roots:
+        opt = request.config.getoption("--paxlab-artifacts", default=None)
+        roots["root"] = Path(opt) if opt else factory.mktemp("paxlab")
+    test = re.sub(r"[^A-Za-z0-9_.-]+", "_", _current_test[0]).strip("_") or "session"
+    folder = roots["root"] / test / kind
+    folders = [folder]
+    first = folder.with_name(f"{kind}-first")
+    if request.config.getoption("--paxlab-keep-first", default=False) and not first.exists():
+        folders.append(first)
+    return folders
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +92,7 @@ def paxlab_run(
     """Run one simulation; see the module docstring."""
     from harness.sim import run  # imported late: trio and the simulator load only if used
 
-    counter = [0]
+    roots: dict[str, Path] = {}
 
     def go(
         options: RunOptions, choices: Sequence[int] | None = None, *, check: bool = True,
@@ -68,9 +100,10 @@ def paxlab_run(
     ) -> RunResult:
         result = run(options, replay=None if choices is None else list(choices), **kwargs)
         if check and result.violation is not None:
-            counter[0] += 1
-            folder = _artifact_root(request, tmp_path_factory) / f"run-{counter[0]}"
-            write_artifact(folder, result)
+            folders = _artifact_folders(request, tmp_path_factory, roots, "run")
+            for folder in folders:
+                write_artifact(folder, result)
+            folder = folders[0]
             raise PaxlabViolation(
                 f"{describe_violation(result.violation)}; artifact {folder}; "
                 f"replay with: paxlab replay {folder}"
@@ -85,13 +118,13 @@ def paxlab_schedule(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[..., Violation | None]:
     """Run explicit explorer actions; see the module docstring."""
-    counter = [0]
+    roots: dict[str, Path] = {}
 
     def go(bounds: Bounds, actions: Sequence[Action], *, check: bool = True) -> Violation | None:
         world, violation = replay_schedule(bounds, list(actions))
         if check and violation is not None:
-            counter[0] += 1
-            folder = _artifact_root(request, tmp_path_factory) / f"schedule-{counter[0]}"
+            folders = _artifact_folders(request, tmp_path_factory, roots, "schedule")
+            folder = folders[0]
             times = [0] * len(actions)
             result = ExploreResult(
                 bounds=bounds, strategy="schedule", violation=violation,
@@ -99,7 +132,8 @@ def paxlab_schedule(
                 states=0, transitions=0, max_depth=len(actions), complete=False,
                 elapsed_s=0.0, peak_rss_kb=0,
             )
-            write_explore_artifact(folder, result)
+            for target in folders:
+                write_explore_artifact(target, result)
             raise PaxlabViolation(
                 f"{describe_violation(violation)}; schedule of {len(actions)} steps in "
                 f"{folder}/artifact.json; state before: {world.describe()}"

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.checks.edn import read_edn
 from harness.checks.history import (
     HistoryError,
     HistoryEvent,
     HistoryRecorder,
     pair_operations,
-    parse_edn_line,
-    read_history,
-    write_history,
 )
+from harness.checks.history_files import read_history, write_history
 
 EDN = """\
 {:process 0, :type :invoke, :f :read, :value nil}
@@ -132,8 +131,8 @@ def test_recorder_refuses_misuse() -> None:
 
 
 def test_edn_atoms() -> None:
-    assert parse_edn_line('{:a nil :b true :c -7 :d "q\\"x" :e [1 (2)] :g #{3}}') == {
-        "a": None, "b": True, "c": -7, "d": 'q"x', "e": [1, [2]], "g": [3],
+    assert read_edn('{:a nil :b true :c -7 :d "q\\"x" :e [1 (2)] :g #{3}}') == {
+        "a": None, "b": True, "c": -7, "d": 'q"x', "e": (1, (2,)), "g": frozenset({3}),
     }
 
 

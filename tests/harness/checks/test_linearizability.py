@@ -306,7 +306,7 @@ def test_accepts_events_operations_and_dicts() -> None:
 
 
 def test_result_does_not_depend_on_hash_seed() -> None:
-    # Sets and dicts of string states must never decide the search order (DESIGN.md 3).
+    # Sets and dicts of string states must never decide the search order (determinism).
     script = (
         "import json\n"
         "from harness.checks.linearizability import check_linearizability\n"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.checks.catalog import get_model
 from harness.checks.history import Operation
-from harness.checks.models import ABSENT, KVModel, RegisterModel, as_value, get_model
+from harness.checks.models import ABSENT, KVModel, RegisterModel, as_value
 
 
 def _op(f: str, value: object, key: str | None = None, type: str = "ok") -> Operation:

@@ -10,7 +10,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from harness.checks.history import HistoryEvent, write_history
+from harness.checks.history import HistoryEvent
+from harness.checks.history_files import write_history
 from harness.checks.linearizability import check_linearizability
 from harness.checks.synth import generate_history, inject_lost_write
 from harness.cli import main

@@ -25,11 +25,12 @@ def fake_run(
     options: RunOptions,
     *,
     replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
     keep_trace: bool = True,
     trace_until: int | None = None,
 ) -> RunResult:
     """Run the fake simulation; same signature and contract as `harness.sim.run`."""
-    chooser = Chooser(options.seed, replay=replay)
+    chooser = Chooser(options.seed, replay=replay, replay_labels=replay_labels)
     trace: list[str] = []
     digest = hashlib.blake2b(digest_size=16)
     violation: Violation | None = None
@@ -78,6 +79,7 @@ def fake_run(
         trace=tuple(trace) if keep_trace else (),
         unsafe=options.unsafe_clocks,
         timeline=timeline,
+        labels=tuple(chooser.labels),
     )
 
 

@@ -45,6 +45,7 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     assert back.violation == result.violation
     assert back.history == result.history
     assert back.trace == result.trace
+    assert back.labels == result.labels and len(back.labels) == len(back.choices) > 0
     assert back.seed == result.options.seed
     assert set(back.versions) == {"python", "trio", "paxlab", "paxlab_source"}
     assert back.versions["paxlab_source"] == source_hash() != "unknown"
@@ -167,6 +168,9 @@ def test_missing_field_names_it(tmp_path: Path, field: str) -> None:
         ("options", 3, "'options'"),
         ("seed", 123456789, "'seed' disagrees"),
         ("versions", {"python": 3}, "'versions'"),
+        ("label_names", "fake.v", "'label_names'"),
+        ("label_index", [7], "'label_index'"),
+        ("label_index", [0], "'label_index' has 1 entries"),
     ],
 )
 def test_bad_field_names_it(tmp_path: Path, field: str, value: object, pattern: str) -> None:
@@ -193,3 +197,11 @@ def test_describe_violation_does_not_repeat_the_property() -> None:
     )
     w = Violation(property="S8", message="not linearizable", time_us=0, step=1, key="k")
     assert describe_violation(w) == "S8: not linearizable (step=1 time=0.000000s key=k)"
+
+
+def test_an_artifact_without_labels_still_reads(tmp_path: Path) -> None:
+    folder = _write(tmp_path)
+    meta = json.loads((folder / "artifact.json").read_text())
+    del meta["label_names"], meta["label_index"]
+    (folder / "artifact.json").write_text(json.dumps(meta))
+    assert read_artifact(folder).labels == ()

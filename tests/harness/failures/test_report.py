@@ -13,6 +13,7 @@ from harness.failures.report import (
     Lane,
     Span,
     build_report,
+    cause_lanes,
     fault_lanes,
     lanes_svg,
     leader_lanes,
@@ -237,3 +238,74 @@ def test_online_s8_with_linearizable_history_is_explained(tmp_path: Path) -> Non
 def _write_s8(folder: Path) -> Path:
     write_artifact(folder, s8_result())
     return folder
+
+
+def _s6(time_us: int = 650) -> Violation:
+    return Violation(property="S6", message="two replicas serving", time_us=time_us, step=9)
+
+
+def test_cause_lanes_mark_where_two_nodes_both_serve() -> None:
+    timeline = [
+        {"time_us": 100, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "serving"},
+        {"time_us": 600, "kind": "leader", "node": 1, "ballot": [2, 1], "event": "serving"},
+        {"time_us": 700, "kind": "leader", "node": 0, "ballot": [1, 0], "event": "stepped-down"},
+    ]
+    lanes = {lane.name: lane for lane in cause_lanes(_s6(), leader_lanes(timeline), 900)}
+    assert lanes["S6 overlap"].spans == (
+        Span(start_us=600, end_us=700, label="node 0 and node 1 both serving", kind="overlap"),
+    )
+    # one after the other: nothing overlaps, the lane is there and empty
+    timeline[2]["time_us"] = 550
+    timeline[1], timeline[2] = timeline[2], timeline[1]
+    lanes = {lane.name: lane for lane in cause_lanes(_s6(), leader_lanes(timeline), 900)}
+    assert lanes["S6 overlap"].spans == ()
+
+
+def test_cause_lanes_draw_a_stale_read_at_the_node_that_served_it() -> None:
+    stale = Violation(property="S8", message="served a strong read at applied slot 4, missing "
+                      "the acknowledged write at slot 5", time_us=1234, step=7, node=2, slot=5)
+    (lane,) = cause_lanes(stale, (), 2000)
+    assert lane.name == "violation"
+    ((time_us, label),) = lane.points
+    assert time_us == 1234 and label.startswith("S8 node 2: served a strong read")
+    prefixed = attrs.evolve(stale, message="S8: node 2 served a stale read")
+    assert cause_lanes(prefixed, (), 2000)[0].points == ((1234, "S8: node 2 served a stale read"),)
+    assert cause_lanes(None, (), 2000) == ()
+
+
+def test_report_counts_agree_with_replay_and_share_one_time_scale(tmp_path: Path) -> None:
+    from harness.sim import run
+
+    options = next(RunOptions(seed=s, ops=60, variant="stale-read") for s in range(100)
+                   if run(RunOptions(seed=s, ops=60, variant="stale-read")).violation)
+    result = run(options)
+    write_artifact(tmp_path / "a", result)
+    data = build_report(read_artifact(tmp_path / "a"))
+    assert data.run_ops == result.ops
+    page = render_report(data)
+    ops = result.ops
+    assert f"The run counted ok={ops['ok']} fail={ops['fail']} info={ops['info']}" in page
+    assert "S6 overlap" not in page and ">violation<" in page
+    end_s = f"{result.sim_time_s:.3f} s (simulated)"
+    assert page.count(end_s) >= 3  # operations, faults and leaders end at the same time
+
+
+def test_operation_labels_are_drawn_only_where_they_fit() -> None:
+    from harness.checks.history import HistoryEvent, pair_operations
+    from harness.failures.htmlreport import history_timeline_svg
+
+    events = [
+        {"process": 0, "type": "invoke", "f": "put", "key": "k", "value": "v", "time": 0},
+        {"process": 0, "type": "ok", "f": "put", "key": "k", "value": "v", "time": 10},
+        {"process": 0, "type": "invoke", "f": "put", "key": "k", "value": "w", "time": 11},
+        {"process": 0, "type": "ok", "f": "put", "key": "k", "value": "w", "time": 1000},
+    ]
+    ops = pair_operations([HistoryEvent.from_json(e, line=i) for i, e in enumerate(events, 1)])
+    from harness.failures.htmlreport import _short, escape
+
+    narrow, wide = escape(_short(ops[0])), escape(_short(ops[1]))
+    svg = history_timeline_svg(ops)  # the first op is about 10 px wide, the second 1,000 px
+    assert f">{wide}</text>" in svg and f">{narrow}</text>" not in svg
+    # over a window 100 times longer both bars are too narrow for any label
+    svg = history_timeline_svg(ops, window_ns=(0, 100_000))
+    assert f">{wide}</text>" not in svg and f">{narrow}</text>" not in svg

@@ -6,7 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.failures.shrink import shrink_choices, shrink_run, trim_zeros
+from harness.failures.shrink import (
+    Labelled,
+    decisions,
+    flatten,
+    labelled,
+    shrink_choices,
+    shrink_labelled,
+    shrink_options,
+    shrink_run,
+    trim_zeros,
+)
+from harness.sim import run
 from harness.sim.runspec import RunOptions
 from tests.harness.failures.fakerun import failing_seeds, fake_run
 
@@ -134,3 +145,94 @@ def test_result_always_fails_and_is_never_larger(
     trimmed = trim_zeros(initial)
     assert (len(outcome.choices), outcome.choices) <= (len(trimmed), trimmed)
     assert outcome.exhausted == (outcome.runs >= budget)
+
+
+# -- per-label shrinking and options ----------------------------------------------------------
+
+def _groups(**lists: list[int]) -> Labelled:
+    return tuple((label, tuple(values)) for label, values in sorted(lists.items()))
+
+
+def test_labelled_groups_and_flattens_canonically() -> None:
+    groups = labelled([0, 5, 0, 2, 0], ["b", "a", "a", "b", "b"])
+    assert groups == (("a", (5,)), ("b", (0, 2)))
+    assert flatten(groups) == ((5, 0, 2), ("a", "b", "b"))
+    assert decisions(groups) == 2
+    assert labelled([0, 0], ["x", "y"]) == ()
+
+
+def test_shrink_labelled_removes_a_noisy_label_whole_and_keeps_what_matters() -> None:
+    noise = list(range(1, 60))
+    initial = _groups(delay=noise, crash=[0, 0, 4, 0], op=[1, 2])
+
+    def fails(groups: Labelled) -> Labelled | None:  # needs crash >= 3 somewhere
+        return groups if any(v >= 3 for v in dict(groups).get("crash", ())) else None
+
+    final, runs, exhausted = shrink_labelled(initial, fails, max_runs=500)
+    assert final == _groups(crash=[3])
+    assert not exhausted and runs < 100
+
+
+@given(initial=st.dictionaries(st.sampled_from("abc"), st.lists(st.integers(0, 9), max_size=12)),
+       budget=st.integers(0, 80), data=st.data())
+def test_shrink_labelled_result_always_fails_and_is_never_larger(
+    initial: dict[str, list[int]], budget: int, data: st.DataObject
+) -> None:
+    pairs = [(v, k) for k, vs in sorted(initial.items()) for v in vs]
+    start = labelled([v for v, _ in pairs], [k for _, k in pairs])
+    threshold = data.draw(st.integers(0, max(0, decisions(start))))
+
+    def fails(groups: Labelled) -> Labelled | None:
+        return groups if decisions(groups) >= threshold else None
+
+    if fails(start) is None:
+        return
+    calls = []
+
+    def counted(groups: Labelled) -> Labelled | None:
+        calls.append(groups)
+        return fails(groups)
+
+    final, runs, _ = shrink_labelled(start, counted, max_runs=budget)
+    assert fails(final) is not None
+    assert runs == len(calls) <= budget
+    assert decisions(final) <= decisions(start)
+    assert len(set(calls)) == len(calls)  # never the same candidate twice
+
+
+def test_shrink_options_finds_the_smallest_failing_workload_and_faults() -> None:
+    seen: list[tuple[RunOptions, Labelled | None]] = []
+
+    def needs(options: RunOptions, groups: Labelled | None) -> Labelled | None:
+        seen.append((options, groups))
+        ok = options.ops >= 7 and options.clients >= 2 and "pause" in options.faults
+        return (groups or ()) if ok else None
+
+    start = RunOptions(ops=1000, clients=5, keys=5, faults=("crash", "pause", "loss"))
+    options, _, runs = shrink_options(start, (), needs, max_runs=200)
+    assert (options.ops, options.clients, options.keys, options.faults) == (7, 2, 1, ("pause",))
+    assert runs == len(seen) <= 200
+    assert any(groups is None for _, groups in seen)  # a fresh draw was tried too
+
+
+def test_shrink_options_keeps_its_budget() -> None:
+    def never(options: RunOptions, groups: Labelled | None) -> Labelled | None:
+        return None
+
+    options, _, runs = shrink_options(RunOptions(), (), never, max_runs=9)
+    assert runs == 9 and options == RunOptions()
+
+
+def test_shrink_run_shrinks_the_options_of_a_real_failure() -> None:
+    seed = next(s for s in range(200)
+                if run(RunOptions(seed=s, ops=60, variant="stale-read")).violation)
+    options = RunOptions(seed=seed, ops=60, variant="stale-read")
+    before = run(options)
+    result = shrink_run(options, before.choices, max_runs=120)
+    after = result.after
+    assert after.violation is not None and after.violation.property == "S8"
+    assert result.options_changed
+    assert len(after.options.faults) < len(options.faults) or after.options.ops < options.ops
+    assert sum(1 for v in after.choices if v) < sum(1 for v in before.choices if v) / 4
+    again = run(after.options, replay=after.choices, replay_labels=after.labels)
+    assert again.fingerprint == after.fingerprint

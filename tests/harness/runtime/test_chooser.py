@@ -98,3 +98,41 @@ def test_seeded_draws_are_randrange_on_the_label_stream(seed: int, sizes: list[i
     assert [c.choose("x", n) for n in sizes] == [reference.randrange(n) for n in sizes]
     floats = random.Random(derive_seed(seed, "p"))
     assert [c.chance("p", 0.3) for _ in sizes] == [floats.random() < 0.3 for _ in sizes]
+
+
+def _draws(chooser: Chooser) -> list[tuple[str, int]]:
+    """A fixed program of draws under three labels, interleaved."""
+    out = []
+    for i in range(30):
+        label = ("net.delay", "nemesis.crash", "workload.op")[i % 3]
+        out.append((label, chooser.choose(label, 50)))
+    return out
+
+
+def test_replay_per_label_repeats_a_seeded_run() -> None:
+    seeded = Chooser(seed=11)
+    first = _draws(seeded)
+    again = Chooser(11, replay=seeded.choices, replay_labels=seeded.labels)
+    assert _draws(again) == first
+
+
+def test_replay_per_label_keeps_other_labels_in_place() -> None:
+    seeded = Chooser(seed=3)
+    first = _draws(seeded)
+    # zero every net.delay and drop half of them: the other labels' draws keep their values
+    pairs = [(label, v) for label, v in zip(seeded.labels, seeded.choices, strict=True)
+             if label != "net.delay"] + [("net.delay", 0)] * 5
+    again = Chooser(3, replay=[v for _, v in pairs], replay_labels=[lab for lab, _ in pairs])
+    second = _draws(again)
+    assert [d for d in second if d[0] != "net.delay"] == [d for d in first if d[0] != "net.delay"]
+    assert all(v == 0 for label, v in second if label == "net.delay")
+    # positional replay of the same list would have slid the values onto other draws
+    positional = _draws(Chooser(3, replay=[v for _, v in pairs]))
+    assert positional != second
+
+
+def test_replay_labels_must_match_the_choices() -> None:
+    with pytest.raises(ValueError, match="replay_labels needs replay of the same length"):
+        Chooser(0, replay=[1, 2], replay_labels=["a"])
+    with pytest.raises(ValueError, match="replay_labels needs replay"):
+        Chooser(0, replay_labels=["a"])

@@ -48,11 +48,27 @@ def test_failing_schedule_shrinks_and_names_artifact(pytester: pytest.Pytester) 
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*PaxlabViolation: S3:*artifact.json*"])
-    folders = sorted(p.name for p in out.iterdir())
-    assert folders, "no artifact written"
-    # The artifact of the last (shrunk) failure replays to the same property.
+    # One folder for the test, holding only the shrunk failure (hypothesis tried many).
+    (test_folder,) = out.iterdir()
+    assert test_folder.name.endswith("test_promises_survive_restart")
+    assert [p.name for p in test_folder.iterdir()] == ["schedule"]
     from harness.failures.explore_replay import replay_explore
 
-    last = max(out.iterdir(), key=lambda p: int(p.name.split("-")[1]))
-    outcome = replay_explore(last)
+    outcome = replay_explore(test_folder / "schedule")
     assert outcome.violation is not None and outcome.violation.property == "S3"
+    # The message hypothesis printed last names that folder.
+    result.stdout.fnmatch_lines([f"*{test_folder / 'schedule'}/artifact.json*"])
+
+
+def test_keep_first_also_keeps_the_first_failure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(_FAILING)
+    out = pytester.path / "artifacts"
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--paxlab-artifacts={out}", "--paxlab-keep-first"
+    )
+    result.assert_outcomes(failed=1)
+    (test_folder,) = out.iterdir()
+    assert sorted(p.name for p in test_folder.iterdir()) == ["schedule", "schedule-first"]
+    first = (test_folder / "schedule-first" / "artifact.json").read_text()
+    shrunk = (test_folder / "schedule" / "artifact.json").read_text()
+    assert len(shrunk) <= len(first)
