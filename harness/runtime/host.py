@@ -17,8 +17,10 @@ Storage errors (``storage.StorageError``) propagate to the caller: the node fail
 
 Crash points (FoundationDB's BUGGIFY): a simulator may set ``crash_point``, asked at the
 places where a crash between steps can never land: after appending a Persist's records but
-before their fsync (``mid-append``: the disk keeps a torn prefix), after an fsync before the
-effects that follow it (``fsync-then-send``), before acknowledging a write to its client
+before they are written (``mid-append``: the WAL buffers appends until its sync, so they are
+lost whole), inside the WAL's write and fsync (``torn-append``: the hook arms the disk to
+crash at the fsync, so the write survives whole, torn or not at all), after an fsync before
+the effects that follow it (``fsync-then-send``), before acknowledging a write to its client
 (``before-reply``) and before a KV checkpoint (``mid-checkpoint``: the hook arms the disk to
 crash inside it, `storage.SimDisk.arm_crash`, and says whether it did). When the hook says
 so the host raises `storage.SimulatedCrash` and the caller crashes the node. Unset (real
@@ -65,6 +67,15 @@ from harness.runtime.ports import (
 from storage.errors import SimulatedCrash
 
 _RESULTS_KEPT = 4096
+
+
+class CrashInStep(SimulatedCrash):
+    """A crash point fired while the host performed a step's effects: the first
+    ``performed`` of them happened (the observer is shown those), the rest never will."""
+
+    def __init__(self, point: str, performed: int) -> None:
+        super().__init__(point)
+        self.performed = performed
 
 
 class Host:
@@ -140,7 +151,14 @@ class Host:
         """Step the replica with ``event`` at local time ``now_us`` and perform its effects."""
         replica = self.replica
         effects: list[Effect] = replica.step(event, now_us)
-        self._perform(effects)
+        try:
+            self._perform(effects)
+        except CrashInStep as crash:
+            # The effects performed before the crash happened (a Persist may be durable, a
+            # message sent): the observer sees the step with exactly those.
+            if self.observer is not None:
+                self.observer(self.node_id, replica, event, effects[: crash.performed], now_us)
+            raise
         observer = self.observer
         if observer is not None:
             observer(self.node_id, replica, event, effects, now_us)
@@ -168,6 +186,20 @@ class Host:
             wal.truncate_prefix(truncate_before - 1)
         return self.disk.last_fsync_latency_us
 
+    def _sync_or_crash(self, truncate_before: int, performed: int) -> int:
+        """`_sync`, unless the crash point ``torn-append`` arms the disk to crash inside the
+        WAL's write-then-fsync: the write may then survive whole, torn, or not at all, so the
+        Persists before effect ``performed`` count as performed."""
+        crash_point = self.crash_point
+        if crash_point is None or not crash_point(self.node_id, "torn-append"):
+            return self._sync(truncate_before)
+        try:
+            latency = self._sync(truncate_before)
+        except SimulatedCrash:
+            raise CrashInStep("torn-append", performed) from None
+        self.disk.disarm_crash()  # the sync ended before the armed operation
+        return latency
+
     def _perform(self, effects: list[Any]) -> None:
         node = self.node_id
         delay_us = 0
@@ -175,7 +207,7 @@ class Host:
         truncate_before = 0
         crash_point = self.crash_point
         # Branches in order of frequency; effects typed Any (no cast() call per effect).
-        for effect in effects:
+        for i, effect in enumerate(effects):
             kind = type(effect)
             if kind is Persist:
                 wal = self.wal
@@ -188,13 +220,13 @@ class Host:
                     truncate_before = first
                 unsynced = True
                 if crash_point is not None and crash_point(node, "mid-append"):
-                    raise SimulatedCrash("mid-append")
+                    raise CrashInStep("mid-append", i + 1)  # buffered, never written
                 continue
             if unsynced:
-                delay_us += self._sync(truncate_before)
+                delay_us += self._sync_or_crash(truncate_before, i)
                 unsynced, truncate_before = False, 0
                 if crash_point is not None and crash_point(node, "fsync-then-send"):
-                    raise SimulatedCrash("fsync-then-send")
+                    raise CrashInStep("fsync-then-send", i)
             if kind is Send:
                 self._transport.send(node, effect.dst, effect.msg, delay_us)
             elif kind is SetTimer:
@@ -212,7 +244,7 @@ class Host:
                     and effect.slot is not None
                     and crash_point(node, "before-reply")
                 ):
-                    raise SimulatedCrash("before-reply")
+                    raise CrashInStep("before-reply", i)
                 self._reply(effect, delay_us)
             elif kind is ServeRead:
                 assert self.kv is not None
@@ -229,7 +261,7 @@ class Host:
             else:
                 raise TypeError(f"host cannot perform effect type={kind.__name__}")
         if unsynced:
-            self._sync(truncate_before)
+            self._sync_or_crash(truncate_before, len(effects))
 
     def _reply(self, reply: Reply, delay_us: int) -> None:
         if reply.slot is None:

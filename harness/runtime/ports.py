@@ -124,7 +124,7 @@ effects, local time of the step in us). Not called for a step whose effects fail
 storage error."""
 
 CRASH_POINTS: tuple[str, ...] = (
-    "mid-append", "fsync-then-send", "before-reply", "mid-checkpoint"
+    "mid-append", "torn-append", "fsync-then-send", "before-reply", "mid-checkpoint"
 )
 """Every place inside a step where a `harness.runtime.host.Host` asks its crash-point hook
 (see the host's module doc)."""
@@ -132,8 +132,8 @@ CRASH_POINTS: tuple[str, ...] = (
 CrashPointHook = Callable[[int, str], bool]
 """``hook(node, point) -> crash now?``: asked by a `harness.runtime.host.Host` at each of its
 crash points (`harness.runtime.host.CRASH_POINTS`); False is the nominal path. For
-``mid-checkpoint`` True means the hook armed the disk to crash inside the checkpoint
-(`DiskLike.disarm_crash` cancels it if the checkpoint ends first)."""
+``mid-checkpoint`` and ``torn-append`` True means the hook armed the disk to crash inside the
+checkpoint or the WAL's sync (`DiskLike.disarm_crash` cancels it if that ends first)."""
 
 ReplicaFactory = Callable[[Sequence[bytes], int], ReplicaLike]
 """Build a replica from the WAL records and the KV store's applied slot."""

@@ -276,13 +276,15 @@ class Cluster:
     def _crash_point(self, node: int, point: str) -> bool:
         """`harness.runtime.ports.CrashPointHook`: the nemesis decides; for a checkpoint, the
         disk is armed to crash before one of its first four writes and fsyncs (a checkpoint
-        does at least that many: pages, fsync, superblock, fsync)."""
+        does at least that many: pages, fsync, superblock, fsync); for a WAL sync, before its
+        fsync (a segment roll first makes that the new segment's)."""
         if not self.nemesis.should_crash_at(point):
             return False
+        disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
         if point == "mid-checkpoint":
-            after = self.chooser.choose("nemesis.crashpoint.ops", 4)
-            disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
-            disk.arm_crash(after, point)
+            disk.arm_crash(self.chooser.choose("nemesis.crashpoint.ops", 4), point)
+        elif point == "torn-append":
+            disk.arm_crash(1, point)  # the WAL's write happens, its fsync does not
         return True
 
     def _crashed_at(self, node: int, exc: SimulatedCrash) -> None:

@@ -32,7 +32,8 @@ class CrashOptions:
 
     ``probability`` is per nemesis tick (a crash between steps). ``point_probability`` is per
     visit of a crash point inside a step (`harness.runtime.host.CRASH_POINTS`: after a WAL
-    append before its fsync, after an fsync before the sends, before a write's reply);
+    append before its write, inside its write and fsync (a torn tail), after an fsync before
+    the sends, before a write's reply);
     ``checkpoint_probability`` per KV checkpoint (rarer, so likelier). All within the budget.
     """
 

@@ -34,11 +34,16 @@ class Hook:
         return point == self.at
 
 
+OBSERVED: list[list[Any]] = []
+
+
 def _run(at: str | None) -> tuple[Any, ...]:
     host, ports, _, _ = _host([[], list(STEP)])
     host.start(0)
     hook = Hook(at)
     host.crash_point = hook
+    OBSERVED.clear()
+    host.observer = lambda node, replica, event, effects, local: OBSERVED.append(effects)
     crashed = None
     try:
         host.step(Tick(), 1)
@@ -60,27 +65,33 @@ def test_the_host_asks_at_each_point_in_effect_order_and_only_where_it_applies()
     assert crashed is None
     # once after the Persist's appends, once after its fsync, once before the write's reply
     # (the refusal, slot None, acknowledges nothing, so it is no crash point)
-    assert asked == [(0, "mid-append"), (0, "fsync-then-send"), (0, "before-reply")]
+    assert asked == [
+        (0, "mid-append"), (0, "torn-append"), (0, "fsync-then-send"), (0, "before-reply")
+    ]
+    assert OBSERVED == [STEP]
     assert len(ports.sent) == 1 and len(ports.answers) == 2
 
 
 def test_mid_append_crashes_before_the_fsync_and_before_any_send() -> None:
     crashed, _, ports, syncs = _run("mid-append")
     assert crashed == "mid-append" and syncs == 0 and ports.sent == [] and ports.answers == []
+    assert [STEP[:1]] == OBSERVED  # the observer sees the step up to the crash
 
 
 def test_fsync_then_send_crashes_after_the_fsync_before_the_send() -> None:
     crashed, _, ports, syncs = _run("fsync-then-send")
     assert crashed == "fsync-then-send" and syncs == 1 and ports.sent == []
+    assert [STEP[:1]] == OBSERVED
 
 
 def test_before_reply_crashes_after_the_send_before_the_client_hears() -> None:
     crashed, _, ports, _ = _run("before-reply")
     assert crashed == "before-reply" and len(ports.sent) == 1 and ports.answers == []
+    assert [STEP[:3]] == OBSERVED
 
 
 def test_every_crash_point_is_named_once() -> None:
-    assert len(set(CRASH_POINTS)) == len(CRASH_POINTS) == 4
+    assert len(set(CRASH_POINTS)) == len(CRASH_POINTS) == 5
 
 
 def test_an_armed_disk_crashes_inside_the_operation_it_was_armed_for() -> None:
@@ -101,6 +112,29 @@ def test_an_armed_disk_crashes_inside_the_operation_it_was_armed_for() -> None:
     disk.write("f", 1, b"z")
     with pytest.raises(ValueError, match="after_ops"):
         disk.arm_crash(-1, "p")
+
+
+def test_torn_append_arms_the_disk_inside_the_wal_sync_and_the_tail_may_tear() -> None:
+    from storage import WAL
+
+    torn = lost = 0
+    for seed in range(40):
+        disk = SimDisk(seed)
+        wal = WAL.open(disk, "wal")
+        wal.append(b"durable")
+        wal.sync()
+        wal.append(b"x" * 50)
+        wal.append(b"y" * 50)
+        disk.arm_crash(1, "torn-append")
+        with pytest.raises(SimulatedCrash):
+            wal.sync()
+        disk.crash()
+        again = [p for _, p in WAL.open(disk, "wal").records()]
+        assert again[0] == b"durable" and again in ([b"durable"], [b"durable", b"x" * 50],
+                                                    [b"durable", b"x" * 50, b"y" * 50])
+        torn += disk.fault_counts["torn_write"]
+        lost += len(again) == 1
+    assert torn and lost  # (whole survives when the tear draws 0: rarely)
 
 
 @pytest.mark.parametrize("after_ops", range(6))

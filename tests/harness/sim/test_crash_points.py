@@ -66,3 +66,21 @@ def test_wal_tail_flips_on_corrupting_nodes_end_in_refused_recovery_within_budge
                      and t.get("fault") == "restart" and t["nodes"] == flip["nodes"]]
             assert later and "storage failed recovery" in later[0]["detail"], later
     assert hits >= 3
+
+
+def test_runs_with_crash_points_still_validate_against_the_tla_trace_rules() -> None:
+    import io
+    import logging
+
+    from harness.tla.tracevalid.record import run_traced
+    from harness.tla.tracevalid.validate import validate_lines
+
+    logging.getLogger().setLevel(logging.CRITICAL)
+    fired: Counter[str] = Counter()
+    for seed in range(16):
+        buf = io.StringIO()
+        r = run_traced(RunOptions(seed=seed, ops=60, clients=3), buf)
+        fired.update(r.crash_points)
+        verdict = validate_lines(buf.getvalue().splitlines())
+        assert verdict.ok, (seed, r.crash_points, verdict)
+    assert sum(fired.values()) >= 3, fired
