@@ -71,7 +71,8 @@ _RESULTS_KEPT = 4096
 
 class CrashInStep(SimulatedCrash):
     """A crash point fired while the host performed a step's effects: the first
-    ``performed`` of them happened (the observer is shown those), the rest never will."""
+    ``performed`` of them are known to have happened (the observer is shown those; unsynced
+    Persists are not among them: they may or may not survive the crash)."""
 
     def __init__(self, point: str, performed: int) -> None:
         super().__init__(point)
@@ -188,8 +189,9 @@ class Host:
 
     def _sync_or_crash(self, truncate_before: int, performed: int) -> int:
         """`_sync`, unless the crash point ``torn-append`` arms the disk to crash inside the
-        WAL's write-then-fsync: the write may then survive whole, torn, or not at all, so the
-        Persists before effect ``performed`` count as performed."""
+        WAL's write-then-fsync: the write may then survive whole, torn, or not at all. Only
+        the effects before ``performed`` (the first unsynced Persist) are known to have
+        happened; what survived shows at recovery (which counts it as durable from then)."""
         crash_point = self.crash_point
         if crash_point is None or not crash_point(self.node_id, "torn-append"):
             return self._sync(truncate_before)
@@ -205,6 +207,7 @@ class Host:
         delay_us = 0
         unsynced = False
         truncate_before = 0
+        unsynced_from = 0  # the first Persist not yet synced (a crash point shows effects before)
         crash_point = self.crash_point
         # Branches in order of frequency; effects typed Any (no cast() call per effect).
         for i, effect in enumerate(effects):
@@ -218,12 +221,13 @@ class Host:
                     first = first or lsn
                 if effect.checkpoint and first:
                     truncate_before = first
-                unsynced = True
+                if not unsynced:
+                    unsynced, unsynced_from = True, i
                 if crash_point is not None and crash_point(node, "mid-append"):
-                    raise CrashInStep("mid-append", i + 1)  # buffered, never written
+                    raise CrashInStep("mid-append", unsynced_from)  # buffered, never written
                 continue
             if unsynced:
-                delay_us += self._sync_or_crash(truncate_before, i)
+                delay_us += self._sync_or_crash(truncate_before, unsynced_from)
                 unsynced, truncate_before = False, 0
                 if crash_point is not None and crash_point(node, "fsync-then-send"):
                     raise CrashInStep("fsync-then-send", i)
@@ -261,7 +265,7 @@ class Host:
             else:
                 raise TypeError(f"host cannot perform effect type={kind.__name__}")
         if unsynced:
-            self._sync_or_crash(truncate_before, len(effects))
+            self._sync_or_crash(truncate_before, unsynced_from)
 
     def _reply(self, reply: Reply, delay_us: int) -> None:
         if reply.slot is None:
