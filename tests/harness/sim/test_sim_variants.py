@@ -23,7 +23,7 @@ KNOWN_SEEDS: dict[str, tuple[int, ...]] = {
     "no-lease-wait": (12, 56, 61),
     "quorum-one": (0, 1, 2),
     "no-persist-promise": (0, 1, 2),
-    "stale-read": (3, 5, 7),
+    "stale-read": (5, 7, 11),
 }
 OPS = 200
 
