@@ -278,9 +278,12 @@ class Cluster:
         disk is armed to crash before one of its first four writes and fsyncs (a checkpoint
         does at least that many: pages, fsync, superblock, fsync); for a WAL sync, before its
         fsync (a segment roll first makes that the new segment's)."""
+        disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
+        arming = point in ("mid-checkpoint", "torn-append")
+        if arming and not hasattr(disk, "arm_crash"):
+            return False  # a stand-in disk cannot crash inside an operation
         if not self.nemesis.should_crash_at(point):
             return False
-        disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
         if point == "mid-checkpoint":
             disk.arm_crash(self.chooser.choose("nemesis.crashpoint.ops", 4), point)
         elif point == "torn-append":

@@ -84,3 +84,40 @@ def test_runs_with_crash_points_still_validate_against_the_tla_trace_rules() -> 
         verdict = validate_lines(buf.getvalue().splitlines())
         assert verdict.ok, (seed, r.crash_points, verdict)
     assert sum(fired.values()) >= 3, fired
+
+
+_SCRIPT = (
+    "from harness.sim.runspec import RunOptions\n"
+    "from harness.sim import run\n"
+    "r = run(RunOptions(seed=5, ops=300), keep_trace=False)\n"
+    "print(r.fingerprint, sorted(r.crash_points.items()))\n"
+)
+
+
+def test_default_runs_with_crash_points_and_knobs_agree_across_processes_and_hash_seeds(
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    outs = []
+    for hash_seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        done = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, cwd=root,
+                              capture_output=True, text=True, check=True, timeout=120)
+        outs.append(done.stdout.strip())
+    here = run(RunOptions(seed=5, ops=300), keep_trace=False)
+    assert outs[0] == outs[1] == f"{here.fingerprint} {sorted(here.crash_points.items())}"
+
+
+def test_stand_in_disks_are_never_armed() -> None:
+    from tests.harness.runtime.test_host import standin_backend
+
+    eager = SimOptions(online_invariants=False, nemesis=NemesisOptions(crash=CrashOptions(
+        probability=0.0, point_probability=0.2, checkpoint_probability=1.0)))
+    r = run(RunOptions(seed=1, ops=60), backend=standin_backend(), sim_options=eager,
+            keep_trace=False)
+    assert r.verdict == "ok", r.violation
+    assert r.crash_points and not {"torn-append", "mid-checkpoint"} & set(r.crash_points)
