@@ -31,6 +31,7 @@ from consensus.messages import (
     Release,
     SlotEntry,
 )
+from consensus.probes import probe
 from consensus.records import (
     AcceptRecord,
     CheckpointRecord,
@@ -254,6 +255,7 @@ class AcceptorCore(CatchUpMixin):
     # ------------------------------------------------------------------ acceptor handlers
     def _on_prepare(self, src: int, m: Prepare) -> None:
         if m.ballot < self._promised:
+            probe("acceptor.nack")
             self._send(src, Nack(ballot=self._promised, rejected=m.ballot))
             return
         if m.ballot > self._promised:
@@ -265,6 +267,7 @@ class AcceptorCore(CatchUpMixin):
     def _on_accept(self, src: int, m: Accept) -> None:
         ballot = m.ballot
         if ballot < self._promised:
+            probe("acceptor.nack")
             self._send(src, Nack(ballot=self._promised, rejected=ballot))
             return
         if ballot > self._promised:
@@ -309,9 +312,11 @@ class AcceptorCore(CatchUpMixin):
             s += 1
         self.commit_index = s - 1
         if self.commit_index < leader_commit:
+            probe("acceptor.commit-gap")
             self._request_catch_up(src, self.commit_index + 1)
 
     def _on_release(self, src: int, m: Release) -> None:
+        probe("acceptor.lease-released")
         self._release(m.ballot)
         if self.leader_ballot == m.ballot and self.role is Role.FOLLOWER:
             self._last_heard_us = None
@@ -332,6 +337,7 @@ class AcceptorCore(CatchUpMixin):
         d = self._durable
         if slot <= d.snapshot_slot:
             return
+        probe("compaction")
         config_slot, config = self._config_command_at(slot)
         d.snapshot_slot = slot
         d.snapshot = snapshot

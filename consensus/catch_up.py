@@ -12,6 +12,7 @@ from consensus.ballot import Ballot
 from consensus.config import Timing
 from consensus.members import ConfigLog
 from consensus.messages import CatchUpReply, CatchUpRequest, SlotEntry
+from consensus.probes import probe
 from consensus.records import DurableRecord
 from consensus.roles import Role
 from consensus.snapshot_stream import Assembly, cut_chunk
@@ -59,6 +60,7 @@ class CatchUpMixin(ConfigLog):
             target = self._peers[(i + 1) % len(self._peers)]
         else:
             target = preferred if preferred in self._peers else self._peers[0]
+        probe("catch-up.requested")
         self._catch_up_from = from_slot
         self._catch_up_target = target
         self._catch_up_retry_us = self._now + 4 * self._timing.heartbeat_interval_us
@@ -99,10 +101,12 @@ class CatchUpMixin(ConfigLog):
                 config_slot=config_slot,
                 config=config,
             )
+            probe("catch-up.served")
             self._send(src, reply)
 
     def _send_chunk(self, dst: int, offset: int, snapshot: bytes, start: int) -> None:
         """Stream one chunk of this node's snapshot; the last one brings the entries after it."""
+        probe("catch-up.snapshot-chunk")
         d = self._durable
         chunk, checksum = cut_chunk(snapshot, offset, self.config.snapshot_chunk_bytes)
         offset = offset if 0 <= offset < len(snapshot) else 0
@@ -149,8 +153,10 @@ class CatchUpMixin(ConfigLog):
             snapshot = self._take_chunk(src, m) if m.snapshot_total else m.snapshot
             if snapshot is None:
                 return  # more chunks to come
+            probe("catch-up.snapshot-installed")
             self._install(m.snapshot_slot, snapshot, m.config_slot, m.config)
         acc = self._durable.accepted
+        taken = False
         for e in m.entries:
             if e.slot <= self.commit_index:
                 continue
@@ -161,4 +167,7 @@ class CatchUpMixin(ConfigLog):
             if old is None or old.ballot < e.ballot:
                 self._persist_accept(e.slot, e.ballot, e.command)
             self.commit_index = e.slot
+            taken = True
+        if taken:
+            probe("catch-up.entries-applied")
         self._catch_up_retry_us = 0

@@ -22,6 +22,7 @@ from consensus.events import ClientWrite, Compact
 from consensus.healing import plan_healing
 from consensus.membership import encode_config, is_config
 from consensus.messages import Accept, Accepted, Release, SlotEntry
+from consensus.probes import probe
 from consensus.quorum import lease_length_us, lease_wait_us, next_change
 from consensus.roles import CandidateState, FollowerState, LeaderState, Role, check_transition
 
@@ -130,6 +131,7 @@ class LeaderCore(AcceptorCore):
             ):
                 best = p
         if best is not None:
+            probe("phase1.snapshot-adopted")
             self._install(best.snapshot_slot, best.snapshot, best.config_slot, best.config)
         start = self.commit_index + 1
         merged: dict[int, SlotEntry] = {}
@@ -138,12 +140,16 @@ class LeaderCore(AcceptorCore):
                 if e.slot >= start:
                     cur = merged.get(e.slot)
                     if cur is None or e.ballot > cur.ballot:
+                        if cur is not None and cur.command != e.command:
+                            probe("phase1.higher-ballot-won")
                         merged[e.slot] = e
         last = max(merged, default=self.commit_index)
         wait = 0
         if self._flags.lease_wait:
             remaining = max(p.lease_remaining_us for p in promises)
             wait = lease_wait_us(remaining, self._timing.drift_bound_ppm)
+            if wait:
+                probe("leader.lease-wait")
         ballot = cs.ballot
         ls = LeaderState(
             ballot=ballot,
@@ -159,6 +165,10 @@ class LeaderCore(AcceptorCore):
         own = self._bit[self.node_id]
         for s in range(start, last + 1):
             got = merged.get(s)
+            if got is None:
+                probe("phase1.gap-filled")
+            elif got.command:
+                probe("phase1.value-adopted")
             self._persist_accept(s, ballot, b"" if got is None else got.command)
             ls.votes[s] = own
         if logger.isEnabledFor(logging.DEBUG):
@@ -277,7 +287,13 @@ class LeaderCore(AcceptorCore):
                     config_slot=config_slot, one_step=not self._flags.single_change,
                     storage_size=len(self.config.members),
                 )
+                if ls.target is not None:
+                    probe("leader.healing-planned")
+            t = ls.quorum_stamp_us
+            if t is not None and self._now >= t + self._lease_us:
+                probe("leader.tick-without-lease")
             if self._now - self._quorum_heard(ls) >= self._timing.election_timeout_us:
+                probe("leader.check-quorum-step-down")
                 self._step_down_on_purpose("no quorum acknowledged for an election timeout")
         elif isinstance(msg, Accepted) and msg.ballot == ls.ballot:
             ls.applied[src] = max(ls.applied.get(src, 0), msg.applied_index)
@@ -346,6 +362,7 @@ class LeaderCore(AcceptorCore):
         if nxt is None:
             ls.target = None
             return
+        probe("membership.change-proposed")
         logger.info("node=%d ballot=%r proposes configuration storage=%s logs=%s",
                     self.node_id, ls.ballot, nxt.storage, nxt.logs)
         for n in nxt.voters:
@@ -353,6 +370,7 @@ class LeaderCore(AcceptorCore):
                 continue
             ls.heard_us[n] = self._now  # the failure detector counts from when it joined
             if n in self.config.spares + self.config.log_spares:
+                probe("membership.spare-started")
                 self._out.append(StartReplica(node_id=n, log_replica=n in nxt.logs))
         self._propose_entry(ls, encode_config(nxt))
         ls.quorum_since_us = self._now  # new voters get an election timeout to acknowledge
@@ -422,6 +440,8 @@ class LeaderCore(AcceptorCore):
     def _fail_held(self, ls: LeaderState) -> None:
         """Leaving leadership: proposed writes may still commit (indeterminate), queued not."""
         out = self._out
+        if ls.pending:
+            probe("leader.writes-in-doubt")
         for client_id, request_id in ls.pending.values():
             out.append(Reply(client_id=client_id, request_id=request_id, error="not-leader",
                              indeterminate=True))

@@ -42,6 +42,7 @@ from consensus.messages import (
     Promise,
     Release,
 )
+from consensus.probes import probe
 from consensus.quorum import Membership
 from consensus.replica_state import clone_replica, fingerprint
 from consensus.roles import CandidateState, FollowerState, Role, check_transition
@@ -203,6 +204,7 @@ class Replica(LeaderCore):
                 fs.deadline_us = self._now + fs.timeout_us
                 return
             # Gray-failure check: campaign only if a majority (self included) hears no leader.
+            probe("follower.gray-check")
             fs.probe_id += 1
             fs.not_hearing = self._bit[self.node_id]
             fs.timeout_us = self._draw_timeout()
@@ -298,6 +300,7 @@ class Replica(LeaderCore):
         assert cs is not None
         if src is None:
             if self._now >= cs.deadline_us:
+                probe("phase1.retried")
                 self._become_candidate()  # phase 1 did not finish: a higher round
         elif isinstance(msg, Promise) and msg.ballot == cs.ballot:
             cs.promises[src] = msg
@@ -307,12 +310,14 @@ class Replica(LeaderCore):
     def _on_client_write(self, ev: ClientWrite) -> None:
         ls = self._lstate
         if ls is None:
+            probe("client.refused-not-leader")
             self._refuse(ev, "not-leader")
             return
         self._leader_write(ls, ev)
 
     def _on_client_read(self, ev: ClientRead) -> None:
         if self._is_log:  # S13: a log replica has no state to read from
+            probe("client.refused-log-replica")
             self._refuse(ev, "log-replica")
             return
         if not ev.strong or not self._flags.strong_read_needs_lease:
@@ -324,6 +329,7 @@ class Replica(LeaderCore):
             return
         ls = self._lstate
         if ls is None:
+            probe("client.refused-not-leader")
             self._refuse(ev, "not-leader")
             return
         ls.reads.append((self.commit_index, ev))

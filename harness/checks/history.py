@@ -7,6 +7,12 @@ any time after its invocation, or never). A process has at most one operation op
 ``info`` the process may invoke again (Jepsen instead moves on to a fresh process id; both
 are accepted).
 
+A ``fail`` completion of a cas may carry ``observed``: the value the key (or register) held
+when the cas did not match (``{"type": "fail", "f": "cas", ..., "observed": "v7"}``). Such a
+cas did not change anything, but it saw the value: it is checked like a read of it (and the
+observed value must differ from the expected one). Pairing makes it an ``ok`` op with
+`Operation.observed` set, which the models treat as that read.
+
 Order is the order of the events in the file or list, not their ``time`` field: checkers take
 "A completed before B was invoked" from positions, and ``time`` (nanoseconds) is for display.
 
@@ -114,6 +120,14 @@ def _check_key(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         raise ValueError(f"key must be a string or null, got key={value!r}")
 
 
+def _to_observed(value: Any) -> tuple[Any] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, tuple | list) and len(value) == 1):
+        raise ValueError(f"observed must be a 1-tuple (value,) or None, got observed={value!r}")
+    return (freeze(value[0]),)
+
+
 def _check_time(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"time must be an int (nanoseconds), got time={value!r}")
@@ -132,6 +146,9 @@ class HistoryEvent:
             absent; None on invoke), or ``(expected, new)`` for cas. Lists are stored as tuples.
         time: true (simulated) time in nanoseconds; display only, order is list position.
         error: why an op failed or is indeterminate (e.g. ``"timed-out"``), or None.
+        observed: on the ``fail`` completion of a cas, ``(value,)``: the value it found
+            instead of the expected one (``(None,)``: absent); None when not known. Written
+            as the JSON field ``observed`` (the bare value), present only when known.
         line: the 1-based file line it was read from, or None; not compared, not written.
     """
 
@@ -142,6 +159,7 @@ class HistoryEvent:
     value: Any = attrs.field(default=None, converter=freeze)
     time: int = attrs.field(default=0, validator=_check_time)
     error: str | None = None
+    observed: tuple[Any] | None = attrs.field(default=None, converter=_to_observed)
     line: int | None = attrs.field(default=None, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -156,6 +174,8 @@ class HistoryEvent:
         }
         if self.error is not None:
             d["error"] = self.error
+        if self.observed is not None:
+            d["observed"] = thaw(self.observed[0])
         return d
 
     @classmethod
@@ -180,6 +200,7 @@ class HistoryEvent:
             value=data.get("value"),
             time=data["time"] if data.get("time") is not None else (line or 0),
             error=None if error is None else str(error),
+            observed=(data["observed"],) if "observed" in data else None,
             line=line,
         )
 
@@ -191,7 +212,8 @@ class Operation:
     Attributes:
         id: position in `pair_operations`'s result (invocation order).
         process, f, key: as in the events.
-        type: ``"ok"``, ``"fail"`` or ``"info"`` (an invoke never completed is ``"info"``).
+        type: ``"ok"``, ``"fail"`` or ``"info"`` (an invoke never completed is ``"info"``; a
+            cas that failed with an ``observed`` value is ``"ok"``: it observed that value).
         value: the value written or ``(expected, new)`` (from the invoke), or for an ok
             get/read the value read (from the completion; None = absent).
         invoke_index: position of the invoke event in the history.
@@ -199,6 +221,8 @@ class Operation:
         invoke_time, complete_time: nanoseconds; complete_time None if no completion.
             An info op's completion does not bound it: it may take effect later.
         error: the completion's error, or None.
+        observed: for a cas that failed on another value, ``(value,)``: it took effect as a
+            read of that value (see the module docstring); else None.
     """
 
     id: int
@@ -213,6 +237,7 @@ class Operation:
     complete_time: int | None
     error: str | None = None
     invoke_line: int | None = attrs.field(default=None, eq=False, repr=False)
+    observed: tuple[Any] | None = None
 
 
 def _where(source: str, event: HistoryEvent, index: int) -> str:
@@ -257,6 +282,9 @@ def pair_operations(
     ops: list[Operation] = []
     for op_id, (inv_index, invoke, comp_index, comp) in enumerate(slots):
         op_type = "info" if comp is None else comp.type
+        observed = None
+        if comp is not None and comp.observed is not None and comp.type == "fail":
+            op_type, observed = "ok", comp.observed  # a failed cas that saw a value: a read
         value = invoke.value
         if comp is not None and invoke.f in READ_FUNCTIONS:
             value = comp.value if comp.type == "ok" else None
@@ -276,6 +304,7 @@ def pair_operations(
                 complete_time=None if comp is None else comp.time,
                 error=None if comp is None else comp.error,
                 invoke_line=invoke.line,
+                observed=observed,
             )
         )
     return ops
@@ -304,12 +333,13 @@ class HistoryRecorder:
         self.events.append(event)
 
     def complete(
-        self, process: int, type: str, value: Any = None, *, time: int, error: str | None = None
+        self, process: int, type: str, value: Any = None, *, time: int, error: str | None = None,
+        observed: tuple[Any] | None = None,
     ) -> None:
         """Record the completion (``ok``/``fail``/``info``) of ``process``'s open operation.
 
         ``value`` is what a get/read returned on ok; for other functions None means "same as
-        the invoke's value".
+        the invoke's value". ``observed``: for a failed cas, ``(value it found,)``.
         """
         invoke = self._open.pop(process, None)
         if invoke is None or type == "invoke":
@@ -321,7 +351,7 @@ class HistoryRecorder:
         self.events.append(
             HistoryEvent(
                 process=process, type=type, f=invoke.f, key=invoke.key, value=value, time=time,
-                error=error,
+                error=error, observed=observed,
             )
         )
 

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def _validate_value(event: HistoryEvent) -> None:
+    if event.observed is not None and not (event.f == "cas" and event.type == "fail"):
+        raise ValueError(
+            f"observed is only for the fail completion of a cas, got f={event.f} "
+            f"type={event.type}"
+        )
     # A completion's value is used only for reads and transactions (see `pair_operations`);
     # Jepsen's log puts the error there (``:info :cas :timed-out``), so it is not checked.
     if event.type != "invoke" and event.f in ("cas", "append"):

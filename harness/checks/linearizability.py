@@ -7,6 +7,9 @@ invokes never completed) may take effect at any point after their invocation, or
 the model calls vacuous (`Model.vacuous`: a read of nil when nil reads mean "unknown") fit
 anywhere and are dropped too; an op the model calls invalid is refused (HistoryError).
 
+A cas that failed and recorded the value it found (``observed``) is checked as a read of that
+value (`harness.checks.history`).
+
 Not checked: anything across partitions (each key is its own object, which is sound and
 complete for linearizability because it is local, Herlihy & Wing's P-compositionality), or
 the values of failed and indeterminate reads.
@@ -148,6 +151,8 @@ def describe_op(op: Operation) -> str:
     elif op.f == "cas":
         expected, new = op.value
         text = f"cas({key + ', ' if key else ''}{_show(expected)} -> {_show(new)})"
+        if op.observed is not None:
+            text += f" failed, saw {_show(op.observed[0])}"
     elif op.value is None:
         text = f"{op.f}({key})"
     else:

@@ -87,7 +87,8 @@ class Model(ABC):
         """Return the state after ``op``, or None if its observed result is impossible here.
 
         Called for ok ops and info ops (an info op that takes effect must have succeeded:
-        a cas that did not match is the same as "never happened").
+        a cas that did not match is the same as "never happened"). An ok cas with
+        ``op.observed`` set failed on that value: it is a read of it (`cas_step`).
         """
 
     def invalid(self, op: Operation) -> str | None:
@@ -117,6 +118,32 @@ class Model(ABC):
         """Return (True, suffix) if ``op`` always takes a state ``s`` to ``str(s) + suffix``
         (`ABSENT` to ``str(suffix)``), so every later state contains ``suffix``."""
         return False, None
+
+
+def cas_step(state: Any, op: Operation) -> Hashable | None:
+    """A cas: the new value if the state is the expected one; or, for a cas that failed and
+    saw ``op.observed``, the state unchanged if it is that value (and not the expected one,
+    which would have matched)."""
+    expected, new = op.value
+    if op.observed is not None:
+        seen = as_state(op.observed[0])
+        unchanged: Hashable | None = state if state == seen != as_state(expected) else None
+        return unchanged
+    return as_state(new) if as_state(expected) == state else None
+
+
+def cas_overwrites(op: Operation) -> tuple[bool, Any]:
+    """A cas that took effect leaves its new value; one that failed leaves nothing new."""
+    if op.observed is not None:
+        return False, None
+    return True, as_state(op.value[1])
+
+
+def cas_observes(op: Operation) -> tuple[bool, Any]:
+    """A cas takes effect only on its expected value; a failed one only on what it saw."""
+    if op.observed is not None:
+        return True, as_state(op.observed[0])
+    return True, as_state(op.value[0])
 
 
 class _ValueModel(Model):
@@ -166,21 +193,20 @@ class RegisterModel(_ValueModel):
             return same
         if f == "write":
             return as_state(op.value)
-        expected, new = op.value  # cas
-        return as_state(new) if as_state(expected) == state else None
+        return cas_step(state, op)
 
     def overwrites(self, op: Operation) -> tuple[bool, Any]:
         if op.f == "write":
             return True, as_state(op.value)
         if op.f == "cas":
-            return True, as_state(op.value[1])
+            return cas_overwrites(op)
         return False, None
 
     def observes(self, op: Operation) -> tuple[bool, Any]:
         if op.f == "read":
             return True, as_state(op.value)
         if op.f == "cas":
-            return True, as_state(op.value[0])
+            return cas_observes(op)
         return False, None
 
 
@@ -207,21 +233,20 @@ class KVModel(_ValueModel):
             if state is ABSENT:
                 return str(op.value)
             return f"{state}{op.value}"
-        expected, new = op.value  # cas
-        return as_state(new) if as_state(expected) == state else None
+        return cas_step(state, op)
 
     def overwrites(self, op: Operation) -> tuple[bool, Any]:
         if op.f == "put":
             return True, as_state(op.value)
         if op.f == "cas":
-            return True, as_state(op.value[1])
+            return cas_overwrites(op)
         return False, None
 
     def observes(self, op: Operation) -> tuple[bool, Any]:
         if op.f == "get":
             return True, as_state(op.value)
         if op.f == "cas":
-            return True, as_state(op.value[0])
+            return cas_observes(op)
         return False, None
 
     def appends(self, op: Operation) -> tuple[bool, Any]:

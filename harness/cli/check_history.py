@@ -33,9 +33,8 @@ from harness.checks.linearizability import (
 )
 from harness.checks.models import NIL_READS
 from harness.checks.prepare import prepare_history
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
 
-EXIT_UNKNOWN = 3
 _PROG = "paxlab check-history"
 
 

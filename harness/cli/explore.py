@@ -2,13 +2,17 @@
 
 Prints the bounds first, progress lines on stderr (every 50,000 states), then the results:
 distinct states, transitions, maximum depth, states per second, peak memory, whether
-symmetry reduction was on (and the group: ``on:2[[1,2]]``), and either
-PASSED (every state within the bounds checked, or the search stopped at ``--max-states``)
-or the violated property, the artifact folder and the length of its schedule. ``--json``
-prints one JSON object instead.
+symmetry reduction was on (and the group: ``on:2[[1,2]]``), the transitions each bound
+refused (``refused: inflight=N max_round=M depth=K``) and the paths that ran to their end,
+then one verdict: PASSED (every state within the bounds checked, and not every path was cut
+by a bound: see docs/explore.md), INCOMPLETE (nothing found, but the search was capped by
+``--max-states``, was random walks, or every path was cut by a bound: no verdict), or the
+violated property, the artifact folder and the length of its schedule. ``--json`` prints one
+JSON object instead.
 
-Exit codes: 0 no violation, 1 a property was violated, 2 bad usage (negative bounds, or
-unbounded ticks without a depth limit): one line, no traceback.
+Exit codes: 0 PASSED, 1 a property was violated, 2 bad usage (negative or oversized
+bounds, unbounded ticks without a depth limit, an ``--out`` that cannot be a folder): one
+line, no traceback; 3 INCOMPLETE (unknown); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,9 +24,16 @@ import sys
 import time
 from collections.abc import Callable
 
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import (
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    check_output_dir,
+)
 from harness.explore import Bounds, BoundsError, explore
-from harness.explore.bounds import STRATEGIES
+from harness.explore.bounds import STRATEGIES, default_inflight
+from harness.explore.search import ExploreResult
 from harness.failures.explore_artifact import write_explore_artifact
 from harness.sim.runspec import VARIANTS
 
@@ -41,7 +52,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="Tick transitions per path; -1 = unbounded (needs --depth)")
     p.add_argument("--drops", type=int, default=_D.drops, help="message losses per path")
     p.add_argument("--dups", type=int, default=_D.dups, help="message duplications per path")
-    p.add_argument("--inflight", type=int, default=_D.inflight, help="messages in flight")
+    p.add_argument("--inflight", type=int, default=None,
+                   help="messages in flight (default: room for an election and a broadcast, "
+                        f"(R-1) + (R-1)//2 for R replicas: {default_inflight(3)} for 3, "
+                        f"{default_inflight(5)} for 5)")
     p.add_argument("--depth", type=int, default=None, help="longest path (default none)")
     p.add_argument("--variant", default=None, help=f"broken protocol: {', '.join(VARIANTS)}")
     p.add_argument("--candidates", type=int, default=None,
@@ -62,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="leader replaces a storage voter silent this long (default 50000 "
                         "with spares, else 0 = never)")
     p.add_argument("--max-states", type=int, default=None, help="stop after this many states")
-    p.add_argument("--walks", type=int, default=1000, help="random strategy: walks")
+    p.add_argument("--walks", type=int, default=1000, help="random strategy: walks (>= 1)")
     p.add_argument("--seed", type=int, default=0, help="random strategy: seed")
     p.add_argument("--out", default="explore-artifact", help="artifact folder on violation")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -104,6 +118,9 @@ def _main(args: argparse.Namespace) -> int:
         )
         if args.max_states is not None and args.max_states < 1:
             raise BoundsError(f"max-states must be >= 1, got max_states={args.max_states}")
+        if args.strategy == "random" and args.walks < 1:
+            raise BoundsError(f"walks must be >= 1, got walks={args.walks}")
+        check_output_dir(args.out, "--out")
         if not args.json:
             print(f"explore strategy={args.strategy} bounds={bounds.to_json()}", flush=True)
         result = explore(bounds, strategy=args.strategy, max_states=args.max_states,
@@ -125,9 +142,22 @@ def _main(args: argparse.Namespace) -> int:
             f"elapsed_s={result.elapsed_s:.1f} peak_rss_kb={result.peak_rss_kb} "
             f"complete={result.complete} symmetry={_symmetry_text(data['symmetry'])}"
         )
-        if result.violation is None:
-            print("PASSED")
-        else:
+        refused = " ".join(f"{k}={v}" for k, v in result.refused.items())
+        print(f"refused: {refused} path_ends={result.ends}")
+        if result.violation is not None:
             print(f"VIOLATION {result.violation.message} schedule_steps={len(result.schedule)} "
                   f"artifact={folder}")
-    return EXIT_OK if result.violation is None else EXIT_VIOLATION
+        elif result.complete:
+            print("PASSED")
+        else:
+            print(f"INCOMPLETE: no violation found, but {result.incomplete_reason()}"
+                  f"{_hint(result)}")
+    return {"ok": EXIT_OK, "violation": EXIT_VIOLATION}.get(result.verdict, EXIT_UNKNOWN)
+
+
+def _hint(result: ExploreResult) -> str:
+    """What to raise when every path was cut, naming the bound that refused the most."""
+    if not result.cut_short or not result.exhausted:
+        return ""
+    cut = sorted((k for k, v in result.refused.items() if v), key=lambda k: -result.refused[k])
+    return "; raise " + " or ".join(f"--{k.replace('_', '-')}" for k in cut)

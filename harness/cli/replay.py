@@ -5,14 +5,18 @@ with the one recorded. Prints the artifact's seed and options, the event trace i
 (``--until STEP``: only steps 1..STEP; the run itself still runs to its end, so the
 fingerprint stays comparable), then the verdict, the violation, and the fingerprint check.
 
+The replay is checked against what the artifact records: the violated property, its place
+(step, time, node, slot, key) and the fingerprint. An explore artifact's schedule runs in the
+simulator's host loop (`harness.failures.explore_replay`) and is checked against the host-loop
+replay recorded when it was written.
+
 Exit codes:
-    0: the replay passed (no violation) and its fingerprint matches.
-    1: the replay violated a property (the artifact's failure reproduced) and its fingerprint
-       matches.
-    2: bad input (missing or corrupt artifact, bad flags), or **fingerprint mismatch**: the
-       replay did not repeat the recorded run (nondeterminism, or the code changed since the
-       artifact was written; the versions are printed). Its verdict is still printed, but the
-       run is not a reproduction, so scripts must not read it as a pass or a failure.
+    0: PASSED: the artifact records no violation, and the replay repeats it exactly.
+    1: REPRODUCED: the replay violated the recorded property at the recorded place with the
+       recorded fingerprint; or NOT REPRODUCED: any of these differ (the line names what;
+       a fingerprint mismatch also gets a line on stderr with its likely cause:
+       nondeterminism, or the code changed since the artifact was written).
+    2: bad input (missing or corrupt artifact, bad flags).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import logging
 import sys
 
+from harness.checks.violation import Violation
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
 from harness.failures import sweep as sweep_lib
 from harness.failures.artifact import (
@@ -30,6 +35,7 @@ from harness.failures.artifact import (
     is_explore_artifact,
     read_artifact,
     versions,
+    violation_differences,
 )
 from harness.sim.runspec import RunResult
 
@@ -86,21 +92,38 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _replay_explore(folder: str) -> int:
-    """Run an explore schedule through the simulator's host loop and report its violation."""
-    from harness.failures.explore_replay import replay_explore
+    """Re-run an explore schedule in the explorer (its fingerprint, the violation's property
+    and place are checked against the artifact) and in the simulator's host loop (which
+    must find the same property)."""
+    from harness.failures.explore_artifact import explore_fingerprint, read_explore_record
+    from harness.failures.explore_replay import replay_actions
 
     try:
-        outcome = replay_explore(folder)
+        record = read_explore_record(folder)
+        fingerprint, found = explore_fingerprint(record.bounds, list(record.actions))
+        outcome = replay_actions(record.bounds, record.actions)
     except ValueError as exc:
         print(f"paxlab replay: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"replay {folder}: explore schedule, {outcome.steps} steps in the trio host loop")
+    print(f"replay {folder}: explore schedule of {len(record.actions)} steps, in the "
+          f"explorer and in the trio host loop ({outcome.steps} host steps)")
     if outcome.violation is None:
         print("verdict: ok (no violation)")
-        return EXIT_OK
-    print(f"verdict: violation {describe_violation(outcome.violation)}")
-    print(f"REPRODUCED {outcome.violation.property}")
-    return EXIT_VIOLATION
+    else:
+        print(f"verdict: violation {describe_violation(outcome.violation)}")
+    diffs = violation_differences(record.violation, found)
+    if record.fingerprint is None:
+        print("fingerprint: none recorded (a version 1 artifact): not checked")
+    elif fingerprint != record.fingerprint:
+        diffs.append(f"fingerprint: artifact={record.fingerprint} replay={fingerprint}")
+    else:
+        print(f"fingerprint: {fingerprint} (matches the artifact)")
+    expected = None if record.violation is None else record.violation.property
+    got = None if outcome.violation is None else outcome.violation.property
+    if expected != got:
+        diffs.append(f"host loop: artifact={expected or 'no violation'} "
+                     f"replay={got or 'no violation'}")
+    return verdict_line(record.violation, found, diffs)
 
 
 def _report(artifact: Artifact, result: RunResult, until: int | None) -> int:
@@ -113,18 +136,32 @@ def _report(artifact: Artifact, result: RunResult, until: int | None) -> int:
           f"wall_time={result.wall_time_s:.3f}s")
     if until is not None and result.violation is not None and result.violation.step > until:
         print(f"note: the violation is at step {result.violation.step}, after --until {until}")
+    diffs = violation_differences(artifact.violation, result.violation)
     if result.fingerprint != artifact.fingerprint:
         print(f"paxlab replay: fingerprint mismatch: artifact={artifact.fingerprint} "
               f"replay={result.fingerprint}: {mismatch_cause(artifact)}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"fingerprint: {result.fingerprint} (matches the artifact)")
-    if result.violation is None:
-        if artifact.violation is not None:
-            print(f"NOT REPRODUCED: the artifact recorded {artifact.violation.property}")
-        else:
-            print("PASSED")
+        diffs.append(f"fingerprint: artifact={artifact.fingerprint} "
+                     f"replay={result.fingerprint}")
+    else:
+        print(f"fingerprint: {result.fingerprint} (matches the artifact)")
+    return verdict_line(artifact.violation, result.violation, diffs)
+
+
+def verdict_line(recorded: Violation | None, replayed: Violation | None,
+                 diffs: list[str]) -> int:
+    """Print the replay's verdict against what the artifact records; return the exit code.
+
+    REPRODUCED (the same property at the same place, the same fingerprint): exit 1 for a
+    violation; PASSED when the artifact records none either: exit 0; NOT REPRODUCED with
+    what differs: exit 1 (a replay that does not repeat the artifact is no pass).
+    """
+    if diffs:
+        print(f"NOT REPRODUCED: {'; '.join(diffs)}")
+        return EXIT_VIOLATION
+    if replayed is None:
+        print("PASSED (as the artifact records)")
         return EXIT_OK
-    print(f"REPRODUCED {result.violation.property}")
+    print(f"REPRODUCED {replayed.property}")
     return EXIT_VIOLATION
 
 

@@ -3,6 +3,12 @@
 Prints the seed and options first, then the verdict, the first violated property with its
 message, the operation counts (ok, fail, info), simulated and wall time, steps and the
 fingerprint, and for a violation the command that repeats the run. ``--json`` prints one
+JSON object instead (seed, options, verdict, violation, unknown, ops, info_share, sim_time,
+wall_time, steps, fingerprint, unsafe, coverage, probes). ``--hot-key`` puts every client on
+one key (20 clients unless ``--clients`` says otherwise): contention for the linearizability
+search.
+``--trace-ndjson FILE`` also writes one JSON line per protocol action (`harness.tracevalid`;
+check it with ``python -m harness.tracevalid FILE``); the run is the same.
 JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
 fingerprint, unsafe, crash_points). ``--trace-ndjson FILE`` also writes one JSON line per
 protocol action (`harness.tracevalid`; check it with ``python -m harness.tracevalid FILE``);
@@ -14,9 +20,10 @@ named scenario instead (`harness.sim.scenarios`): a storage replica fails for go
 restores the write quorum with a log replica and rebuilds a storage replica; it prints
 ``quorum_restored_after`` and ``replica_rebuilt_after`` (simulated seconds after the failure).
 
-Exit codes: 0 no violation, 1 a property was violated, 2 bad usage (unknown fault, variant or
+Exit codes: 0 passed, 1 a property was violated, 2 bad usage (unknown fault, variant or
 scenario, negative counts, no storage replica, more log replicas than storage replicas): one
-line, no traceback.
+line, no traceback; 3 unknown: no violation was found but a check could not decide (the
+linearizability check ran out of its budget), which is never a pass.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import shlex
 import sys
 from typing import Any
 
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
 from harness.sim.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
@@ -38,8 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--replicas", type=int, default=3, help="storage replicas (default 3)")
     parser.add_argument("--ops", type=int, default=1000, help="client operations (default 1000)")
-    parser.add_argument("--clients", type=int, default=5, help="concurrent clients (default 5)")
-    parser.add_argument("--keys", type=int, default=5, help="keys (default 5)")
+    add_workload_options(parser)
     parser.add_argument(
         "--faults",
         default=",".join(DEFAULT_FAULTS),
@@ -78,6 +84,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-v", "--verbose", action="store_true", help="show library warnings on stderr"
     )
     parser.set_defaults(func=_main)
+
+
+HOT_KEY_CLIENTS = 20
+
+
+def add_workload_options(parser: argparse.ArgumentParser) -> None:
+    """``--clients``, ``--keys`` and ``--hot-key`` (shared with ``paxlab sweep``)."""
+    parser.add_argument(
+        "--clients", type=int, default=None,
+        help=f"concurrent clients (default 5; {HOT_KEY_CLIENTS} with --hot-key)",
+    )
+    parser.add_argument("--keys", type=int, default=None, help="keys (default 5)")
+    parser.add_argument(
+        "--hot-key", action="store_true",
+        help=f"contention: every client on one key (--keys 1, --clients {HOT_KEY_CLIENTS} "
+             "unless given)",
+    )
+
+
+def workload_counts(args: argparse.Namespace) -> tuple[int, int]:
+    """(clients, keys) from `add_workload_options` flags; raises ValueError if they clash."""
+    defaults = RunOptions()
+    if not args.hot_key:
+        clients = defaults.clients if args.clients is None else args.clients
+        keys = defaults.keys if args.keys is None else args.keys
+        return clients, keys
+    if args.keys not in (None, 1):
+        raise ValueError(f"--hot-key puts every client on one key, got keys={args.keys}")
+    return (HOT_KEY_CLIENTS if args.clients is None else args.clients), 1
 
 
 def parse_faults(text: str) -> tuple[str, ...]:
@@ -119,20 +154,33 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "options": result.options.to_json(),
         "verdict": result.verdict,
         "violation": None if result.violation is None else result.violation.to_json(),
+        "unknown": result.unknown,
         "ops": result.ops,
+        "info_share": round(info_share(result.ops), 6),
         "sim_time": result.sim_time_s,
         "wall_time": round(result.wall_time_s, 6),
         "steps": result.steps,
         "fingerprint": result.fingerprint,
         "unsafe": result.unsafe,
+        "coverage": result.coverage,
+        "probes": result.probes,
         "crash_points": result.crash_points,
     }
+
+
+def info_share(ops: dict[str, int]) -> float:
+    """The share of completed operations whose outcome is in doubt (0.0 with none)."""
+    total = sum(ops.values())
+    return ops.get("info", 0) / total if total else 0.0
 
 
 def _print_human(result: RunResult) -> None:
     v = result.violation
     label = " (UNSAFE clocks: drift beyond rho on purpose)" if result.unsafe else ""
-    if v is None:
+    if v is None and result.verdict == "unknown":
+        print(f"verdict: UNKNOWN{label} (not a pass: a check could not decide)")
+        print(f"unknown: {result.unknown}")
+    elif v is None:
         print(f"verdict: PASSED{label}")
     else:
         where = " ".join(
@@ -143,7 +191,8 @@ def _print_human(result: RunResult) -> None:
         print(f"verdict: VIOLATION {v.property}{label}")
         print(f"violation: {v.message} (step={v.step} time={v.time_us / 1e6:.6f}s {where})")
     ops = result.ops
-    print(f"ops: ok={ops.get('ok', 0)} fail={ops.get('fail', 0)} info={ops.get('info', 0)}")
+    print(f"ops: ok={ops.get('ok', 0)} fail={ops.get('fail', 0)} info={ops.get('info', 0)} "
+          f"(info share {info_share(ops):.1%})")
     print(
         f"time: simulated={result.sim_time_s:.3f}s wall={result.wall_time_s:.3f}s "
         f"steps={result.steps}"
@@ -173,9 +222,8 @@ def _scenario_main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     result = run_replica_loss(options)
-    healed = result.quorum_restored_after is not None and result.replica_rebuilt_after is not None
-    # a violated property, or never healing (a liveness failure)
-    code = EXIT_OK if healed and result.violation is None else EXIT_VIOLATION
+    # a violated property, or never healing (a liveness violation)
+    code = EXIT_OK if result.verdict == "ok" else EXIT_VIOLATION
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return code
@@ -193,9 +241,10 @@ def _scenario_main(args: argparse.Namespace) -> int:
           f"(storage replica {result.new_storage_replica} copied "
           f"{result.bytes_to_new_storage_replica} bytes)")
     if result.violation is not None:
-        print(f"verdict: VIOLATION {result.violation}")
-    elif not healed:
-        print("verdict: VIOLATION liveness (the group did not heal within the scenario)")
+        from harness.failures.artifact import describe_violation
+
+        print(f"verdict: VIOLATION {result.violation.property}")
+        print(f"violation: {describe_violation(result.violation)}")
     else:
         print("verdict: PASSED")
     return code
@@ -210,12 +259,13 @@ def _main(args: argparse.Namespace) -> int:
               f"log_replicas={args.log_replicas}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        clients, keys = workload_counts(args)
         options = RunOptions(
             seed=args.seed,
             replicas=args.replicas,
             ops=args.ops,
-            clients=args.clients,
-            keys=args.keys,
+            clients=clients,
+            keys=keys,
             faults=parse_faults(args.faults),
             unsafe_clocks=args.unsafe_clocks,
             variant=args.variant,
@@ -244,4 +294,11 @@ def _main(args: argparse.Namespace) -> int:
         print(json.dumps(result_json(result), sort_keys=True))
     else:
         _print_human(result)
-    return EXIT_OK if result.violation is None else EXIT_VIOLATION
+    return exit_code(result)
+
+
+def exit_code(result: RunResult) -> int:
+    """0 passed, 1 a violation, 3 unknown (a check could not decide: never a pass)."""
+    if result.violation is not None:
+        return EXIT_VIOLATION
+    return EXIT_UNKNOWN if result.verdict == "unknown" else EXIT_OK

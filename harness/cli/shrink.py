@@ -10,11 +10,15 @@ If the replay's fingerprint differs from the artifact's (the code changed since,
 determinism bug) but the run still violates the property, a one-line warning goes to stderr
 and the shrink goes on: the new artifact is consistent with the current code.
 
+Ctrl-C stops the search: the smallest failing run found so far is written as the shrunk
+artifact (one more run, to keep its trace), and the command exits 130.
+
 Exit codes: 0 the shrunk artifact was written (it violates the same property, by
 construction), 2 bad input (missing or corrupt artifact, an artifact without a violation,
-one whose replay no longer violates the property, bad flags). Like ``paxlab report``, this
-command makes files from an artifact; the commands that judge a run (run, sweep, replay)
-use 1 for a violation.
+one whose replay no longer violates the property, bad flags, an ``-o`` that cannot be a
+folder: checked before any run), 130 interrupted (what was found so far is written). Like
+``paxlab report``, this command makes files from an artifact; the commands that judge a
+run (run, sweep, replay) use 1 for a violation.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.cli import EXIT_OK, EXIT_USAGE
+from harness.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, check_output_dir
 from harness.cli.replay import mismatch_cause
 from harness.failures import sweep as sweep_lib
 from harness.failures.artifact import (
@@ -98,6 +102,7 @@ def _main(args: argparse.Namespace) -> int:
         return _error(f"{artifact.folder}: the artifact records no violation: nothing to shrink")
     prop = artifact.violation.property
     out = args.out if args.out is not None else Path(f"{str(artifact.folder).rstrip('/')}-shrunk")
+    check_output_dir(out, "-o")
     print(f"shrink {artifact.folder}: seed={artifact.seed} property={prop} "
           f"max_runs={args.max_runs}")
 
@@ -125,11 +130,17 @@ def _main(args: argparse.Namespace) -> int:
     if result.options_changed:
         print(f"options: {result.after.options.describe()}")
     budget = "budget spent" if result.exhausted else "no smaller failing run found"
+    if result.interrupted:
+        budget = "interrupted: the smallest found so far"
     print(f"runs: {result.runs} ({budget})")
     assert result.after.violation is not None  # shrink_run guarantees it
     print(f"violation: {describe_violation(result.after.violation)}")
     print(f"artifact: {shrunk.folder}")
     print(f"replay:   {shrunk.replay_command()}")
+    if result.interrupted:
+        print(f"paxlab shrink: interrupted after {result.runs} runs; the smallest failing run "
+              f"found so far is in {shrunk.folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 

@@ -1,10 +1,19 @@
 """``paxlab sweep [--seeds A:B]``: run many seeds in parallel, group failures, write artifacts.
 
 Prints the sweep's options first, progress on stderr (at most about once a second), then
-a summary: seeds run, passed, failed, and each failure signature with its seeds, one artifact
-folder and its replay command. ``--json`` prints the summary as one JSON object instead.
-Exit 0 no failure, 1 any failure (a violation or a run that raised), 2 bad usage, 130
-interrupted (Ctrl-C).
+a summary: seeds run, passed, failed, unknown, and each failure signature with its seeds, one
+artifact folder and its replay command; then the seeds whose verdict is unknown (no violation,
+but a check could not decide), with why. ``--json`` prints the summary as one JSON object
+instead.
+
+Budgets: ``--time S`` starts no seed after S seconds, ``--max-failures N`` none after N
+distinct failure signatures; a sweep stopped by either, or by Ctrl-C, prints its summary so
+far (naming the seeds that ran and why it stopped) and keeps its artifacts. ``-j`` is capped
+at the seeds and the cores (the header says so).
+
+Exit 0 every seed passed, 1 any failure (a violation or a run that raised), 2 bad usage
+(checked before any run, the ``--out`` folder too), 3 no failure but some seed unknown (never
+a pass), 130 interrupted (Ctrl-C; the summary so far is printed).
 """
 
 from __future__ import annotations
@@ -12,19 +21,38 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
-from harness.cli.run import parse_faults
+import attrs
+
+from consensus.probes import PROBES
+from harness.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    check_output_dir,
+)
+from harness.cli.run import add_workload_options, parse_faults, workload_counts
 from harness.failures import sweep as sweep_lib
-from harness.failures.sweep import SweepError, SweepProgress, SweepSummary, parse_seed_range
+from harness.failures.sweep import (
+    SweepError,
+    SweepProgress,
+    SweepSummary,
+    parse_executor,
+    parse_seed_range,
+    run_command,
+    useful_jobs,
+)
+from harness.sim.coverage import info_share
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 
 _MAX_SEEDS_SHOWN = 12
-EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 # The README's main job is `paxlab sweep` with no options: 100 seeds of the default run.
@@ -35,8 +63,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     defaults = RunOptions()
     parser.add_argument("--replicas", type=int, default=defaults.replicas)
     parser.add_argument("--ops", type=int, default=defaults.ops)
-    parser.add_argument("--clients", type=int, default=defaults.clients)
-    parser.add_argument("--keys", type=int, default=defaults.keys)
+    add_workload_options(parser)
     parser.add_argument(
         "--faults", default=",".join(DEFAULT_FAULTS),
         help=f"comma list from {','.join(FAULTS)}, or none (default: all but permanent)",
@@ -49,8 +76,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     """Build `RunOptions` (seed 0) from `add_run_options` flags; raises ValueError if bad."""
     # Passed as a dict: mypy's attrs plugin cannot type the converter=tuple field.
     fields: dict[str, Any] = {"faults": parse_faults(args.faults)}
+    clients, keys = workload_counts(args)
     return RunOptions(
-        replicas=args.replicas, ops=args.ops, clients=args.clients, keys=args.keys,
+        replicas=args.replicas, ops=args.ops, clients=clients, keys=keys,
         unsafe_clocks=args.unsafe_clocks, variant=args.variant, **fields,
     )
 
@@ -62,7 +90,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_SEEDS,
         help=f"A:B runs seeds A..B-1 (or N alone: 0..N-1; default {DEFAULT_SEEDS})",
     )
-    parser.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: cores)")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="workers (default: cores; never more than the cores or seeds)")
+    parser.add_argument("--time", type=float, default=None, metavar="S",
+                        help="start no seed after S seconds; print the summary so far")
+    parser.add_argument("--max-failures", type=int, default=None, metavar="N",
+                        help="stop after N distinct failure signatures")
     parser.add_argument("--executor", default="local", help="local or dask://HOST:PORT")
     parser.add_argument("--out", type=Path, default=Path("artifacts"),
                         help="artifact folder root (default: artifacts)")
@@ -104,10 +137,16 @@ def _main(args: argparse.Namespace) -> int:
         seeds = parse_seed_range(args.seeds)
         if args.jobs is not None and args.jobs < 1:
             raise SweepError(f"jobs must be >= 1, got jobs={args.jobs}")
+        if args.time is not None and not 0 < args.time < float("inf"):
+            raise SweepError(f"time must be a number of seconds > 0, got time={args.time}")
+        if args.max_failures is not None and args.max_failures < 1:
+            raise SweepError(f"max-failures must be >= 1, got max_failures={args.max_failures}")
+        parse_executor(args.executor)
         options = options_from_args(args)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    check_output_dir(args.out, "--out")
     # Workers inherit this (forked after it). Without it, the logs of injected faults (the
     # storage layer logs an injected fsync failure as an error) would bury the progress
     # lines; a run that really breaks shows up as an "error" outcome in the summary anyway.
@@ -118,41 +157,111 @@ def _main(args: argparse.Namespace) -> int:
         summary = sweep_lib.sweep(
             options, seeds, jobs=args.jobs, executor=args.executor, out=args.out,
             run=sweep_lib.default_run,  # looked up per call: tests substitute a fake run
-            progress=ProgressPrinter(sys.stderr),
+            progress=ProgressPrinter(sys.stderr), time_s=args.time,
+            max_failures=args.max_failures,
         )
     except SweepError as exc:
         print(f"paxlab sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
         print("paxlab sweep: interrupted (artifacts written so far are kept)", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(summary.to_json()))
     else:
         print(format_summary(summary))
-    return EXIT_VIOLATION if summary.failed else EXIT_OK
+    if summary.stopped == "interrupted":
+        print("paxlab sweep: interrupted (artifacts written so far are kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return exit_code(summary)
+
+
+def exit_code(summary: SweepSummary) -> int:
+    """1 if any seed failed, else 3 if any seed is unknown (never a pass), else 0."""
+    if summary.failed:
+        return EXIT_VIOLATION
+    return EXIT_UNKNOWN if summary.unknown else EXIT_OK
 
 
 def _header(options: RunOptions, seeds: range, args: argparse.Namespace) -> str:
     faults = ",".join(options.faults) or "none"
+    if args.executor != "local":
+        jobs = "cluster"
+    else:
+        jobs = str(useful_jobs(args.jobs, len(seeds)))
+        if args.jobs is not None and args.jobs > int(jobs):
+            jobs += f" (capped from {args.jobs}: {len(seeds)} seeds, {os.cpu_count()} cores)"
+    budget = ""
+    if args.time is not None:
+        budget += f" time={args.time:g}s"
+    if args.max_failures is not None:
+        budget += f" max_failures={args.max_failures}"
     return (
         f"sweep seeds={seeds.start}:{seeds.stop} ({len(seeds)} seeds) "
         f"replicas={options.replicas} ops={options.ops} clients={options.clients} "
         f"keys={options.keys} faults={faults} unsafe_clocks={options.unsafe_clocks} "
-        f"variant={options.variant} jobs={args.jobs or 'cores'} executor={args.executor}"
+        f"variant={options.variant} jobs={jobs} executor={args.executor}{budget}"
     )
+
+
+_STOP_TEXT = {
+    "time": "the --time budget ran out",
+    "max-failures": "--max-failures distinct failure signatures found",
+    "interrupted": "interrupted by Ctrl-C",
+}
+
+def _counts(counts: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in counts.items() if v) or "none"
+
+
+def format_coverage(summary: SweepSummary) -> list[str]:
+    """Lines saying what the sweep exercised, summed, and which probes never fired (none if
+    the runs report no coverage)."""
+    c = summary.coverage()
+    if not c:
+        return []
+    lines = [
+        f"coverage: leader changes {c['leader_changes']}, partitions "
+        f"{_counts(c['partitions'])}, crashes {c['crashes']} (fail-stops {c['fail_stops']}, "
+        f"permanent {c['permanent_failures']}), pauses {c['pauses']}, clock steps "
+        f"{c['clock_steps']}, lossy periods {c['lossy_periods']}",
+        f"  stale-leader lease ticks {c['stale_leader_lease_ticks']}, info ops {c['info_ops']} "
+        f"of {c.get('ops_completed', 0)} ({info_share(c):.1%}; client crashes "
+        f"{c['client_crashes']}), failed cas checked as reads "
+        f"{c['cas_observed']}, log-replica reads refused {c['log_reads_refused']}/"
+        f"{c['log_reads_sent']}",
+        f"  catch-ups {c['catch_ups']}, snapshot installs {c['snapshot_installs']}, replicas "
+        f"added log={c['log_replicas_added']} storage={c['storage_replicas_added']}, disk "
+        f"faults {_counts(c['disk_faults'])}",
+    ]
+    never = summary.probes_never_fired()
+    total = len(PROBES)
+    if never:
+        lines.append(f"probes never fired ({len(never)} of {total}): {', '.join(never)}")
+    else:
+        lines.append(f"probes never fired: none (all {total} fired)")
+    return lines
 
 
 def format_summary(summary: SweepSummary) -> str:
     """Return the human summary: counts, then each failure group with artifact and replay."""
     lines = [
         f"seeds run: {len(summary.outcomes)}, passed: {summary.passed}, "
-        f"failed: {summary.failed} ({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
+        f"failed: {summary.failed}, unknown: {summary.unknown} "
+        f"({summary.wall_time_s:.1f}s, {summary.runs_per_s:.1f} runs/s)"
     ]
-    if not summary.failed:
-        lines.append("PASSED")
+    lines += format_coverage(summary)
+    if summary.stopped is not None:
+        ran = ", ".join(str(o.seed) for o in summary.outcomes[:_MAX_SEEDS_SHOWN])
+        if len(summary.outcomes) > _MAX_SEEDS_SHOWN:
+            ran += ", ..."
+        lines.append(f"STOPPED ({_STOP_TEXT[summary.stopped]}): {len(summary.outcomes)} of "
+                     f"{len(summary.seeds)} seeds ran ({ran or 'none'}); the others did not")
+    if not summary.failed and not summary.unknown:
+        lines.append("PASSED" if summary.stopped is None else "PASSED (the seeds that ran)")
         return "\n".join(lines)
-    lines.append(f"FAILED: {summary.failed} seeds in {len(summary.groups)} signature(s)")
+    if summary.failed:
+        lines.append(f"FAILED: {summary.failed} seeds in {len(summary.groups)} signature(s)")
     for group in summary.groups:
         shown = ", ".join(str(s) for s in group.seeds[:_MAX_SEEDS_SHOWN])
         if len(group.seeds) > _MAX_SEEDS_SHOWN:
@@ -162,6 +271,16 @@ def format_summary(summary: SweepSummary) -> str:
         if group.artifact is not None:
             lines.append(f"    artifact: {group.artifact}")
         lines.append(f"    replay:   {group.replay_command}")
+    undecided = [o for o in summary.outcomes if o.undecided]
+    if undecided:
+        shown = ", ".join(str(o.seed) for o in undecided[:_MAX_SEEDS_SHOWN])
+        if len(undecided) > _MAX_SEEDS_SHOWN:
+            shown += f", ... ({len(undecided) - _MAX_SEEDS_SHOWN} more)"
+        first = undecided[0]
+        lines.append(f"UNKNOWN (not passed): {len(undecided)} seed(s) a check could not decide: "
+                     f"{shown}")
+        lines.append(f"    e.g. seed {first.seed}: {first.unknown}")
+        lines.append(f"    rerun:    {run_command(attrs.evolve(summary.options, seed=first.seed))}")
     mismatched = [o.seed for o in summary.outcomes if o.replay_mismatch]
     if mismatched:
         lines.append(

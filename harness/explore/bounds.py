@@ -26,6 +26,27 @@ EXPLORE_TIMING = Timing(
 
 STRATEGIES: tuple[str, ...] = ("bfs", "dfs", "random")
 
+MAX_NODES = 9
+"""Most nodes (replicas and spares) an exploration may have: every state holds each node's
+whole replica, so the cost of one state, and of ``--max-states`` of them, grows with it."""
+MAX_CLIENT_OPS = 16
+"""Most client operations (writes plus reads): each one is a client in every state and a
+request action per serving node, so the cost of one state grows with them; an exhaustive
+search of more than a few is hopeless anyway."""
+
+
+def default_inflight(replicas: int) -> int:
+    """The default in-flight bound: room for a leader to be elected and to broadcast.
+
+    A candidate wins on a majority of answers while the minority's are still in flight
+    (``(replicas - 1) // 2`` messages), and at once broadcasts to every peer
+    (``replicas - 1``). A smaller bound refuses every election beyond the first ballot's
+    messages, and the search sees nothing of the protocol. For 3 replicas this is the
+    documented 3.
+    """
+    return max(1, (replicas - 1) + (replicas - 1) // 2)
+
+
 DEAD_AFTER_US = 50_000
 """The failure detector's default when spares are explored: one heartbeat interval, so a
 leader heals within the default tick bound."""
@@ -49,7 +70,8 @@ class Bounds:
         drops: messages a path may lose (0: no loss).
         dups: messages a path may duplicate (0: no duplication).
         inflight: most messages in flight at once; a step sending beyond it is not
-            explored (an under-approximation that keeps interleavings in check).
+            explored (an under-approximation that keeps interleavings in check). None =
+            `default_inflight` of ``replicas`` (3 for 3 replicas).
         depth: longest path explored; None = unbounded (needs ``ticks``).
         variant: a deliberately broken protocol (`harness.sim.runspec.VARIANTS`), or None.
         candidates: only nodes 0..candidates-1 may start an election (a non-candidate's
@@ -77,7 +99,7 @@ class Bounds:
     ticks: int | None = 2
     drops: int = 0
     dups: int = 0
-    inflight: int = 3
+    inflight: int | None = None
     depth: int | None = None
     variant: str | None = None
     candidates: int | None = None
@@ -88,11 +110,22 @@ class Bounds:
     dead_after_us: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.inflight is None:
+            object.__setattr__(self, "inflight", default_inflight(self.replicas))
         if self.log_spares is None:
             object.__setattr__(self, "log_spares", int(self.variant == "one-step-swap"))
         if self.dead_after_us is None:
             has_spares = self.spares + self.n_log_spares > 0
             object.__setattr__(self, "dead_after_us", DEAD_AFTER_US if has_spares else 0)
+        for name in (
+            "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight",
+            "spares", "log_spares", "kills", "dead_after_us", "ticks", "depth", "candidates",
+        ):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise BoundsError(f"bounds must be ints, got {name}={value!r}")
+        if not isinstance(self.symmetry, bool):
+            raise BoundsError(f"symmetry must be true or false, got symmetry={self.symmetry!r}")
         for name in (
             "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight",
             "spares", "log_spares", "kills", "dead_after_us",
@@ -106,6 +139,16 @@ class Bounds:
                 raise BoundsError(f"bounds must be >= 0, got {name}={value}")
         if self.replicas < 1:
             raise BoundsError(f"replicas must be >= 1, got replicas={self.replicas}")
+        if self.nodes > MAX_NODES:
+            raise BoundsError(
+                f"at most {MAX_NODES} nodes (replicas and spares), got replicas={self.replicas} "
+                f"spares={self.spares} log_spares={self.log_spares}"
+            )
+        if self.writes + self.reads > MAX_CLIENT_OPS:
+            raise BoundsError(
+                f"at most {MAX_CLIENT_OPS} client operations (writes plus reads), got "
+                f"writes={self.writes} reads={self.reads}"
+            )
         if self.ticks is None and self.depth is None:
             raise BoundsError(
                 "unbounded ticks never terminate (time grows forever): give --ticks or --depth"
@@ -124,6 +167,11 @@ class Bounds:
     def members(self) -> tuple[int, ...]:
         """The storage replicas of the initial configuration: ids 0..replicas-1."""
         return tuple(range(self.replicas))
+
+    @property
+    def max_inflight(self) -> int:
+        """``inflight`` resolved (never None after construction)."""
+        return self.inflight if self.inflight is not None else default_inflight(self.replicas)
 
     @property
     def n_log_spares(self) -> int:

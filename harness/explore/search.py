@@ -33,6 +33,12 @@ makes no reference cycles), so the collector need not walk them again and again;
 this, collections take about a third of a long search."""
 
 
+BOUNDS_THAT_REFUSE: tuple[str, ...] = ("inflight", "max_round", "depth")
+"""The bounds that refuse a transition the protocol would take: a step sending beyond
+``inflight``, a ballot beyond ``max_round``, any step from a state at ``depth``. (Budgets
+such as ticks and crashes define which actions exist; they refuse nothing.)"""
+
+
 @attrs.frozen(kw_only=True)
 class ExploreResult:
     """What one exploration found.
@@ -43,8 +49,16 @@ class ExploreResult:
         schedule: on violation, the actions from the initial state to it, each as
             ``(action, true_us)`` (true time when it ran); empty otherwise.
         states: distinct states reached. transitions: successors computed.
-        max_depth: longest path explored. complete: every reachable state within the bounds
-            was expanded (False when a violation or ``max_states`` stopped the search).
+        max_depth: longest path explored.
+        refused: per bound of `BOUNDS_THAT_REFUSE`, the transitions it refused.
+        ends: states reached at which the protocol had nothing left to do (no action, or
+            only refused client requests that change nothing): the ends of paths that no
+            bound cut.
+        exhausted: every state reachable within the bounds was expanded (False when a
+            violation or ``max_states`` stopped the search, and for random walks). Given
+            as ``complete=`` when built (its name before `complete` learned about bounds
+            that cut every path).
+        stopped_at_max_states: ``max_states`` stopped the search.
         elapsed_s: wall seconds (not part of any verdict). peak_rss_kb: process peak RSS.
     """
 
@@ -55,9 +69,44 @@ class ExploreResult:
     states: int
     transitions: int
     max_depth: int
-    complete: bool
+    exhausted: bool = attrs.field(alias="complete")
     elapsed_s: float
     peak_rss_kb: int
+    refused: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(BOUNDS_THAT_REFUSE, 0))
+    ends: int = 0
+    stopped_at_max_states: bool = False
+
+    @property
+    def cut_short(self) -> bool:
+        """Bounds refused transitions and no path reached its end: every path from the
+        initial state was cut by a bound, so the search says nothing about the protocol
+        beyond its first steps (a vacuous search)."""
+        return sum(self.refused.values()) > 0 and self.ends == 0
+
+    @property
+    def complete(self) -> bool:
+        """Exhausted and not cut short: a "no violation" here is a verdict on the bounded
+        space. Refused transitions on some paths are the documented under-approximation."""
+        return self.exhausted and not self.cut_short
+
+    @property
+    def verdict(self) -> str:
+        """``violation``, ``ok`` (complete, nothing found) or ``unknown`` (nothing found in
+        a search that was not complete: capped, cut short, or random walks)."""
+        if self.violation is not None:
+            return "violation"
+        return "ok" if self.complete else "unknown"
+
+    def incomplete_reason(self) -> str:
+        """Why a search without violation is not complete (empty if it is)."""
+        if self.violation is not None or self.complete:
+            return ""
+        if self.strategy == "random":
+            return "random walks cover some paths only"
+        if self.stopped_at_max_states:
+            return f"stopped at --max-states {self.states}"
+        cut = ", ".join(f"{k}={v}" for k, v in self.refused.items() if v)
+        return f"every path was cut by a bound (transitions refused: {cut})"
 
     @property
     def states_per_s(self) -> float:
@@ -69,13 +118,18 @@ class ExploreResult:
             "strategy": self.strategy,
             "symmetry": {"enabled": self.bounds.symmetry,
                          **symmetry_for(self.bounds).to_json()},
-            "verdict": "ok" if self.violation is None else "violation",
+            "verdict": self.verdict,
             "violation": None if self.violation is None else self.violation.to_json(),
             "schedule_length": len(self.schedule),
             "states": self.states,
             "transitions": self.transitions,
             "max_depth": self.max_depth,
             "complete": self.complete,
+            "exhausted": self.exhausted,
+            "cut_short": self.cut_short,
+            "refused": dict(self.refused),
+            "ends": self.ends,
+            "incomplete_reason": self.incomplete_reason() or None,
             "elapsed_s": round(self.elapsed_s, 3),
             "states_per_s": round(self.states_per_s, 1),
             "peak_rss_kb": self.peak_rss_kb,
@@ -96,19 +150,25 @@ def explore(
     ``max_states`` stops the search early (the result is then not ``complete``); for
     ``random``, ``walks`` walks from the initial state, each until a dead end or the depth
     bound. ``progress(states, transitions, depth)`` is called every 50,000 new states (BFS
-    and DFS). Raises BoundsError for an unknown strategy.
+    and DFS). Raises BoundsError for an unknown strategy, ``max_states < 1`` or
+    ``walks < 1``.
     """
     if strategy not in STRATEGIES:
         raise BoundsError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if max_states is not None and max_states < 1:
+        raise BoundsError(f"max-states must be >= 1, got max_states={max_states}")
+    if strategy == "random" and walks < 1:
+        raise BoundsError(f"walks must be >= 1, got walks={walks}")
     started = time.perf_counter()
+    tally = _Tally()
     if strategy == "random":
-        out = _random_walks(bounds, walks, seed, max_states)
+        out = _random_walks(bounds, walks, seed, max_states, tally)
     else:
         try:
-            out = _graph_search(bounds, strategy, max_states, progress)
+            out = _graph_search(bounds, strategy, max_states, progress, tally)
         finally:
             gc.unfreeze()
-    violation, schedule, states, transitions, depth, complete = out
+    violation, schedule, states, transitions, depth, exhausted = out
     return ExploreResult(
         bounds=bounds,
         strategy=strategy,
@@ -117,10 +177,22 @@ def explore(
         states=states,
         transitions=transitions,
         max_depth=depth,
-        complete=complete,
+        complete=exhausted,
         elapsed_s=time.perf_counter() - started,
         peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        refused=tally.refused,
+        ends=tally.ends,
+        stopped_at_max_states=tally.stopped,
     )
+
+
+class _Tally:
+    """What the bounds refused, how many paths ended on their own, whether max_states hit."""
+
+    def __init__(self) -> None:
+        self.refused = dict.fromkeys(BOUNDS_THAT_REFUSE, 0)
+        self.ends = 0
+        self.stopped = False
 
 
 _Out = tuple[Violation | None, tuple[tuple[Action, int], ...], int, int, int, bool]
@@ -131,6 +203,7 @@ def _graph_search(
     strategy: str,
     max_states: int | None,
     progress: Callable[[int, int, int], None] | None,
+    tally: _Tally,
 ) -> _Out:
     init = World.initial(bounds)
     root = init.digest()
@@ -140,21 +213,32 @@ def _graph_search(
     transitions = 0
     max_depth = 0
     limit = bounds.depth
+    refused = tally.refused
     while frontier:
         world, digest, depth = pop()
         max_depth = max(max_depth, depth)
+        actions = world.actions()
         if limit is not None and depth >= limit:
+            if actions:
+                refused["depth"] += len(actions)
+            else:
+                tally.ends += 1
             continue
-        for action in world.actions():
+        moved = False  # some action led to a state (new or seen), or a bound refused one
+        for action in actions:
             transitions += 1
             try:
-                nxt = world.after(action, depth + 1)
+                nxt = world.successor(action, depth + 1)
             except Found as found:
                 path = _path(parents, digest)
                 path.append((action, _action_time(world, action)))
                 return found.violation, tuple(path), len(parents), transitions, depth + 1, False
-            if nxt is None:
+            if isinstance(nxt, str):
+                if nxt != "dominated":
+                    refused[nxt] += 1
+                    moved = True
                 continue
+            moved = True
             d = nxt.digest()
             if d in parents:
                 continue
@@ -165,7 +249,10 @@ def _graph_search(
                 if progress is not None and len(parents) % PROGRESS_EVERY == 0:
                     progress(len(parents), transitions, depth + 1)
             if max_states is not None and len(parents) >= max_states:
+                tally.stopped = True
                 return None, (), len(parents), transitions, max_depth, False
+        if not moved:
+            tally.ends += 1
     return None, (), len(parents), transitions, max_depth, True
 
 
@@ -188,7 +275,9 @@ def _path(
     return path
 
 
-def _random_walks(bounds: Bounds, walks: int, seed: int, max_states: int | None) -> _Out:
+def _random_walks(
+    bounds: Bounds, walks: int, seed: int, max_states: int | None, tally: _Tally
+) -> _Out:
     chooser = Chooser(seed)
     seen: set[bytes] = set()
     transitions = 0
@@ -203,22 +292,28 @@ def _random_walks(bounds: Bounds, walks: int, seed: int, max_states: int | None)
         for depth in range(limit):
             actions = world.actions()
             if not actions:
+                tally.ends += 1
                 break
             action = actions[chooser.choose("explore.action", len(actions))]
             transitions += 1
             at = _action_time(world, action)
             try:
-                nxt = world.after(action, depth + 1)
+                nxt = world.successor(action, depth + 1)
             except Found as found:
                 path.append((action, at))
                 return found.violation, tuple(path), len(seen), transitions, depth + 1, False
-            if nxt is None:
+            if isinstance(nxt, str):
+                if nxt != "dominated":
+                    tally.refused[nxt] += 1
                 break
             path.append((action, at))
             world = nxt
             seen.add(world.digest())
             max_depth = max(max_depth, depth + 1)
+        else:
+            tally.refused["depth"] += 1
         if max_states is not None and len(seen) >= max_states:
+            tally.stopped = True
             break
     return None, (), len(seen), transitions, max_depth, False
 

@@ -193,11 +193,20 @@ class World:
         return out
 
     def after(self, action: Action, step: int = 0) -> World | None:
-        """Return the successor by ``action`` (None: it leaves the ballot bound).
+        """Return the successor by ``action`` (None: a bound refused it, or it is dominated;
+        `successor` says which).
 
         Raises `Found` if a property breaks during the transition or in the new state;
         ``step`` (the path length) goes into the violation.
         """
+        nxt = self.successor(action, step)
+        return nxt if isinstance(nxt, World) else None
+
+    def successor(self, action: Action, step: int = 0) -> World | str:
+        """Like `after`, but a successor that is not explored is named: ``"max_round"`` (a
+        ballot beyond the round bound), ``"inflight"`` (more messages in flight than the
+        bound), or ``"dominated"`` (a refused client request that changed nothing: not a
+        bound, the state adds nothing to check)."""
         w = self._fork()
         kind = action[0]
         if kind == "tick":
@@ -232,7 +241,7 @@ class World:
             ):
                 # Refused without any effect: the state is this one minus a client op that
                 # can never matter (failed ops do not take part in any check). Not explored.
-                return None
+                return "dominated"
         elif kind == "crash":
             node = action[1]
             w._use("crashes")
@@ -248,9 +257,9 @@ class World:
         else:
             raise ValueError(f"unknown explore action: action={action!r}")
         if w.beyond:  # a stepped replica's ballot is above max_round
-            return None
-        if w.msgs is not self.msgs and w.inflight > self.bounds.inflight:
-            return None
+            return "max_round"
+        if w.msgs is not self.msgs and w.inflight > self.bounds.max_inflight:
+            return "inflight"
         check_s6(w.replicas, w.now_us, step)
         return w
 

@@ -114,6 +114,26 @@ def describe_violation(violation: Violation) -> str:
     return f"{message} ({' '.join(where)})"
 
 
+def violation_differences(recorded: Violation | None, replayed: Violation | None) -> list[str]:
+    """What a replay's violation does not share with the one an artifact recorded: its
+    property, or its place (step, time, node, slot, key); empty when it reproduced it."""
+    if recorded is None and replayed is None:
+        return []
+    if recorded is None:
+        assert replayed is not None
+        return [f"the artifact records no violation, the replay violated {replayed.property}"]
+    if replayed is None:
+        return [f"the artifact records {recorded.property}, the replay violated nothing"]
+    diffs = []
+    if recorded.property != replayed.property:
+        diffs.append(f"property: artifact={recorded.property} replay={replayed.property}")
+    names = ("step", "time_us", "node", "slot", "key")
+    for name, a, b in zip(names, recorded.place(), replayed.place(), strict=True):
+        if a != b:
+            diffs.append(f"{name}: artifact={a} replay={b}")
+    return diffs
+
+
 @attrs.frozen(kw_only=True)
 class Artifact:
     """A failure artifact as read from (or written to) its folder.
@@ -332,8 +352,8 @@ def _violation_field(path: Path, value: Any) -> Violation | None:
     if not isinstance(value, dict):
         raise ArtifactError(f"{path}: field 'violation' must be an object or null")
     try:
-        return Violation(**value)
-    except TypeError as exc:
+        return Violation.from_json(value)
+    except ValueError as exc:
         raise ArtifactError(f"{path}: field 'violation' is invalid: {exc}") from None
 
 

@@ -73,7 +73,12 @@ def replay_actions(bounds: Bounds, actions: Sequence[Action]) -> ReplayOutcome:
             await trio.lowlevel.checkpoint()
         world.finish()
 
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    try:
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    except BaseExceptionGroup as group:  # Ctrl-C: a plain KeyboardInterrupt for callers
+        if group.subgroup(KeyboardInterrupt) is not None:
+            raise KeyboardInterrupt from None
+        raise
     return ReplayOutcome(
         violation=world.violation,
         steps=world.steps,

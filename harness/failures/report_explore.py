@@ -36,18 +36,18 @@ _COLOURS = {"deliver": "#1565c0", "drop": "#b71c1c", "dup": "#6a1b9a",
 
 
 def _read(folder: Path) -> dict[str, Any]:
+    """The artifact, checked as ``paxlab replay`` checks it (raises ArtifactError)."""
+    from harness.failures.explore_artifact import read_explore_record  # loads the explorer
+
     path = folder / "artifact.json"
     try:
+        record = read_explore_record(folder)
         meta = json.loads(path.read_text(encoding="utf-8"))
-        steps = [(int(s["t_us"]), list(s["action"])) for s in meta["schedule"]]
-        bounds = dict(meta["bounds"])
-    except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ArtifactError(f"{path}: malformed explore artifact: {exc!r}") from None
-    v = meta.get("violation")
-    return {"meta": meta, "steps": steps, "bounds": bounds,
-            "violation": None if v is None else Violation(**v)}
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(str(exc)) from None
+    steps = [(t, list(a)) for t, a in zip(record.times, record.actions, strict=True)]
+    return {"meta": meta, "steps": steps, "bounds": record.bounds.to_json(),
+            "violation": record.violation}
 
 
 def _label(action: Sequence[Any]) -> str:

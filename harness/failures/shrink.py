@@ -327,6 +327,10 @@ def shrink_choices(
 OptionsTest = Callable[[RunOptions, Labelled | None], Labelled | None]
 
 
+NEARBY_SEEDS = 20
+"""Seeds tried (the run's own, then the next ones) for a fresh run with a much smaller
+workload; the shrunk run may so come from another seed. What is kept is the property."""
+
 _WORKLOAD_COUNTS: tuple[tuple[str, Callable[[RunOptions, int], RunOptions]], ...] = (
     ("ops", lambda o, v: attrs.evolve(o, ops=v)),
     ("clients", lambda o, v: attrs.evolve(o, clients=v)),
@@ -339,22 +343,24 @@ def shrink_options(
 ) -> tuple[RunOptions, Labelled, int]:
     """Shrink the fault set and the workload of a failing run.
 
-    In order: the fault kinds (all at once, then one at a time), then operations, clients
-    and keys (each the smallest failing count found by trying 1, then a binary search: a
-    count need not fail monotonically, so the result always failed but may not be the least
-    such count). A candidate is run with the current choices, and if that passes, once more
-    with choices drawn afresh from the seed (``test(candidate, None)``): smaller options make
-    the old choices meet other draws, and a fresh small run often fails the same way.
+    In order: the fault kinds (all at once, then one at a time); fresh runs with a twentieth
+    and a fifth of the operations from the run's seed and the `NEARBY_SEEDS` after it; then
+    operations, clients and keys (each the smallest failing count found by trying 1, then a
+    binary search: a count need not fail monotonically, so the result always failed but may
+    not be the least such count). A candidate is run with the current choices, and if that
+    passes, once more with choices drawn afresh from the seed (``test(candidate, None)``):
+    smaller options make the old choices meet other draws, and a fresh small run often fails
+    the same way.
     Returns the smallest failing options, the choices their run consumed, and the runs used
     (at most ``max_runs``).
     """
     runs = 0
 
-    def attempt(candidate: RunOptions) -> bool:
+    def attempt(candidate: RunOptions, *, fresh_only: bool = False) -> bool:
         nonlocal options, choices, runs
         if candidate == options:
             return False
-        for replay in (choices, None):
+        for replay in ((None,) if fresh_only else (choices, None)):
             if runs >= max_runs:
                 return False
             runs += 1
@@ -368,6 +374,15 @@ def shrink_options(
         for fault in options.faults:
             if fault in options.faults:
                 attempt(_without_faults(options, (fault,)))
+    # A much smaller workload seldom fails with choices drawn for a long run, but a fresh
+    # short run from a nearby seed often fails the same way; every later run is then cheap.
+    found = False
+    for ops in sorted({max(1, options.ops // 20), max(1, options.ops // 5)}):
+        for offset in range(NEARBY_SEEDS if ops < options.ops else 0):
+            if found or runs >= max_runs:
+                break
+            found = attempt(attrs.evolve(options, ops=ops, seed=options.seed + offset),
+                            fresh_only=True)
     for name, count in _WORKLOAD_COUNTS:
         low, high = 1, getattr(options, name)
         if high <= low or attempt(count(options, low)):
@@ -397,6 +412,7 @@ class ShrinkResult:
     after: RunResult
     runs: int
     exhausted: bool
+    interrupted: bool = False
 
     @property
     def options_changed(self) -> bool:
@@ -422,7 +438,9 @@ def shrink_run(
     ``prop`` None means the property the given run violates. The original run is replayed
     first (one run, not counted in ``max_runs``; ``on_start`` is called with it, e.g. to
     compare its fingerprint before the long search), and once more at the end with the
-    trace kept, so ``after`` is complete for an artifact.
+    trace kept, so ``after`` is complete for an artifact. Ctrl-C during the search ends it
+    with the smallest failing run found so far (``interrupted``); during the first or the
+    last run it propagates.
 
     Raises:
         ValueError: the given run does not violate ``prop`` (nothing to shrink).
@@ -441,15 +459,31 @@ def shrink_run(
         choices, labels = flatten(groups)
         return run(candidate, replay=choices, replay_labels=labels, keep_trace=keep)
 
-    def test_options(candidate: RunOptions, groups: Labelled | None) -> Labelled | None:
-        result = run_labelled(candidate, groups, False)
-        if result.violation is not None and result.violation.property == target:
-            return labelled(result.choices, result.labels)
-        return None
+    def size(candidate: RunOptions, groups: Labelled) -> tuple[object, ...]:
+        return (_labelled_key(groups), candidate.ops, candidate.clients, candidate.keys,
+                len(candidate.faults))
 
     groups = labelled(before.choices, before.labels)
+    # The smallest failing run seen by any test, so Ctrl-C keeps it whatever the phase.
+    best: list[tuple[tuple[object, ...], RunOptions, Labelled]] = [
+        (size(options, groups), options, groups)]
+
+    calls = [0]
+
+    def test_options(candidate: RunOptions, groups: Labelled | None) -> Labelled | None:
+        calls[0] += 1
+        result = run_labelled(candidate, groups, False)
+        if result.violation is not None and result.violation.property == target:
+            consumed = labelled(result.choices, result.labels)
+            key = size(candidate, consumed)
+            if key < best[0][0]:
+                best[0] = (key, candidate, consumed)
+            return consumed
+        return None
+
     used = 0
     exhausted = False
+    interrupted = False
 
     def progress_from(base: int) -> Progress:
         def report(runs: int, current: Choices) -> None:
@@ -459,25 +493,31 @@ def shrink_run(
 
     # Options and choices take turns: fewer departures can let a smaller workload fail, and a
     # smaller workload makes the next choice pass cheaper. Each round must shrink something.
-    while used < max_runs:
-        start = (options, groups)
-        if options_too:
-            options, groups, runs = shrink_options(
-                options, groups, test_options, max_runs=max(1, (max_runs - used) // 5)
+    try:
+        while used < max_runs:
+            start = (options, groups)
+            if options_too:
+                options, groups, runs = shrink_options(
+                    options, groups, test_options, max_runs=max(1, (max_runs - used) // 5)
+                )
+                used += runs
+                progress_from(used)(0, flatten(groups)[0])
+            groups, runs, exhausted = shrink_labelled(
+                groups, functools.partial(test_options, options),
+                max_runs=max_runs - used, progress=progress_from(used),
             )
             used += runs
-            progress_from(used)(0, flatten(groups)[0])
-        groups, runs, exhausted = shrink_labelled(
-            groups, functools.partial(test_options, options),
-            max_runs=max_runs - used, progress=progress_from(used),
-        )
-        used += runs
-        if (options, groups) == start or exhausted:
-            break
+            if (options, groups) == start or exhausted:
+                break
+    except KeyboardInterrupt:  # Ctrl-C: stop, keep the smallest failing run seen
+        interrupted = True
+        _, options, groups = best[0]
+        used = calls[0]
     exhausted = exhausted or used >= max_runs
     after = run_labelled(options, groups, True)
     if after.violation is None or after.violation.property != target:  # determinism bug
         raise RuntimeError(
             f"shrunk run no longer fails: property={target} fingerprint={after.fingerprint}"
         )
-    return ShrinkResult(before=before, after=after, runs=used, exhausted=exhausted)
+    return ShrinkResult(before=before, after=after, runs=used, exhausted=exhausted,
+                        interrupted=interrupted)

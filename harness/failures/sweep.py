@@ -14,7 +14,11 @@ is an optional extra, imported only then). A run function must be picklable by r
 
 An exception raised by a run is not a crash of the sweep: it becomes an outcome with verdict
 ``"error"`` (grouped by exception type), because a simulator bug found by one seed must not
-hide what the other seeds found.
+hide what the other seeds found. A run whose verdict is ``"unknown"`` (no violation, but a
+check could not decide) is counted apart: neither passed nor failed.
+
+Coverage: each outcome carries what its run exercised (`harness.sim.coverage`) and its
+`consensus.probes` counts; the summary sums both and names the probes that never fired.
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
 
+from consensus.probes import never_fired
 from harness.checks.violation import Violation
 from harness.failures.artifact import write_artifact
+from harness.sim.coverage import add_counts, info_share
 from harness.sim.runspec import DEFAULT_FAULTS, RunOptions, RunResult
 
 log = logging.getLogger(__name__)
@@ -80,7 +86,8 @@ class SweepError(ValueError):
 
 
 def parse_seed_range(text: str) -> range:
-    """Parse ``"A:B"`` (seeds A to B-1, like a Python slice) or ``"N"`` (seed N alone).
+    """Parse ``"A:B"`` (seeds A to B-1, like a Python slice) or ``"N"`` (N seeds: 0..N-1,
+    like ``range(N)``).
 
     Raises:
         SweepError: not of that form, negative, or ``B <= A`` (an empty range).
@@ -91,7 +98,9 @@ def parse_seed_range(text: str) -> range:
     except ValueError:
         raise SweepError(f"seed range must be A:B or N with integers, got seeds={text!r}") from None
     if len(numbers) == 1:
-        numbers.append(numbers[0] + 1)
+        if numbers[0] < 1:
+            raise SweepError(f"seed range N must be >= 1 (seeds 0..N-1), got seeds={text!r}")
+        numbers.insert(0, 0)
     if len(numbers) != 2 or numbers[0] < 0:
         raise SweepError(f"seed range must be A:B with 0 <= A < B, got seeds={text!r}")
     start, stop = numbers
@@ -140,8 +149,12 @@ class SeedOutcome:
 
     Attributes:
         seed: the seed.
-        verdict: ``"ok"``, ``"violation"``, or ``"error"`` (the run raised).
+        verdict: ``"ok"``, ``"violation"``, ``"unknown"`` (no violation, but a check could
+            not decide), or ``"error"`` (the run raised).
         violation: the first violated property, or None.
+        unknown: for an unknown verdict, which check could not decide and why.
+        coverage, probes: what the first run exercised and its probe counts (empty for an
+            error, or a run function that does not report them).
         fingerprint: the run's fingerprint ("" for an error).
         steps: simulator steps (0 for an error).
         wall_time_s: wall-clock seconds of the first run.
@@ -165,10 +178,22 @@ class SeedOutcome:
     replay_mismatch: bool = False
     result: RunResult | None = attrs.field(default=None, repr=False, eq=False)
     artifact: str | None = None
+    unknown: str | None = None
+    coverage: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    probes: dict[str, int] = attrs.field(factory=dict, repr=False)
 
     @property
     def failed(self) -> bool:
-        return self.verdict != "ok"
+        """A violation or an error (an unknown verdict is neither passed nor failed)."""
+        return self.verdict in ("violation", "error")
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "ok"
+
+    @property
+    def undecided(self) -> bool:
+        return self.verdict == "unknown"
 
     @property
     def signature(self) -> str:
@@ -200,6 +225,7 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
             return SeedOutcome(
                 seed=options.seed, verdict=first.verdict, fingerprint=first.fingerprint,
                 steps=first.steps, wall_time_s=wall_time_s, cpu_time_s=cpu_time_s,
+                unknown=first.unknown, coverage=first.coverage, probes=first.probes,
             )
         full = run(options, replay=first.choices, keep_trace=True)
     mismatch = full.fingerprint != first.fingerprint
@@ -212,6 +238,7 @@ def run_seed(options: RunOptions, run: RunFunction = default_run) -> SeedOutcome
         seed=options.seed, verdict="violation", violation=first.violation,
         fingerprint=first.fingerprint, steps=first.steps, wall_time_s=wall_time_s,
         cpu_time_s=cpu_time_s, replay_mismatch=mismatch, result=full,
+        coverage=first.coverage, probes=first.probes,
     )
 
 
@@ -238,23 +265,64 @@ class FailureGroup:
     example: str
 
 
+def useful_jobs(jobs: int | None, seeds: int, cores: int | None = None) -> int:
+    """Workers worth starting: no more than the seeds to run or the cores to run them on
+    (more processes than cores only share the cores, and each costs memory and a start)."""
+    cores = cores or os.cpu_count() or 1
+    wanted = cores if jobs is None else jobs
+    return max(1, min(wanted, seeds, cores))
+
+
+STOPPED_REASONS: tuple[str, ...] = ("time", "max-failures", "interrupted")
+"""Why a sweep ended before its last seed: its ``time_s`` budget ran out, it found
+``max_failures`` distinct failure signatures, or Ctrl-C."""
+
+
 @attrs.frozen(kw_only=True)
 class SweepSummary:
-    """The result of a sweep: counts, failure groups (largest first), every outcome by seed."""
+    """The result of a sweep: counts, failure groups (largest first), every outcome by seed.
+
+    ``seeds`` is the range asked for; ``outcomes`` holds the seeds that ran, fewer when the
+    sweep ``stopped`` early (one of `STOPPED_REASONS`, else None).
+    """
 
     options: RunOptions
     seeds: range
     outcomes: tuple[SeedOutcome, ...]
     groups: tuple[FailureGroup, ...]
     wall_time_s: float
+    stopped: str | None = None
 
     @property
     def passed(self) -> int:
-        return sum(1 for o in self.outcomes if not o.failed)
+        return sum(1 for o in self.outcomes if o.passed)
+
+    @property
+    def unknown(self) -> int:
+        """Seeds with no violation in which some check could not decide (not passed)."""
+        return sum(1 for o in self.outcomes if o.undecided)
 
     @property
     def failed(self) -> int:
         return sum(1 for o in self.outcomes if o.failed)
+
+    def coverage(self) -> dict[str, Any]:
+        """What every run exercised, summed (`harness.sim.coverage`)."""
+        total: dict[str, Any] = {}
+        for o in self.outcomes:
+            add_counts(total, o.coverage)
+        return total
+
+    def probes(self) -> dict[str, int]:
+        """`consensus.probes` counts summed over every run."""
+        total: dict[str, Any] = {}
+        for o in self.outcomes:
+            add_counts(total, o.probes)
+        return total
+
+    def probes_never_fired(self) -> list[str]:
+        """Declared probes no run of the sweep fired (what it did not exercise)."""
+        return never_fired(self.probes())
 
     @property
     def runs_per_s(self) -> float:
@@ -266,8 +334,10 @@ class SweepSummary:
             "options": {k: v for k, v in self.options.to_json().items() if k != "seed"},
             "seeds": f"{self.seeds.start}:{self.seeds.stop}",
             "run": len(self.outcomes),
+            "stopped": self.stopped,
             "passed": self.passed,
             "failed": self.failed,
+            "unknown": self.unknown,
             "wall_time_s": round(self.wall_time_s, 3),
             "runs_per_s": round(self.runs_per_s, 3),
             "groups": [attrs.asdict(g) for g in self.groups],
@@ -283,6 +353,23 @@ class SweepSummary:
                 for o in self.outcomes
                 if o.failed
             ],
+            "unknowns": [
+                {"seed": o.seed, "unknown": o.unknown} for o in self.outcomes if o.undecided
+            ],
+            "coverage": self.coverage(),
+            "info_share": round(info_share(self.coverage()), 6),
+            "probes": self.probes(),
+            "probes_never_fired": self.probes_never_fired(),
+            "per_run": [
+                {
+                    "seed": o.seed,
+                    "verdict": o.verdict,
+                    "info_share": round(info_share(o.coverage), 6),
+                    "coverage": o.coverage,
+                    "probes": {k: v for k, v in o.probes.items() if v},
+                }
+                for o in self.outcomes
+            ],
         }
 
 
@@ -296,12 +383,20 @@ def sweep(
     run: RunFunction = default_run,
     progress: Callable[[SweepProgress], None] | None = None,
     connect_timeout_s: float = 10.0,
+    time_s: float | None = None,
+    max_failures: int | None = None,
 ) -> SweepSummary:
     """Run ``options`` (its seed ignored) for every seed in ``seeds``; return the summary.
 
+    The sweep stops early, and returns what it has (artifacts written so far are kept),
+    once ``time_s`` seconds have passed, once ``max_failures`` distinct failure signatures
+    were found, or on Ctrl-C (KeyboardInterrupt): ``stopped`` says which. No new seed starts
+    then; seeds already running in workers finish or are abandoned with the pool.
+
     Args:
         jobs: parallel workers for the local executor (None: one per core; 1: in this
-            process). Ignored by dask, which uses its cluster's workers.
+            process), capped by `useful_jobs`. Ignored by dask, which uses its cluster's
+            workers.
         executor: ``"local"`` or ``"dask://HOST:PORT"``.
         out: folder under which each violation gets ``seed-N``; None writes no artifacts.
         progress: called in this process after each finished seed.
@@ -312,29 +407,50 @@ def sweep(
     """
     if jobs is not None and jobs < 1:
         raise SweepError(f"jobs must be >= 1, got jobs={jobs}")
+    if time_s is not None and not time_s > 0:
+        raise SweepError(f"time must be > 0 seconds, got time={time_s}")
+    if max_failures is not None and max_failures < 1:
+        raise SweepError(f"max-failures must be >= 1, got max_failures={max_failures}")
     address = parse_executor(executor)
     start = time.monotonic()
     all_options = [attrs.evolve(options, seed=seed) for seed in seeds]
     if address is not None:
         stream = _run_dask(address, all_options, run, connect_timeout_s)
     else:
-        stream = _run_local(all_options, run, jobs or os.cpu_count() or 1)
+        stream = _run_local(all_options, run, useful_jobs(jobs, len(all_options)))
     outcomes: list[SeedOutcome] = []
     failed = 0
-    for outcome in stream:
-        if outcome.result is not None:
-            folder = None
-            if out is not None:
-                folder = str(write_artifact(out / f"seed-{outcome.seed}", outcome.result).folder)
-            outcome = attrs.evolve(outcome, result=None, artifact=folder)
-        outcomes.append(outcome)
-        failed += outcome.failed
-        if progress is not None:
-            progress(_progress(len(outcomes), len(all_options), failed, start))
+    signatures: set[str] = set()
+    stopped: str | None = None
+    try:
+        for outcome in stream:
+            if outcome.result is not None:
+                folder = None
+                if out is not None:
+                    written = write_artifact(out / f"seed-{outcome.seed}", outcome.result)
+                    folder = str(written.folder)
+                outcome = attrs.evolve(outcome, result=None, artifact=folder)
+            outcomes.append(outcome)
+            failed += outcome.failed
+            if outcome.failed:
+                signatures.add(outcome.signature)
+            if progress is not None:
+                progress(_progress(len(outcomes), len(all_options), failed, start))
+            if max_failures is not None and len(signatures) >= max_failures:
+                stopped = "max-failures"
+            elif time_s is not None and time.monotonic() - start >= time_s:
+                stopped = "time"
+            if stopped is not None and len(outcomes) < len(all_options):
+                break
+            stopped = None
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    finally:
+        stream.close()  # cancels the seeds not started (a second Ctrl-C here propagates)
     outcomes.sort(key=lambda o: o.seed)
     return SweepSummary(
         options=options, seeds=seeds, outcomes=tuple(outcomes), groups=_group(options, outcomes),
-        wall_time_s=time.monotonic() - start,
+        wall_time_s=time.monotonic() - start, stopped=stopped,
     )
 
 
@@ -372,24 +488,25 @@ def _group(options: RunOptions, outcomes: Sequence[SeedOutcome]) -> tuple[Failur
 
 def _run_local(
     all_options: Sequence[RunOptions], run: RunFunction, jobs: int
-) -> Iterator[SeedOutcome]:
+) -> Generator[SeedOutcome, None, None]:
     if jobs == 1 or len(all_options) <= 1:
         for options in all_options:
             yield run_seed(options, run)
         return
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_seed, options, run) for options in all_options]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(run_seed, options, run) for options in all_options]
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
+    finally:
+        # Seeds not started are cancelled; a stop (budget, Ctrl-C) does not wait for the
+        # seeds still running, whose workers end with the pool.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_dask(
     address: str, all_options: Sequence[RunOptions], run: RunFunction, timeout_s: float
-) -> Iterator[SeedOutcome]:
+) -> Generator[SeedOutcome, None, None]:
     try:
         distributed = importlib.import_module("distributed")
     except ImportError:

@@ -174,7 +174,7 @@ class Host:
             armed = crash_point is not None and crash_point(self.node_id, "mid-checkpoint")
             kv.checkpoint()  # an armed disk raises SimulatedCrash inside it
             if armed:
-                self.disk.disarm_crash()  # the checkpoint ended before the armed operation
+                self._armed_disk().disarm_crash()  # the checkpoint ended before the armed operation
             self.step(Compact(slot=kv.applied_lsn, snapshot=kv.snapshot()), now_us)
         return effects
 
@@ -186,6 +186,10 @@ class Host:
         if truncate_before > 1:
             wal.truncate_prefix(truncate_before - 1)
         return self.disk.last_fsync_latency_us
+
+    def _armed_disk(self) -> Any:
+        """The disk a crash-point hook armed (a simulated disk: it has ``disarm_crash``)."""
+        return self.disk
 
     def _sync_or_crash(self, truncate_before: int, performed: int) -> int:
         """`_sync`, unless the crash point ``torn-append`` arms the disk to crash inside the
@@ -199,7 +203,7 @@ class Host:
             latency = self._sync(truncate_before)
         except SimulatedCrash:
             raise CrashInStep("torn-append", performed) from None
-        self.disk.disarm_crash()  # the sync ended before the armed operation
+        self._armed_disk().disarm_crash()  # the sync ended before the armed operation
         return latency
 
     def _perform(self, effects: list[Any]) -> None:

@@ -60,10 +60,6 @@ class DiskLike(Protocol):
 
     def crash(self) -> Any: ...
 
-    def disarm_crash(self) -> Any:
-        """Cancel a crash armed inside the next storage operation (only called after a
-        `CrashPointHook` armed one)."""
-
 
 @attrs.frozen(kw_only=True)
 class ClientOutcome:
@@ -133,7 +129,8 @@ CrashPointHook = Callable[[int, str], bool]
 """``hook(node, point) -> crash now?``: asked by a `harness.runtime.host.Host` at each of its
 crash points (`harness.runtime.host.CRASH_POINTS`); False is the nominal path. For
 ``mid-checkpoint`` and ``torn-append`` True means the hook armed the disk to crash inside the
-checkpoint or the WAL's sync (`DiskLike.disarm_crash` cancels it if that ends first)."""
+checkpoint or the WAL's sync (the host then calls the disk's ``disarm_crash`` if that ends
+first: only a simulated disk is ever armed, so only it needs the method)."""
 
 ReplicaFactory = Callable[[Sequence[bytes], int], ReplicaLike]
 """Build a replica from the WAL records and the KV store's applied slot."""

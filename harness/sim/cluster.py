@@ -84,6 +84,8 @@ class Cluster:
             chooser=chooser,
             encode=backend.encode,
             options=sim_options.workload,
+            clients=options.clients,
+            client_crashes="crash" in options.faults,
         )
         self.now = 0
         self.heap: list[tuple[int, int, int, Any, Any]] = []

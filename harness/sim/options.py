@@ -6,7 +6,7 @@ import attrs
 
 from harness.sim.clock import ClockOptions
 from harness.sim.nemesis import NemesisOptions
-from harness.sim.workload import WorkloadOptions
+from harness.sim.workload import LINEARIZABILITY_TIMEOUT_S, WorkloadOptions
 
 
 @attrs.frozen(kw_only=True)
@@ -23,6 +23,8 @@ class SimOptions:
         failstop_restart_us: a node that fail-stopped on a storage error restarts after this.
         online_invariants: check `harness.checks.invariants` after every step.
         check_history: check the history for linearizability (S8) at the end.
+        linearizability_timeout_s: the wall-clock budget of that check; when it runs out
+            the run's verdict is "unknown" (never a pass), so this is machine-dependent.
         max_steps: a run taking more steps is a liveness failure (a livelock guard).
         replica_dead_after_us: with spares (the ``permanent`` fault), how long a leader hears
             nothing from a storage replica before it replaces it.
@@ -47,6 +49,9 @@ class SimOptions:
     failstop_restart_us: int = 200_000
     online_invariants: bool = True
     check_history: bool = True
+    linearizability_timeout_s: float = attrs.field(
+        default=LINEARIZABILITY_TIMEOUT_S, validator=attrs.validators.ge(0)
+    )
     max_steps: int = 5_000_000
     replica_dead_after_us: int = 1_000_000
     log_replicas: int = attrs.field(default=0, validator=attrs.validators.ge(0))

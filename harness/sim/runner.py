@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 import trio
 import trio.testing
 
+from consensus import probes
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, default_backend
+from harness.sim.coverage import run_coverage
 from harness.sim.determinism import deterministic_scheduling
 from harness.sim.options import SimOptions
 from harness.sim.runspec import RunOptions, RunResult
@@ -44,8 +46,17 @@ def simulate(
     )
     if prepare is not None:
         prepare(sim)
+    probes.reset()  # the counters are per process: this run's alone from here
     with deterministic_scheduling(options.seed):
-        trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        try:
+            trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        except BaseExceptionGroup as group:
+            # Ctrl-C reaches whichever task runs the loop, and the nursery reports it with
+            # what it broke on the way; callers stop on a plain KeyboardInterrupt.
+            if group.subgroup(KeyboardInterrupt) is not None:
+                raise KeyboardInterrupt from None
+            raise
+    sim.probe_counts = probes.counts()
     return sim
 
 
@@ -76,10 +87,13 @@ def run(
         sim_options=sim_options, prepare=prepare,
     )
     violation = sim.final_check()
+    verdict = "violation" if violation is not None else "unknown" if sim.undecided else "ok"
+    probe_counts = sim.probe_counts
     return RunResult(
         options=options,
-        verdict="ok" if violation is None else "violation",
+        verdict=verdict,
         violation=violation,
+        unknown="; ".join(sim.undecided) or None,
         ops=dict(sim.workload.counts),
         sim_time_s=sim.now / 1e6,
         wall_time_s=time.perf_counter() - wall_start,
@@ -91,5 +105,7 @@ def run(
         unsafe=options.unsafe_clocks,
         timeline=tuple(sim.checks.timeline),
         labels=tuple(sim.chooser.labels),
+        coverage=run_coverage(sim, probe_counts),
+        probes=probe_counts,
         crash_points=dict(sorted(sim.nemesis.crash_point_counts.items())),
     )

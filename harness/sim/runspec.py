@@ -24,12 +24,33 @@ DEFAULT_FAULTS: tuple[str, ...] = FAULTS[:-1]
 VARIANTS: tuple[str, ...] = CONSENSUS_VARIANTS
 
 
+def _int(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    """Counts and the seed come from flags and artifact files: a string or a float there
+    would fail deep inside the run, so name it here."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{attribute.name} must be an int, got {attribute.name}={value!r}")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    _int(instance, attribute, value)
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be >= 1, got {attribute.name}={value}")
+
+
+def _bool(instance: Any, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{attribute.name} must be true or false, got {attribute.name}={value!r}")
+
+
 def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    _int(instance, attribute, value)
     if value < 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {attribute.name}={value}")
 
 
 def _to_faults(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise TypeError(f"faults must be a list of fault names, got faults={value!r}")
     return tuple(value)
 
 
@@ -45,6 +66,7 @@ def _check_variant(instance: Any, attribute: attrs.Attribute[Any], value: str | 
 
 
 def _check_replicas(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    _int(instance, attribute, value)
     if value < 1:
         raise ValueError(f"replicas must be >= 1, got replicas={value}")
 
@@ -58,7 +80,8 @@ class RunOptions:
         replicas: storage replicas in the group.
         ops: client operations to issue in the fault phase (then a few final reads).
         clients: concurrent client processes.
-        keys: size of the key set the workload draws from.
+        keys: size of the key set the workload draws from (>= 1: with none, no operation
+            could run and the run would pass having checked nothing).
         faults: fault kinds the nemesis may inject (empty: a fault-free run).
         unsafe_clocks: let clock drift exceed the protocol's bound rho (S6/S8 may then fail,
             and the run is labelled unsafe).
@@ -66,15 +89,15 @@ class RunOptions:
             ``one-step-swap`` breaks healing, so it needs the ``permanent`` fault (spares).
     """
 
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=_int)
     replicas: int = attrs.field(default=3, validator=_check_replicas)
     ops: int = attrs.field(default=1000, validator=_non_negative)
     clients: int = attrs.field(default=5, validator=_non_negative)
-    keys: int = attrs.field(default=5, validator=_non_negative)
+    keys: int = attrs.field(default=5, validator=_positive)
     faults: tuple[str, ...] = attrs.field(
         default=DEFAULT_FAULTS, converter=_to_faults, validator=_check_faults
     )
-    unsafe_clocks: bool = False
+    unsafe_clocks: bool = attrs.field(default=False, validator=_bool)
     variant: str | None = attrs.field(default=None, validator=_check_variant)
 
     def __attrs_post_init__(self) -> None:
@@ -114,8 +137,13 @@ class RunResult:
 
     Attributes:
         options: the options it ran with.
-        verdict: ``"ok"`` or ``"violation"``.
+        verdict: ``"ok"``, ``"violation"``, or ``"unknown"`` (no violation found, but a check
+            could not decide, e.g. the linearizability budget ran out: never a pass).
         violation: the first violated property, or None.
+        unknown: for an ``"unknown"`` verdict, which check could not decide and why.
+        coverage: what the run exercised (`harness.sim.coverage`: leader changes,
+            partitions by shape, crashes, info operations, disk faults, ...).
+        probes: how often each `consensus.probes` rare path fired in the run.
         ops: counts of completed client operations by outcome: ``{"ok": n, "fail": n, "info": n}``.
         sim_time_s: simulated (true) seconds the run covered.
         wall_time_s: wall-clock seconds it took (not part of the fingerprint).
@@ -150,4 +178,12 @@ class RunResult:
     unsafe: bool = False
     timeline: tuple[dict[str, Any], ...] = ()
     labels: tuple[str, ...] = ()
+    unknown: str | None = None
+    coverage: dict[str, Any] = attrs.field(factory=dict)
+    probes: dict[str, int] = attrs.field(factory=dict)
     crash_points: dict[str, int] = attrs.field(factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Only an ``"ok"`` verdict passes (an unknown one does not)."""
+        return self.verdict == "ok"

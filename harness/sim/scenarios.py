@@ -25,12 +25,14 @@ the same options give the same result.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import attrs
 
 from consensus import VARIANTS
 from consensus.quorum import Membership
+from harness.checks.violation import Violation
 from harness.sim import SimOptions, Simulation, run
 from harness.sim.nemesis import NemesisOptions, ScheduledFault
 from harness.sim.network import NetworkOptions
@@ -68,6 +70,15 @@ class ReplicaLossOptions:
     variant: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        for name in ("seed", "replicas", "log_replicas", "data_mb", "latency_us", "ops",
+                     "clients"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an int, got {name}={value!r}")
+        for name in ("bandwidth_mb_s", "fail_at_s", "replica_dead_after_s", "partition_s"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {name}={value!r}")
         if self.replicas < 1:
             raise ValueError(
                 f"a group needs at least one storage replica, got replicas={self.replicas}"
@@ -76,6 +87,13 @@ class ReplicaLossOptions:
             raise ValueError(f"log_replicas must be >= 0, got log_replicas={self.log_replicas}")
         ids = range(self.replicas + self.log_replicas)  # node ids as the simulator numbers them
         Membership(tuple(ids[: self.replicas]), tuple(ids[self.replicas :]))
+        if self.log_replicas >= self.replicas:
+            # healing adds a log replica, and a configuration may not hold more log
+            # replicas than storage replicas (`consensus.quorum.Membership`)
+            raise ValueError(
+                f"replica-loss needs room for one more log replica: log_replicas must be < "
+                f"replicas, got log_replicas={self.log_replicas} replicas={self.replicas}"
+            )
         if self.replicas < 3:  # one loss leaves no quorum to heal with
             raise ValueError(
                 f"replica-loss needs at least 3 storage replicas, got replicas={self.replicas}"
@@ -104,7 +122,12 @@ class ReplicaLossOptions:
 
 @attrs.frozen(kw_only=True)
 class ReplicaLossResult:
-    """What the replica-loss scenario measured (seconds after the failure; None: never)."""
+    """What the replica-loss scenario measured (seconds after the failure; None: never).
+
+    ``violation`` is the first violated property; a group that never healed (quorum not
+    restored or replica not rebuilt by the end of the run) is a ``liveness`` violation, so
+    ``verdict`` is ``"ok"`` only for a run that healed with no property violated.
+    """
 
     options: ReplicaLossOptions
     failed_node: int
@@ -115,11 +138,23 @@ class ReplicaLossResult:
     writes_committed: int
     bytes_to_log_replica: int
     bytes_to_new_storage_replica: int
-    violation: str | None = None
+    violation: Violation | None = None
     fingerprint: str = ""
 
+    @property
+    def healed(self) -> bool:
+        return self.quorum_restored_after is not None and self.replica_rebuilt_after is not None
+
+    @property
+    def verdict(self) -> str:
+        """``"ok"`` or ``"violation"``, as a run's."""
+        return "ok" if self.violation is None else "violation"
+
     def to_json(self) -> dict[str, Any]:
-        d = attrs.asdict(self)
+        d = attrs.asdict(self, recurse=False)
+        d["options"] = attrs.asdict(self.options)
+        d["violation"] = None if self.violation is None else self.violation.to_json()
+        d["verdict"] = self.verdict
         d["scenario"] = "replica-loss"
         return d
 
@@ -204,6 +239,12 @@ def run_replica_loss(opts: ReplicaLossOptions) -> ReplicaLossResult:
     links = sim.links
     assert links is not None
     violation = result.violation
+    if violation is None and (meter.restored is None or meter.rebuilt is None):
+        violation = Violation(
+            property="liveness", time_us=int(result.sim_time_s * 1e6), step=result.steps,
+            message="liveness: the group did not heal within the scenario (quorum restored: "
+            f"{meter.restored is not None}, replica rebuilt: {meter.rebuilt is not None})",
+        )
     return ReplicaLossResult(
         options=opts,
         failed_node=sim.nemesis.dead[0] if sim.nemesis.dead else -1,
@@ -214,6 +255,6 @@ def run_replica_loss(opts: ReplicaLossOptions) -> ReplicaLossResult:
         writes_committed=meter.writes_committed,
         bytes_to_log_replica=links.bytes_to.get(group.log_spares[0], 0),
         bytes_to_new_storage_replica=links.bytes_to.get(group.spares[0], 0),
-        violation=None if violation is None else violation.message,
+        violation=violation,
         fingerprint=result.fingerprint,
     )

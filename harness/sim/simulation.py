@@ -61,7 +61,11 @@ class Simulation(Cluster, Turns):
         super().__init__(options, chooser, backend=backend, sim_options=sim_options, trace=trace)
         group = self.group
         self.pending: dict[int, Pending] = {}
-        self.clients = Clients(self, tuple(sorted(group.members + group.spares)))
+        self.clients = Clients(
+            self,
+            tuple(sorted(group.members + group.spares)),
+            tuple(sorted(group.log_members + group.log_spares)),
+        )
         self.phase = _FAULT
         self.active_clients = 0
         self.final_done = False
@@ -74,6 +78,8 @@ class Simulation(Cluster, Turns):
         self._trio_now_us = 0
         self._clock = None
         self._nursery: trio.Nursery | None = None
+        self.undecided: list[str] = []  # checks that could not decide (see `final_check`)
+        self.probe_counts: dict[str, int] = {}  # `consensus.probes` of this run (after it)
 
     # -- phases -------------------------------------------------------------------------------
 
@@ -150,7 +156,11 @@ class Simulation(Cluster, Turns):
         return None
 
     def final_check(self) -> Violation | None:
-        """After the run: the final reads done (liveness), the history linearizable (S8)."""
+        """After the run: the final reads done (liveness), the history linearizable (S8).
+
+        A check that could not decide (a budget ran out) adds its reason to ``undecided``:
+        no violation was found, but the run did not pass either.
+        """
         checks = self.checks
         checks.finish()
         if checks.violation is None and self.phase != _DONE:
@@ -159,7 +169,12 @@ class Simulation(Cluster, Turns):
             key = self.workload.final_failed[0]
             checks.violate("liveness", f"final strong read failed: key={key}", key=key)
         if checks.violation is None and self.so.check_history:
-            checks.found(self.workload.check_linearizable(self.now, self.trace.steps))
+            violation, undecided = self.workload.check_linearizable(
+                self.now, self.trace.steps, timeout_s=self.so.linearizability_timeout_s
+            )
+            checks.found(violation)
+            if undecided is not None:
+                self.undecided.append(undecided)
         return checks.violation
 
     async def main(self) -> None:

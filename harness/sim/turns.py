@@ -111,10 +111,14 @@ class Turns:
 
 
 class Clients:
-    """What client tasks see of the simulator: the storage nodes, time, requests, sleep."""
+    """What client tasks see of the simulator: the storage nodes, the log replicas (a read
+    sent there must be refused), time, requests, sleep."""
 
-    def __init__(self, sim: Any, members: tuple[int, ...]) -> None:
+    def __init__(
+        self, sim: Any, members: tuple[int, ...], log_nodes: tuple[int, ...] = ()
+    ) -> None:
         self.members = members
+        self.log_nodes = log_nodes
         self.now_us = sim.now_us
         self.request = sim.request
         self.sleep = sim.sleep

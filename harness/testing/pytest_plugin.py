@@ -6,7 +6,8 @@ Registered by the entry point ``[project.entry-points.pytest11] paxlab =
 - ``paxlab_run(options, choices=None, *, check=True) -> RunResult``: one simulated run
   (`harness.sim.run`) replaying ``choices``. With ``check`` a violation writes an artifact
   folder and fails the test with the property, the artifact and ``paxlab replay DIR``;
-  hypothesis then shrinks the choice list and reports the minimal one.
+  hypothesis then shrinks the choice list and reports the minimal one. An "unknown" verdict
+  (a check could not decide) fails it too, with `PaxlabUndecided`: it is never a pass.
 - ``paxlab_schedule(bounds, actions, *, check=True) -> Violation | None``: run explicit
   explorer actions over the sans-I/O replicas (`harness.explore`); a violation writes an
   explore artifact and fails the test likewise.
@@ -41,6 +42,10 @@ from harness.sim.runspec import RunOptions, RunResult
 
 class PaxlabViolation(AssertionError):
     """A simulated run or schedule violated a property; the message names the artifact."""
+
+
+class PaxlabUndecided(AssertionError):
+    """A simulated run found no violation, but a check could not decide (not a pass)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -108,6 +113,8 @@ def paxlab_run(
                 f"{describe_violation(result.violation)}; artifact {folder}; "
                 f"replay with: paxlab replay {folder}"
             )
+        if check and result.verdict == "unknown":
+            raise PaxlabUndecided(f"run seed={options.seed} undecided: {result.unknown}")
         return result
 
     return go

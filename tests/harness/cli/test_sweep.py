@@ -38,7 +38,7 @@ def test_failures_exit_1_with_summary_and_artifacts(
 def test_passing_range_exits_0(fake: None, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     good = next(s for s in range(50) if s not in failing_seeds(50))
-    code = main(["sweep", "--seeds", f"{good}", "-j", "1", "--out", str(tmp_path)])
+    code = main(["sweep", "--seeds", f"{good}:{good + 1}", "-j", "1", "--out", str(tmp_path)])
     out, _ = capsys.readouterr()
     assert code == 0
     assert "PASSED" in out and "failed: 0" in out

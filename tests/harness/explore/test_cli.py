@@ -116,7 +116,7 @@ def test_progress_lines_carry_elapsed_time_and_rate(
 
     monkeypatch.setattr(search, "FREEZE_EVERY", 500)
     monkeypatch.setattr(search, "PROGRESS_EVERY", 1_000)
-    assert main(["explore", "--crashes", "0", "--reads", "0", "--max-states", "3000"]) == 0
+    assert main(["explore", "--crashes", "0", "--reads", "0", "--max-states", "3000"]) == 3
     lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("... ")]
     assert [x.split()[1] for x in lines] == ["states=1000", "states=2000", "states=3000"]
     assert all(re.search(r" elapsed=\d+\.\ds states_per_s=[\d,]+$", x) for x in lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from harness.checks.violation import Violation
 from harness.runtime.chooser import Chooser
@@ -118,3 +119,48 @@ def unstable_run(
     if replay is not None:
         result = attrs.evolve(result, fingerprint="0" * 32)
     return result
+
+
+def undecided_run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+) -> RunResult:
+    """`fake_run`, except that a seed divisible by 3 with no violation is "unknown" (as when
+    the linearizability check runs out of its budget)."""
+    import attrs
+
+    result = fake_run(options, replay=replay, replay_labels=replay_labels, keep_trace=keep_trace,
+                      trace_until=trace_until)
+    if result.violation is None and options.seed % 3 == 0:
+        result = attrs.evolve(result, verdict="unknown", unknown="S8 unknown: timeout (fake)")
+    return result
+
+
+def covered_run(
+    options: RunOptions,
+    *,
+    replay: Sequence[int] | None = None,
+    replay_labels: Sequence[str] | None = None,
+    keep_trace: bool = True,
+    trace_until: int | None = None,
+) -> RunResult:
+    """`fake_run` that reports coverage (``leader_changes`` = seed, one ``halves`` partition)
+    and probes (``compaction`` on even seeds, ``acceptor.nack`` on seed 3)."""
+    import attrs
+
+    result = fake_run(options, replay=replay, replay_labels=replay_labels, keep_trace=keep_trace,
+                      trace_until=trace_until)
+    seed = options.seed
+    probes = {"compaction": 1 if seed % 2 == 0 else 0, "acceptor.nack": 1 if seed == 3 else 0}
+    coverage = {"leader_changes": seed, "partitions": {"halves": 1, "ring": 0}}
+    return attrs.evolve(result, coverage=coverage, probes=probes)
+def slow_fake_run(options: RunOptions, **kwargs: Any) -> RunResult:
+    """`fake_run` taking 200 ms a run: long enough for a test to interrupt a real process."""
+    import time
+
+    time.sleep(0.2)
+    return fake_run(options, **kwargs)

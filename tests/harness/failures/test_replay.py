@@ -64,19 +64,20 @@ def test_trace_and_until(fake: None, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "(matches the artifact)" in out  # the run still went to its end
 
 
-def test_fingerprint_mismatch_exit_2_distinct_message(
+def test_fingerprint_mismatch_is_not_reproduced(
     fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _artifact(tmp_path)
     meta = json.loads((folder / ARTIFACT_FILE).read_text())
     meta["fingerprint"] = "f" * 32
     (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
-    assert main(["replay", str(folder)]) == 2
+    assert main(["replay", str(folder)]) == 1
     out, err = capsys.readouterr()
     assert "fingerprint mismatch: artifact=" + "f" * 32 in err
     assert "a determinism bug" in err  # same code and versions
     assert len(err.strip().splitlines()) == 1
-    assert "REPRODUCED" not in out and "PASSED" not in out
+    assert "NOT REPRODUCED: fingerprint: artifact=" + "f" * 32 in out
+    assert "\nREPRODUCED" not in out and "PASSED" not in out
 
 
 def test_changed_choices_do_not_match(
@@ -86,7 +87,7 @@ def test_changed_choices_do_not_match(
     meta = json.loads((folder / ARTIFACT_FILE).read_text())
     meta["choices"] = [0] * len(meta["choices"])
     (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
-    assert main(["replay", str(folder)]) == 2
+    assert main(["replay", str(folder)]) == 1
     assert "fingerprint mismatch" in capsys.readouterr().err
 
 
@@ -128,7 +129,63 @@ def test_mismatch_names_changed_code(
     meta["fingerprint"] = "f" * 32
     meta["versions"]["paxlab_source"] = "0123456789abcdef"
     (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
-    assert main(["replay", str(folder)]) == 2
+    assert main(["replay", str(folder)]) == 1
     err = capsys.readouterr().err
     expected = f"(paxlab_source 0123456789abcdef -> {source_hash()})"
     assert f"the code changed since the artifact {expected}" in err
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("property", "S99", "property: artifact=S99 replay="),
+    ("step", 1, "step: artifact=1 replay="),
+    ("node", 7, "node: artifact=7 replay="),
+])
+def test_edited_violation_is_not_reproduced(
+    fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object,
+    needle: str,
+) -> None:
+    """Same choices, same fingerprint, but the artifact records another property or place."""
+    folder = _artifact(tmp_path)
+    meta = json.loads((folder / ARTIFACT_FILE).read_text())
+    meta["violation"][field] = value
+    (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "(matches the artifact)" in out
+    assert "NOT REPRODUCED: " in out and needle in out and "\nREPRODUCED" not in out
+
+
+def test_artifact_of_a_violation_replaying_clean_is_not_reproduced(
+    fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A passing run's artifact edited to claim a violation: the replay must not pass."""
+    folder = _artifact(tmp_path, failing=False)
+    meta = json.loads((folder / ARTIFACT_FILE).read_text())
+    meta["violation"] = {"property": "S8", "message": "m", "time_us": 1, "step": 1}
+    (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT REPRODUCED: the artifact records S8, the replay violated nothing" in out
+    assert "PASSED" not in out
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.update(seed="3"),
+    lambda m: m["options"].update(seed="3"),
+    lambda m: (m.update(seed="3"), m["options"].update(seed="3")),  # the run raised on it
+    lambda m: m["options"].update(keys="5"),
+    lambda m: m["violation"].update(step="x"),
+    lambda m: m["violation"].update(extra=1),
+    lambda m: m.update(violation=[1]),
+    lambda m: m["options"].update(faults="crash"),
+])
+def test_ill_typed_artifact_is_bad_input(
+    fake: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: object
+) -> None:
+    folder = _artifact(tmp_path)
+    meta = json.loads((folder / ARTIFACT_FILE).read_text())
+    edit(meta)  # type: ignore[operator]
+    (folder / ARTIFACT_FILE).write_text(json.dumps(meta))
+    assert main(["replay", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("paxlab replay: error: ") and err.count("\n") == 1

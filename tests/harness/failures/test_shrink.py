@@ -236,3 +236,16 @@ def test_shrink_run_shrinks_the_options_of_a_real_failure() -> None:
     assert sum(1 for v in after.choices if v) < sum(1 for v in before.choices if v) / 4
     again = run(after.options, replay=after.choices, replay_labels=after.labels)
     assert again.fingerprint == after.fingerprint
+
+
+def test_shrink_options_tries_fresh_short_runs_from_nearby_seeds() -> None:
+    def short_run_of_seed_7(options: RunOptions, groups: Labelled | None) -> Labelled | None:
+        if options.seed == 7 and groups is None and options.ops <= 60:
+            return (("x", (1,)),)  # only a fresh short run of seed 7 fails
+        return (groups or ()) if options.ops >= 900 else None
+
+    start = RunOptions(seed=0, ops=1000, faults=())
+    options, groups, _ = shrink_options(start, (("x", (5,)),), short_run_of_seed_7,
+                                        max_runs=200)
+    assert (options.seed, groups) == (7, (("x", (1,)),))
+    assert options.ops == 1  # and from there the workload shrank further

@@ -22,13 +22,14 @@ OPTIONS = RunOptions(ops=20, clients=2)
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("0:10", range(0, 10)), ("5:6", range(5, 6)), ("7", range(7, 8))]
+    ("text", "expected"),
+    [("0:10", range(0, 10)), ("5:6", range(5, 6)), ("7", range(0, 7)), ("1", range(0, 1))],
 )
 def test_parse_seed_range(text: str, expected: range) -> None:
     assert parse_seed_range(text) == expected
 
 
-@pytest.mark.parametrize("text", ["5:3", "3:3", "-1:4", "a:b", "1:2:3", "", "1:"])
+@pytest.mark.parametrize("text", ["5:3", "3:3", "-1:4", "a:b", "1:2:3", "", "1:", "0", "-3"])
 def test_parse_seed_range_rejects(text: str) -> None:
     with pytest.raises(SweepError, match="seed range"):
         parse_seed_range(text)

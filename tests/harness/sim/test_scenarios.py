@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -60,7 +61,9 @@ def test_cli_replica_loss_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_replica_loss_human(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--scenario", "replica-loss", "--data-mb", "1"]) == 0
     out = capsys.readouterr().out
-    assert "quorum_restored_after: 0.9" in out and "replica_rebuilt_after: 1." in out
+    restored = re.search(r"quorum_restored_after: ([0-9.]+)s", out)
+    assert restored is not None and 0.9 <= float(restored.group(1)) < 1.2  # about dead_after
+    assert "replica_rebuilt_after: 1." in out
 
 
 @pytest.mark.parametrize(
@@ -93,7 +96,8 @@ def test_seeded_sweep_with_partitions_during_reconfiguration_finds_no_violation(
 
 def test_one_step_swap_is_caught_as_s12(capsys: pytest.CaptureFixture[str]) -> None:
     r = run_replica_loss(ReplicaLossOptions(data_mb=1, variant="one-step-swap"))
-    assert r.violation is not None and r.violation.startswith("S12")
+    assert r.violation is not None and r.violation.property == "S12"
+    assert r.to_json()["verdict"] == "violation"
     assert main(["run", "--scenario", "replica-loss", "--data-mb", "1",
                  "--variant", "one-step-swap"]) == 1
     assert "verdict: VIOLATION S12" in capsys.readouterr().out

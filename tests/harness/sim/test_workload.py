@@ -20,6 +20,7 @@ class FakeCluster:
     """Answers requests by a policy; time moves only by requests and sleeps."""
 
     members = (0, 1, 2)
+    log_nodes: tuple[int, ...] = ()
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -45,7 +46,8 @@ class FakeCluster:
 
 def _workload(ops: int, seed: int = 1) -> Workload:
     return Workload(
-        ops=ops, keys=3, chooser=Chooser(seed), encode=encode, options=WorkloadOptions()
+        ops=ops, keys=3, chooser=Chooser(seed), encode=encode, options=WorkloadOptions(),
+        clients=3,
     )
 
 

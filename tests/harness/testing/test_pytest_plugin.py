@@ -40,6 +40,26 @@ def test_fixtures_pass_on_nominal_runs(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
+_UNDECIDED = '''
+import harness.sim.workload
+from harness.checks.linearizability import LinearizabilityResult
+from harness.sim.runspec import RunOptions
+
+def test_undecided_run(paxlab_run, monkeypatch):
+    def undecided(history, model, **kw):
+        return LinearizabilityResult(verdict="unknown", reason="timeout after timeout_s=0")
+    monkeypatch.setattr(harness.sim.workload, "check_linearizability", undecided)
+    paxlab_run(RunOptions(seed=3, ops=8, clients=2, keys=2, faults=()))
+'''
+
+
+def test_undecided_run_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(_UNDECIDED)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*PaxlabUndecided: run seed=3 undecided: S8 unknown*"])
+
+
 def test_failing_schedule_shrinks_and_names_artifact(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(_FAILING)
     out = pytester.path / "artifacts"

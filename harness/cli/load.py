@@ -1,0 +1,126 @@
+"""``paxlab load --config FILE --ops N --clients K [--keys K] [--duration S] [--nemesis ...]``.
+
+Drives a real cluster with K clients (`harness.net.load`), checks the history for
+linearizability (S8) and prints throughput and latency percentiles. Without ``--nemesis`` the
+cluster must be running (``paxlab cluster start``); with ``--nemesis kill,pause,partition,net``
+the run starts its own nodes behind fault proxies, restarts them all at the end to check
+durability, and stops them (`harness.net.session`).
+
+Output: the options first, then the figures, then one verdict line naming the artifact folder
+(``--out``, default ``<config folder>/runs/load-<UTC time>``).
+
+Exit codes: 0 linearizable, 1 violation, 2 bad input or an unreachable cluster (one line),
+3 unknown (the checker's budget ran out, or a key could not be read back), 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import trio
+
+from harness.checks.history_files import write_history
+from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.net.config import ConfigError, load_config
+from harness.net.load import LoadRun
+from harness.net.nemesis import parse_kinds
+from harness.net.session import ClusterUnavailable, run_session
+
+EXIT_UNKNOWN = 3
+EXIT_INTERRUPTED = 130
+_PROG = "paxlab load"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    if text == "none":
+        return ()
+    try:
+        return parse_kinds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "load", help="drive a real cluster, check linearizability, report latency",
+        description="Run K clients against the cluster of --config; exit 0 linearizable, "
+        "1 violation, 2 bad input or unreachable cluster, 3 unknown.",
+    )
+    parser.add_argument("--config", required=True, help="the cluster's TOML file")
+    parser.add_argument("--ops", type=_positive_int, default=1000, help="operations in all")
+    parser.add_argument("--clients", type=_positive_int, default=8, help="client tasks")
+    parser.add_argument("--keys", type=_positive_int, default=5, help="keys k0..k{K-1}")
+    parser.add_argument("--duration", type=_seconds, default=None,
+                        help="stop after this many seconds even if ops remain")
+    parser.add_argument("--seed", type=int, default=0, help="op mix and nemesis draws")
+    parser.add_argument("--nemesis", type=_kinds, default=None, metavar="KINDS",
+                        help="kill,pause,partition,net (or none): own the nodes, inject faults")
+    parser.add_argument("--out", default=None, help="artifact folder")
+    parser.set_defaults(func=run_load)
+
+
+def run_load(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
+    out = Path(args.out) if args.out else config.path.parent / "runs" / f"load-{stamp}"
+    nemesis = "off" if args.nemesis is None else (",".join(args.nemesis) or "none")
+    print(f"paxlab load: cluster={config.cluster_id} ops={args.ops} clients={args.clients} "
+          f"keys={args.keys} duration={args.duration} seed={args.seed} nemesis={nemesis}",
+          file=sys.stderr)
+    run = LoadRun(ops=args.ops, clients=args.clients, keys=args.keys,
+                  duration_s=args.duration or 0.0, seed=args.seed)
+    try:
+        result = trio.run(run_session, config, run, out, args.nemesis)
+    except ClusterUnavailable as exc:
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        out.mkdir(parents=True, exist_ok=True)
+        write_history(out / "history.jsonl", run.recorder.events)  # the work so far
+        print(f"{_PROG}: interrupted; history so far in {out / 'history.jsonl'}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    s = result.summary
+    lat = s["write_latency_ms"]
+    print(json.dumps({k: s[k] for k in ("counts", "elapsed_s", "acked_writes_per_s",
+                                         "ops_per_s", "latency_ms", "write_latency_ms",
+                                         "faults")}, indent=None))
+    print(f"acknowledged writes/s {s['acked_writes_per_s']}  write latency ms p50 {lat['p50']} "
+          f"p99 {lat['p99']} p99.9 {lat['p99.9']} max {lat['max']}")
+    if result.verdict == "linearizable":
+        print(f"PASSED: linearizable ({s['check']}); artifacts {result.out_dir}")
+        return EXIT_OK
+    if result.verdict == "violation":
+        print(f"VIOLATION S8: {s['check']}; artifacts {result.out_dir}")
+        return EXIT_VIOLATION
+    print(f"UNKNOWN: {s['check']} final_reads_failed={s['final_reads_failed']}; "
+          f"artifacts {result.out_dir}")
+    return EXIT_UNKNOWN
