@@ -23,7 +23,7 @@ KNOWN_SEEDS: dict[str, tuple[int, ...]] = {
     "no-lease-wait": (12, 56, 61),
     "quorum-one": (0, 1, 2),
     "no-persist-promise": (0, 1, 2),
-    "stale-read": (5, 7, 11),
+    "stale-read": (1, 2, 4),
 }
 OPS = 200
 
@@ -85,11 +85,11 @@ def test_history_check_alone_catches_stale_reads() -> None:
     # With the online invariants off, the end-of-run linearizability check must still see
     # the stale read (seed found by a 40-seed sweep at ops=300).
     quiet = SimOptions(online_invariants=False)
-    options = RunOptions(seed=9, ops=300, variant="stale-read")
+    options = RunOptions(seed=4, ops=300, variant="stale-read")
     result = run(options, keep_trace=False, sim_options=quiet)
     assert result.violation is not None and result.violation.property == "S8"
     assert result.violation.key is not None and "cannot place" in result.violation.message
-    assert run(RunOptions(seed=9, ops=300), sim_options=quiet).violation is None
+    assert run(RunOptions(seed=4, ops=300), sim_options=quiet).violation is None
 
 
 @pytest.mark.slow
