@@ -22,6 +22,7 @@ there is nothing to do. So once the fault phase is over the simulator allows the
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -70,7 +71,7 @@ def copy_us(links: Links | None, now_us: int, snapshot_bytes: int, rebuilds: int
         return 0
     backlog = max((free - now_us for free in links.free_at_us.values()), default=0)
     total_bytes = rebuilds * snapshot_bytes
-    transfer = -(-total_bytes * _PPM // int(links.bandwidth_mb_s * _PPM))
+    transfer = math.ceil(total_bytes * 1e6 / (links.bandwidth_mb_s * 1e6))  # as Links.depart
     return max(backlog, 0) + transfer
 
 

@@ -33,6 +33,7 @@ def test_copy_time_is_backlog_plus_snapshots_over_bandwidth() -> None:
     links.free_at_us[(0, 3)] = 5_000_000  # a transfer already queued until 5 s
     assert copy_us(links, 1_000_000, 100_000_000, 1) == 4_000_000 + 1_000_000
     assert copy_us(links, 9_000_000, 0, 0) == 0  # a backlog in the past is none
+    assert copy_us(Links(bandwidth_mb_s=1e-9), 0, 1, 1) == 1_000_000_000  # a trickle
 
 
 def test_bound_total_and_description_name_every_part() -> None:
