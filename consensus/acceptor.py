@@ -6,7 +6,10 @@ role answers the same way (Prepare, Accept, Release, Probe, catch-up).
   chokepoint for outgoing messages) first turns queued records into a `Persist` effect, so a
   Promise or Accepted always leaves after the Persist it depends on;
 - a slot is applied only once known chosen: its entry was accepted under the ballot of the
-  leader that reported the commit, or it came from a peer's chosen prefix (catch-up).
+  leader that reported the commit, or it came from a peer's chosen prefix (catch-up);
+- the value of an entry at or below the commit index is never changed (a newer ballot may
+  re-accept the same value), and no entry is accepted above the promise (catch-up promises an
+  entry's ballot before storing it): S15.
 """
 
 from __future__ import annotations
@@ -278,17 +281,28 @@ class AcceptorCore(CatchUpMixin):
         self._on_follow(ballot)
         acc = self._durable.accepted
         snap = self._durable.snapshot_slot
+        commit = self.commit_index
         slot = m.first_slot
+        stale = False
         for command in m.commands:
             if slot > snap:
                 old = acc.get(slot)
                 if old is None or old.ballot != ballot:
-                    self._persist_accept(slot, ballot, command)
+                    if slot <= commit and old is not None and old.command != command:
+                        stale = True  # a value known chosen is never changed (S15)
+                    else:
+                        self._persist_accept(slot, ballot, command)
             slot += 1
         if m.commit_index > self.commit_index:
             self._learn_commit(src, ballot, m.commit_index)
         if self._is_log and m.truncate_to > self._durable.snapshot_slot:
             self._compact_to(min(m.truncate_to, self.commit_index), b"")
+        if stale:
+            # Cannot happen while accepted <= promised holds: any ballot >= the promise
+            # proposes the chosen value. Never acknowledge a value this node knows lost.
+            logger.error("node=%d refused Accept %r: it differs from a chosen slot <= %d",
+                         self.node_id, ballot, commit)
+            return
         reply = Accepted(
             ballot=ballot, first_slot=m.first_slot, last_slot=slot - 1, stamp_us=m.stamp_us,
             applied_index=self.applied_index,

@@ -49,6 +49,9 @@ class CatchUpMixin(ConfigLog):
     def _install(self, slot: int, snapshot: bytes, config_slot: int, config: bytes) -> None:
         raise NotImplementedError  # AcceptorCore defines it
 
+    def _promise(self, ballot: Ballot) -> None:
+        raise NotImplementedError  # AcceptorCore defines it
+
     def _request_catch_up(self, preferred: int, from_slot: int) -> None:
         """Ask a peer for chosen entries from ``from_slot``; retry others, one at a time."""
         if not self._peers:
@@ -165,6 +168,9 @@ class CatchUpMixin(ConfigLog):
             old = acc.get(e.slot)
             # An entry at a higher ballot than the chosen one holds the chosen value too.
             if old is None or old.ballot < e.ballot:
+                # Keep accepted <= promised (S15): promise the entry's ballot first, so a late
+                # Accept of an older ballot is refused instead of rewriting a chosen slot.
+                self._promise(e.ballot)
                 self._persist_accept(e.slot, e.ballot, e.command)
             self.commit_index = e.slot
             taken = True

@@ -56,7 +56,9 @@ CONSTANTS
     DriftScaled,  \* FALSE is the bug "wait not scaled by the drift bound"
     OneStepSwap,  \* TRUE allows the bug "swap a dead storage replica for a log replica"
     StepDowns,    \* TRUE lets a leader step down on purpose and release its lease
-    RestartGrant  \* FALSE is the bug "a restarted acceptor forgets the lease it granted"
+    RestartGrant, \* FALSE is the bug "a restarted acceptor forgets the lease it granted"
+    CatchUp,      \* TRUE models catch-up: a replica copies a peer's next committed entry
+    CatchUpPromise \* FALSE is the bug "catch-up stores an entry above the promise"
 
 ASSUME /\ Storage # {} /\ Storage \cap Spares = {}
        /\ MaxBallot \in Nat \ {0} /\ MaxSlot \in Nat \ {0}
@@ -65,6 +67,7 @@ ASSUME /\ Storage # {} /\ Storage \cap Spares = {}
        /\ MaxCrashes \in Nat /\ Restarts \in BOOLEAN /\ MaxChanges \in Nat
        /\ LeaseWait \in BOOLEAN /\ DriftScaled \in BOOLEAN /\ OneStepSwap \in BOOLEAN
        /\ StepDowns \in BOOLEAN /\ RestartGrant \in BOOLEAN
+       /\ CatchUp \in BOOLEAN /\ CatchUpPromise \in BOOLEAN
 
 Nodes == Storage \cup Spares
 Ballots == 1..MaxBallot
@@ -370,6 +373,26 @@ Tick ==
     /\ UNCHANGED <<up, role, promised, accepted, commitIndex, ldr, grant, msgs, acked,
                    committed, cfgChanges, crashes, changes>>
 
+(* Catch-up (enabled by CatchUp): a replica takes its next slot from a peer that  *)
+(* committed it, with the peer's ballot, and commits it. It first promises that    *)
+(* ballot, so a late Accept of an older ballot is refused (the bug                 *)
+(* CatchUpPromise = FALSE keeps the older promise: such an Accept then rewrites    *)
+(* the committed slot). An entry it holds at a higher ballot is the chosen value:  *)
+(* it is kept.                                                                     *)
+TakeCatchUp(a, p) ==
+    /\ CatchUp /\ up[a] /\ up[p] /\ role[a] = "follower"
+    /\ commitIndex[a] < commitIndex[p]
+    /\ LET s == commitIndex[a] + 1
+           e == accepted[p][s]
+       IN
+       /\ accepted' = IF accepted[a][s].bal < e.bal
+                      THEN [accepted EXCEPT ![a][s] = e] ELSE accepted
+       /\ promised' = IF CatchUpPromise THEN [promised EXCEPT ![a] = Max(@, e.bal)]
+                      ELSE promised
+       /\ commitIndex' = [commitIndex EXCEPT ![a] = s]
+    /\ UNCHANGED <<now, up, role, ldr, grant, msgs, acked, committed, cfgChanges, crashes,
+                   changes>>
+
 -----------------------------------------------------------------------------
 (* Faults *)
 
@@ -445,6 +468,7 @@ Next ==
     \/ \E n, d \in Nodes : RemoveReplica(n, d)
     \/ \E n \in Nodes, r \in Spares : AddLogReplica(n, r)
     \/ \E n, d \in Nodes, r \in Spares : SwapReplica(n, d, r)
+    \/ \E a, p \in Nodes : TakeCatchUp(a, p)
     \/ Tick
 
 Spec == Init /\ [][Next]_vars
@@ -475,6 +499,12 @@ S12 == \A c \in cfgChanges : QuorumsIntersect(c[1], c[2])
 
 (* S13 log replicas never lead or serve reads. *)
 S13 == \A n \in Nodes : IsLogReplica(n) => role[n] # "leader" /\ ~Serving(n)
+
+(* S15 a replica's durable log agrees with the chosen log at and below its commit *)
+(* index, and no accepted ballot exceeds its promise.                             *)
+S15 == \A n \in Nodes :
+         /\ \A s \in Slots : accepted[n][s].bal <= promised[n]
+         /\ \A s \in 1..commitIndex[n] : <<s, accepted[n][s].val>> \in committed
 
 (* A strong read is served from the serving leader's committed state at any moment *)
 (* it serves; it must reflect every write acknowledged before it.                    *)

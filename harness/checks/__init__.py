@@ -4,7 +4,7 @@ The lowest room of the harness: it imports only `consensus` and `storage`, so th
 the explorer and (later) real clusters all judge runs with the same code.
 
 Online invariants, checked after every step from the replicas and their effects:
-- `invariants`: `OnlineInvariants`, S1..S14 over one group (the entry point);
+- `invariants`: `OnlineInvariants`, S1..S15 over one group (the entry point);
 - `accepts`: durable accept votes per (slot, ballot), for S1;
 - `quorum_view`: which configuration decides each (slot, ballot) under membership changes;
 - `membership`: S12/S13 across configuration changes;

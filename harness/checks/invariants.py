@@ -27,6 +27,9 @@ Checked here (names as in docs/properties.md):
 - S14 a command applied at a slot was proposed for that slot (bytes failing their checksum and
   returned anyway would show up here).
 
+- S15 a replica's durable log agrees with the chosen log at and below its commit index, and no
+  accepted ballot exceeds its promise (`harness.checks.durable_log`).
+
 S12 (configuration changes keep quorums intersecting) and S13 (log replicas never lead or serve
 reads) are checked by `harness.checks.membership`, called at the end of `on_step`.
 
@@ -44,6 +47,7 @@ from consensus.messages import Accepted, Promise
 from consensus.quorum import Membership
 from consensus.records import AcceptRecord, encode_record
 from harness.checks.accepts import AcceptVotes, Where
+from harness.checks.durable_log import DurableLogInvariant
 from harness.checks.membership import MembershipInvariants
 from harness.checks.violation import Violation
 
@@ -72,6 +76,7 @@ class OnlineInvariants:
         self._max_acked_slot = 0
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
         self._membership = MembershipInvariants()  # S12, S13
+        self._durable_log = DurableLogInvariant(self.log.chosen)  # S15
         self._where = Where(0, 0, 0)  # on_step's, refilled per step
         # The check of each effect type (dispatch by type instead of an isinstance chain).
         self._handlers: dict[type, _Handler] = {
@@ -116,6 +121,7 @@ class OnlineInvariants:
         where.node = node_id
         # The frequent effect types first, inline; the rest by the handler table.
         effect: Any
+        persisted: list[bytes] = []
         for effect in effects:
             kind = type(effect)
             if kind is Send:
@@ -126,6 +132,7 @@ class OnlineInvariants:
             if kind is SetTimer:
                 continue
             if kind is Persist:
+                persisted.extend(effect.records)
                 v = self.votes.on_persist(node_id, effect.records, where)
             elif kind is Apply:
                 v = self._on_apply(node_id, effect, where)
@@ -145,6 +152,8 @@ class OnlineInvariants:
             or commit != self._commit_seen.get(node_id, 0)
         ):
             v = self._check_monotone(node_id, promised, commit, where)
+        if v is None:
+            v = self._durable_log.on_step(node_id, replica, persisted, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
         if v is None:
@@ -179,8 +188,8 @@ class OnlineInvariants:
             encode_record(AcceptRecord(slot, entry.ballot, entry.command))
             for slot, entry in sorted(replica.accepted.items())
         )
+        where = Where(true_us, step, node_id)
         if recovered:
-            where = Where(true_us, step, node_id)
             v = self.votes.on_persist(node_id, recovered, where)
             if v is not None:
                 return v
@@ -196,7 +205,7 @@ class OnlineInvariants:
                 step=step,
                 node=node_id,
             )
-        return None
+        return self._durable_log.on_recover(node_id, replica, where)
 
     def on_read(
         self,
@@ -239,6 +248,28 @@ class OnlineInvariants:
                 ),
                 slot=applied_slot,
                 **where.fields(),
+            )
+        return None
+
+    def on_final_acknowledged(
+        self, node_id: int, applied_slot: int, true_us: int, step: int
+    ) -> Violation | None:
+        """Durability after healing: a converged node applied every acknowledged write.
+
+        With `on_final_state` (its state is the chosen log's at ``applied_slot``) this says
+        every acknowledged write is in its final state.
+        """
+        if applied_slot < self._max_acked_slot:
+            return Violation(
+                property="S10",
+                message=(
+                    f"S10: node {node_id} ended at slot {applied_slot}, without the write "
+                    f"acknowledged at slot {self._max_acked_slot}"
+                ),
+                slot=self._max_acked_slot,
+                time_us=true_us,
+                step=step,
+                node=node_id,
             )
         return None
 

@@ -70,6 +70,11 @@ class Cluster:
             )
         nem_options = attrs.evolve(sim_options.nemesis, faults=options.faults)
         self.network = Network(self.members, nem_options.network, chooser)
+        self._transmit = self.network.transmit
+        self._remember = "adversarial" in options.faults  # keep messages for replays
+        if self._remember:
+            self._transmit = self.network.transmit_attacked
+            self.network.history_size = nem_options.adversarial.history_size
         self.nemesis = Nemesis(
             group.members + group.log_members,
             nem_options,
@@ -150,13 +155,24 @@ class Cluster:
     def send(self, src: int, dst: int, msg: Any, extra_delay_us: int) -> None:
         if self.links is not None:
             extra_delay_us = self.links.depart(src, dst, msg, self.now + extra_delay_us) - self.now
-        delays = self.network.transmit(src, dst)
+        delays = self._transmit(src, dst)
+        if self._remember:
+            self.network.remember(src, dst, msg)
         if delays:
             event = Receive(src=src, msg=msg)
             leaves_us = self.now + extra_delay_us
             for delay in delays:
                 entry = (leaves_us + delay, next(self._seq), DELIVER, dst, event)
                 heapq.heappush(self.heap, entry)
+
+    def replay(self, src: int, dst: int, msg: Any) -> None:
+        """The nemesis sends an old message again (through today's links, at today's delays)."""
+        delays = self.network.transmit(src, dst)
+        if delays:
+            self.network.attack_counts["replayed"] += 1
+        event = Receive(src=src, msg=msg)
+        for delay in delays:
+            heapq.heappush(self.heap, (self.now + delay, next(self._seq), DELIVER, dst, event))
 
     def _client_delay(self) -> int:
         jitter = self.chooser.choose("net.client.delay", self.so.client_delay_jitter_us + 1)
@@ -253,8 +269,9 @@ class Cluster:
     def resume(self, node: int) -> None:
         self.status[node] = "up"
         held, self.held[node] = self.held[node], []
-        for kind, a, b in held:
-            self._push(self.now, kind, a, b)
+        for kind, a, b in held:  # while timing is adversarial, spread among new traffic
+            self._push(self.now + (self.network.resume_delay() if kind == DELIVER else 0),
+                       kind, a, b)
 
     def clock_changed(self, node: int) -> None:
         self.checks.clock_changed(node)

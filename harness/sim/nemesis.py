@@ -21,6 +21,12 @@ tick can never hit (between a WAL append and its fsync, between an fsync and the
 it, before a write's reply, inside a B-tree checkpoint). It is the same crash within the same
 budget, counted per point in `crash_point_counts` and recorded as a ``crash`` fault.
 
+Adversarial timing (``adversarial``): periods in which the network holds packets for seconds
+and delivers late copies (`harness.sim.network.TimingAttack`), and replays of messages from any
+earlier point of the run. They take no node down, so they need no budget: the protocol must
+tolerate any delay, duplication and reordering. They stop with the fault phase (held packets
+still arrive, at most ``max_hold_us`` later), so the liveness phase stays repairable.
+
 A permanent failure (``permanent``, at most ``max_failures`` per run) stops a storage replica
 for good; it counts against the budget until a storage spare has been started in its place
 (the leader heals the group, `started`). It strikes only while no spare has been started yet:
@@ -40,6 +46,7 @@ from typing import Protocol
 from harness.runtime.chooser import Chooser
 from harness.sim.clock import NodeClock, signed_choice
 from harness.sim.nemesis_options import (
+    AdversarialOptions,
     ClockFaultOptions,
     CrashOptions,
     DiskFaultOptions,
@@ -87,6 +94,9 @@ class Cluster(Protocol):
 
     def record_fault(self, fault: str, nodes: list[int], detail: str) -> None: ...
 
+    def replay(self, src: int, dst: int, msg: object) -> None:
+        """Send ``msg`` from ``src`` to ``dst`` once more (an old message, replayed)."""
+
 
 class Nemesis:
     """Draws and applies faults for one run (see the module docstring).
@@ -126,6 +136,7 @@ class Nemesis:
         self._scheduled = 0  # faults of options.schedule applied so far
         self.partitioned = False
         self.lossy = False
+        self.attacking = False
         self.active = True
         self.disk_fault_nodes = self._draw_disk_fault_nodes()
         self.crash_point_counts: dict[str, int] = {}
@@ -234,6 +245,14 @@ class Nemesis:
         p = self.options.loss.probability
         return not self.lossy and self.chooser.chance("nemesis.loss", p)
 
+    def _should_attack(self) -> bool:
+        p = self.options.adversarial.probability
+        return not self.attacking and self.chooser.chance("nemesis.adversarial", p)
+
+    def _should_replay(self) -> bool:
+        p = self.options.adversarial.replay_probability
+        return self.chooser.chance("nemesis.replay", p)
+
     def _duration(self, label: str, lo: int, hi: int) -> int:
         return lo + self.chooser.choose(label, max(hi - lo, 0) + 1)
 
@@ -297,6 +316,8 @@ class Nemesis:
             self._jitter(cluster)
         if self._enabled("permanent") and self._should_fail_permanently():
             self._fail_permanently(cluster, exclude=None)
+        if self._enabled("adversarial"):
+            self._adversarial(cluster)
         schedule, now = o.schedule, cluster.now_us()
         while self._scheduled < len(schedule) and schedule[self._scheduled].at_us <= now:
             fault = schedule[self._scheduled]
@@ -305,6 +326,25 @@ class Nemesis:
                 self.partition(cluster, fault.shape, fault.lasts_us)
             elif self._may_fail_permanently():
                 self._fail_permanently(cluster, exclude=cluster.leader())
+
+    def _adversarial(self, cluster: Cluster) -> None:
+        """Maybe start a period of adversarial timing; maybe replay a few old messages."""
+        a = self.options.adversarial
+        network = cluster.network
+        if self._should_attack():
+            network.attack = a.attack
+            self.attacking = True
+            lasts = self._duration("nemesis.adversarial.us", a.min_duration_us, a.max_duration_us)
+            cluster.record_fault("adversarial", [], f"adversarial timing for {lasts}us")
+            cluster.schedule_after(lasts, "timely", None)
+        history = network.history
+        if history and self._should_replay():
+            count = 1 + self.chooser.choose("nemesis.replay.count", max(a.max_replays, 1))
+            for _ in range(count):
+                src, dst, msg = history[self.chooser.choose("nemesis.replay.message",
+                                                            len(history))]
+                cluster.replay(src, dst, msg)
+            cluster.record_fault("replay", [], f"{count} old message(s) sent again")
 
     def _fail_permanently(self, cluster: Cluster, exclude: int | None) -> None:
         node = self._pick_up_node("nemesis.permanent.node", for_good=True, exclude=exclude)
@@ -424,6 +464,13 @@ class Nemesis:
                 cluster.network.options = self.options.network
                 self.lossy = False
                 cluster.record_fault("heal", [], "network lossless")
+        elif action == "timely":
+            if self.attacking:
+                counts = cluster.network.attack_counts
+                cluster.network.attack = None
+                self.attacking = False
+                done = " ".join(f"{k}={v}" for k, v in counts.items())
+                cluster.record_fault("timely", [], f"adversarial timing over (so far: {done})")
         elif action == "restart" and node is not None and node in self.crashed:
             self.crashed.remove(node)
             if cluster.restart(node):
@@ -460,6 +507,7 @@ class Nemesis:
         self.active = False
         self.end(cluster, "heal", None)
         self.end(cluster, "lossless", None)
+        self.end(cluster, "timely", None)
         for node in list(self.crashed):
             self.end(cluster, "restart", node)
         for node in list(self.paused):
@@ -467,6 +515,7 @@ class Nemesis:
 
 
 __all__ = [  # the options are re-exported: `from harness.sim.nemesis import NemesisOptions` works
+    "AdversarialOptions",
     "ClockFaultOptions",
     "Cluster",
     "CrashOptions",

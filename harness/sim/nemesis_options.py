@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from harness.sim.network import SHAPES, NetworkOptions
+from harness.sim.network import SHAPES, NetworkOptions, TimingAttack
 from storage.simdisk import SimDiskFaults
 
 
@@ -114,6 +114,24 @@ class LossOptions:
 
 
 @attrs.frozen(kw_only=True)
+class AdversarialOptions:
+    """Adversarial message timing: periods of `TimingAttack` and replays of old messages.
+
+    Per nemesis tick: a period starts with ``probability`` (lasting a drawn time); and, with
+    ``replay_probability``, up to ``max_replays`` messages remembered from any earlier point of
+    the run (at most ``history_size`` kept, spread evenly) are sent again.
+    """
+
+    probability: float = 0.05
+    min_duration_us: int = attrs.field(default=500_000, validator=_span)
+    max_duration_us: int = attrs.field(default=5_000_000, validator=_span)
+    attack: TimingAttack = attrs.field(factory=TimingAttack)
+    replay_probability: float = 0.1
+    max_replays: int = attrs.field(default=8, validator=_span)
+    history_size: int = attrs.field(default=1024, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
 class PermanentOptions:
     """Permanent failures: a storage replica stops for good; the leader must heal the group."""
 
@@ -149,5 +167,6 @@ class NemesisOptions:
     disk: DiskFaultOptions = DiskFaultOptions()
     loss: LossOptions = LossOptions()
     permanent: PermanentOptions = PermanentOptions()
+    adversarial: AdversarialOptions = AdversarialOptions()
     schedule: tuple[ScheduledFault, ...] = ()
     network: NetworkOptions = attrs.field(factory=NetworkOptions)

@@ -9,6 +9,13 @@ independently, so a later packet may overtake an earlier one.
 Partitions: the working links form a networkx DiGraph (an edge ``a -> b`` means packets from
 ``a`` reach ``b``). Named shapes (`SHAPES`) replace the graph; `heal` restores every link.
 Packets already in flight are not affected by a later partition (they were on the wire).
+
+Adversarial timing (`TimingAttack`, switched on by the nemesis for drawn periods): a packet may
+be held for up to seconds (past elections and lease expiries) and then delivered, and a copy may
+arrive seconds late; the network remembers what it carried (`remember`, thinned evenly once
+full) so the nemesis can replay a message from any earlier point of the run; and messages held
+for a paused node are handed over spread out among new traffic (`resume_delay`). Each decision
+is one chooser draw under its own ``net.attack.*`` label, 0 the nominal path.
 """
 
 from __future__ import annotations
@@ -52,6 +59,28 @@ class NetworkOptions:
     packet_loss_probability: float = attrs.field(default=0.0, validator=_probability)
     packet_replay_probability: float = attrs.field(default=0.0, validator=_probability)
     replay_delay_max_us: int = attrs.field(default=5_000, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class TimingAttack:
+    """Adversarial message timing while a period is on (see the module docstring).
+
+    Attributes:
+        hold_probability: chance a packet is held, then delivered up to ``max_hold_us`` late.
+        late_duplicate_probability: chance a packet also arrives once more, up to
+            ``max_hold_us`` after the first copy.
+        max_hold_us: the longest hold or lateness of a copy.
+        resume_spread_us: messages held for a paused node arrive spread over up to this long.
+    """
+
+    hold_probability: float = attrs.field(default=0.05, validator=_probability)
+    late_duplicate_probability: float = attrs.field(default=0.05, validator=_probability)
+    max_hold_us: int = attrs.field(default=3_000_000, validator=_non_negative)
+    resume_spread_us: int = attrs.field(default=200_000, validator=_non_negative)
+
+
+ATTACK_COUNTS: tuple[str, ...] = ("held", "late-duplicates", "replayed", "spread")
+"""What `Network.attack_counts` counts: adversarial timing decisions that took effect."""
 
 
 def _permutation(nodes: Sequence[int], choose: Choose, label: str) -> list[int]:
@@ -119,6 +148,12 @@ class Network:
         self.graph: nx.DiGraph = nx.DiGraph()
         self.description = "healed"
         self._links: frozenset[tuple[int, int]] = frozenset()  # the graph's edges, for speed
+        self.attack: TimingAttack | None = None  # adversarial timing on (a nemesis period)
+        self.attack_counts: dict[str, int] = dict.fromkeys(ATTACK_COUNTS, 0)
+        self.history: list[tuple[int, int, object]] = []  # see `remember`
+        self.history_size = 0  # 0: remember nothing
+        self._history_stride = 1
+        self._history_skip = 0
         self.heal()
 
     @property
@@ -179,3 +214,52 @@ class Network:
             return (first,)
         extra = self._choose("net.duplicate.delay", self._replay_delay_choices)
         return (first, first + extra)
+
+    def transmit_attacked(self, src: int, dst: int) -> tuple[int, ...]:
+        """`transmit`, then (while `attack` is on) maybe hold the packet and add a late copy.
+
+        Draws after `transmit`'s: hold, hold length, late copy, its lateness.
+        """
+        delays = self.transmit(src, dst)
+        attack = self.attack
+        if attack is None or not delays:
+            return delays
+        span = attack.max_hold_us
+        first = delays[0]
+        if self._chance("net.attack.hold", attack.hold_probability):
+            first += 1 + self._choose("net.attack.hold.us", span)
+            self.attack_counts["held"] += 1
+            delays = (first, *delays[1:])
+        if self._chance("net.attack.late-duplicate", attack.late_duplicate_probability):
+            delays = (*delays, first + 1 + self._choose("net.attack.late-duplicate.us", span))
+            self.attack_counts["late-duplicates"] += 1
+        return delays
+
+    def remember(self, src: int, dst: int, msg: object) -> None:
+        """Keep ``msg`` for later replays (only if ``history_size`` > 0).
+
+        Once ``history_size`` messages are kept, every second one is dropped and from then on
+        only every second message is kept (then every fourth, ...): the history spans the whole
+        run evenly, deterministically, without a draw per message.
+        """
+        if not self.history_size:
+            return
+        if self._history_skip:
+            self._history_skip -= 1
+            return
+        self._history_skip = self._history_stride - 1
+        self.history.append((src, dst, msg))
+        if len(self.history) >= self.history_size:
+            del self.history[1::2]
+            self._history_stride *= 2
+
+    def resume_delay(self) -> int:
+        """How long after a paused node resumes one of its held messages arrives (0: at once,
+        the nominal path and the only one while `attack` is off)."""
+        attack = self.attack
+        if attack is None or not attack.resume_spread_us:
+            return 0
+        delay = self._choose("net.attack.resume.us", attack.resume_spread_us + 1)
+        if delay:
+            self.attack_counts["spread"] += 1
+        return delay

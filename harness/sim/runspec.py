@@ -16,11 +16,15 @@ import attrs
 from consensus import VARIANTS as CONSENSUS_VARIANTS
 from harness.checks.violation import Violation
 
-FAULTS: tuple[str, ...] = ("partition", "crash", "pause", "clock", "disk", "loss", "permanent")
+FAULTS: tuple[str, ...] = (
+    "partition", "crash", "pause", "clock", "disk", "loss", "adversarial", "permanent"
+)
 """Every fault kind. ``permanent`` (a storage replica fails for good) also gives the group
-spare nodes to heal with (`harness.sim`), so it is opt-in."""
-DEFAULT_FAULTS: tuple[str, ...] = FAULTS[:-1]
-"""What a run injects unless told otherwise: every fault but ``permanent``."""
+spare nodes to heal with (`harness.sim`), so it is opt-in. ``adversarial``: message timing
+beyond the ordinary jitter (holds of seconds, late copies, replays of old messages)."""
+DEFAULT_FAULTS: tuple[str, ...] = ("partition", "crash", "pause", "clock", "disk", "loss")
+"""What a run injects unless told otherwise: every fault but ``adversarial`` and
+``permanent``."""
 VARIANTS: tuple[str, ...] = CONSENSUS_VARIANTS
 
 

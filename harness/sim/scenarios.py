@@ -16,7 +16,7 @@ storage replica from a snapshot plus the log, and finally removes the log replic
 It is a run of the trio simulator (`harness.sim.run`): the ``permanent`` fault only, scripted
 (`harness.sim.nemesis.ScheduledFault`) at ``fail_at_s`` on a replica other than the leader, with
 link bandwidth on (`harness.sim.links`: a message carrying a snapshot is charged ``data_mb``, the
-B-tree it stands for) and the online invariants after every step (S1..S14, with S12/S13).
+B-tree it stands for) and the online invariants after every step (S1..S15, with S12/S13).
 ``partition_s`` isolates the leader that long right after healing starts (a leader change in
 the middle of the membership change). Every random choice comes from the run's chooser, so
 the same options give the same result.

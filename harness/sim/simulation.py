@@ -72,6 +72,7 @@ class Simulation(Cluster, Turns):
         self.liveness_deadline = 0
         self.liveness_allowed: LivenessBound | None = None
         self._woken = None
+        self._converged: list[int] = []  # the storage replicas found converged
         self._starting = True
         self._over = False
         self._main_task = None
@@ -128,6 +129,10 @@ class Simulation(Cluster, Turns):
         node failed by the ``permanent`` fault, and while all its storage voters are up, no
         log spare either (a node whose storage failed recovery is also down for good, and
         with the spares used up the log replica rightly stays).
+
+        Replicas that applied the same slots but hold different state are no liveness
+        problem but a safety violation: it is recorded (`_check_final_states`) and the run
+        stops.
         """
         up = [n for n in self.members if self.status[n] == "up"]
         leaders = [n for n in up if self.hosts[n].replica.is_serving(self.local_now(n))]
@@ -150,10 +155,47 @@ class Simulation(Cluster, Turns):
             assert kv is not None
             if kv.applied_lsn < target:
                 return f"node {n} applied {kv.applied_lsn} < commit index {target}"
-        sums = {n: self.hosts[n].kv.checksum() for n in live}  # type: ignore[union-attr]
-        if len(set(sums.values())) > 1:
-            return f"kv checksums differ: {sums}"
+        self._converged = live
+        if self._check_final_states(live):
+            return "safety violation in the final states"
+        applied = {n: self.hosts[n].kv.applied_lsn for n in live}  # type: ignore[union-attr]
+        if len(set(applied.values())) > 1:
+            return f"replicas applied different slots: {applied}"
         return None
+
+    def _check_final_states(self, nodes: list[int]) -> bool:
+        """Safety of the replicas' final state machines; True if a violation was recorded.
+
+        With the online invariants: each node's state equals the chosen log's at its applied
+        slot (`OnlineInvariants.on_final_state`: S10, or S4 if it applied unchosen slots) and
+        it applied every acknowledged write (S10). Without them (stand-in replicas): nodes
+        that applied the same slots must hold the same state (S2).
+        """
+        checks = self.checks
+        if checks.violation is not None:
+            return True
+        inv = checks.invariants
+        states = {n: self.hosts[n].kv for n in nodes}
+        if inv is not None:
+            for n, kv in states.items():
+                assert kv is not None
+                checks.found(inv.on_final_state(n, kv.applied_lsn, kv.checksum(), self.now,
+                                                self.trace.steps))
+                if checks.violation is None:
+                    checks.found(inv.on_final_acknowledged(n, kv.applied_lsn, self.now,
+                                                           self.trace.steps))
+                if checks.violation is not None:
+                    return True
+        by_slot: dict[int, dict[int, str]] = {}
+        for n, kv in states.items():
+            assert kv is not None
+            by_slot.setdefault(kv.applied_lsn, {})[n] = kv.checksum()
+        for slot, sums in sorted(by_slot.items()):
+            if len(set(sums.values())) > 1:
+                checks.violate("S2", f"S2: replicas applied up to slot {slot} but hold "
+                               f"different state: checksums {sums}", slot=slot)
+                return True
+        return False
 
     def final_check(self) -> Violation | None:
         """After the run: the final reads done (liveness), the history linearizable (S8).
@@ -165,6 +207,10 @@ class Simulation(Cluster, Turns):
         checks.finish()
         if checks.violation is None and self.phase != _DONE:
             checks.violate("liveness", f"run ended early: phase={_PHASES[self.phase]}")
+        if checks.violation is None and self.phase == _DONE:
+            # the group converged before the final reads; its state must still be the chosen
+            # log's and hold every acknowledged write
+            self._check_final_states([n for n in self._converged if self.status[n] == "up"])
         if checks.violation is None and self.workload.final_failed:
             key = self.workload.final_failed[0]
             checks.violate("liveness", f"final strong read failed: key={key}", key=key)

@@ -156,8 +156,9 @@ def test_stateful_finds_unpersisted_promise() -> None:
     (generation only here; the slow test below also shrinks). The lost promise needs a crash
     right after a promise and a restart before the next one: the derandomized search meets
     it within a few hundred examples, and where it does depends on every rule's enabled
-    actions, so the budget leaves room (it stops at the first failure)."""
-    with pytest.raises(AssertionError, match=r"S3: .*artifact"):
+    actions, so the budget leaves room (it stops at the first failure). S15 may come first:
+    a restarted node then holds accepts above its lost promise."""
+    with pytest.raises(AssertionError, match=r"S(3|15): .*artifact"):
         run_state_machine_as_test(
             NoPersistPromiseGroup,
             settings=settings(max_examples=1000, stateful_step_count=30, deadline=None,
@@ -169,7 +170,7 @@ def test_stateful_finds_unpersisted_promise() -> None:
 def test_stateful_failure_shrinks_to_replayable_artifact() -> None:
     from harness.failures.explore_replay import replay_explore
 
-    with pytest.raises(AssertionError, match=r"S3: .*artifact") as info:
+    with pytest.raises(AssertionError, match=r"S(3|15): .*artifact") as info:
         run_state_machine_as_test(
             NoPersistPromiseGroup,
             settings=settings(max_examples=1000, stateful_step_count=30, deadline=None,
@@ -177,4 +178,5 @@ def test_stateful_failure_shrinks_to_replayable_artifact() -> None:
         )
     folder = str(info.value).rsplit("artifact ", 1)[1]
     outcome = replay_explore(folder)
-    assert outcome.violation is not None and outcome.violation.property == "S3"
+    # S15 (a restarted candidate holds its own accepts above its lost promise) may come first
+    assert outcome.violation is not None and outcome.violation.property in ("S3", "S15")

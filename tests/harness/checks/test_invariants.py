@@ -10,7 +10,7 @@ import pytest
 from consensus.ballot import Ballot
 from consensus.effects import Apply, Persist, Reply, Send, ServeRead
 from consensus.messages import Promise
-from consensus.records import AcceptRecord, encode_record
+from consensus.records import AcceptRecord, decode_record, encode_record
 from harness.checks.invariants import OnlineInvariants
 from storage.kv import Command
 
@@ -56,7 +56,14 @@ class Run:
         self.step_no = 0
 
     def step(self, node: int, *effects: Any, reads: tuple[Any, ...] = ()) -> Any:
+        """Step ``node``; like a real acceptor, it promised every ballot it accepts under."""
         self.step_no += 1
+        replica = self.replicas[node]
+        for e in effects:
+            for raw in getattr(e, "records", ()):
+                record = decode_record(raw)
+                if isinstance(record, AcceptRecord) and record.ballot > replica.promised:
+                    replica.promised = record.ballot
         for strong, key, value in reads:
             self.inv.on_read(node, strong, key, value, self.step_no, self.step_no)
         return self.inv.on_step(
@@ -239,7 +246,7 @@ def test_entries_recovered_from_disk_count_as_accepted() -> None:
 
     run = Run()
     run.step(1, accept(1, B1, put("k", "a")))
-    recovered = FakeReplica(3)
+    recovered = FakeReplica(3, promised=B1)
     recovered.accepted = {1: Entry(B1, put("k", "a"))}
     assert run.inv.on_recover(3, recovered, 5, 5) is None
     assert run.inv.log.chosen[1] == put("k", "a")
@@ -251,7 +258,7 @@ def test_recovered_entry_that_conflicts_is_s1() -> None:
 
     run = Run()
     run.choose(1, B1, put("k", "a"))
-    recovered = FakeReplica(3)
+    recovered = FakeReplica(3, promised=B1)
     recovered.accepted = {1: Entry(B1, put("k", "b"))}
     v = run.inv.on_recover(3, recovered, 5, 5)
     assert v is not None and v.property == "S1"

@@ -22,6 +22,7 @@ from storage.kv import Command
 INITIAL = Membership((0, 1, 2), ())
 ADD_LOG = Membership((0, 1, 2), (3,))  # add-before-remove: 4 voters, quorum 3
 SWAPPED = Membership((0, 1), (3,))  # one-step swap of 2 for log replica 3: quorum 2 of 3
+ABOVE_ALL = Ballot(1 << 30, 0)  # the fake acceptors' promise: above every ballot they accept (S15)
 
 
 @attrs.define
@@ -50,8 +51,8 @@ class Group:
         for n in nodes:
             self.step += 1
             persist = Persist(records=(encode_record(AcceptRecord(slot, ballot, command)),))
-            v = self.inv.on_step(n, FakeReplica(n), None, [persist], self.step, self.step,
-                                 self.step)
+            acceptor = FakeReplica(n, promised=ABOVE_ALL)
+            v = self.inv.on_step(n, acceptor, None, [persist], self.step, self.step, self.step)
             if v is not None:
                 return v
         return None
@@ -110,9 +111,10 @@ def test_a_configuration_entry_applies_as_a_no_op() -> None:
     g = Group()
     b = Ballot(1, 0)
     assert g.accept((0, 1, 3), 1, b, encode_config(ADD_LOG)) is None
-    v = g.inv.on_step(1, FakeReplica(1), None, [Apply(slot=1, command=b"")], 99, 99, 99)
+    node = FakeReplica(1, promised=ABOVE_ALL)
+    v = g.inv.on_step(1, node, None, [Apply(slot=1, command=b"")], 99, 99, 99)
     assert v is None
-    v = g.inv.on_step(1, FakeReplica(1), None, [Apply(slot=1, command=put("x"))], 99, 99, 99)
+    v = g.inv.on_step(1, node, None, [Apply(slot=1, command=put("x"))], 99, 99, 99)
     assert v is not None and v.property in ("S2", "S14")
 
 
