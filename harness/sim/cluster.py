@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import inspect
 import itertools
 from typing import Any
 
@@ -31,6 +32,12 @@ from harness.sim.runspec import RunOptions
 from harness.sim.trace import Trace
 from harness.sim.workload import Workload
 from storage.errors import SimulatedCrash, StorageError
+
+
+def _takes_keywords(fn: Any) -> bool:
+    """Whether ``fn`` accepts arbitrary keyword arguments (the storage knobs)."""
+    params = inspect.signature(fn).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 class Cluster:
@@ -112,9 +119,17 @@ class Cluster:
         open_storage = backend.open_storage
         replica_knobs: dict[str, Any] = {}
         if backend.buggify and sim_options.buggify:
-            self.knobs = draw_knobs(chooser, self.knobs)
+            defaults = self.knobs
+            self.knobs = draw_knobs(chooser, defaults)
+            if _takes_keywords(open_storage):
+                open_storage = functools.partial(open_storage, **self.knobs.storage_kwargs())
+            else:  # a wrapped storage opener (tests): its sizes stay the defaults
+                self.knobs = attrs.evolve(
+                    self.knobs, wal_segment_bytes=defaults.wal_segment_bytes,
+                    btree_fanout=defaults.btree_fanout,
+                    btree_min_compact_bytes=defaults.btree_min_compact_bytes,
+                )
             trace.add(f"0 knobs {self.knobs.describe()}")
-            open_storage = functools.partial(open_storage, **self.knobs.storage_kwargs())
             replica_knobs = self.knobs.replica_kwargs()
         self.hosts: dict[int, Host] = {}
         for n in self.members:
