@@ -15,7 +15,7 @@ from consensus.messages import CatchUpReply, CatchUpRequest, SlotEntry
 from consensus.probes import probe
 from consensus.records import DurableRecord
 from consensus.roles import Role
-from consensus.snapshot_stream import SNAPSHOT_CHUNK_BYTES, Assembly, cut_chunk
+from consensus.snapshot_stream import Assembly, cut_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class CatchUpMixin(ConfigLog):
         self._catch_up_target = target
         self._catch_up_retry_us = self._now + 4 * self._timing.heartbeat_interval_us
         asm = self._assembly
+        if asm is not None and asm.source != target:
+            asm = self._assembly = None  # the stream stalled: start over from the new peer
         self._send(target, CatchUpRequest(ballot=self._promised, from_slot=from_slot,
                                           log_only=self._is_log,
                                           snapshot_offset=0 if asm is None else len(asm.data)))
@@ -80,7 +82,7 @@ class CatchUpMixin(ConfigLog):
                 return  # no state machine to give; the asker tries another peer
             snapshot = b"" if m.log_only else d.snapshot
             snap_slot, start = d.snapshot_slot, d.snapshot_slot + 1
-            if len(snapshot) > SNAPSHOT_CHUNK_BYTES:
+            if len(snapshot) > self.config.snapshot_chunk_bytes:
                 self._send_chunk(src, m.snapshot_offset, snapshot, start)
                 return
         entries: list[SlotEntry] = []
@@ -109,7 +111,7 @@ class CatchUpMixin(ConfigLog):
         """Stream one chunk of this node's snapshot; the last one brings the entries after it."""
         probe("catch-up.snapshot-chunk")
         d = self._durable
-        chunk, checksum = cut_chunk(snapshot, offset)
+        chunk, checksum = cut_chunk(snapshot, offset, self.config.snapshot_chunk_bytes)
         offset = offset if 0 <= offset < len(snapshot) else 0
         entries: list[SlotEntry] = []
         if offset + len(chunk) == len(snapshot):
@@ -130,8 +132,12 @@ class CatchUpMixin(ConfigLog):
     def _take_chunk(self, src: int, m: CatchUpReply) -> bytes | None:
         """Add a streamed chunk; return the whole snapshot once complete, else ask for more."""
         asm = self._assembly
+        if asm is not None and asm.source != src:
+            # Another peer's stream (asked before a retry moved on): answering it too would
+            # run two streams whose snapshots, taken at different slots, restart each other.
+            return None
         if asm is None or asm.slot != m.snapshot_slot or asm.total != m.snapshot_total:
-            asm = self._assembly = Assembly(m.snapshot_slot, m.snapshot_total)
+            asm = self._assembly = Assembly(m.snapshot_slot, m.snapshot_total, source=src)
         if not asm.add(m.snapshot_offset, m.snapshot, m.snapshot_checksum):
             logger.warning("node=%d dropped snapshot chunk from src=%d offset=%d (checksum or "
                            "order)", self.node_id, src, m.snapshot_offset)

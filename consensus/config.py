@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import attrs
 
 from consensus.quorum import Membership
+from consensus.snapshot_stream import SNAPSHOT_CHUNK_BYTES
 
 VARIANTS: tuple[str, ...] = (
     "no-lease-wait", "quorum-one", "no-persist-promise", "stale-read", "one-step-swap"
@@ -117,7 +118,9 @@ class ReplicaConfig:
     ``log_spares``, and ``node_id`` must be in one of the four. ``replica_dead_after_us``: a
     leader that has heard nothing from a storage voter for that long replaces it (0: never).
     ``window`` is the
-    most slots a leader keeps in flight (proposed, not yet chosen). ``variant`` selects a
+    most slots a leader keeps in flight (proposed, not yet chosen). A snapshot larger than
+    ``snapshot_chunk_bytes`` is streamed to a lagging replica in chunks of that size.
+    ``variant`` selects a
     deliberately broken protocol (see `VARIANTS`); None is the correct one.
 
     Raises ValueError for an unknown variant, a node in none of the sets, overlapping sets,
@@ -137,6 +140,7 @@ class ReplicaConfig:
         default=(), converter=_to_members, validator=_check_ids
     )
     replica_dead_after_us: int = attrs.field(default=0, validator=_non_negative)
+    snapshot_chunk_bytes: int = attrs.field(default=SNAPSHOT_CHUNK_BYTES, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.node_id not in self.universe:

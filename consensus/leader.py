@@ -65,6 +65,20 @@ class LeaderCore(AcceptorCore):
         ls = self._lstate
         return None if ls is None else self._lease_until(ls)
 
+    def serving_window_us(self) -> tuple[int, int] | None:
+        """The local times ``[start, end)`` at which `is_serving` holds in the current state
+        (None: at none). A state changes only in a step, so a checker can map this window to
+        true time between two steps and compare replicas on intervals (S6), not samples.
+        Pure: changes nothing.
+        """
+        ls = self._lstate
+        if ls is None or self.commit_index < ls.recovery_slot:
+            return None
+        lease = self._lease_until(ls)
+        if lease is None or lease <= ls.lease_wait_until_us:
+            return None
+        return ls.lease_wait_until_us, lease
+
     def is_serving(self, now_us: int) -> bool:
         """True iff, at local time ``now_us``, this replica would answer writes and strong reads.
 

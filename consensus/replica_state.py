@@ -50,7 +50,7 @@ COPIED: frozenset[str] = frozenset((
 DURABLE_FIELDS = (
     "promised", "accepted", "commit_hint", "snapshot_slot", "snapshot", "config_slot", "config"
 )
-ASSEMBLY_FIELDS = ("slot", "total", "data")
+ASSEMBLY_FIELDS = ("slot", "total", "data", "source")
 FOLLOWER_FIELDS = ("timeout_us", "deadline_us", "probe_id", "not_hearing")
 CANDIDATE_FIELDS = ("ballot", "deadline_us", "from_slot", "promises", "asked")
 LEADER_FIELDS = (
@@ -83,7 +83,7 @@ def clone_replica(replica: R) -> R:
     d["_mask_memo"] = dict(r._mask_memo)
     asm = r._assembly
     if asm is not None:
-        d["_assembly"] = Assembly(asm.slot, asm.total, bytearray(asm.data))
+        d["_assembly"] = Assembly(asm.slot, asm.total, bytearray(asm.data), asm.source)
     fs = r._fstate
     if fs is not None:
         d["_fstate"] = FollowerState(fs.timeout_us, fs.deadline_us, fs.probe_id, fs.not_hearing)
@@ -148,7 +148,7 @@ def fingerprint(r: Any) -> bytes:
         r._earlier_grants_until_us,
         r._timer_us,
         (r._catch_up_from, r._catch_up_target, r._catch_up_retry_us),
-        None if asm is None else (asm.slot, asm.total, bytes(asm.data)),
+        None if asm is None else (asm.slot, asm.total, bytes(asm.data), asm.source),
         None if fs is None else (fs.timeout_us, fs.deadline_us, fs.probe_id, fs.not_hearing),
         None if cs is None else _candidate_parts(cs),
         None if ls is None else _leader_parts(ls),

@@ -23,24 +23,30 @@ def chunk_checksum(chunk: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(chunk, digest_size=8).digest(), "big")
 
 
-def cut_chunk(snapshot: bytes, offset: int) -> tuple[bytes, int]:
-    """Return (the chunk of ``snapshot`` starting at ``offset``, its checksum).
+def cut_chunk(
+    snapshot: bytes, offset: int, chunk_bytes: int = SNAPSHOT_CHUNK_BYTES
+) -> tuple[bytes, int]:
+    """Return (the chunk of ``snapshot`` starting at ``offset``, at most ``chunk_bytes``
+    long, and its checksum).
 
     An offset past the end starts again at 0 (the asker lost track).
     """
     if not 0 <= offset < len(snapshot):
         offset = 0
-    chunk = snapshot[offset : offset + SNAPSHOT_CHUNK_BYTES]
+    chunk = snapshot[offset : offset + chunk_bytes]
     return chunk, chunk_checksum(chunk)
 
 
 @attrs.define
 class Assembly:
-    """The chunks of the snapshot taken at ``slot`` received so far, in order."""
+    """The chunks of the snapshot taken at ``slot`` received so far, in order, from peer
+    ``source`` (-1: not known). One stream at a time: chunks of two peers' snapshots (taken
+    at different slots) would restart each other's assembly forever."""
 
     slot: int
     total: int
     data: bytearray = attrs.Factory(bytearray)
+    source: int = -1
 
     @property
     def complete(self) -> bool:

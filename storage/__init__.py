@@ -7,6 +7,7 @@ from storage.btree import BTree as BTree
 from storage.disk import Disk as Disk
 from storage.errors import CorruptionError as CorruptionError
 from storage.errors import DiskIOError as DiskIOError
+from storage.errors import SimulatedCrash as SimulatedCrash
 from storage.errors import StorageClosedError as StorageClosedError
 from storage.errors import StorageError as StorageError
 from storage.filedisk import FileDisk as FileDisk

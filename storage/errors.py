@@ -30,3 +30,19 @@ class DiskIOError(StorageError):
 
 class StorageClosedError(StorageError):
     """The object was closed, or fail-stopped after an earlier error, and refuses further use."""
+
+
+class SimulatedCrash(Exception):
+    """The simulator crashed the process at a point inside an operation (a crash point).
+
+    Not a `StorageError`: nothing is wrong with the data; the process is simply gone, and the
+    caller (the simulator) must drop every volatile state and crash the disk. Raised by an
+    armed `storage.SimDisk` (`SimDisk.arm_crash`) or by a host at one of its crash points.
+
+    Attributes:
+        point: the crash point's name (``"mid-checkpoint"``, ``"fsync-then-send"``, ...).
+    """
+
+    def __init__(self, point: str) -> None:
+        super().__init__(f"simulated crash at point={point}")
+        self.point = point

@@ -141,12 +141,15 @@ class KVStore:
             self._sum, self._sessions = _decode_meta(tree.meta)
 
     @classmethod
-    def open(cls, disk: Disk, name: str = "kv", *, fanout: int = 64) -> KVStore:
+    def open(
+        cls, disk: Disk, name: str = "kv", *, fanout: int = 64, min_compact_bytes: int = 1 << 20
+    ) -> KVStore:
         """Load the last checkpoint of store ``name`` on ``disk`` (empty, LSN 0, if none).
+        ``fanout`` and ``min_compact_bytes`` are the B-tree's (`storage.BTree.open`).
 
         Raises `storage.CorruptionError` if the checkpoint is damaged.
         """
-        return cls(BTree.open(disk, name, fanout=fanout))
+        return cls(BTree.open(disk, name, fanout=fanout, min_compact_bytes=min_compact_bytes))
 
     def __len__(self) -> int:
         return len(self._tree)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import attrs
 
 from storage.disk import Disk, check_name
-from storage.errors import DiskIOError
+from storage.errors import DiskIOError, SimulatedCrash
 
 Choose = Callable[[str, int], int]
 
@@ -157,6 +157,8 @@ class SimDisk(Disk):
         self._misdirect_next: dict[str, int] = {}
         self._fail_next_fsync: dict[str | None, int] = {}
         self._delay_next_fsync_us: builtins.list[int] = []
+        self._crash_after_ops: int | None = None
+        self._crash_point = ""
 
     def __repr__(self) -> str:
         return f"SimDisk(files={len(self._files)} faults={self.faults!r})"
@@ -203,6 +205,23 @@ class SimDisk(Disk):
                 f.pending[i] = (at, bytes(patched))
         self._count("bit_flip")
 
+    def flip_tail_bit(self, prefix: str, within_bytes: int) -> str | None:
+        """Flip one drawn bit among the last ``within_bytes`` durable bytes of the newest file
+        named ``prefix...`` (sorted by name: a WAL's last segment), a fault aimed where the
+        most recent records live. Returns the file hit (None: no such file, or it is empty).
+        Draws ``disk.tail.offset`` and ``disk.tail.bit``."""
+        names = [n for n in sorted(self._files) if n.startswith(prefix)]
+        if not names or within_bytes < 1:
+            return None
+        name = names[-1]
+        size = len(self._files[name].durable)
+        if size == 0:
+            return None
+        span = min(within_bytes, size)
+        offset = size - 1 - self._choose("disk.tail.offset", span)
+        self.flip_bit(name, offset, self._choose("disk.tail.bit", 8))
+        return name
+
     def add_read_error(self, name: str, offset: int, length: int) -> None:
         """Make reads overlapping ``[offset, offset + length)`` raise DiskIOError.
 
@@ -231,10 +250,37 @@ class SimDisk(Disk):
             raise ValueError(f"latency must be non-negative: extra_latency_us={extra_latency_us}")
         self._delay_next_fsync_us.append(extra_latency_us)
 
+    def arm_crash(self, after_ops: int, point: str) -> None:
+        """Crash the process inside the next operation that changes the disk, after
+        ``after_ops`` such operations (write, append, truncate, fsync, delete, rename) have
+        completed: that one raises `storage.SimulatedCrash` (``point``) before it happens.
+
+        The caller must then `crash` the disk (what was not fsynced is lost or torn). A crash
+        point inside a multi-step storage operation (a B-tree checkpoint) is armed this way;
+        `disarm_crash` cancels it if the operation ended first.
+        """
+        if after_ops < 0:
+            raise ValueError(f"after_ops must be >= 0, got after_ops={after_ops}")
+        self._crash_after_ops = after_ops
+        self._crash_point = point
+
+    def disarm_crash(self) -> None:
+        """Cancel an armed crash that has not fired (`arm_crash`)."""
+        self._crash_after_ops = None
+
+    def _maybe_crash(self) -> None:
+        left = self._crash_after_ops
+        if left is None:
+            return
+        if left == 0:
+            self._crash_after_ops = None
+            raise SimulatedCrash(self._crash_point)
+        self._crash_after_ops = left - 1
+
     # -- crash ------------------------------------------------------------------------------
 
     def crash(self, torn: bool = True) -> None:
-        """Lose every unsynced byte, as a power failure does.
+        """Lose every unsynced byte, as a power failure does (and disarm `arm_crash`).
 
         With ``torn`` (the default), for each file with pending operations (sorted by name)
         ``choose("disk.crash.keep", n + 1)`` picks how many of its ``n`` pending operations
@@ -245,6 +291,7 @@ class SimDisk(Disk):
         medium); pending one-shot injections stay armed.
         """
         self._count("crash")
+        self._crash_after_ops = None
         for name in sorted(self._files):
             f = self._files[name]
             if torn and f.pending:
@@ -292,6 +339,8 @@ class SimDisk(Disk):
         """Write ``data`` at ``offset`` (volatile until fsync); may inject write faults."""
         if offset < 0:
             raise ValueError(f"write offset must be non-negative: offset={offset}")
+        if self._crash_after_ops is not None:
+            self._maybe_crash()
         f = self._files.get(name)
         if f is None:
             check_name(name)  # names already in the namespace were checked
@@ -339,6 +388,8 @@ class SimDisk(Disk):
         f = self._file(name)
         if size < 0:
             raise ValueError(f"truncate size must be non-negative: size={size}")
+        if self._crash_after_ops is not None:
+            self._maybe_crash()
         if size >= len(f.data):
             if size > len(f.data):
                 self._grow(f, size)
@@ -355,6 +406,8 @@ class SimDisk(Disk):
     def fsync(self, name: str) -> None:
         """Make ``name``'s pending ops durable; may fail (DiskIOError) or be slow."""
         f = self._files.get(name) or self._file(name)
+        if self._crash_after_ops is not None:
+            self._maybe_crash()
         faults = self.faults
         failing = (
             self._fail_next_fsync.get(name) or self._fail_next_fsync.get(None)
@@ -386,12 +439,16 @@ class SimDisk(Disk):
     def delete(self, name: str) -> None:
         """Remove ``name`` durably; FileNotFoundError if missing."""
         self._file(name)
+        if self._crash_after_ops is not None:
+            self._maybe_crash()
         del self._files[name]
 
     def rename(self, src: str, dst: str) -> None:
         """Atomically and durably move ``src`` (with its unsynced state) to ``dst``."""
         f = self._file(src)
         check_name(dst)
+        if self._crash_after_ops is not None:
+            self._maybe_crash()
         del self._files[src]
         self._files[dst] = f
 

@@ -9,6 +9,10 @@ one key (20 clients unless ``--clients`` says otherwise): contention for the lin
 search.
 ``--trace-ndjson FILE`` also writes one JSON line per protocol action (`harness.tracevalid`;
 check it with ``python -m harness.tracevalid FILE``); the run is the same.
+JSON object instead (seed, options, verdict, violation, ops, sim_time, wall_time, steps,
+fingerprint, unsafe, crash_points). ``--trace-ndjson FILE`` also writes one JSON line per
+protocol action (`harness.tracevalid`; check it with ``python -m harness.tracevalid FILE``);
+the run is the same.
 
 ``--scenario replica-loss [--data-mb N] [--bandwidth-mb-s B] [--log-replicas K]
 [--partition-s S] [--variant one-step-swap]`` runs a
@@ -160,6 +164,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "unsafe": result.unsafe,
         "coverage": result.coverage,
         "probes": result.probes,
+        "crash_points": result.crash_points,
     }
 
 
@@ -192,6 +197,9 @@ def _print_human(result: RunResult) -> None:
         f"time: simulated={result.sim_time_s:.3f}s wall={result.wall_time_s:.3f}s "
         f"steps={result.steps}"
     )
+    if result.crash_points:
+        fired = " ".join(f"{p}={n}" for p, n in result.crash_points.items())
+        print(f"crash points: {fired}")
     print(f"fingerprint: {result.fingerprint}")
     if v is not None:
         print(f"replay: {replay_command(result.options)}")

@@ -13,6 +13,7 @@ from consensus.quorum import Membership
 from harness.runtime.chooser import Chooser
 from harness.runtime.ports import KvLike, ReplicaFactory, ReplicaLike, StorageOpener, WalLike
 from storage import WAL, Command, KVStore, SimDisk
+from storage.wal import DEFAULT_SEGMENT_BYTES
 
 MakeReplica = Callable[..., ReplicaLike]
 """``make(node_id=, members=, timing=, variant=, choose=, records=, applied_slot=, **group)``
@@ -92,9 +93,13 @@ class Backend:
     `default_backend` is the real thing (`consensus.Replica` on `storage`); tests may pass
     stand-ins. ``make_disk(node, faults, chooser)`` builds a node's disk (kept across
     restarts); ``encode`` builds client commands (`harness.sim.workload.CommandEncoder`).
+    ``buggify``: ``make_replica`` takes ``window`` and ``snapshot_chunk_bytes`` and
+    ``open_storage`` takes ``segment_bytes``, ``fanout`` and ``min_compact_bytes`` keywords,
+    so a simulator may draw them small (`harness.sim.buggify`).
     """
 
     timing: Timing = attrs.field(factory=Timing)
+    buggify: bool = False
     make_replica: MakeReplica
     open_storage: StorageOpener
     make_disk: Callable[[int, Any, Chooser], Any]
@@ -107,9 +112,12 @@ class Backend:
         variant: str | None,
         chooser: Chooser,
         group: GroupSpec | None = None,
+        knobs: dict[str, Any] | None = None,
     ) -> ReplicaFactory:
-        """Bind everything but the recovered state, for one node's `Host`."""
+        """Bind everything but the recovered state, for one node's `Host` (``knobs``: extra
+        keywords for a ``buggify`` backend's ``make_replica``)."""
         extra = {} if group is None else group.replica_kwargs()
+        extra.update(knobs or {})
 
         def make(records: Sequence[bytes], applied_slot: int) -> ReplicaLike:
             return self.make_replica(
@@ -139,11 +147,18 @@ def default_backend(timing: Timing | None = None) -> Backend:
             spares=kw.get("spares", ()),
             log_spares=kw.get("log_spares", ()),
             replica_dead_after_us=kw.get("replica_dead_after_us", 0),
+            window=kw.get("window", 64),
+            snapshot_chunk_bytes=kw.get("snapshot_chunk_bytes", 1 << 20),
         )
         return Replica(config, kw["choose"], records=kw["records"], applied_slot=kw["applied_slot"])
 
-    def open_storage(disk: Any) -> tuple[WalLike, KvLike]:
-        return WAL.open(disk, "wal"), KVStore.open(disk, "kv")
+    def open_storage(disk: Any, **kw: Any) -> tuple[WalLike, KvLike]:
+        wal = WAL.open(disk, "wal", segment_bytes=kw.get("segment_bytes", DEFAULT_SEGMENT_BYTES))
+        kv = KVStore.open(
+            disk, "kv", fanout=kw.get("fanout", 64),
+            min_compact_bytes=kw.get("min_compact_bytes", 1 << 20),
+        )
+        return wal, kv
 
     def make_disk(node: int, faults: Any, chooser: Chooser) -> Any:
         return SimDisk(node, faults=faults, choose=chooser.choose)
@@ -153,6 +168,7 @@ def default_backend(timing: Timing | None = None) -> Backend:
 
     return Backend(
         timing=timing or Timing(),
+        buggify=True,
         make_replica=make_replica,
         open_storage=open_storage,
         make_disk=make_disk,

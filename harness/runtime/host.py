@@ -15,6 +15,17 @@ after which the WAL prefix before it is dropped.
 
 Storage errors (``storage.StorageError``) propagate to the caller: the node fail-stops.
 
+Crash points (FoundationDB's BUGGIFY): a simulator may set ``crash_point``, asked at the
+places where a crash between steps can never land: after appending a Persist's records but
+before they are written (``mid-append``: the WAL buffers appends until its sync, so they are
+lost whole), inside the WAL's write and fsync (``torn-append``: the hook arms the disk to
+crash at the fsync, so the write survives whole, torn or not at all), after an fsync before
+the effects that follow it (``fsync-then-send``), before acknowledging a write to its client
+(``before-reply``) and before a KV checkpoint (``mid-checkpoint``: the hook arms the disk to
+crash inside it, `storage.SimDisk.arm_crash`, and says whether it did). When the hook says
+so the host raises `storage.SimulatedCrash` and the caller crashes the node. Unset (real
+worlds), nothing is asked and nothing changes.
+
 The ports and ``ClientOutcome`` live in `harness.runtime.ports`, ``GroupSpec`` and ``Backend`` in
 `harness.runtime.backend`; both are re-exported here.
 """
@@ -37,9 +48,11 @@ from consensus.effects import (
 from consensus.events import Compact, Event, Tick
 from harness.runtime.backend import Backend, GroupSpec, MakeReplica, default_backend
 from harness.runtime.ports import (
+    CRASH_POINTS,
     TIMEOUT,
     ClientOutcome,
     ClientPort,
+    CrashPointHook,
     DiskLike,
     KvLike,
     ReplicaFactory,
@@ -51,8 +64,19 @@ from harness.runtime.ports import (
     Transport,
     WalLike,
 )
+from storage.errors import SimulatedCrash
 
 _RESULTS_KEPT = 4096
+
+
+class CrashInStep(SimulatedCrash):
+    """A crash point fired while the host performed a step's effects: the first
+    ``performed`` of them are known to have happened (the observer is shown those; unsynced
+    Persists are not among them: they may or may not survive the crash)."""
+
+    def __init__(self, point: str, performed: int) -> None:
+        super().__init__(point)
+        self.performed = performed
 
 
 class Host:
@@ -98,6 +122,7 @@ class Host:
         self.kv: KvLike | None = None
         self._results: dict[int, Any] = {}
         self._last_checkpoint_slot = 0
+        self.crash_point: CrashPointHook | None = None  # set by a simulator only
 
     def recover(self) -> None:
         """Recover storage and build the replica from it; the caller then steps a `Tick`.
@@ -127,7 +152,14 @@ class Host:
         """Step the replica with ``event`` at local time ``now_us`` and perform its effects."""
         replica = self.replica
         effects: list[Effect] = replica.step(event, now_us)
-        self._perform(effects)
+        try:
+            self._perform(effects)
+        except CrashInStep as crash:
+            # The effects performed before the crash happened (a Persist may be durable, a
+            # message sent): the observer sees the step with exactly those.
+            if self.observer is not None:
+                self.observer(self.node_id, replica, event, effects[: crash.performed], now_us)
+            raise
         observer = self.observer
         if observer is not None:
             observer(self.node_id, replica, event, effects, now_us)
@@ -138,7 +170,11 @@ class Host:
             and kv.applied_lsn - self._last_checkpoint_slot >= self.checkpoint_every
         ):
             self._last_checkpoint_slot = kv.applied_lsn
-            kv.checkpoint()
+            crash_point = self.crash_point
+            armed = crash_point is not None and crash_point(self.node_id, "mid-checkpoint")
+            kv.checkpoint()  # an armed disk raises SimulatedCrash inside it
+            if armed:
+                self._armed_disk().disarm_crash()  # the checkpoint ended before the armed operation
             self.step(Compact(slot=kv.applied_lsn, snapshot=kv.snapshot()), now_us)
         return effects
 
@@ -151,13 +187,34 @@ class Host:
             wal.truncate_prefix(truncate_before - 1)
         return self.disk.last_fsync_latency_us
 
+    def _armed_disk(self) -> Any:
+        """The disk a crash-point hook armed (a simulated disk: it has ``disarm_crash``)."""
+        return self.disk
+
+    def _sync_or_crash(self, truncate_before: int, performed: int) -> int:
+        """`_sync`, unless the crash point ``torn-append`` arms the disk to crash inside the
+        WAL's write-then-fsync: the write may then survive whole, torn, or not at all. Only
+        the effects before ``performed`` (the first unsynced Persist) are known to have
+        happened; what survived shows at recovery (which counts it as durable from then)."""
+        crash_point = self.crash_point
+        if crash_point is None or not crash_point(self.node_id, "torn-append"):
+            return self._sync(truncate_before)
+        try:
+            latency = self._sync(truncate_before)
+        except SimulatedCrash:
+            raise CrashInStep("torn-append", performed) from None
+        self._armed_disk().disarm_crash()  # the sync ended before the armed operation
+        return latency
+
     def _perform(self, effects: list[Any]) -> None:
         node = self.node_id
         delay_us = 0
         unsynced = False
         truncate_before = 0
+        unsynced_from = 0  # the first Persist not yet synced (a crash point shows effects before)
+        crash_point = self.crash_point
         # Branches in order of frequency; effects typed Any (no cast() call per effect).
-        for effect in effects:
+        for i, effect in enumerate(effects):
             kind = type(effect)
             if kind is Persist:
                 wal = self.wal
@@ -168,11 +225,16 @@ class Host:
                     first = first or lsn
                 if effect.checkpoint and first:
                     truncate_before = first
-                unsynced = True
+                if not unsynced:
+                    unsynced, unsynced_from = True, i
+                if crash_point is not None and crash_point(node, "mid-append"):
+                    raise CrashInStep("mid-append", unsynced_from)  # buffered, never written
                 continue
             if unsynced:
-                delay_us += self._sync(truncate_before)
+                delay_us += self._sync_or_crash(truncate_before, unsynced_from)
                 unsynced, truncate_before = False, 0
+                if crash_point is not None and crash_point(node, "fsync-then-send"):
+                    raise CrashInStep("fsync-then-send", i)
             if kind is Send:
                 self._transport.send(node, effect.dst, effect.msg, delay_us)
             elif kind is SetTimer:
@@ -185,6 +247,12 @@ class Host:
                 if len(results) > _RESULTS_KEPT:
                     del results[next(iter(results))]
             elif kind is Reply:
+                if (
+                    crash_point is not None
+                    and effect.slot is not None
+                    and crash_point(node, "before-reply")
+                ):
+                    raise CrashInStep("before-reply", i)
                 self._reply(effect, delay_us)
             elif kind is ServeRead:
                 assert self.kv is not None
@@ -201,7 +269,7 @@ class Host:
             else:
                 raise TypeError(f"host cannot perform effect type={kind.__name__}")
         if unsynced:
-            self._sync(truncate_before)
+            self._sync_or_crash(truncate_before, unsynced_from)
 
     def _reply(self, reply: Reply, delay_us: int) -> None:
         if reply.slot is None:
@@ -223,10 +291,12 @@ class Host:
 
 # The ports and the backend are re-exported: `from harness.runtime.host import ...` works.
 __all__ = [
+    "CRASH_POINTS",
     "TIMEOUT",
     "Backend",
     "ClientOutcome",
     "ClientPort",
+    "CrashPointHook",
     "DiskLike",
     "GroupSpec",
     "Host",

@@ -119,6 +119,19 @@ StepObserver = Callable[[int, Any, Event, list[Effect], int], None]
 effects, local time of the step in us). Not called for a step whose effects failed with a
 storage error."""
 
+CRASH_POINTS: tuple[str, ...] = (
+    "mid-append", "torn-append", "fsync-then-send", "before-reply", "mid-checkpoint"
+)
+"""Every place inside a step where a `harness.runtime.host.Host` asks its crash-point hook
+(see the host's module doc)."""
+
+CrashPointHook = Callable[[int, str], bool]
+"""``hook(node, point) -> crash now?``: asked by a `harness.runtime.host.Host` at each of its
+crash points (`harness.runtime.host.CRASH_POINTS`); False is the nominal path. For
+``mid-checkpoint`` and ``torn-append`` True means the hook armed the disk to crash inside the
+checkpoint or the WAL's sync (the host then calls the disk's ``disarm_crash`` if that ends
+first: only a simulated disk is ever armed, so only it needs the method)."""
+
 ReplicaFactory = Callable[[Sequence[bytes], int], ReplicaLike]
 """Build a replica from the WAL records and the KV store's applied slot."""
 

@@ -86,6 +86,11 @@ class NodeClock:
         """Return the local reading (us) at ``true_us`` (never before the last re-anchor)."""
         return self._base_local_us + (true_us - self._base_true_us) * self._rate // PPM
 
+    def piece(self) -> tuple[int, int, int]:
+        """``(base_true_us, base_local_us, rate)``: the linear piece the clock runs on now
+        (`harness.checks.lease_overlap.ClockPiece`)."""
+        return self._base_true_us, self._base_local_us, self._rate
+
     def true_at(self, local_us: int, now_true_us: int) -> int:
         """Return the earliest true time >= ``now_true_us`` at which the reading is >= local_us.
 

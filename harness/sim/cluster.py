@@ -9,7 +9,9 @@ that pops the queue, and steps nodes itself, is `harness.sim.Simulation._advance
 
 from __future__ import annotations
 
+import functools
 import heapq
+import inspect
 import itertools
 from typing import Any
 
@@ -18,6 +20,7 @@ import attrs
 from consensus.events import Receive
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
+from harness.sim.buggify import Knobs, draw_knobs
 from harness.sim.clock import NodeClock, signed_choice
 from harness.sim.links import Links
 from harness.sim.nemesis import Nemesis
@@ -28,7 +31,13 @@ from harness.sim.queue import ANSWER, DELIVER, NEMESIS_END, START, TICK, TIMER
 from harness.sim.runspec import RunOptions
 from harness.sim.trace import Trace
 from harness.sim.workload import Workload
-from storage.errors import StorageError
+from storage.errors import SimulatedCrash, StorageError
+
+
+def _takes_keywords(fn: Any) -> bool:
+    """Whether ``fn`` accepts arbitrary keyword arguments (the storage knobs)."""
+    params = inspect.signature(fn).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 class Cluster:
@@ -106,6 +115,22 @@ class Cluster:
             f"n{n}:offset={c.local_at(0)},drift={c.drift_ppm}ppm" for n, c in self.clocks.items()
         )
         trace.add(f"0 world {world} disk_fault_nodes={list(self.nemesis.disk_fault_nodes)}")
+        self.knobs = Knobs(checkpoint_every=sim_options.checkpoint_every)
+        open_storage = backend.open_storage
+        replica_knobs: dict[str, Any] = {}
+        if backend.buggify and sim_options.buggify:
+            defaults = self.knobs
+            self.knobs = draw_knobs(chooser, defaults)
+            if _takes_keywords(open_storage):
+                open_storage = functools.partial(open_storage, **self.knobs.storage_kwargs())
+            else:  # a wrapped storage opener (tests): its sizes stay the defaults
+                self.knobs = attrs.evolve(
+                    self.knobs, wal_segment_bytes=defaults.wal_segment_bytes,
+                    btree_fanout=defaults.btree_fanout,
+                    btree_min_compact_bytes=defaults.btree_min_compact_bytes,
+                )
+            trace.add(f"0 knobs {self.knobs.describe()}")
+            replica_knobs = self.knobs.replica_kwargs()
         self.hosts: dict[int, Host] = {}
         for n in self.members:
             disk = backend.make_disk(n, self.nemesis.disk_faults(n), chooser)
@@ -113,16 +138,17 @@ class Cluster:
                 n,
                 disk,
                 make_replica=backend.replica_factory(
-                    n, group.members, options.variant, chooser, group
+                    n, group.members, options.variant, chooser, group, replica_knobs
                 ),
-                open_storage=backend.open_storage,
+                open_storage=open_storage,
                 transport=self,
                 clients=self,
                 timers=self,
                 observer=self.checks.observe,
                 spawner=self,
-                checkpoint_every=sim_options.checkpoint_every,
+                checkpoint_every=self.knobs.checkpoint_every,
             )
+            self.hosts[n].crash_point = self._crash_point
         self.delivered = 0  # peer messages delivered to a live node
 
     # -- the queue ----------------------------------------------------------------------------
@@ -135,6 +161,9 @@ class Cluster:
 
     def local_now(self, node: int) -> int:
         return self.clocks[node].local_at(self.now)
+
+    def clock_piece(self, node: int) -> tuple[int, int, int]:
+        return self.clocks[node].piece()
 
     # -- ports for hosts (Transport, ClientPort, TimerPort) -----------------------------------
 
@@ -213,6 +242,11 @@ class Cluster:
         self.held[node].clear()
         self.checks.down(node)
 
+    def corrupt_wal_tail(self, node: int, within_bytes: int) -> str | None:
+        disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
+        flip = getattr(disk, "flip_tail_bit", None)
+        return None if flip is None else flip("wal-", within_bytes)
+
     def restart(self, node: int) -> bool:
         host = self.hosts[node]
         try:
@@ -255,6 +289,7 @@ class Cluster:
                        kind, a, b)
 
     def clock_changed(self, node: int) -> None:
+        self.checks.clock_changed(node)
         at = self.timer_at[node]
         if at is not None and self.status[node] != "crashed":
             self.set_timer(node, at)
@@ -269,6 +304,29 @@ class Cluster:
             self.hosts[node].step(event, self.clocks[node].local_at(self.now))
         except StorageError as exc:
             self._fail_stop(node, exc)
+        except SimulatedCrash as exc:
+            self._crashed_at(node, exc)
+
+    def _crash_point(self, node: int, point: str) -> bool:
+        """`harness.runtime.ports.CrashPointHook`: the nemesis decides; for a checkpoint, the
+        disk is armed to crash before one of its first four writes and fsyncs (a checkpoint
+        does at least that many: pages, fsync, superblock, fsync); for a WAL sync, before its
+        fsync (a segment roll first makes that the new segment's)."""
+        disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
+        arming = point in ("mid-checkpoint", "torn-append")
+        if arming and not hasattr(disk, "arm_crash"):
+            return False  # a stand-in disk cannot crash inside an operation
+        if not self.nemesis.should_crash_at(point):
+            return False
+        if point == "mid-checkpoint":
+            disk.arm_crash(self.chooser.choose("nemesis.crashpoint.ops", 4), point)
+        elif point == "torn-append":
+            disk.arm_crash(1, point)  # the WAL's write happens, its fsync does not
+        return True
+
+    def _crashed_at(self, node: int, exc: SimulatedCrash) -> None:
+        """A crash point fired inside ``node``'s step: the node is gone from that instant."""
+        self.nemesis.crashed_at(self, node, exc.point)
 
     def _fail_stop(self, node: int, exc: StorageError) -> None:
         """A storage error in ``node``'s step: it stops (a crash) and restarts later."""

@@ -10,8 +10,16 @@ Fault budget (f = (n - 1) // 2 for the n nodes running at the start): crashes, p
 nodes and permanent failures not yet replaced together never exceed f at a time; disk
 corruption is enabled on at most f nodes for the whole run (drawn at the start,
 `disk_fault_nodes`). A node whose storage fails recovery stays down and counts against the
-budget for the rest of the run. Clock faults are slews within rho, or, in runs with unsafe
-clocks only, drift beyond rho and forward steps.
+budget for the rest of the run. Clock faults are new drifts within rho, jitter (small drift
+changes) and steps made as slews (the clock runs at rate rho until it has gained or lost the
+step, then returns to its drift), all within rho at every instant; in runs with unsafe clocks
+only, also drift beyond rho and instant forward steps.
+
+Crash points (``crash`` fault): besides crashing a node between steps on a tick, the nemesis
+answers the host's crash-point hook (`should_crash_at`): a crash inside a step, at a point a
+tick can never hit (between a WAL append and its fsync, between an fsync and the sends after
+it, before a write's reply, inside a B-tree checkpoint). It is the same crash within the same
+budget, counted per point in `crash_point_counts` and recorded as a ``crash`` fault.
 
 Adversarial timing (``adversarial``): periods in which the network holds packets for seconds
 and delivers late copies (`harness.sim.network.TimingAttack`), and replays of messages from any
@@ -67,6 +75,10 @@ class Cluster(Protocol):
         """Call back `Nemesis.end(action, node)` after ``delay_us`` of true time."""
 
     def crash(self, node: int) -> None: ...
+
+    def corrupt_wal_tail(self, node: int, within_bytes: int) -> str | None:
+        """Flip a bit in the last ``within_bytes`` of ``node``'s newest WAL segment (the
+        file hit, or None)."""
 
     def fail_permanently(self, node: int) -> None:
         """Stop ``node`` for good (it never restarts)."""
@@ -127,6 +139,8 @@ class Nemesis:
         self.attacking = False
         self.active = True
         self.disk_fault_nodes = self._draw_disk_fault_nodes()
+        self.crash_point_counts: dict[str, int] = {}
+        self.slewing: dict[int, int] = {}  # node -> the drift it returns to after its slew
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -165,6 +179,46 @@ class Nemesis:
         p = self.options.crash.probability
         return self._down() < self.budget and self.chooser.chance("nemesis.crash", p)
 
+    def should_crash_at(self, point: str) -> bool:
+        """Whether a node crashes at crash point ``point`` now (one draw under
+        ``nemesis.crashpoint.<point>``; False, the nominal path, outside the fault phase or
+        the budget)."""
+        if not self.active or "crash" not in self.options.faults or self._down() >= self.budget:
+            return False
+        c = self.options.crash
+        p = c.checkpoint_probability if point == "mid-checkpoint" else c.point_probability
+        return self.chooser.chance(f"nemesis.crashpoint.{point}", p)
+
+    def crashed_at(self, cluster: Cluster, node: int, point: str) -> None:
+        """``node`` crashed at crash point ``point`` (the host raised `storage.SimulatedCrash`):
+        crash it, count it, and schedule its restart like any crash."""
+        for pool in (self.paused, self.crashed):
+            if node in pool:
+                pool.remove(node)
+        self.crashed.append(node)
+        self.crash_point_counts[point] = self.crash_point_counts.get(point, 0) + 1
+        cluster.crash(node)
+        self._maybe_corrupt_tail(cluster, node)
+        c = self.options.crash
+        lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
+        cluster.record_fault("crash", [node], f"crash point {point}: down for {lasts}us")
+        if self.active:
+            cluster.schedule_after(lasts, "restart", node)
+        else:
+            self.end(cluster, "restart", node)
+
+    def _maybe_corrupt_tail(self, cluster: Cluster, node: int) -> None:
+        """A crashed node with a corrupting disk may come back with its WAL tail damaged."""
+        d = self.options.disk
+        if node not in self.disk_fault_nodes or "disk" not in self.options.faults:
+            return
+        if not self.chooser.chance("nemesis.disk.tail", d.tail_probability):
+            return
+        hit = cluster.corrupt_wal_tail(node, d.tail_bytes)
+        if hit is not None:
+            cluster.record_fault("disk", [node], f"bit flip in the last {d.tail_bytes} bytes "
+                                 f"of {hit}")
+
     def _should_pause(self) -> bool:
         p = self.options.pause.probability
         return self._down() < self.budget and self.chooser.chance("nemesis.pause", p)
@@ -183,6 +237,9 @@ class Nemesis:
 
     def _should_clock(self) -> bool:
         return self.chooser.chance("nemesis.clock", self.options.clock.probability)
+
+    def _should_jitter(self) -> bool:
+        return self.chooser.chance("nemesis.clock.jitter", self.options.clock.jitter_probability)
 
     def _should_loss(self) -> bool:
         p = self.options.loss.probability
@@ -239,6 +296,7 @@ class Nemesis:
             if node is not None:
                 self.crashed.append(node)
                 cluster.crash(node)
+                self._maybe_corrupt_tail(cluster, node)
                 c = o.crash
                 lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
                 cluster.record_fault("crash", [node], f"down for {lasts}us")
@@ -254,6 +312,8 @@ class Nemesis:
                 cluster.schedule_after(lasts, "resume", node)
         if self._enabled("clock") and self._should_clock():
             self._clock_fault(cluster)
+        if self._enabled("clock") and self._should_jitter():
+            self._jitter(cluster)
         if self._enabled("permanent") and self._should_fail_permanently():
             self._fail_permanently(cluster, exclude=None)
         if self._enabled("adversarial"):
@@ -322,10 +382,53 @@ class Nemesis:
             self._unsafe_clock_fault(cluster)
             return
         node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
+        if node in self.slewing:
+            return  # one change at a time: the slew ends first
+        o = self.options.clock
+        if self.chooser.chance("nemesis.clock.slew", o.safe_step_probability):
+            self._slew(cluster, node)
+            return
         bound = self.rho_ppm
         drift = signed_choice(self.chooser.choose("nemesis.clock.drift", 2 * bound + 1))
         cluster.clocks[node].set_drift(drift, cluster.now_us())
         cluster.record_fault("clock-step", [node], f"drift now {drift}ppm")
+        cluster.clock_changed(node)
+
+    def _slew(self, cluster: Cluster, node: int) -> None:
+        """Step ``node``'s clock by a drawn amount the way NTP slews it: at rate +-rho until
+        the reading has moved that far against its drift, then back to that drift."""
+        o = self.options.clock
+        clock = cluster.clocks[node]
+        step = 1 + self.chooser.choose("nemesis.clock.slew.us", max(o.max_safe_step_us, 1))
+        back = self.chooser.chance("nemesis.clock.slew.back", 0.5)
+        rate = -self.rho_ppm if back else self.rho_ppm
+        gain_ppm = abs(rate - clock.drift_ppm)
+        if gain_ppm == 0:
+            return  # already at that edge of the bound: the step is a no-op drift change
+        lasts = -(-step * 1_000_000 // gain_ppm)
+        self.slewing[node] = clock.drift_ppm
+        clock.set_drift(rate, cluster.now_us())
+        sign = "-" if back else "+"
+        cluster.record_fault(
+            "clock-step", [node], f"slewing {sign}{step}us at {rate}ppm for {lasts}us"
+        )
+        cluster.clock_changed(node)
+        cluster.schedule_after(lasts, "slew-end", node)
+
+    def _jitter(self, cluster: Cluster) -> None:
+        """A small change of one clock's drift, kept within rho in safe runs."""
+        node = self.members[self.chooser.choose("nemesis.clock.node", len(self.members))]
+        if node in self.slewing:
+            return
+        clock = cluster.clocks[node]
+        j = self.options.clock.jitter_ppm
+        change = signed_choice(self.chooser.choose("nemesis.clock.jitter.ppm", 2 * j + 1))
+        bound = max(self.rho_ppm, abs(clock.drift_ppm)) if self.unsafe_clocks else self.rho_ppm
+        drift = max(-bound, min(bound, clock.drift_ppm + change))
+        if drift == clock.drift_ppm:
+            return
+        clock.set_drift(drift, cluster.now_us())
+        cluster.record_fault("clock-step", [node], f"jitter: drift now {drift}ppm")
         cluster.clock_changed(node)
 
     def _unsafe_clock_fault(self, cluster: Cluster) -> None:
@@ -375,6 +478,9 @@ class Nemesis:
             else:
                 self.failed.append(node)
                 cluster.record_fault("restart", [node], "storage failed recovery: stays down")
+        elif action == "slew-end" and node is not None and node in self.slewing:
+            cluster.clocks[node].set_drift(self.slewing.pop(node), cluster.now_us())
+            cluster.clock_changed(node)
         elif action == "resume" and node is not None and node in self.paused:
             self.paused.remove(node)
             cluster.resume(node)

@@ -28,9 +28,18 @@ class PartitionOptions:
 
 @attrs.frozen(kw_only=True)
 class CrashOptions:
-    """Node crashes (volatile state and unsynced bytes lost), restarted after a drawn time."""
+    """Node crashes (volatile state and unsynced bytes lost), restarted after a drawn time.
+
+    ``probability`` is per nemesis tick (a crash between steps). ``point_probability`` is per
+    visit of a crash point inside a step (`harness.runtime.host.CRASH_POINTS`: after a WAL
+    append before its write, inside its write and fsync (a torn tail), after an fsync before
+    the sends, before a write's reply);
+    ``checkpoint_probability`` per KV checkpoint (rarer, so likelier). All within the budget.
+    """
 
     probability: float = 0.03
+    point_probability: float = 0.002
+    checkpoint_probability: float = 0.03
     min_down_us: int = attrs.field(default=50_000, validator=_span)
     max_down_us: int = attrs.field(default=2_000_000, validator=_span)
 
@@ -46,9 +55,17 @@ class PauseOptions:
 
 @attrs.frozen(kw_only=True)
 class ClockFaultOptions:
-    """Clock disturbances: a new drift (a slew) per event; steps only in unsafe runs."""
+    """Clock disturbances. Safe runs: a new drift per event, or (``safe_step_probability`` of
+    events) a step of up to ``max_safe_step_us`` made as NTP slews one, at rate rho until the
+    reading has moved that far; and jitter, a small change of one clock's drift
+    (``jitter_probability`` per tick, up to ``jitter_ppm``), all within rho. Unsafe runs
+    also step clocks at once and drift beyond rho."""
 
     probability: float = 0.05
+    safe_step_probability: float = 0.3
+    max_safe_step_us: int = attrs.field(default=20_000, validator=_span)
+    jitter_probability: float = 0.05
+    jitter_ppm: int = attrs.field(default=2_000, validator=_span)
     step_probability: float = 0.5  # of an unsafe clock event, the share that are steps
     max_step_us: int = attrs.field(default=2_000_000, validator=_span)
     unsafe_drift_factor: int = 50  # unsafe drift is drawn up to factor * rho
@@ -56,7 +73,12 @@ class ClockFaultOptions:
 
 @attrs.frozen(kw_only=True)
 class DiskFaultOptions:
-    """Disk faults: ``corrupting`` on at most f nodes, ``everyone`` (latency only) on all."""
+    """Disk faults: ``corrupting`` on at most f nodes, ``everyone`` (latency only) on all.
+
+    Aimed at the most recent records: when a corrupting node crashes, with
+    ``tail_probability`` one bit among the last ``tail_bytes`` durable bytes of its newest
+    WAL segment flips before it restarts (recovery must then refuse, not drop, the record).
+    """
 
     corrupting: SimDiskFaults = attrs.field(
         factory=lambda: SimDiskFaults(
@@ -75,6 +97,8 @@ class DiskFaultOptions:
         )
     )
     nominal: SimDiskFaults = attrs.field(factory=lambda: SimDiskFaults(fsync_latency_us=100))
+    tail_probability: float = 0.2  # per crash of a corrupting node: a bit flip in its WAL tail
+    tail_bytes: int = attrs.field(default=256, validator=_span)
 
 
 @attrs.frozen(kw_only=True)

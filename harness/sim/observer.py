@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import attrs
+
 from harness.checks.invariants import OnlineInvariants
+from harness.checks.lease_overlap import ClockPiece, LeaseOverlap
 from harness.checks.violation import Violation
 from harness.sim.trace import Trace
 
@@ -22,6 +25,8 @@ class SimView(Protocol):
 
     def local_now(self, node: int) -> int: ...
 
+    def clock_piece(self, node: int) -> ClockPiece: ...
+
 
 class Observer:
     """Sees every replica step and fault: writes the trace, checks online invariants
@@ -30,6 +35,8 @@ class Observer:
     S6 (at most one replica serving under a lease) is asked of the replicas only while two or
     more of them are in the leader role: a replica serves only as leader (`consensus.Replica.
     is_serving`), and a role changes only in that replica's own step, which the observer sees.
+    It is also checked exactly, on intervals of true time (`harness.checks.lease_overlap`):
+    after every step of a leader, its serving window and clock piece are handed over.
 
     Args:
         view: the simulator (true time, local clocks).
@@ -41,6 +48,7 @@ class Observer:
         self.view = view
         self.trace = trace
         self.invariants = OnlineInvariants(view.members) if invariants else None
+        self.leases = LeaseOverlap() if invariants else None
         self.replicas: dict[int, Any] = dict.fromkeys(view.members)
         self.roles: dict[int, str] = dict.fromkeys(view.members, "follower")
         self.serving: dict[int, bool] = dict.fromkeys(view.members, False)
@@ -94,6 +102,25 @@ class Observer:
                 leaders = {n: r for n, r in self.replicas.items() if roles[n] == "leader"}
                 locals_ = {n: view.local_now(n) for n in leaders}
                 self.found(inv.check_global(leaders, locals_, now, step))
+        leases = self.leases
+        if leases is not None and (self.roles[node] == "leader" or leases.is_open(node)):
+            window = replica.serving_window_us() if self.roles[node] == "leader" else None
+            self._lease_found(leases.update(node, now, view.clock_piece(node), window))
+
+    def _lease_found(self, violation: Violation | None) -> None:
+        if violation is not None:
+            self.found(attrs.evolve(violation, step=self.trace.steps))
+
+    def finish(self) -> None:
+        """At the end of the run: compare the serving windows still open (S6)."""
+        if self.leases is not None:
+            self._lease_found(self.leases.finish(self.view.now_us()))
+
+    def clock_changed(self, node: int) -> None:
+        """``node``'s clock changed rate or stepped (its lease maps to true time anew)."""
+        if self.leases is not None:
+            now = self.view.now_us()
+            self._lease_found(self.leases.clock_changed(node, now, self.view.clock_piece(node)))
 
     def _set_role(self, node: int, replica: Any, role: str) -> None:
         old = self.roles[node]
@@ -140,6 +167,8 @@ class Observer:
         """A node crashed or failed: it has no replica until it recovers."""
         if self.roles[node] == "leader" and self.replicas[node] is not None:
             self._leader_event(node, self.replicas[node], "stepped-down")
+        if self.leases is not None:
+            self._lease_found(self.leases.down(node, self.view.now_us()))
         self.replicas[node] = None
         self._forget_role(node)
 

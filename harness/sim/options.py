@@ -16,7 +16,8 @@ class SimOptions:
     Attributes:
         client_delay_min_us, client_delay_jitter_us: one-way client <-> node delay.
         checkpoint_every: applied slots between KV checkpoints and log compaction.
-        liveness_bound_us: after healing, the time allowed to converge.
+        liveness_bound_us: after healing, the time allowed to settle beyond the work left
+            (elections, detection, copying: `harness.sim.deadline`).
         liveness_check_us: how often convergence is checked.
         fault_phase_max_us: clients start no new operation after this true time.
         failstop_restart_us: a node that fail-stopped on a storage error restarts after this.
@@ -31,6 +32,9 @@ class SimOptions:
         bandwidth_mb_s: per directed link (`harness.sim.links`); 0 = packets have no size.
         snapshot_bytes: with a bandwidth, what a message carrying a snapshot is charged
             (0 = its real size).
+        buggify: draw the engine's sizes and intervals small and odd per run
+            (`harness.sim.buggify`; only for a backend that takes them). Off, or choice 0,
+            they are the defaults (``checkpoint_every`` above, the storage's and replica's).
     """
 
     nemesis: NemesisOptions = attrs.field(factory=NemesisOptions)
@@ -53,3 +57,4 @@ class SimOptions:
     log_replicas: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     bandwidth_mb_s: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     snapshot_bytes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    buggify: bool = True

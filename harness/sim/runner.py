@@ -107,4 +107,5 @@ def run(
         labels=tuple(sim.chooser.labels),
         coverage=run_coverage(sim, probe_counts),
         probes=probe_counts,
+        crash_points=dict(sorted(sim.nemesis.crash_point_counts.items())),
     )

@@ -161,8 +161,11 @@ class RunResult:
         unsafe: the run let clock drift exceed rho on purpose (S6/S8 violations are expected).
         timeline: structured events for reports, each a dict with ``time_us``, ``kind`` and
             kind-specific fields: ``fault`` (``fault``: partition/heal/crash/restart/pause/resume/
-            clock-step/disk, ``nodes``, ``detail``), ``leader`` (``node``, ``ballot``: a node
+            clock-step/disk, ``nodes``, ``detail``; a crash inside a step says ``crash point
+            <point>``), ``leader`` (``node``, ``ballot``: a node
             became leader or stepped down, ``event``: "elected"/"serving"/"stepped-down").
+        crash_points: crashes inside a step by crash point (`harness.runtime.host.
+            CRASH_POINTS`) that fired in this run; points that never fired are absent.
     """
 
     options: RunOptions
@@ -182,6 +185,7 @@ class RunResult:
     unknown: str | None = None
     coverage: dict[str, Any] = attrs.field(factory=dict)
     probes: dict[str, int] = attrs.field(factory=dict)
+    crash_points: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def passed(self) -> bool:

@@ -225,6 +225,7 @@ def run_replica_loss(opts: ReplicaLossOptions) -> ReplicaLossResult:
         bandwidth_mb_s=opts.bandwidth_mb_s,
         snapshot_bytes=opts.data_mb * _MB,
         checkpoint_every=64,
+        buggify=False,  # a measurement: production sizes (a snapshot charged per message)
     )
     options = RunOptions(
         seed=opts.seed, replicas=opts.replicas, ops=opts.ops, clients=opts.clients,

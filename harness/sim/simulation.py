@@ -4,8 +4,9 @@ The loop (`Simulation._advance`) pops the earliest event and handles it synchron
 message delivery or a timer is a plain call of `Host.step` on one node, no trio switch;
 client tasks await what the loop hands them (`harness.sim.turns`). The phases: the fault
 phase (clients issue ``options.ops`` operations while the nemesis injects faults), the
-liveness phase (everything healed, restarted, resumed; within ``liveness_bound_us`` the group
-must converge, see `Simulation.not_converged`), the final reads, done.
+liveness phase (everything healed, restarted, resumed; within a deadline derived from the
+work left, `harness.sim.deadline`, the group must converge, see `Simulation.not_converged`),
+the final reads, done.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from harness.checks.violation import Violation
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import TIMEOUT, Backend
 from harness.sim.cluster import Cluster
+from harness.sim.deadline import LivenessBound, liveness_bound
 from harness.sim.options import SimOptions
 from harness.sim.queue import (
     ANSWER,
@@ -38,7 +40,7 @@ from harness.sim.queue import (
 from harness.sim.runspec import RunOptions
 from harness.sim.trace import Trace
 from harness.sim.turns import Clients, Turns, abort
-from storage.errors import StorageError
+from storage.errors import SimulatedCrash, StorageError
 
 _FAULT, _LIVENESS, _FINAL, _DONE = range(4)
 _PHASES = ("fault", "liveness", "final-reads", "done")
@@ -68,6 +70,7 @@ class Simulation(Cluster, Turns):
         self.active_clients = 0
         self.final_done = False
         self.liveness_deadline = 0
+        self.liveness_allowed: LivenessBound | None = None
         self._woken = None
         self._converged: list[int] = []  # the storage replicas found converged
         self._starting = True
@@ -97,7 +100,8 @@ class Simulation(Cluster, Turns):
         self.phase = _LIVENESS
         self.checks.fault("liveness", [], "fault phase over: heal, restart, resume")
         self.nemesis.stop(self)
-        self.liveness_deadline = self.now + self.so.liveness_bound_us
+        self.liveness_allowed = liveness_bound(self)
+        self.liveness_deadline = self.now + self.liveness_allowed.total_us
         self._push(self.now + self.so.liveness_check_us, CHECK, None, None)
 
     def _check_liveness(self) -> None:
@@ -110,8 +114,9 @@ class Simulation(Cluster, Turns):
             self._nursery.start_soon(self._final)
             self._woken = SPAWNED
         elif self.now >= self.liveness_deadline:
-            bound = self.so.liveness_bound_us
-            self.checks.violate("liveness", f"not converged {bound}us after healing: {why}")
+            assert self.liveness_allowed is not None
+            bound = self.liveness_allowed.describe()
+            self.checks.violate("liveness", f"not converged {bound} after healing: {why}")
         else:
             self._push(self.now + self.so.liveness_check_us, CHECK, None, None)
 
@@ -199,6 +204,7 @@ class Simulation(Cluster, Turns):
         no violation was found, but the run did not pass either.
         """
         checks = self.checks
+        checks.finish()
         if checks.violation is None and self.phase != _DONE:
             checks.violate("liveness", f"run ended early: phase={_PHASES[self.phase]}")
         if checks.violation is None and self.phase == _DONE:
@@ -282,6 +288,8 @@ class Simulation(Cluster, Turns):
                         hosts[a].step(b, clocks[a].local_at(at))
                     except StorageError as exc:
                         self._fail_stop(a, exc)
+                    except SimulatedCrash as exc:
+                        self._crashed_at(a, exc)
                 elif st == "paused":
                     self.held[a].append((kind, a, b))
             elif kind == TIMER:
@@ -298,6 +306,8 @@ class Simulation(Cluster, Turns):
                                 hosts[a].step(TICK, local)
                             except StorageError as exc:
                                 self._fail_stop(a, exc)
+                            except SimulatedCrash as exc:
+                                self._crashed_at(a, exc)
                 elif st == "paused":
                     self.held[a].append((kind, a, b))
             else:

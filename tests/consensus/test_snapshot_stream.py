@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from consensus.effects import InstallSnapshot, Send
-from consensus.messages import CatchUpReply
+from consensus.messages import CatchUpReply, CatchUpRequest
 from consensus.snapshot_stream import SNAPSHOT_CHUNK_BYTES, Assembly, chunk_checksum, cut_chunk
 from tests.consensus.group import Group
 
@@ -71,3 +71,35 @@ def test_a_corrupt_chunk_is_dropped_and_asked_for_again() -> None:
     installs = [e for e in g.nodes[lagging].effects if isinstance(e, InstallSnapshot)]
     assert len(installs) == 1  # only the verified, complete snapshot
     assert g.nodes[lagging].sm == g.nodes[leader].sm  # the good bytes, in the end
+
+
+def test_two_peers_streaming_snapshots_of_different_slots_at_once_do_not_livelock() -> None:
+    # A retry that moves on to another peer leaves the first one's stream running: the
+    # lagging replica then gets chunks of two snapshots taken at different slots, in turn.
+    g = Group(3)
+    leader = g.elect()
+    lagging, other = (i for i in g.members if i != leader)
+    g.crash(lagging)
+    for k in range(1, 31):
+        g.write(leader, 1, k, bytes([k]) * 100_000)
+        g.run(20_000)
+        if k == 15:
+            g.compact(other)  # a snapshot at about slot 15 ...
+    g.compact(leader)  # ... and one at about slot 30
+    g.restart(lagging)
+    ballot = g.replica(lagging)._promised
+    for peer in (other, leader):
+        g.network.append((lagging, peer, CatchUpRequest(ballot=ballot, from_slot=1)))
+    for _ in range(3_000):  # bounded: two streams restarting each other never end
+        if not g.network:
+            g.advance(5_000)
+            g.tick_due()
+            continue
+        g.deliver(0)
+        if g.nodes[lagging].sm == g.nodes[leader].sm:
+            break
+    sources = {i for i in (other, leader) if any(
+        isinstance(e, Send) and e.dst == lagging and isinstance(e.msg, CatchUpReply)
+        and e.msg.snapshot_total for e in g.nodes[i].effects)}
+    assert sources == {other, leader}  # both streamed to it
+    assert g.nodes[lagging].sm == g.nodes[leader].sm

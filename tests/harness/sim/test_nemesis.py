@@ -46,6 +46,9 @@ class FakeCluster:
     def schedule_after(self, delay_us: int, action: str, node: int | None) -> None:
         self.pending.append((self.time_us + delay_us, action, node))
 
+    def corrupt_wal_tail(self, node: int, within_bytes: int) -> str | None:
+        return "wal-0000000000000001.wal"
+
     def crash(self, node: int) -> None:
         self.down.add(node)
         self.max_down = max(self.max_down, len(self.down))
@@ -199,3 +202,23 @@ def test_no_permanent_failure_once_a_spare_started() -> None:
     for seed in range(10):
         _, nemesis = _permanent(seed, (0, 1, 2, 3, 4), started_at_us=0)
         assert nemesis.dead == []
+
+
+def test_safe_clocks_jitter_and_step_by_slewing_within_rho_at_every_tick() -> None:
+    chooser = Chooser(5)
+    cluster = FakeCluster((0, 1, 2), chooser)
+    nemesis = Nemesis((0, 1, 2), BUSY, chooser, rho_ppm=10_000)
+    readings = {n: c.local_at(0) for n, c in cluster.clocks.items()}
+    for t in range(1, 301):
+        cluster.advance(nemesis, t * 100_000)
+        for n, c in cluster.clocks.items():
+            assert abs(c.drift_ppm) <= 10_000
+            now = c.local_at(cluster.time_us)
+            assert 99_000 <= now - readings[n] <= 101_000  # one tick at rate 1 +- rho
+            readings[n] = now
+    details = [f[3] for f in cluster.faults if f[1] == "clock-step"]
+    assert any(d.startswith("slewing +") for d in details)
+    assert any(d.startswith("slewing -") for d in details)
+    assert any(d.startswith("jitter") for d in details)
+    assert not any("unsafe" in d for d in details)
+    assert not nemesis.slewing or all(p[1] == "slew-end" for p in cluster.pending)

@@ -31,7 +31,7 @@ def test_small_sample_of_seeds_with_all_faults_passes(seed: int) -> None:
 
 def test_sample_covers_every_fault_kind() -> None:
     kinds: set[str] = set()
-    for seed in range(4):
+    for seed in range(5):  # crash points share the budget: seeds 0-3 happen to draw no pause
         result = run(RunOptions(seed=seed, ops=400), keep_trace=False)
         kinds |= {t["fault"] for t in result.timeline if t["kind"] == "fault"}
     assert {"partition", "crash", "pause", "clock-step", "loss", "restart", "resume"} <= kinds

@@ -20,10 +20,10 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "stale-read": ("S8",),
 }
 KNOWN_SEEDS: dict[str, tuple[int, ...]] = {
-    "no-lease-wait": (12, 21, 56),
+    "no-lease-wait": (12, 56, 61),
     "quorum-one": (0, 1, 2),
-    "no-persist-promise": (4, 6, 7),
-    "stale-read": (5, 7, 21),
+    "no-persist-promise": (0, 1, 2),
+    "stale-read": (1, 2, 4),
 }
 OPS = 200
 
@@ -45,7 +45,7 @@ def test_the_correct_protocol_passes_those_seeds(seed: int) -> None:
     assert result.violation is None, result.violation
 
 
-UNSAFE_SEEDS = (12, 27)  # ops=300, all faults, unsafe clocks: 6 of the first 200 seeds
+UNSAFE_SEEDS = (27, 166)  # ops=300, all faults, unsafe clocks: 3 of the first 200 seeds
 
 
 @pytest.mark.parametrize("seed", UNSAFE_SEEDS)
@@ -85,11 +85,11 @@ def test_history_check_alone_catches_stale_reads() -> None:
     # With the online invariants off, the end-of-run linearizability check must still see
     # the stale read (seed found by a 40-seed sweep at ops=300).
     quiet = SimOptions(online_invariants=False)
-    options = RunOptions(seed=3, ops=300, variant="stale-read")
+    options = RunOptions(seed=4, ops=300, variant="stale-read")
     result = run(options, keep_trace=False, sim_options=quiet)
     assert result.violation is not None and result.violation.property == "S8"
     assert result.violation.key is not None and "cannot place" in result.violation.message
-    assert run(RunOptions(seed=3, ops=300), sim_options=quiet).violation is None
+    assert run(RunOptions(seed=4, ops=300), sim_options=quiet).violation is None
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """The NDJSON trace writer and the Python validator on sample simulator runs.
 
-Sample runs are small (60 operations, all faults on); seeds 1, 7, 11 and 13 take crashes,
+Sample runs are small (60 operations, all faults on); seeds 11, 12, 16 and 27 take crashes,
 leader changes, step-downs with lease releases and catch-up. Corrupted copies of a valid
 trace must be rejected at the corrupted line.
 """
@@ -23,7 +23,7 @@ from harness.tla.tracevalid.record import run_to_file, run_traced
 from harness.tla.tracevalid.validate import TraceInputError, validate_lines
 from harness.tla.tracevalid.writer import ACTION_ORDER
 
-SEEDS = (1, 7, 11, 13)
+SEEDS = (11, 12, 16, 27)
 
 
 def _options(seed: int, **kw: Any) -> RunOptions:
