@@ -45,14 +45,21 @@ _MB = 1_000_000
 _TICK_US = NemesisOptions().tick_interval_us
 
 
+MIN_BANDWIDTH_MB_S = 0.1
+"""The slowest link the scenario accepts: every message is charged its bytes over the link,
+so a slower one makes each heartbeat take seconds and a run take hours of wall time."""
+MAX_COPY_S = 86_400
+"""The longest rebuild (data over bandwidth) the scenario simulates: one simulated day."""
+
+
 @attrs.frozen(kw_only=True)
 class ReplicaLossOptions:
     """Options of the replica-loss scenario (times in simulated seconds unless ``_us``).
 
     ``replicas`` storage and ``log_replicas`` log replicas form the initial configuration.
     ``ops`` client operations by ``clients`` clients keep the group busy (the run ends after
-    them, as every simulator run does). Raises ValueError for negative sizes, a bandwidth <= 0,
-    a failure before 0, fewer than 3 storage replicas, or a configuration
+    them, as every simulator run does). Raises ValueError for negative sizes, a bandwidth
+    below `MIN_BANDWIDTH_MB_S` or a copy longer than `MAX_COPY_S`, a failure before 0, fewer than 3 storage replicas, or a configuration
     `consensus.quorum.Membership` rejects (more log replicas than storage replicas).
     """
 
@@ -104,9 +111,16 @@ class ReplicaLossOptions:
             raise ValueError(f"partition_s must be >= 0, got partition_s={self.partition_s}")
         if self.data_mb < 0:
             raise ValueError(f"data_mb must be >= 0, got data_mb={self.data_mb}")
-        if self.bandwidth_mb_s <= 0:
+        if self.bandwidth_mb_s < MIN_BANDWIDTH_MB_S:
             raise ValueError(
-                f"bandwidth_mb_s must be > 0, got bandwidth_mb_s={self.bandwidth_mb_s}"
+                f"bandwidth_mb_s must be >= {MIN_BANDWIDTH_MB_S}, got "
+                f"bandwidth_mb_s={self.bandwidth_mb_s}"
+            )
+        copy_s = self.data_mb / self.bandwidth_mb_s
+        if copy_s > MAX_COPY_S:
+            raise ValueError(
+                f"copying data_mb={self.data_mb} at bandwidth_mb_s={self.bandwidth_mb_s} takes "
+                f"{copy_s:,.0f} s of simulated time; the scenario copies at most {MAX_COPY_S:,} s"
             )
         if self.ops < 1 or self.clients < 1 or self.latency_us < 0:
             raise ValueError(

@@ -101,3 +101,14 @@ def test_one_step_swap_is_caught_as_s12(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["run", "--scenario", "replica-loss", "--data-mb", "1",
                  "--variant", "one-step-swap"]) == 1
     assert "verdict: VIOLATION S12" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"bandwidth_mb_s": 1e-300}, "bandwidth_mb_s must be >= 0.1"),
+    ({"bandwidth_mb_s": 0.05}, "bandwidth_mb_s must be >= 0.1"),
+    ({"data_mb": 10_000_000}, "takes 100,000 s of simulated time"),
+])
+def test_a_scenario_that_would_run_for_hours_is_refused(changes: dict[str, float],
+                                                        message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReplicaLossOptions(**changes)
