@@ -59,8 +59,9 @@ class ReplicaLossOptions:
     ``replicas`` storage and ``log_replicas`` log replicas form the initial configuration.
     ``ops`` client operations by ``clients`` clients keep the group busy (the run ends after
     them, as every simulator run does). Raises ValueError for negative sizes, a bandwidth
-    below `MIN_BANDWIDTH_MB_S` or a copy longer than `MAX_COPY_S`, a failure before 0, fewer than 3 storage replicas, or a configuration
-    `consensus.quorum.Membership` rejects (more log replicas than storage replicas).
+    below `MIN_BANDWIDTH_MB_S` or a copy longer than `MAX_COPY_S`, a failure before 0, fewer
+    than 3 storage replicas, or a configuration `consensus.quorum.Membership` rejects (more
+    log replicas than storage replicas).
     """
 
     seed: int = 0
