@@ -26,7 +26,10 @@ Verdicts (`MutantResult.status`):
 - ``timeout``: a subprocess overran the hard timeout (the budget plus a grace period) without
   reporting: not killed (a hang paxlab did not report is a gap);
 - ``broken``: the mutated tree did not run at all (the command failed without its summary,
-  e.g. an import error): not killed, and a defect of the catalogue entry.
+  e.g. an import error): not killed, and a defect of the catalogue entry;
+- ``baseline-fails``: the sweep found a violation, but the unmutated tree fails the same seed
+  with the same options: the failure is not the planted bug (a real bug of the tree, or a
+  false alarm of the harness), so it is never a kill. Every property kill is confirmed so.
 
 Every subprocess runs in its own process group and is killed with it (its workers too) on a
 timeout, on Ctrl-C or on any other exception; the temporary folder is always removed.
@@ -74,6 +77,8 @@ SHRINK_MAX_S = 20.0
 of killed mutants does not cost a whole budget each."""
 
 KILLED_STATUSES = frozenset({"killed", "crash"})
+BASELINE_TIMEOUT_S = 120.0
+"""Most wall seconds the unmutated run of a killing seed may take."""
 
 
 class MutantError(ValueError):
@@ -96,7 +101,8 @@ class MutantResult:
 
     Attributes:
         name: the mutant.
-        status: killed, crash, survived, equivalent, timeout or broken.
+        status: killed, crash, survived, equivalent, timeout, broken, or baseline-fails (the
+            unmutated tree fails the same seed: not a kill).
         time_to_kill_s: wall seconds from the start of the mutant's run to the report that
             killed it (None if not killed).
         property: the violated property (``S6``), ``crash:<ExceptionType>``, or None.
@@ -340,6 +346,10 @@ def run_mutant(
         ]
         proc = runner(sweep_argv, copy, env, sweep_s + GRACE_S)
         status, prop, detail, seeds_run, artifact = classify_sweep(proc)
+        if status == "killed" and artifact is not None:
+            status, detail = _confirm_against_baseline(
+                mutant, artifact, status, detail, python=python, runner=runner, source=source
+            )
         stage: str | None = "sweep" if status in KILLED_STATUSES else None
         elapsed = time.monotonic() - start
         left = budget_s - elapsed
@@ -375,6 +385,30 @@ def run_mutant(
         name=mutant.name, status=status, time_to_kill_s=time_to_kill, property=prop,
         stage=stage, seeds_run=seeds_run, shrunk=shrunk, detail=detail,
     )
+
+
+def _confirm_against_baseline(
+    mutant: Mutant, artifact: str, status: str, detail: str, *, python: str,
+    runner: Runner, source: Path,
+) -> tuple[str, str]:
+    """A kill counts only if the unmutated tree passes the failing seed with the same options.
+
+    Otherwise the failure is the harness's or the protocol's own (a real bug, or a false
+    alarm of a fault), not the planted one: status ``baseline-fails``, never a kill.
+    """
+    name = Path(artifact).name
+    if not name.startswith("seed-") or not name[5:].isdigit():
+        return status, detail
+    seed = name[5:]
+    with tempfile.TemporaryDirectory(prefix="paxlab-mutant-baseline-") as tmp:
+        base = Path(tmp)
+        copy_tree(base, source)
+        proc = runner([python, "-m", "harness", "run", "--seed", seed, *mutant.sweep],
+                      base, _env(base), BASELINE_TIMEOUT_S)
+    if proc.returncode == 0:
+        return status, detail
+    return "baseline-fails", (f"the unmutated tree fails seed {seed} too (exit "
+                              f"{proc.returncode}): {_last_line(proc.stdout)}; was: {detail}")
 
 
 def select(names: str | None) -> list[Mutant]:
@@ -458,7 +492,8 @@ def format_table(results: Sequence[MutantResult], mutants: Sequence[Mutant],
         f"{crashes} by a crash; equivalent {equivalent}; "
         f"survived {sum(r.status == 'survived' for r in results)}; "
         f"timeout {sum(r.status == 'timeout' for r in results)}; "
-        f"broken {sum(r.status == 'broken' for r in results)}"
+        f"broken {sum(r.status == 'broken' for r in results)}; "
+        f"baseline-fails {sum(r.status == 'baseline-fails' for r in results)}"
     )
     if budget_s is not None:
         late = [r.name for r in results

@@ -157,6 +157,10 @@ def test_run_mutant_with_a_fake_subprocess(tmp_path: Path) -> None:
                ) -> ProcessResult:
         calls.append(list(argv))
         assert env["PYTHONPATH"] == str(cwd) and cwd != tmp_path
+        if argv[3] == "run":  # the killing seed on the unmutated tree: it passes there
+            assert (cwd / "consensus" / "core.py").read_text() == "QUORUM = 2\n"
+            assert argv[argv.index("--seed") + 1] == "2"
+            return _proc(0, "verdict: PASSED\n")
         assert (cwd / "consensus" / "core.py").read_text() == "QUORUM = 1\n"
         if argv[3] == "sweep":
             assert "--max-failures" in argv and timeout_s > 5
@@ -170,9 +174,27 @@ def test_run_mutant_with_a_fake_subprocess(tmp_path: Path) -> None:
     assert result.status == "killed" and result.killed and result.property == "S4"
     assert result.stage == "sweep" and result.shrunk == "decisions=3->1 steps=50->20"
     assert result.time_to_kill_s is not None and result.time_to_kill_s < 10
-    assert [c[3] for c in calls] == ["sweep", "shrink"]
+    assert [c[3] for c in calls] == ["sweep", "run", "shrink"]
     assert (tmp_path / "consensus" / "core.py").read_text() == "QUORUM = 2\n"  # untouched
     assert not Path(calls[0][calls[0].index("--out") + 1]).parent.exists()  # removed
+
+
+def test_a_seed_the_unmutated_tree_fails_too_is_no_kill(tmp_path: Path) -> None:
+    _tiny_tree(tmp_path)
+
+    def runner(argv: Sequence[str], cwd: Path, env: dict[str, str], timeout_s: float
+               ) -> ProcessResult:
+        if argv[3] == "sweep":
+            return _proc(1, _sweep_json(1, [{"signature": "S4@slot", "example": "S4: x",
+                                              "artifact": str(cwd / "artifacts/seed-13")}]))
+        if argv[3] == "run":
+            return _proc(1, "violation: S4: node 2 applied slot 360, which is not chosen\n")
+        return _proc(0, "")
+
+    result = run_mutant(MUTANT, budget_s=10, runner=runner, source=tmp_path, shrink=False)
+    assert result.status == "baseline-fails" and not result.killed
+    assert "unmutated tree fails seed 13" in result.detail
+    assert lib.mutation_score([result]) == 0.0
 
 
 def test_run_mutant_survivor_tries_the_explorer_then_marks_equivalent(tmp_path: Path) -> None:
