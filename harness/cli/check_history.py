@@ -33,29 +33,18 @@ from harness.checks.linearizability import (
 )
 from harness.checks.models import NIL_READS
 from harness.checks.prepare import prepare_history
-from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import (
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    positive_float,
+    positive_int,
+)
 
 _PROG = "paxlab check-history"
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,10 +73,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="values are Jepsen independent [key value] tuples: check "
                         "each key as its own object (default: a history that looks "
                         "independent is refused)")
-    parser.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_S,
+    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S,
                         metavar="S",
                         help=f"give up after S seconds (default {DEFAULT_TIMEOUT_S:g})")
-    parser.add_argument("--max-states", type=_positive_int, default=DEFAULT_MAX_STATES,
+    parser.add_argument("--max-states", type=positive_int, default=DEFAULT_MAX_STATES,
                         metavar="N", help=f"memo entries allowed (default {DEFAULT_MAX_STATES})")
     parser.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -24,7 +24,7 @@ from pathlib import Path
 import trio
 
 from harness.checks.history_files import write_history
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, positive_float, positive_int
 from harness.net.config import ConfigError, load_config
 from harness.net.load import LoadRun
 from harness.net.nemesis import parse_kinds
@@ -35,24 +35,6 @@ EXIT_INTERRUPTED = 130
 _PROG = "paxlab load"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -71,10 +53,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "1 violation, 2 bad input or unreachable cluster, 3 unknown.",
     )
     parser.add_argument("--config", required=True, help="the cluster's TOML file")
-    parser.add_argument("--ops", type=_positive_int, default=1000, help="operations in all")
-    parser.add_argument("--clients", type=_positive_int, default=8, help="client tasks")
-    parser.add_argument("--keys", type=_positive_int, default=5, help="keys k0..k{K-1}")
-    parser.add_argument("--duration", type=_seconds, default=None,
+    parser.add_argument("--ops", type=positive_int, default=1000, help="operations in all")
+    parser.add_argument("--clients", type=positive_int, default=8, help="client tasks")
+    parser.add_argument("--keys", type=positive_int, default=5, help="keys k0..k{K-1}")
+    parser.add_argument("--duration", type=positive_float, default=None,
                         help="stop after this many seconds even if ops remain")
     parser.add_argument("--seed", type=int, default=0, help="op mix and nemesis draws")
     parser.add_argument("--nemesis", type=_kinds, default=None, metavar="KINDS",
