@@ -35,7 +35,8 @@ import shlex
 import sys
 from typing import Any
 
-from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, CliError
+from harness.cli.protocol_option import add_protocol_option, protocol_spec
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
 from harness.sim.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
@@ -46,10 +47,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--replicas", type=int, default=3, help="storage replicas (default 3)")
     parser.add_argument("--ops", type=int, default=1000, help="client operations (default 1000)")
     add_workload_options(parser)
+    add_protocol_option(parser)
     parser.add_argument(
         "--faults",
-        default=",".join(DEFAULT_FAULTS),
-        help=f"comma list from {','.join(FAULTS)}, or 'none' (default: all but permanent)",
+        default=None,
+        help=f"comma list from {','.join(FAULTS)}, or 'none' (default: the protocol's; "
+             f"multipaxos: {','.join(DEFAULT_FAULTS)})",
     )
     parser.add_argument(
         "--unsafe-clocks", action="store_true", help="let clock drift exceed rho (labelled)"
@@ -115,6 +118,12 @@ def workload_counts(args: argparse.Namespace) -> tuple[int, int]:
     return (HOT_KEY_CLIENTS if args.clients is None else args.clients), 1
 
 
+def fault_options(text: str | None) -> dict[str, Any]:
+    """``RunOptions`` keywords for a ``--faults`` flag: none when it was not given (the
+    protocol's default faults), else ``faults=`` `parse_faults`."""
+    return {} if text is None else {"faults": parse_faults(text)}
+
+
 def parse_faults(text: str) -> tuple[str, ...]:
     """``"none"`` or ``""`` -> (); else the comma list, blanks dropped (validated by RunOptions)."""
     if text.strip().lower() in ("", "none"):
@@ -124,9 +133,11 @@ def parse_faults(text: str) -> tuple[str, ...]:
 
 def replay_command(options: RunOptions) -> str:
     """The command line that repeats a run with these options."""
+    protocol = [] if options.protocol == "multipaxos" else ["--protocol", options.protocol]
     words = [
         "paxlab",
         "run",
+        *protocol,
         "--seed",
         str(options.seed),
         "--replicas",
@@ -152,6 +163,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
     return {
         "seed": result.options.seed,
         "options": result.options.to_json(),
+        "protocol": result.options.protocol,
         "verdict": result.verdict,
         "violation": None if result.violation is None else result.violation.to_json(),
         "unknown": result.unknown,
@@ -251,6 +263,11 @@ def _scenario_main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    spec = protocol_spec(args.protocol)
+    if spec.name != "multipaxos" and (args.scenario is not None or args.trace_ndjson):
+        flag = "--scenario" if args.scenario is not None else "--trace-ndjson"
+        raise CliError(f"{flag} is Multi-Paxos only (its TLA+ spec and healing), "
+                       f"got --protocol {spec.name}")
     if args.scenario is not None:
         return _scenario_main(args)
     if args.log_replicas:
@@ -266,9 +283,10 @@ def _main(args: argparse.Namespace) -> int:
             ops=args.ops,
             clients=clients,
             keys=keys,
-            faults=parse_faults(args.faults),
+            protocol=spec.name,
             unsafe_clocks=args.unsafe_clocks,
             variant=args.variant,
+            **fault_options(args.faults),
         )
     except (ValueError, TypeError) as exc:
         print(f"paxlab run: error: {exc}", file=sys.stderr)
@@ -280,6 +298,7 @@ def _main(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"paxlab run: {options.describe()}", flush=True)
+        print(f"checks: {spec.checks_label()}", flush=True)
     if args.trace_ndjson:
         from harness.tla.tracevalid.record import run_to_file
 
