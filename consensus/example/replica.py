@@ -101,7 +101,7 @@ class ExampleReplica:
         return (0, _FOREVER) if self.is_serving(0) else None
 
     def clone(self) -> ExampleReplica:
-        new = object.__new__(ExampleReplica)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.log, new.match, new.next = list(self.log), dict(self.match), dict(self.next)
         new.pending = dict(self.pending)

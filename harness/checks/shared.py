@@ -163,8 +163,8 @@ class SharedInvariants:
     # ---- details -----------------------------------------------------------------------
 
     def _on_apply(self, node_id: int, slot: int, command: bytes, where: Where) -> Violation | None:
-        last = self._applied.get(node_id)
-        if last is not None and slot != last + 1:
+        last = self._applied.get(node_id, 0)  # a node not seen yet starts empty
+        if slot != last + 1:
             return Violation(
                 property="S2",
                 message=f"S2: node {node_id} applied slot {slot} right after slot {last}",

@@ -72,6 +72,8 @@ def _check_protocol(instance: Any, attribute: attrs.Attribute[Any], value: str) 
 
 
 def _default_faults(instance: Any) -> tuple[str, ...]:
+    if not isinstance(instance.protocol, str):
+        return DEFAULT_FAULTS  # the protocol's validator names the problem
     return protocols.get(instance.protocol).default_faults
 
 
