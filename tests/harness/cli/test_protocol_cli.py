@@ -34,8 +34,9 @@ def test_run_multipaxos_says_which_checks_ran(capsys: pytest.CaptureFixture[str]
     assert main(["run", "--seed", "0", "--ops", "20", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["protocol"] == "multipaxos" and "protocol" not in data["options"]
-    assert main(["run", "--seed", "0", "--ops", "20", "--faults", "none"]) == 0
-    assert "checks: shared + multipaxos" in capsys.readouterr().out
+    assert data["checks"].startswith("shared + multipaxos (S1, S3")
+    assert main(["run", "--protocol", "example", "--ops", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["checks"] == "shared only"
 
 
 @pytest.mark.parametrize(
@@ -85,6 +86,7 @@ def test_sweep_example_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert out.startswith("sweep protocol=example seeds=0:3")
     assert "checks: shared only" in out and "failed: 0" in out
+    assert "probes: none declared by protocol example" in out  # not "24 never fired"
 
 
 @pytest.fixture(scope="module")
