@@ -20,8 +20,7 @@ from tests.consensus.raft.group import Group, Msg
 class Faults:
     drop: float = 0.05
     dup: float = 0.03
-    crash: float = 0.0005  # per driver event
-    partition: float = 0.001
+    chaos: bool = True  # crashes, partitions and reconfigurations at random
     delay_us: tuple[int, int] = (1_000, 30_000)
     reconfigure: bool = False
 
@@ -62,24 +61,28 @@ class Driver:
                 self.push(self.now + rng.randint(*f.delay_us), "msg", m)
         g.outbox = []
 
-    def run(self, duration_us: int) -> None:
+    def run(self, duration_us: int, fresh: bool = True) -> None:
+        """Run until true time ``duration_us``; a violation raises `group.Violation`."""
         g, rng, f = self.g, self.rng, self.faults
         self._timers()
-        self.push(rng.randint(0, 50_000), "client", None)
-        self.push(rng.randint(0, 200_000), "chaos", None)
+        if fresh:
+            self.push(rng.randint(0, 50_000), "client", None)
+            if f.chaos:
+                self.push(rng.randint(0, 200_000), "chaos", None)
         while self.queue:
-            at, _, kind, payload = heapq.heappop(self.queue)
-            if at > duration_us:
+            if self.queue[0][0] > duration_us:
                 break
+            at, _, kind, payload = heapq.heappop(self.queue)
             self.now = at
             if kind == "msg":
                 assert isinstance(payload, Msg)
                 if (payload.src, payload.dst) not in self.blocked:
                     g.deliver(payload, at)
             elif kind == "timer":
-                i, local_at = payload  # type: ignore[misc]
-                if g.nodes[i] is not None and self.armed.get(i) == local_at:
-                    g.tick(i, at)
+                assert isinstance(payload, tuple)
+                node, local_at = payload
+                if g.nodes[node] is not None and self.armed.get(node) == local_at:
+                    g.tick(node, at)
             elif kind == "client":
                 self._client()
                 self.push(at + rng.randint(5_000, 40_000), "client", None)
@@ -87,11 +90,14 @@ class Driver:
                 self._chaos(f)
                 self.push(at + rng.randint(50_000, 300_000), "chaos", None)
             elif kind == "restart":
-                i = payload  # type: ignore[assignment]
-                assert isinstance(i, int)
-                g.start(i, at)
+                assert isinstance(payload, int)
+                g.start(payload, at)
             self._send_out()
             self._timers()
+
+    def until(self, duration_us: int) -> None:
+        """Run on from the current time to ``duration_us`` (events already queued kept)."""
+        self.run(duration_us, fresh=False)
 
     def _client(self) -> None:
         g, rng = self.g, self.rng
@@ -102,11 +108,11 @@ class Driver:
         target = rng.choice(leaders) if leaders and rng.random() < 0.8 else rng.choice(live)
         self.request += 1
         if rng.random() < 0.6:
-            ev: object = ClientWrite(client_id=1, request_id=self.request,
+            ev: ClientWrite | ClientRead = ClientWrite(client_id=1, request_id=self.request,
                                      command=b"w%d" % self.request)
         else:
             ev = ClientRead(client_id=1, request_id=self.request, key=b"k", strong=True)
-        g.step(target, ev, self.now)  # type: ignore[arg-type]
+        g.step(target, ev, self.now)
 
     def _chaos(self, f: Faults) -> None:
         g, rng = self.g, self.rng
