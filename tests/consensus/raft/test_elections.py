@@ -3,6 +3,8 @@ leave, one vote per term, up-to-date logs, lease refusal, CheckQuorum."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from consensus.effects import Apply, Persist, Send, SetTimer
 from consensus.events import Receive, Tick
 from consensus.raft import RaftConfig, RaftReplica, Role
@@ -27,7 +29,7 @@ def make(node: int, members: tuple[int, ...] = (0, 1, 2), pick: int = 0,
     return node_
 
 
-def sends(effects: list[object]) -> list[Send]:
+def sends(effects: Sequence[object]) -> list[Send]:
     return [e for e in effects if isinstance(e, Send)]
 
 
