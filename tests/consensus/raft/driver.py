@@ -11,7 +11,7 @@ import random
 
 import attrs
 
-from consensus.events import ClientRead, ClientWrite, Reconfigure
+from consensus.events import ClientRead, ClientWrite, Reconfigure, StepDown
 from consensus.raft import Role
 from tests.consensus.raft.group import Group, Msg
 
@@ -129,10 +129,15 @@ class Driver:
             self.blocked |= {(a, b), (b, a)} if rng.random() < 0.5 else {(a, b)}
         elif roll < 0.50:
             self.blocked = set()
-        elif roll < 0.55 and f.reconfigure:
+        elif roll < 0.53:
+            leaders = [i for i in live if g.node(i).role is Role.LEADER]
+            if leaders:
+                g.step(leaders[0], StepDown(), self.now)
+        elif roll < 0.58 and f.reconfigure:
             leaders = [i for i in live if g.node(i).role is Role.LEADER]
             if leaders:
                 voters = tuple(sorted(rng.sample(list(g.ids), rng.randint(1, len(g.ids)))))
                 if leaders[0] not in voters:
                     voters = tuple(sorted((*voters, leaders[0])))
-                g.step(leaders[0], Reconfigure(storage=voters), self.now)
+                learners = tuple(i for i in g.ids if i not in voters and rng.random() < 0.5)
+                g.step(leaders[0], Reconfigure(storage=voters, logs=learners), self.now)
