@@ -45,7 +45,7 @@ class RaftCore:
         self.leader_id: int | None = None
         self.commit_index = 0
         self.applied_index = 0
-        self.members = Members(config.members, config.learners)
+        self._members = Members(config.members, config.learners)
         self._cfg_index = 0
         self._cfg_cmd = self._initial_cfg
         self._grant_until = 0  # local time until which this node honours a leader's lease
@@ -99,22 +99,22 @@ class RaftCore:
         if index == self._cfg_index and command == self._cfg_cmd:
             return
         self._cfg_index, self._cfg_cmd = index, command
-        self.members = decode_config(command)
-        if self.role is Role.LEARNER and self.node_id in self.members.voters:
+        self._members = decode_config(command)
+        if self.role is Role.LEARNER and self.node_id in self._members.voters:
             self.role = Role.FOLLOWER
-        elif self.role is Role.FOLLOWER and self.node_id in self.members.learners:
+        elif self.role is Role.FOLLOWER and self.node_id in self._members.learners:
             self.role = Role.LEARNER
-        if self.role is Role.CANDIDATE and self.node_id not in self.members.voters:
+        if self.role is Role.CANDIDATE and self.node_id not in self._members.voters:
             self._become_follower(self.term, None)
         if self.role is Role.LEADER:
             last = self.log.last_index
-            for p in self.members.nodes:
+            for p in self._members.nodes:
                 if p != self.node_id and p not in self._next:
                     self._next[p] = last + 1
                     self._match[p] = 0
 
     def _peers(self) -> list[int]:
-        return [p for p in self.members.nodes if p != self.node_id]
+        return [p for p in self._members.nodes if p != self.node_id]
 
     # ------------------------------------------------------------------ roles
     def _become_follower(self, term: int, leader: int | None) -> None:
@@ -125,7 +125,7 @@ class RaftCore:
         if self.role is Role.LEADER:
             self._fail_pending()
         was = self.role
-        self.role = Role.LEARNER if self.node_id in self.members.learners else Role.FOLLOWER
+        self.role = Role.LEARNER if self.node_id in self._members.learners else Role.FOLLOWER
         self.leader_id = leader
         self._pre = False
         self._votes = set()

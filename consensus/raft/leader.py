@@ -121,11 +121,11 @@ class RaftLeader(RaftCore):
             self._replicate(src)
 
     def _advance_commit(self) -> None:
-        voters = self.members.voters
+        voters = self._members.voters
         matches = [self.log.last_index if v == self.node_id else self._match.get(v, 0)
                    for v in voters]
         matches.sort(reverse=True)
-        n = matches[self.members.quorum - 1]
+        n = matches[self._members.quorum - 1]
         if n <= self.commit_index:
             return
         if self._flags.own_term_commit and self.log.term_at(n) != self.term:
@@ -137,8 +137,8 @@ class RaftLeader(RaftCore):
         if self.role is not Role.LEADER:
             return 0
         stamps = [self._own_stamp if v == self.node_id else self._stamps[v]
-                  for v in self.members.voters if v == self.node_id or v in self._stamps]
-        t = quorum_time(stamps, self.members.quorum)
+                  for v in self._members.voters if v == self.node_id or v in self._stamps]
+        t = quorum_time(stamps, self._members.quorum)
         if t is None:
             return 0
         return t + lease_length_us(self._timing.lease_duration_us, self._timing.drift_bound_ppm)
@@ -151,7 +151,7 @@ class RaftLeader(RaftCore):
     def _leader_tick(self) -> None:
         now = self._now
         if now >= self._cq_deadline:
-            if self._flags.check_quorum and not self.members.is_quorum(
+            if self._flags.check_quorum and not self._members.is_quorum(
                     self._heard | {self.node_id}):
                 logger.info("node=%d term=%d steps down: no quorum heard", self.node_id, self.term)
                 self._become_follower(self.term, None)
@@ -165,7 +165,7 @@ class RaftLeader(RaftCore):
         """End of a leader's step: start the next configuration step if one is due."""
         if self._target is not None:
             self._maybe_change_config()
-        if len(self.members.voters) == 1 and self.node_id in self.members.voters:
+        if len(self._members.voters) == 1 and self.node_id in self._members.voters:
             self._advance_commit()
 
     # ------------------------------------------------------------------ clients
@@ -216,7 +216,7 @@ class RaftLeader(RaftCore):
         self._target = Members(voters, learners)
 
     def _maybe_change_config(self) -> None:
-        target, cur = self._target, self.members
+        target, cur = self._target, self._members
         assert target is not None
         if target == cur:
             self._target = None

@@ -55,7 +55,8 @@ class RaftReplica(RaftLeader):
 
     Read-only views: ``node_id``, ``role`` (`consensus.raft.Role`), ``term``, ``voted_for``,
     ``commit_index``, ``applied_index``, `log_entries`, ``first_index``, ``snapshot_index``,
-    ``lease_until_us``, ``members`` / ``learners``, ``is_serving``, ``leader_id``.
+    ``lease_until_us``, ``members`` (voters) / ``learners`` of the configuration in force,
+    ``is_serving``, ``leader_id``.
     """
 
     def __init__(self, config: RaftConfig, choose: Choose, records: Iterable[bytes] = (),
@@ -73,7 +74,7 @@ class RaftReplica(RaftLeader):
         self.applied_index = applied_slot
         self.commit_index = max(applied_slot, self.log.snap_index)
         self._refresh_config()
-        if self.node_id in self.members.learners:
+        if self.node_id in self._members.learners:
             self.role = Role.LEARNER
 
     # ------------------------------------------------------------------ views
@@ -88,8 +89,14 @@ class RaftReplica(RaftLeader):
         return self._serving_at(self._now)
 
     @property
+    def members(self) -> tuple[int, ...]:
+        """The voters of the configuration in force (the latest in the log)."""
+        return self._members.voters
+
+    @property
     def learners(self) -> tuple[int, ...]:
-        return self.members.learners
+        """The learners of the configuration in force."""
+        return self._members.learners
 
     @property
     def first_index(self) -> int:
@@ -162,7 +169,7 @@ class RaftReplica(RaftLeader):
         return self._now < self._grant_until
 
     def _campaign(self) -> None:
-        if self.node_id not in self.members.voters:
+        if self.node_id not in self._members.voters:
             self._deadline = self._now + self._draw_timeout()
             return
         if self._in_lease():  # never campaign against a lease this node honours
@@ -182,13 +189,13 @@ class RaftReplica(RaftLeader):
             ask = self.term
         msg = RequestVote(term=ask, last_index=self.log.last_index, last_term=self.log.last_term,
                           pre_vote=self._pre)
-        for p in self.members.voters:
+        for p in self._members.voters:
             if p != self.node_id:
                 self._send(p, msg)
         self._check_votes()
 
     def _check_votes(self) -> None:
-        if not self.members.is_quorum(frozenset(self._votes)):
+        if not self._members.is_quorum(frozenset(self._votes)):
             return
         if self._pre:
             self._pre = False
@@ -202,7 +209,7 @@ class RaftReplica(RaftLeader):
         self._votes = {self.node_id}
         msg = RequestVote(term=self.term, last_index=self.log.last_index,
                           last_term=self.log.last_term)
-        for p in self.members.voters:
+        for p in self._members.voters:
             if p != self.node_id:
                 self._send(p, msg)
         self._check_votes()
@@ -232,7 +239,7 @@ class RaftReplica(RaftLeader):
         self._send(src, RequestVoteResponse(term=self.term, granted=granted))
 
     def _on_vote_response(self, src: int, m: RequestVoteResponse) -> None:
-        if self.role is not Role.CANDIDATE or src not in self.members.voters:
+        if self.role is not Role.CANDIDATE or src not in self._members.voters:
             return
         want = self.term + 1 if self._pre else self.term
         if m.granted and m.pre_vote == self._pre and m.term == want:

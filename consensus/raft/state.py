@@ -21,7 +21,7 @@ R = TypeVar("R")
 
 SHARED: frozenset[str] = frozenset((
     "config", "node_id", "_choose", "_flags", "_timing", "_initial_cfg", "term", "voted_for",
-    "role", "leader_id", "commit_index", "applied_index", "members", "_cfg_index", "_cfg_cmd",
+    "role", "leader_id", "commit_index", "applied_index", "_members", "_cfg_index", "_cfg_cmd",
     "_grant_until", "_deadline", "_pre", "_own_stamp", "_cq_deadline", "_hb_due", "_target",
     "_first_own", "_now", "_timer_at", "_started", "_recovered",
 ))
@@ -52,7 +52,7 @@ def clone_raft(node: R) -> R:
 def fingerprint_raft(r: Any) -> bytes:
     """Canonical bytes of ``r``'s state (see the module doc)."""
     log: RaftLog = r.log
-    m, t = r.members, r._target
+    m, t = r._members, r._target
     parts = (
         r.node_id, r.role.value, r.term, r.voted_for, r.leader_id, r.commit_index,
         r.applied_index,

@@ -92,7 +92,7 @@ def config_bug(variant: str | None, checker: Checker | None = None) -> tuple[Gro
     g.step(0, Reconfigure(storage=(0, 1, 2, 3, 4)), t + 70_000)
     g.tick(0, t + 120_000)
     g.pump(t + 120_000, among({0, 4}))  # type: ignore[arg-type]
-    assert g.node(4).members.voters == (0, 1, 2, 3, 4)
+    assert g.node(4).members == (0, 1, 2, 3, 4)
     g.crash(0)
     ok, t = campaign(g, 1, votes_among({1, 2, 3}), t)
     assert ok

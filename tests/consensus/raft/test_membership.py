@@ -75,12 +75,12 @@ def test_reconfigure_adds_a_voter_that_applies_on_append() -> None:
     g.tick(0, t + HB)
     g.pump(t + HB)
     g.step(0, Reconfigure(storage=(0, 1, 2, 3)), t + HB + 1)
-    assert g.node(0).members.voters == (0, 1, 2, 3)  # in force when appended
+    assert g.node(0).members == (0, 1, 2, 3)  # in force when appended
     g.tick(0, t + 2 * HB)
     g.pump(t + 2 * HB, lambda m: m.src != 0 or m.dst != 1)  # 1 misses it for now
-    assert g.node(2).members.voters == (0, 1, 2, 3)
-    assert g.node(1).members.voters == (0, 1, 2)
-    assert g.node(3).members.voters == (0, 1, 2, 3) and g.node(3).role is Role.FOLLOWER
+    assert g.node(2).members == (0, 1, 2, 3)
+    assert g.node(1).members == (0, 1, 2)
+    assert g.node(3).members == (0, 1, 2, 3) and g.node(3).role is Role.FOLLOWER
     assert g.node(0).commit_index == g.node(0).log.last_index  # 0, 2, 3 are a quorum of 4
 
 
@@ -90,12 +90,12 @@ def test_reconfigure_waits_until_an_entry_of_the_leaders_term_commits() -> None:
     assert won and g.node(0).commit_index == 0
     g.outbox = []
     g.step(0, Reconfigure(storage=(0, 1, 2, 3)), t + 1)
-    assert g.node(0).members.voters == (0, 1, 2)  # not yet: its no-op is uncommitted
+    assert g.node(0).members == (0, 1, 2)  # not yet: its no-op is uncommitted
     g.tick(0, t + HB)
     g.pump(t + HB)
     g.tick(0, t + 2 * HB)
     g.pump(t + 2 * HB)
-    assert g.node(0).members.voters == (0, 1, 2, 3)
+    assert g.node(0).members == (0, 1, 2, 3)
 
 
 def test_bug_variant_changes_config_at_once() -> None:
@@ -103,7 +103,7 @@ def test_bug_variant_changes_config_at_once() -> None:
     won, t = campaign(g, 0, lambda m: not isinstance(m.msg, AppendEntries), 0)
     assert won and g.node(0).commit_index == 0
     g.step(0, Reconfigure(storage=(0, 1, 2, 3)), t + 1)
-    assert g.node(0).members.voters == (0, 1, 2, 3)
+    assert g.node(0).members == (0, 1, 2, 3)
 
 
 def test_one_change_at_a_time_and_the_leader_never_removes_itself() -> None:
@@ -111,16 +111,16 @@ def test_one_change_at_a_time_and_the_leader_never_removes_itself() -> None:
     won, t = campaign(g, 0, lambda m: True, 0)
     assert won
     g.step(0, Reconfigure(storage=(1, 2, 3)), t + 1)
-    assert g.node(0).members.voters == (0, 1, 2)
+    assert g.node(0).members == (0, 1, 2)
     g.outbox = []
     g.step(0, Reconfigure(storage=(0, 1, 2, 3, 4)), t + 2)
-    assert g.node(0).members.voters == (0, 1, 2, 3)  # 4 waits for this one to commit
+    assert g.node(0).members == (0, 1, 2, 3)  # 4 waits for this one to commit
     g.pump(t + 2, lambda m: False)
     g.tick(0, t + HB)
-    assert g.node(0).members.voters == (0, 1, 2, 3)
+    assert g.node(0).members == (0, 1, 2, 3)
     for k in range(2, 6):
         g.tick(0, t + k * HB)
         g.pump(t + k * HB)
-    assert g.node(0).members.voters == (0, 1, 2, 3, 4)
+    assert g.node(0).members == (0, 1, 2, 3, 4)
     with pytest.raises(ValueError, match="bad raft configuration"):
         g.step(0, Reconfigure(storage=(), logs=(1,)), t + 10 * HB)

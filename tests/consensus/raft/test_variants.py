@@ -30,7 +30,7 @@ def test_commit_old_term_breaks_state_machine_safety_on_figure8() -> None:
 def test_config_change_waits_for_own_term_commit() -> None:
     g, won = config_bug(None)
     assert not won
-    assert g.node(1).members.voters == (1, 2, 3)
+    assert g.node(1).members == (1, 2, 3)
 
 
 def test_single_server_change_bug_loses_a_committed_entry() -> None:
