@@ -104,6 +104,7 @@ class Group:
         self.ckpt: dict[int, tuple[int, bytes]] = {i: (0, b"") for i in self.ids}
         self.nodes: dict[int, RaftReplica | None] = {i: None for i in self.ids}
         self.timer: dict[int, int | None] = {i: None for i in self.ids}
+        self.at_crash: dict[int, tuple[object, ...]] = {}
         self.outbox: list[Msg] = []
         self.replies: list[tuple[int, Reply]] = []
         self.reads: list[tuple[int, ServeRead]] = []
@@ -140,10 +141,18 @@ class Group:
 
         slot, _ = self.ckpt[i]
         self.sm[i] = self.sm[i][:slot]
-        self.nodes[i] = RaftReplica(cfg, choose, records=list(self.wal[i]), applied_slot=slot)
+        n = RaftReplica(cfg, choose, records=list(self.wal[i]), applied_slot=slot)
+        # every step's records are durable here at once, so nothing durable may be missing
+        before = self.at_crash.pop(i, None)
+        after = (n.term, n.voted_for, n.log.snap_index, list(n.log_entries()))
+        if before is not None and before != after:
+            raise Violation(f"durability: node {i} recovered {after[:3]}, had {before[:3]}")
+        self.nodes[i] = n
         self.step(i, Tick(), true_us)
 
     def crash(self, i: int) -> None:
+        n = self.node(i)
+        self.at_crash[i] = (n.term, n.voted_for, n.log.snap_index, list(n.log_entries()))
         self.nodes[i] = None
         self.timer[i] = None
 

@@ -8,7 +8,7 @@ import pytest
 from consensus.effects import Reply, ServeRead
 from consensus.events import ClientRead, Tick
 from consensus.quorum import lease_length_us
-from consensus.raft import Role
+from consensus.raft import RaftReplica, Role
 from tests.consensus.raft.group import TIMING, Checker, Group, Violation
 from tests.consensus.raft.test_elections import make
 from tests.consensus.raft.test_replication import T0, elected
@@ -96,3 +96,90 @@ def test_leases_exclusive_across_drifting_clocks_and_failover() -> None:
     g.step(new, read(2), t)
     served = [s for s in g.checker.serves if s[0] == new]
     assert served and served[0][2] >= g.checker.serves[0][3]
+
+
+HB = TIMING.heartbeat_interval_us
+
+
+def _cut(a: int, b: int) -> object:
+    return lambda m: {m.src, m.dst} != {a, b}
+
+
+def _restart_inside_the_lease() -> Group:
+    """0 leads; 0-2 is cut, so 2's lease runs out while 1 keeps renewing 0's; 1 restarts
+    and 2 asks it for a vote at once; then both 0 and 2 try strong reads."""
+    g = Group((0, 1, 2))
+    g.tick(0, T0)
+    g.pump(T0)
+    t = T0
+    while t < T0 + L + 2 * HB:
+        t += HB
+        g.tick(0, t)
+        g.pump(t, _cut(0, 2))  # type: ignore[arg-type]
+    g.crash(1)
+    g.start(1, t)
+    for k in range(3):
+        g.outbox = []
+        g.tick(2, t + k)
+        g.pump(t + k, lambda m: m.src in (1, 2) and m.dst in (1, 2))
+    g.step(0, read(1), t + 5)
+    if g.node(2).role is Role.LEADER:
+        g.tick(2, t + 10 + HB)
+        g.pump(t + 10 + HB, lambda m: m.src in (1, 2) and m.dst in (1, 2))
+        g.step(2, read(2), t + 20 + HB)
+    return g
+
+
+def test_a_restarted_node_keeps_honouring_the_lease_it_may_have_granted() -> None:
+    g = _restart_inside_the_lease()
+    assert g.node(2).role is not Role.LEADER
+    assert [s[0] for s in g.checker.serves] == [0]
+
+
+def test_without_the_restart_rule_two_leaders_serve_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    start = RaftReplica._start
+
+    def forgetful(self: RaftReplica) -> None:
+        self._recovered = False
+        start(self)
+
+    monkeypatch.setattr(RaftReplica, "_start", forgetful)
+    with pytest.raises(Violation, match="lease exclusivity"):
+        _restart_inside_the_lease()
+
+
+def _drift_edge() -> Group:
+    """0's clock runs slow, 1's and 2's fast: once 0 is cut off, 1 and 2 stop honouring it
+    2*rho*L (true time) before a lease of L on 0's clock would end."""
+    drift = {0: -10_000, 1: 10_000, 2: 10_000}
+    g = Group((0, 1, 2), variant="no-check-quorum", drift_ppm=drift)
+    g.tick(0, T0)
+    g.pump(T0)
+    stamp = T0 + 2 * HB  # a heartbeat is due on 0's slow clock by then
+    g.tick(0, stamp)
+    g.pump(stamp)
+    g.outbox = []
+    free = g.true_of(2, g.local(2, stamp) + L) + 1  # 1's and 2's leases for 0 ran out
+    for k in range(4):
+        g.outbox = []
+        g.tick(2, free + k)
+        g.pump(free + k, lambda m: 0 not in (m.src, m.dst))
+    assert g.node(2).role is Role.LEADER
+    g.tick(2, free + 10)
+    g.pump(free + 10, lambda m: 0 not in (m.src, m.dst))
+    g.step(2, read(1), free + 20)
+    g.step(0, read(2), free + 30)
+    return g
+
+
+def test_the_lease_is_shrunk_for_drift() -> None:
+    g = _drift_edge()
+    assert [s[0] for s in g.checker.serves] == [2]  # 0 read after 2 took over: refused
+    assert g.replies[-1][1].error == "no-lease"
+
+
+def test_a_lease_not_shrunk_for_drift_overlaps_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("consensus.raft.leader.lease_length_us", lambda lease, ppm: lease)
+    with pytest.raises(Violation, match="lease exclusivity"):
+        _drift_edge()
