@@ -31,7 +31,7 @@ from consensus.events import (
 from consensus.raft.config import RaftConfig, Role
 from consensus.raft.core import Choose
 from consensus.raft.leader import RaftLeader
-from consensus.raft.log import decode_config
+from consensus.raft.log import decode_config, is_config
 from consensus.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -274,6 +274,7 @@ class RaftReplica(RaftLeader):
             self._respond(src, m.stamp_us, False, max(hint, self.commit_index))
             return
         index = prev
+        config_changed = False
         for term, command in entries:
             index += 1
             have = log.term_at(index)
@@ -284,10 +285,13 @@ class RaftReplica(RaftLeader):
                     logger.error("node=%d truncates committed index=%d", self.node_id, index)
                 log.truncate_from(index)
                 self._records.append(encode_truncate(index))
+                config_changed |= index <= self._cfg_index
             log.append(term, command)
             self._records.append(encode_entry(index, term, command))
+            config_changed |= is_config(command)
         last_new = prev + len(entries)
-        self._refresh_config()
+        if config_changed:  # (scanning the log for it on every message would cost O(log))
+            self._refresh_config()
         if m.commit > self.commit_index:
             self.commit_index = max(self.commit_index, min(m.commit, last_new))
         self._respond(src, m.stamp_us, True, last_new)
