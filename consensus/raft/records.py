@@ -7,11 +7,11 @@ Each record is one type byte then big-endian fields:
 - ``E`` entry: index, term, command. Appending at ``index`` drops every entry >= index first
   (so a conflicting suffix is replaced by the same record that replaces it).
 - ``X`` truncate-from: drop every entry >= index (a conflict found in AppendEntries).
-- ``S`` snapshot: index, term, config length, config, state machine bytes. Entries <= index
-  are dropped (and later ones too if they disagree on index's term).
-- ``K`` checkpoint: term, voted_for. Resets the state; the ``S`` and ``E`` records written
-  with it in one ``Persist(checkpoint=True)`` rebuild the rest, so the host may drop every
-  earlier WAL record.
+- ``K`` checkpoint: the whole durable state in one record (term, voted_for, the snapshot
+  point with its configuration and state machine bytes, then every entry as term, length,
+  command). Written alone in a ``Persist(checkpoint=True)``, after which the host may drop
+  every earlier WAL record. One record, not a group: a crash tearing a multi-record write
+  keeps a prefix of it, and a reset followed by only part of the log would lose entries.
 """
 
 from __future__ import annotations
@@ -26,15 +26,46 @@ from consensus.raft.log import RaftLog
 _HARD = struct.Struct(">Qq")
 _ENTRY = struct.Struct(">QQ")
 _INDEX = struct.Struct(">Q")
-_SNAP = struct.Struct(">QQI")
+_CKPT = struct.Struct(">QqQQIQQ")  # term, vote, snap index, snap term, config len, data len, n
+_CKPT_ENTRY = struct.Struct(">QI")
 
 
 def encode_hard(term: int, voted_for: int | None) -> bytes:
     return b"H" + _HARD.pack(term, -1 if voted_for is None else voted_for)
 
 
-def encode_checkpoint(term: int, voted_for: int | None) -> bytes:
-    return b"K" + _HARD.pack(term, -1 if voted_for is None else voted_for)
+def encode_checkpoint(term: int, voted_for: int | None, log: RaftLog) -> bytes:
+    """One record holding the whole durable state (see the module doc)."""
+    head = _CKPT.pack(term, -1 if voted_for is None else voted_for, log.snap_index,
+                      log.snap_term, len(log.snap_config), len(log.snapshot), len(log.entries))
+    parts = [b"K", head, log.snap_config, log.snapshot]
+    for t, command in log.entries:
+        parts.append(_CKPT_ENTRY.pack(t, len(command)))
+        parts.append(command)
+    return b"".join(parts)
+
+
+def _decode_checkpoint(data: bytes) -> tuple[int, int | None, RaftLog]:
+    if len(data) < 1 + _CKPT.size:
+        raise ValueError(f"checkpoint record too short: len={len(data)}")
+    term, vote, index, sterm, nc, nd, n = _CKPT.unpack_from(data, 1)
+    off = 1 + _CKPT.size
+    if off + nc + nd > len(data):
+        raise ValueError(f"checkpoint record cut short: len={len(data)}")
+    log = RaftLog(index, sterm, bytes(data[off:off + nc]), bytes(data[off + nc:off + nc + nd]))
+    off += nc + nd
+    for _ in range(n):
+        if off + _CKPT_ENTRY.size > len(data):
+            raise ValueError(f"checkpoint record cut short: len={len(data)}")
+        t, size = _CKPT_ENTRY.unpack_from(data, off)
+        off += _CKPT_ENTRY.size
+        if off + size > len(data):
+            raise ValueError(f"checkpoint record cut short: len={len(data)}")
+        log.entries.append((t, bytes(data[off:off + size])))
+        off += size
+    if off != len(data):
+        raise ValueError(f"checkpoint record has trailing bytes: len={len(data)}")
+    return term, None if vote < 0 else vote, log
 
 
 def encode_entry(index: int, term: int, command: bytes) -> bytes:
@@ -43,10 +74,6 @@ def encode_entry(index: int, term: int, command: bytes) -> bytes:
 
 def encode_truncate(index: int) -> bytes:
     return b"X" + _INDEX.pack(index)
-
-
-def encode_snapshot(index: int, term: int, config: bytes, data: bytes) -> bytes:
-    return b"S" + _SNAP.pack(index, term, len(config)) + config + data
 
 
 @attrs.define
@@ -63,13 +90,13 @@ class RaftDurable:
         Raises ValueError for a record this module did not write.
         """
         kind = data[:1]
-        if kind in (b"H", b"K"):
+        if kind == b"H":
             if len(data) != 1 + _HARD.size:
                 raise ValueError(f"hard-state record has wrong length: len={len(data)}")
             term, vote = _HARD.unpack_from(data, 1)
             self.term, self.voted_for = term, None if vote < 0 else vote
-            if kind == b"K":
-                self.log = RaftLog()
+        elif kind == b"K":
+            self.term, self.voted_for, self.log = _decode_checkpoint(data)
         elif kind == b"E":
             if len(data) < 1 + _ENTRY.size:
                 raise ValueError(f"entry record too short: len={len(data)}")
@@ -85,25 +112,12 @@ class RaftDurable:
             if len(data) != 1 + _INDEX.size:
                 raise ValueError(f"truncate record has wrong length: len={len(data)}")
             self.log.truncate_from(_INDEX.unpack_from(data, 1)[0])
-        elif kind == b"S":
-            if len(data) < 1 + _SNAP.size:
-                raise ValueError(f"snapshot record too short: len={len(data)}")
-            index, term, n = _SNAP.unpack_from(data, 1)
-            body = data[1 + _SNAP.size:]
-            if len(body) < n:
-                raise ValueError(f"snapshot record config cut short: len={len(data)}")
-            if index >= self.log.snap_index:
-                self.log.compact(index, term, bytes(body[:n]), bytes(body[n:]))
         else:
             raise ValueError(f"unknown raft record kind={kind!r}")
 
     def checkpoint_records(self) -> tuple[bytes, ...]:
         """Records that alone rebuild this state (for ``Persist(checkpoint=True)``)."""
-        log = self.log
-        out = [encode_checkpoint(self.term, self.voted_for),
-               encode_snapshot(log.snap_index, log.snap_term, log.snap_config, log.snapshot)]
-        out.extend(encode_entry(i, t, c) for i, t, c in log.items())
-        return tuple(out)
+        return (encode_checkpoint(self.term, self.voted_for, self.log),)
 
 
 def replay(records: Iterable[bytes]) -> RaftDurable:
