@@ -56,12 +56,29 @@ class InvariantSet(Protocol):
                      true_us: int, step: int) -> Violation | None: ...
 
 
+def serves_at(replica: Any, now_us: int) -> bool:
+    """Whether ``replica`` serves writes and strong reads at its local time ``now_us``.
+
+    The interface's ``is_serving(now_us)`` method answers directly. A replica whose
+    ``is_serving`` is a property (its answer at its last step's time, as Raft's is) is read
+    through its lease: it serves at ``now_us`` iff it leads and ``now_us`` is before
+    ``lease_until_us`` (which such a replica keeps at 0 or None while it may not serve).
+    """
+    is_serving = replica.is_serving
+    if callable(is_serving):
+        return bool(is_serving(now_us))
+    until = replica.lease_until_us
+    if until is None:
+        return bool(is_serving)
+    return bool(replica.role.value == "leader" and now_us < until)
+
+
 def lease_exclusive(
     replicas: Mapping[int, Any], local_now_us: Mapping[int, int], true_us: int, step: int
 ) -> Violation | None:
     """S6 sampled: at most one of ``replicas`` serves at this true time (each asked at its own
     local reading of it)."""
-    serving = [n for n, r in replicas.items() if r is not None and r.is_serving(local_now_us[n])]
+    serving = [n for n, r in replicas.items() if r is not None and serves_at(r, local_now_us[n])]
     if len(serving) > 1:
         return Violation(
             property="S6",

@@ -18,6 +18,7 @@ import attrs
 
 from consensus.effects import Effect
 from consensus.events import Event
+from harness.checks.shared import serves_at
 
 
 class ReplicaLike(Protocol):
@@ -49,7 +50,9 @@ class ProtocolReplica(ReplicaLike, Protocol):
     instead, which the harness prefers when present); ``commit_index`` (every slot <= it is
     committed here) and ``applied_index`` (last slot emitted as Apply or InstallSnapshot);
     ``lease_until_us`` (local time the current lease ends, None: none) and ``is_serving(now)``
-    (whether, at local time ``now``, it answers writes and strong reads);
+    (whether, at local time ``now``, it answers writes and strong reads; a property giving the
+    answer at the last step is accepted too, then read through the lease:
+    `harness.checks.shared.serves_at`, which is how the harness always asks);
     ``log_entries()`` -> ``(index, term, command)`` of its log.
 
     Explorer: ``clone()`` (an independent copy) and ``state_fingerprint()`` (canonical bytes,
@@ -88,7 +91,7 @@ def serving_window(replica: Any, now_us: int) -> tuple[int, int] | None:
     if own is not None:
         window: tuple[int, int] | None = own()
         return window
-    if not replica.is_serving(now_us):
+    if not serves_at(replica, now_us):
         return None
     until = replica.lease_until_us
     return (now_us, 1 << 62) if until is None else (now_us, until) if until > now_us else None

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import attrs
 
 from harness.checks.lease_overlap import ClockPiece, LeaseOverlap
+from harness.checks.shared import serves_at
 from harness.checks.violation import Violation
 from harness.runtime import protocols
 from harness.runtime.ports import leadership_rank, serving_window
@@ -96,7 +97,7 @@ class Observer:
         if role is not self._role_seen[node]:
             self._role_seen[node] = role
             self._set_role(node, replica, role.value)
-        if not self.serving[node] and self.roles[node] == "leader" and replica.is_serving(local):
+        if not self.serving[node] and self.roles[node] == "leader" and serves_at(replica, local):
             self.serving[node] = True
             self._leader_event(node, replica, "serving")
         inv = self.invariants

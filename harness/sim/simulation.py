@@ -17,6 +17,7 @@ import trio
 import trio.testing
 
 from consensus.events import Receive
+from harness.checks.shared import serves_at
 from harness.checks.violation import Violation
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import TIMEOUT, Backend
@@ -135,7 +136,7 @@ class Simulation(Cluster, Turns):
         stops.
         """
         up = [n for n in self.members if self.status[n] == "up"]
-        leaders = [n for n in up if self.hosts[n].replica.is_serving(self.local_now(n))]
+        leaders = [n for n in up if serves_at(self.hosts[n].replica, self.local_now(n))]
         if not leaders:
             return f"no serving leader among live nodes {up}"
         leader = self.hosts[leaders[0]].replica

@@ -203,3 +203,13 @@ def test_explore_refuses_a_protocol_its_spec_says_it_cannot_search(
     monkeypatch.setitem(protocols.PROTOCOLS, "noexplore", spec)
     assert main(["explore", "--protocol", "noexplore"]) == 2
     _one_line_error(capsys, "the explorer does not support it")
+
+
+def test_sweep_repeat_command_names_the_protocol() -> None:
+    from harness.failures.sweep import run_command
+
+    assert run_command(RunOptions(seed=4, protocol="example")) == (
+        "paxlab run --seed 4 --protocol example")  # its default faults: no --faults
+    assert run_command(RunOptions(seed=4)) == "paxlab run --seed 4"
+    assert "--faults crash" in run_command(RunOptions(seed=4, protocol="example",
+                                                      faults=("crash",)))
