@@ -25,6 +25,7 @@ import attrs
 from consensus import VARIANTS as MULTIPAXOS_VARIANTS
 from consensus import Replica, ReplicaConfig, example
 from harness.checks.invariants import OnlineInvariants
+from harness.checks.raft import RaftInvariants
 from harness.checks.shared import CheckSet, SharedInvariants
 from harness.runtime.ports import ReplicaLike
 
@@ -148,7 +149,10 @@ def _load_raft() -> ProtocolSpec:
         summary="Raft with pre-vote, check-quorum and leader leases (consensus.raft)",
         make_replica=make_replica,
         variants=tuple(getattr(raft, "VARIANTS", RAFT_VARIANTS)),
+        invariants=RaftInvariants,
+        invariants_name="raft (S3, S4, S16)",
         faults=tuple(f for f in ALL_FAULTS if f != "permanent"),
+        explorer=True,
     )
 
 

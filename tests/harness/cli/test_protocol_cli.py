@@ -213,3 +213,16 @@ def test_sweep_repeat_command_names_the_protocol() -> None:
     assert run_command(RunOptions(seed=4)) == "paxlab run --seed 4"
     assert "--faults crash" in run_command(RunOptions(seed=4, protocol="example",
                                                       faults=("crash",)))
+
+
+def test_run_raft_seed_0_passes_with_its_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--protocol", "raft", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("paxlab run: protocol=raft seed=0")
+    assert "checks: shared + raft (S3, S4, S16)" in out and "verdict: PASSED" in out
+
+
+def test_explore_raft_with_the_generic_explorer(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["explore", "--protocol", "raft", "--writes", "0", "--reads", "0", "--crashes", "0"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.rstrip().endswith("PASSED")

@@ -79,6 +79,10 @@ def test_specs_name_their_invariants() -> None:
     assert only.describe() == ex.checks_label() == "shared only"
     assert "disk" not in ex.faults and "disk" not in ex.default_faults
     assert ex.variants == ("stale-read",) and mp.explorer and ex.explorer
+    raft = protocols.get("raft")  # in this tree since the raft branch was merged
+    assert raft.variants == protocols.RAFT_VARIANTS and raft.explorer
+    assert "permanent" not in raft.faults and "disk" in raft.default_faults
+    assert raft.checks_label() == "shared + raft (S3, S4, S16)"
 
 
 @pytest.mark.parametrize(("name", "cls"), [("multipaxos", Replica), ("example", ExampleReplica)])
