@@ -236,6 +236,13 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="num = remaining_us\n    den = 1",
         target="S6 under clock drift: wait not scaled by rho",
         why="the wait ignores the drift bound: a predecessor on a slow clock still serves",
+        equivalent="the lease length's own scaling already covers it: an acceptor that granted "
+                   "the old lease at true time Tr (after the stamp Ts) reports r >= L - "
+                   "(Tp - Tr)(1+rho) at the promise Tp; waiting r unscaled on a clock at most "
+                   "rho fast lasts >= L/(1+rho) - (Tp - Tr) true, so the new leader serves from "
+                   ">= Tr + L/(1+rho) >= Ts + L/(1+rho), when the old lease (L(1-rho)/(1+rho) "
+                   "on a clock at most rho slow) is over. The wait's scaling is a second margin, "
+                   "not a needed one (safe clocks; with --unsafe-clocks both are void)",
     ),
     M(
         name="lease-length-not-drift-scaled",
