@@ -487,6 +487,11 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S14 WAL record checksum",
         why="recovery verifies only the record header's checksum, so a flipped payload bit "
             "is replayed",
+        equivalent="masked by the second verification: the scan at WAL.open is the first of "
+                   "two; the host then reads every record through decode_records, which checks "
+                   "the record checksum again, so the flipped record still fails the recovery "
+                   "(CorruptionError, the node stays down), one call later. tests/storage kills "
+                   "it (a corrupt payload must fail WAL.open)",
     ),
     M(
         name="wal-corrupt-last-record-as-torn",
