@@ -261,6 +261,17 @@ class CheckSet:
         self.parts = tuple(parts)
         self.names = tuple(names)
 
+    @property
+    def log(self) -> Any:
+        """The log end-of-run checks read (`harness.checks.statemodel.ChosenLog`): the
+        protocol's own when its set keeps one (Multi-Paxos: the chosen log, from durable
+        accept quorums), else the shared applied log (the first command applied per slot)."""
+        for part in self.parts:
+            log = getattr(part, "log", None)
+            if log is not None:
+                return log
+        return None
+
     def describe(self) -> str:
         """``"shared only"`` or ``"shared + NAME"``: what the run's checks are."""
         own = [n for n in self.names if n != "shared"]

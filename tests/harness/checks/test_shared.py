@@ -204,3 +204,15 @@ def test_first_apply_defines_the_slot_even_for_no_ops(command: bytes) -> None:
     run = Run()
     assert run.step(2, Apply(slot=1, command=command)) is None
     assert _prop(run.step(0, Apply(slot=1, command=b"x" + command))) == "S2"
+
+
+def test_checkset_log_is_the_protocols_own_else_the_applied_log() -> None:
+    from harness.checks.invariants import OnlineInvariants
+
+    own, shared = OnlineInvariants((0, 1, 2)), SharedInvariants()
+    assert CheckSet([own, shared], ["multipaxos", "shared"]).log is own.log
+    alone = CheckSet([shared], ["shared"])
+    assert alone.log is shared.log
+    run = Run()
+    assert run.step(0, Apply(slot=1, command=put("a", "1"))) is None
+    assert CheckSet([run.inv], ["shared"]).log.chosen == {1: put("a", "1")}  # as check_refused reads it
