@@ -215,4 +215,5 @@ def test_checkset_log_is_the_protocols_own_else_the_applied_log() -> None:
     assert alone.log is shared.log
     run = Run()
     assert run.step(0, Apply(slot=1, command=put("a", "1"))) is None
-    assert CheckSet([run.inv], ["shared"]).log.chosen == {1: put("a", "1")}  # as check_refused reads it
+    # the applied log, as the end-of-run refused-write check reads it
+    assert CheckSet([run.inv], ["shared"]).log.chosen == {1: put("a", "1")}
