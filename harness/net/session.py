@@ -1,11 +1,14 @@
 """One ``paxlab load`` run end to end: load (with a nemesis), durability, check, artifacts.
 
 Without a nemesis the load runs against a cluster that is already up (``paxlab cluster
-start``). With one (``nemesis`` not None, possibly empty) the run owns the cluster: the nodes
-must not be running; it starts them behind fault proxies (`harness.net.nemesis`), runs the
-load while faults come and go, heals everything, then stops every node (SIGTERM) and starts
-them again from their data directories, so the final strong read of every key checks that
-every acknowledged write survived a full restart; finally it stops the nodes.
+start``). With one (``nemesis`` not None, possibly empty) the run owns the cluster: nodes that
+are running (``paxlab cluster start``) are stopped first and started again, detached, when
+the run ends (``handed_back`` in the summary; a supervised ``cluster start --foreground``
+must be stopped first, or it would restart them under the nemesis). It starts the nodes
+behind fault proxies (`harness.net.nemesis`), runs the load while faults come and go, heals
+everything, then stops every node (SIGTERM) and starts them again from their data
+directories, so the final strong read of every key checks that every acknowledged write
+survived a full restart; finally it stops the nodes.
 
 The history (JSON lines, `harness.checks.history`) is checked by the simulator's
 linearizability checker (S8) under the kv model. The artifact folder holds ``history.jsonl``,
@@ -70,13 +73,12 @@ async def run_session(
     nem: RealNemesis | None = None
     failed_keys: list[str] = []
     unavailable: str | None = None
-    if nemesis is not None:
-        running = [n for n in config.ids if procs.running_pid(config, n) is not None]
-        if running:
-            raise ClusterUnavailable(
-                f"nodes {running} are running: a nemesis run starts its own nodes "
-                f"(stop them with paxlab cluster stop --config {config.path})"
-            )
+    handed_back: list[int] = []
+    if nemesis is not None:  # take the cluster over: its nodes go behind our proxies
+        handed_back = [n for n in config.ids if procs.running_pid(config, n) is not None]
+        if handed_back:
+            log.info("stopping running nodes %s to run them behind the nemesis", handed_back)
+            procs.stop_all(config)
     try:
         async with trio.open_nursery() as nursery:
             if nemesis is not None:
@@ -98,6 +100,11 @@ async def run_session(
             nursery.cancel_scope.cancel()
     finally:
         _cleanup(config, nem, extra, out_dir)
+        for n in handed_back:  # as `paxlab cluster start` left them: detached
+            procs.spawn_node(config, n)
+    if handed_back:
+        serving = await procs.wait_serving(config, SERVING_TIMEOUT_S) is not None
+        extra["handed_back"] = {"nodes": handed_back, "serving": serving}
     if unavailable is not None:
         raise ClusterUnavailable(unavailable)
     events: tuple[dict[str, Any], ...] = () if nem is None else tuple(nem.events)

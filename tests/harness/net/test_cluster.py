@@ -208,6 +208,20 @@ def test_cluster_cli_init_start_status_stop(
         text = capsys.readouterr().out
         assert "verdict: linearizable" in text and "nemesis=off" in text
         assert "No nemesis" in (out / "report.html").read_text()
+        # a nemesis takes the started cluster over and hands it back running
+        out = tmp_path / "nemesis"
+        assert main(["load", "--config", cfg, "--ops", "100000", "--duration", "3",
+                     "--clients", "2", "--nemesis", "kill,pause,partition,net",
+                     "--seed", "1", "--out", str(out)]) == 0
+        assert "PASSED: linearizable" in capsys.readouterr().out
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["handed_back"] == {"nodes": [0, 1, 2], "serving": True}
+        assert main(["report", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert "nemesis=kill,pause,partition,net" in text and summary["faults"] >= 1
+        assert 'class="span ' in (out / "report.html").read_text()
+        assert main(["cluster", "status", "--config", cfg]) == 0
+        capsys.readouterr()
         assert main(["cluster", "stop", "--config", cfg]) == 0
         assert capsys.readouterr().out.split() == ["n0:stopped", "n1:stopped", "n2:stopped"]
         assert main(["cluster", "status", "--config", cfg]) == 3
