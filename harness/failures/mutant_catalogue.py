@@ -498,6 +498,25 @@ CATALOGUE: tuple[Mutant, ...] = (
             "acknowledged state instead of fail-stopping",
     ),
     M(
+        name="checkpoint-drops-entries",
+        file="consensus/records.py",
+        snippet="self.accepted = {slot: Entry(b, command) for slot, b, command in record.entries}",
+        replacement="self.accepted = {}",
+        target="S3 checkpoint and recovery",
+        why="replaying a checkpoint forgets the accepted entries above its snapshot: votes the "
+            "node gave are gone after a restart",
+    ),
+    M(
+        name="checkpoint-drops-configuration",
+        file="consensus/records.py",
+        snippet="self.config_slot = record.config_slot\n            self.config = record.config\n",
+        replacement='self.config_slot = 0\n            self.config = b""\n',
+        target="S3/S12 checkpoint and recovery",
+        why="replaying a checkpoint forgets the configuration its compacted entries set: a "
+            "restarted replica uses the initial membership's quorums",
+        sweep=PERMANENT,
+    ),
+    M(
         name="wal-sync-without-fsync",
         file="storage/wal.py",
         snippet="            self._flush()\n"
