@@ -7,6 +7,7 @@ cluster is left running. Every wait is bounded.
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import shutil
@@ -79,6 +80,10 @@ def test_kill_pause_partition_net_stay_linearizable_and_every_ack_survives_a_res
     # faults and operations share the load's origin: every fault began during the load
     bands = [b for lane in fault_bands(artifact.faults) for b in lane.spans]
     assert bands and all(0 < b.start_us / 1e6 < artifact.elapsed_s + 0.1 for b in bands)
+    origin = datetime.datetime.fromisoformat(artifact.started_wall)
+    for e in artifact.faults:  # t_s counts from the wall time the run started
+        since = (datetime.datetime.fromisoformat(e["wall"]) - origin).total_seconds()
+        assert abs(since - e["t_s"]) < 0.25, (e, artifact.started_wall)
     assert "in doubt (info):" in text and f"seed={run.seed}" in text
 
 
