@@ -62,6 +62,12 @@ class DurableLogInvariant:
             record = decode_record(raw)
             if type(record) is not AcceptRecord:
                 self._shadow(node_id, held, record)
+                if type(record) is CheckpointRecord:  # its entries are checked like accepts
+                    for slot, ballot, command in record.entries:
+                        v = self._check_entry(node_id, slot, ballot, command, commit, promised,
+                                              where)
+                        if v is not None:
+                            return v
                 continue
             if record.slot > self._snapshot.get(node_id, 0):
                 held[record.slot] = (record.ballot, record.command)

@@ -6,8 +6,10 @@ chooser (choice 0 = put on ``k0``). Written values are unique per write (``c3-17
 its 17th operation), so the linearizability checker never confuses two writes.
 
 Each client sends to the node it believes leads, and retries on a refusal or a timeout: to the
-``leader_hint`` if the refusal named one, else to the next node after a short backoff. A retry
-reuses the request id, so the state machine applies the write at most once. The history
+``leader_hint`` if the refusal named one, else to the next node after a short backoff (after a
+refusal that says the operation certainly did not happen it may give up instead:
+``workload.give-up``). A retry reuses the request id, so the state machine applies the write at
+most once. The history
 (`harness.checks.history`, time in nanoseconds of true time) records one invoke and one completion
 per operation: ``ok``; ``fail`` only when the operation certainly did not take effect (every
 attempt was refused without ``indeterminate``, or a cas did not match); ``info`` when it may
@@ -75,6 +77,11 @@ class WorkloadOptions:
             the group has one (0: never).
         log_read_timeout_us: how long that read waits for the refusal (a few round trips: a
             log spare not started yet never answers, and the client must not stall on it).
+        give_up_chance: chance that a client gives up after a refusal that says its operation
+            certainly did not happen (no attempt so far may have), recording ``fail``, as an
+            application reporting the error to its user would. It is what puts a definite
+            refusal to the test: were the write chosen anyway, a later read would show a
+            value the history says was never written.
     """
 
     think_max_us: int = 100_000
@@ -86,6 +93,7 @@ class WorkloadOptions:
     crash_window_us: int = 1_500
     log_read_chance: float = 0.5
     log_read_timeout_us: int = 5_000
+    give_up_chance: float = 0.1
 
 
 class ClusterAPI(Protocol):
@@ -176,6 +184,12 @@ class Workload:
             maybe = maybe or outcome.indeterminate
             if crash_at_us is not None and api.now_us() >= crash_at_us:
                 return None, True  # crashed with a request out: it may still take effect
+            if (
+                outcome.status == "error"
+                and not maybe
+                and self.chooser.chance("workload.give-up", o.give_up_chance)
+            ):
+                return None, False  # certainly refused, and the client takes no for an answer
             hint = outcome.leader_hint
             if hint is not None and hint != state.target and hint in api.members:
                 state.target = hint

@@ -125,3 +125,20 @@ def test_a_configuration_recovered_older_than_recorded_is_s3() -> None:
     forgot = FakeReplica(1, promised=B1, snapshot_slot=9, committed_config_slot=0)
     v = run.inv.on_recover(1, forgot, 3, 3)
     assert v is not None and v.property == "S3" and "configuration" in v.message
+
+
+def test_accepts_held_only_in_a_checkpoint_count_as_votes() -> None:
+    """A replica that checkpoints drops its pending accept records: the checkpoint is then the
+    only durable record of those votes, and the checks must count them (and check them)."""
+    run = Run()
+    run.replicas[1].promised = run.replicas[2].promised = B1
+    assert run.step(1, accept(1, B1, A)) is None
+    assert 1 not in run.inv.log.chosen
+    ckpt = _persist(CheckpointRecord(B1, 0, 0, b"", entries=((1, B1, A),)))
+    assert run.inv.on_step(2, run.replicas[2], None, [ckpt], 2, 2, 2) is None
+    assert run.inv.log.chosen[1] == A
+    # Another value under the same ballot, held in a checkpoint, is S1 all the same.
+    other = _persist(CheckpointRecord(B1, 0, 0, b"", entries=((1, B1, B),)))
+    run.replicas[3].promised = B1
+    v = run.inv.on_step(3, run.replicas[3], None, [other], 3, 3, 3)
+    assert v is not None and v.property == "S1"
