@@ -189,6 +189,10 @@ CATALOGUE: tuple[Mutant, ...] = (
         why="a restarted acceptor reports no running grant, so the next leader does not wait "
             "out a lease it granted before the crash",
         sweep=ADVERSARIAL,
+        # a grantor that restarts must not report "no grant": found by BFS with no client
+        # operations (S6 is checked on every state) and two candidates
+        explore=("--writes", "0", "--reads", "0", "--crashes", "1", "--inflight", "4",
+                 "--max-round", "3", "--candidates", "2"),
     ),
     M(
         name="kv-checkpoint-lsn-ahead",
