@@ -35,7 +35,7 @@ serves it, and ``log_reads`` counts what was sent and refused.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -154,6 +154,8 @@ class Workload:
         self.counts: dict[str, int] = {"ok": 0, "fail": 0, "info": 0}
         self.stopped = False
         self.final_failed: list[str] = []
+        # command -> the history value of a write recorded fail: it certainly did not happen
+        self.refused: dict[bytes, str] = {}
         self.crashes = 0
         self.log_reads: dict[str, int] = {"sent": 0, "refused": 0}
 
@@ -253,6 +255,8 @@ class Workload:
         elif outcome is None:
             kind = "info" if maybe else "fail"
             self.recorder.complete(process, kind, time=now_ns, error="gave-up")
+            if not maybe:
+                self.refused[command] = value
         elif op == "cas" and not outcome.applied:
             kind = "fail"
             seen = _text(outcome.value)
@@ -326,6 +330,30 @@ class Workload:
                 self.crashes += 1
                 process += clients + 1
                 state = _ClientState(client_id=process + 1, target=api.members[0])
+
+    def check_refused(
+        self, chosen: Mapping[int, bytes], now_us: int, step: int
+    ) -> Violation | None:
+        """S8: a write the history records as certainly not done (every attempt refused
+        without ``indeterminate``) is in no slot of the chosen log. Needs no read of the value,
+        so it also holds a definite refusal to account when nothing reads the key after."""
+        refused = self.refused
+        if not refused:
+            return None
+        for slot in sorted(chosen):
+            value = refused.get(chosen[slot])
+            if value is not None:
+                return Violation(
+                    property="S8",
+                    message=(
+                        f"S8: write {value!r} was refused as certainly not done, but it is "
+                        f"chosen at slot {slot}"
+                    ),
+                    time_us=now_us,
+                    step=step,
+                    slot=slot,
+                )
+        return None
 
     def check_linearizable(
         self, now_us: int, step: int, *, timeout_s: float = LINEARIZABILITY_TIMEOUT_S
