@@ -20,10 +20,12 @@ named scenario instead (`harness.sim.scenarios`): a storage replica fails for go
 restores the write quorum with a log replica and rebuilds a storage replica; it prints
 ``quorum_restored_after`` and ``replica_rebuilt_after`` (simulated seconds after the failure).
 
-Exit codes: 0 passed, 1 a property was violated, 2 bad usage (unknown fault, variant or
-scenario, negative counts, no storage replica, more log replicas than storage replicas): one
-line, no traceback; 3 unknown: no violation was found but a check could not decide (the
-linearizability check ran out of its budget), which is never a pass.
+Exit codes: 0 passed, 1 a property was violated (or the run raised: a bug in the protocol's
+replica or the simulator, one line on stderr, the traceback with ``-v``), 2 bad usage
+(unknown fault, variant or scenario, negative counts, no storage replica, more log
+replicas than storage replicas): one line, no traceback; 3 unknown: no violation was found
+but a check could not decide (the linearizability check ran out of its budget), which is
+never a pass.
 """
 
 from __future__ import annotations
@@ -309,7 +311,17 @@ def _main(args: argparse.Namespace) -> int:
             print(f"paxlab run: error: cannot write the trace: {exc}", file=sys.stderr)
             return EXIT_USAGE
     else:
-        result = run(options, keep_trace=False)
+        try:
+            result = run(options, keep_trace=False)
+        except Exception as exc:  # a replica (or simulator) bug is a finding: one line, exit 1
+            logging.getLogger(__name__).exception("seed=%d raised", options.seed)
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # trio wraps what a task raised in a group of one
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            print(f"paxlab run: error: the run raised {type(exc).__name__}: {first} (a bug "
+                  f"in protocol {options.protocol} or the simulator; -v shows the traceback)",
+                  file=sys.stderr)
+            return EXIT_VIOLATION
     if args.json:
         data = result_json(result)
         data["checks"] = spec.checks_label()

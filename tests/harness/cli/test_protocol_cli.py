@@ -226,3 +226,23 @@ def test_explore_raft_with_the_generic_explorer(capsys: pytest.CaptureFixture[st
     argv = ["explore", "--protocol", "raft", "--writes", "0", "--reads", "0", "--crashes", "0"]
     assert main(argv) == 0
     assert capsys.readouterr().out.rstrip().endswith("PASSED")
+
+
+def test_a_replica_that_raises_is_one_line_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from consensus.example import make_replica
+
+    def broken(**kw: object) -> object:
+        replica = make_replica(**kw)
+        if kw["node_id"] == 1:
+            def step(event: object, now_us: int) -> list[object]:
+                raise ValueError("replica bug\nsecond line")
+
+            replica.step = step  # type: ignore[method-assign]
+        return replica
+
+    spec = attrs.evolve(protocols.get("example"), name="raises", make_replica=broken)
+    monkeypatch.setitem(protocols.PROTOCOLS, "raises", spec)
+    assert main(["run", "--protocol", "raises", "--ops", "5"]) == 1
+    _one_line_error(capsys, "the run raised ValueError: replica bug (a bug in protocol raises")
