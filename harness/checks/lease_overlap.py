@@ -67,6 +67,7 @@ class LeaseOverlap:
         self._open: dict[int, tuple[int, ClockPiece, tuple[int, int]]] = {}
         self._closed: dict[int, list[ServingInterval]] = {}
         self.intervals = 0  # closed serving intervals seen (for tests and reports)
+        self.kept: list[ServingInterval] | None = None  # a list: every closed interval too
 
     def update(
         self, node: int, now_us: int, piece: ClockPiece, window: tuple[int, int] | None
@@ -110,6 +111,8 @@ class LeaseOverlap:
         if interval is None:
             return None
         self.intervals += 1
+        if self.kept is not None:
+            self.kept.append(interval)
         found = self._against_others(interval)
         self._closed.setdefault(node, []).append(interval)
         self._prune()

@@ -43,6 +43,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "cluster": ("cluster", "init, start, stop or show a local cluster of node processes"),
     "load": ("load", "drive a real cluster, check linearizability, report latency"),
     "mutants": ("mutants", "mutation campaign: planted bugs, kill rate"),
+    "compare": ("compare", "protocols side by side under the same scripted faults"),
 }
 
 EXIT_OK = 0

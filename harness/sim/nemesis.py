@@ -140,6 +140,7 @@ class Nemesis:
         self.partitioned = False
         self.lossy = False
         self.attacking = False
+        self.gray = False  # a scheduled gray failure is on
         self.active = True
         self.disk_fault_nodes = self._draw_disk_fault_nodes()
         self.crash_point_counts: dict[str, int] = {}
@@ -328,8 +329,44 @@ class Nemesis:
             self._scheduled += 1
             if fault.fault == "partition":
                 self.partition(cluster, fault.shape, fault.lasts_us)
-            elif self._may_fail_permanently():
-                self._fail_permanently(cluster, exclude=cluster.leader())
+            elif fault.fault == "permanent":
+                if self._may_fail_permanently():
+                    self._fail_permanently(cluster, exclude=cluster.leader())
+            else:
+                self._at_leader(cluster, fault)
+
+    def _at_leader(self, cluster: Cluster, fault: ScheduledFault) -> None:
+        """Apply a scheduled fault aimed at the leader of the moment (`ScheduledFault`)."""
+        leader = cluster.leader()
+        if leader is None or leader in self.crashed or leader in self.paused:
+            cluster.record_fault(fault.fault, [], "no leader to aim at: nothing done")
+            return
+        if fault.fault == "crash-leader":
+            self.crashed.append(leader)
+            cluster.crash(leader)
+            until = f"for {fault.lasts_us}us" if fault.lasts_us else "until the fault phase ends"
+            cluster.record_fault("crash", [leader], f"scheduled: the leader crashed {until}")
+            if fault.lasts_us:
+                cluster.schedule_after(fault.lasts_us, "restart", leader)
+        elif fault.fault == "gray-leader":
+            cluster.network.degrade(leader, fault.loss_probability, fault.delay_us)
+            self.gray = True
+            cluster.record_fault(
+                "gray", [leader], f"packets to and from the leader lost with p="
+                f"{fault.loss_probability} and {fault.delay_us}us late"
+            )
+            if fault.lasts_us:
+                cluster.schedule_after(fault.lasts_us, "gray-end", None)
+        else:  # clock-drift
+            rho = self.rho_ppm
+            for node in self.members:
+                drift = -rho if node == leader else rho
+                cluster.clocks[node].set_drift(drift, cluster.now_us())
+                cluster.clock_changed(node)
+            cluster.record_fault(
+                "clock-step", [leader], f"scheduled: the leader's clock at -{rho}ppm, every "
+                f"other at +{rho}ppm"
+            )
 
     def _adversarial(self, cluster: Cluster) -> None:
         """Maybe start a period of adversarial timing; maybe replay a few old messages."""
@@ -488,6 +525,11 @@ class Nemesis:
                 cluster.network.options = self.options.network
                 self.lossy = False
                 cluster.record_fault("heal", [], "network lossless")
+        elif action == "gray-end":
+            if self.gray:
+                cluster.network.restore()
+                self.gray = False
+                cluster.record_fault("heal", [], "gray failure over")
         elif action == "timely":
             if self.attacking:
                 counts = cluster.network.attack_counts
@@ -540,6 +582,7 @@ class Nemesis:
         self.end(cluster, "heal", None)
         self.end(cluster, "lossless", None)
         self.end(cluster, "timely", None)
+        self.end(cluster, "gray-end", None)
         for node in list(self.crashed):
             self.end(cluster, "restart", node)
         for node in list(self.paused):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from harness.sim.network import SHAPES, NetworkOptions, TimingAttack
+from harness.sim.network import SCRIPTED_SHAPES, SHAPES, NetworkOptions, TimingAttack
 from storage.simdisk import SimDiskFaults
 
 
@@ -150,19 +150,45 @@ class PermanentOptions:
     strike_probability: float = 0.5
 
 
+SCHEDULED_FAULTS: tuple[str, ...] = (
+    "permanent", "partition", "crash-leader", "gray-leader", "clock-drift"
+)
+"""What a `ScheduledFault` can do (see its docstring)."""
+
+
 @attrs.frozen(kw_only=True)
 class ScheduledFault:
     """A fault at a fixed true time, beside the drawn ones (scripted scenarios).
 
-    Applied at the first nemesis tick at or after ``at_us``. ``fault``: ``"permanent"`` (a
-    storage replica other than the leader fails for good, within the budget) or
-    ``"partition"`` (``shape`` from `harness.sim.network.SHAPES` for ``lasts_us``).
+    Applied at the first nemesis tick at or after ``at_us`` (scheduled faults tick the
+    nemesis even in a run whose drawn faults are all off). ``fault``:
+
+    - ``"permanent"``: a storage replica other than the leader fails for good (within the
+      budget);
+    - ``"partition"``: ``shape`` from `harness.sim.network.SHAPES` or
+      `harness.sim.network.SCRIPTED_SHAPES` for ``lasts_us``;
+    - ``"crash-leader"``: the leader of the moment crashes and restarts after ``lasts_us``
+      (0: when the fault phase ends);
+    - ``"gray-leader"``: every packet to or from the leader of the moment is lost with
+      ``loss_probability`` and delayed ``delay_us`` more, for ``lasts_us`` (0: until the
+      fault phase ends): a slow, lossy node that still looks alive;
+    - ``"clock-drift"``: the leader's clock runs at -rho and every other clock at +rho (the
+      edges of the bound, in the direction that brings a lease's end on the leader's clock
+      closest to its grants' ends), for the rest of the run.
+
+    A fault aimed at the leader when there is none is recorded as such and does nothing.
     """
 
     at_us: int = attrs.field(validator=_span)
-    fault: str = attrs.field(validator=attrs.validators.in_(("permanent", "partition")))
-    shape: str = attrs.field(default="isolate-leader", validator=attrs.validators.in_(SHAPES))
+    fault: str = attrs.field(validator=attrs.validators.in_(SCHEDULED_FAULTS))
+    shape: str = attrs.field(
+        default="isolate-leader", validator=attrs.validators.in_(SHAPES + SCRIPTED_SHAPES)
+    )
     lasts_us: int = attrs.field(default=0, validator=_span)
+    loss_probability: float = attrs.field(
+        default=0.0, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)]
+    )
+    delay_us: int = attrs.field(default=0, validator=_span)
 
 
 @attrs.frozen(kw_only=True)

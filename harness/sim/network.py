@@ -30,6 +30,11 @@ from harness.runtime.chooser import Chooser
 Choose = Callable[[str, int], int]
 
 SHAPES: tuple[str, ...] = ("halves", "isolate", "isolate-leader", "ring", "bridge", "one-way")
+"""The shapes the nemesis draws from (their order is part of every seeded run's draws)."""
+SCRIPTED_SHAPES: tuple[str, ...] = ("leader-cut",)
+"""Shapes only scripted faults use (never drawn, so the drawn runs stay as they were):
+``leader-cut`` cuts one follower from the leader both ways, every other link working (a
+partial partition: the cut follower still hears, and is heard by, the rest)."""
 
 
 def _probability(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -100,14 +105,23 @@ def shape_links(
     Shapes: ``halves`` (a minority cut from the rest), ``isolate`` (one node cut off both
     ways), ``isolate-leader`` (``leader``, or a drawn node if None), ``ring`` (each node
     reaches only its two neighbours on a drawn ring), ``bridge`` (two sides that reach only
-    one bridge node), ``one-way`` (one node's outgoing links cut: it hears, is not heard).
-    Raises ValueError for an unknown shape.
+    one bridge node), ``one-way`` (one node's outgoing links cut: it hears, is not heard),
+    and the scripted ``leader-cut`` (`SCRIPTED_SHAPES`; the drawn order's first node other
+    than ``leader`` loses its links to and from ``leader``; with no leader, the order's first
+    two nodes). Raises ValueError for an unknown shape.
     """
-    if shape not in SHAPES:
-        raise ValueError(f"unknown partition shape {shape!r}; choose from {', '.join(SHAPES)}")
+    if shape not in SHAPES + SCRIPTED_SHAPES:
+        raise ValueError(
+            f"unknown partition shape {shape!r}; choose from {', '.join(SHAPES + SCRIPTED_SHAPES)}"
+        )
     order = _permutation(nodes, choose, f"net.partition.{shape}")
     everyone = sorted(nodes)
     full = [(a, b) for a in everyone for b in everyone if a != b]
+    if shape == "leader-cut":
+        hub = leader if leader is not None else order[0]
+        cut = next(n for n in order if n != hub)
+        links = [(a, b) for a, b in full if {a, b} != {hub, cut}]
+        return links, f"leader-cut {cut} from {hub}"
     if shape == "halves":
         minority = set(order[: len(order) // 2])
         links = [(a, b) for a, b in full if (a in minority) == (b in minority)]
@@ -154,6 +168,7 @@ class Network:
         self.history_size = 0  # 0: remember nothing
         self._history_stride = 1
         self._history_skip = 0
+        self.gray: tuple[int, float, int] | None = None  # see `degrade`
         self.heal()
 
     @property
@@ -193,6 +208,16 @@ class Network:
         """Whether packets from ``src`` currently reach ``dst``."""
         return src == dst or (src, dst) in self._links
 
+    def degrade(self, node: int, loss_probability: float, delay_us: int) -> None:
+        """Gray failure of ``node``: every packet to or from it is lost with
+        ``loss_probability`` (one ``net.gray.drop`` draw each) and arrives ``delay_us`` late;
+        `restore` ends it. Other links keep the ordinary behaviour."""
+        self.gray = (node, loss_probability, delay_us)
+
+    def restore(self) -> None:
+        """End a gray failure (`degrade`)."""
+        self.gray = None
+
     def _should_drop(self) -> bool:
         return self._chance("net.drop", self._loss_p)
 
@@ -210,6 +235,11 @@ class Network:
         if self._loss_p and self._should_drop():
             return ()
         first = self._delay_min_us + self._choose("net.delay", self._delay_choices)
+        gray = self.gray
+        if gray is not None and gray[0] in (src, dst) and src != dst:
+            if self._chance("net.gray.drop", gray[1]):
+                return ()
+            first += gray[2]
         if not self._replay_p or not self._should_duplicate():
             return (first,)
         extra = self._choose("net.duplicate.delay", self._replay_delay_choices)

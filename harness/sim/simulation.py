@@ -235,7 +235,7 @@ class Simulation(Cluster, Turns):
         self._main_task = trio.lowlevel.current_task()
         for n in self.group.members + self.group.log_members:
             self.restart(n)
-        if self.nemesis.options.faults:
+        if self.nemesis.options.faults or self.nemesis.options.schedule:
             self._push(self.nemesis.options.tick_interval_us, NEMESIS, None, None)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
