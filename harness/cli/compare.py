@@ -1,5 +1,9 @@
 """``paxlab compare --scenario S[,S] --protocols P,P [--seeds A:B] [-j N] [--json]``.
 
+A protocol is a registered name or ``NAME:VARIANT`` (one of its deliberately changed
+versions, e.g. ``raft:no-check-quorum``), so a protocol can be compared with itself less one
+mechanism.
+
 Runs the same scripted fault (`harness.sim.scenario_runs.SCENARIOS`; ``all`` for every one)
 with the same seeds on each protocol and prints one table per scenario
 (`harness.failures.compare`): unavailability after the fault (p50, p99, max over seeds),
@@ -45,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
              "replica-loss, or all",
     )
     parser.add_argument("--protocols", default=DEFAULT_PROTOCOLS,
-                        help=f"comma list of protocols (default {DEFAULT_PROTOCOLS})")
+                        help=f"comma list of protocols, each NAME or NAME:VARIANT (e.g. "
+                             f"raft:no-check-quorum; default {DEFAULT_PROTOCOLS})")
     parser.add_argument("--seeds", default=DEFAULT_SEEDS,
                         help=f"A:B runs seeds A..B-1, N alone 0..N-1 (default {DEFAULT_SEEDS})")
     parser.add_argument("-j", "--jobs", type=positive_int, default=None,
@@ -68,7 +73,7 @@ def _words(text: str, what: str) -> list[str]:
 def _main(args: argparse.Namespace) -> int:
     from harness.failures import compare as compare_lib
     from harness.failures.sweep import SweepError, parse_seed_range
-    from harness.sim.scenario_runs import SCENARIOS
+    from harness.sim.scenario_runs import SCENARIOS, split_protocol
 
     scenarios = list(SCENARIOS) if args.scenario == "all" else _words(args.scenario, "scenario")
     for s in scenarios:
@@ -76,7 +81,12 @@ def _main(args: argparse.Namespace) -> int:
             raise CliError(f"unknown scenario {s!r}; choose from {', '.join(SCENARIOS)}, all")
     protocols = _words(args.protocols, "protocols")
     for p in protocols:
-        protocol_spec(p)
+        name, variant = split_protocol(p)
+        spec = protocol_spec(name)
+        if variant is not None and variant not in spec.variants:
+            choose = ", ".join(spec.variants) or "none exist"
+            raise CliError(f"unknown variant {variant!r} of protocol {name}; choose from "
+                           f"{choose}")
     try:
         seeds = parse_seed_range(args.seeds)
     except SweepError as exc:

@@ -111,19 +111,29 @@ class ScenarioRun:
         return d
 
 
+def split_protocol(protocol: str) -> tuple[str, str | None]:
+    """``"raft:no-check-quorum"`` -> ``("raft", "no-check-quorum")``; ``"raft"`` ->
+    ``("raft", None)``: a compared protocol may be a variant of a registered one."""
+    name, _, variant = protocol.partition(":")
+    return name, variant or None
+
+
 def scenario_options(protocol: str, scenario: str, seed: int) -> tuple[RunOptions, SimOptions,
                                                                        str | None]:
     """The run and simulator options of one seed, and the note for a protocol that cannot
-    heal a lost replica. Raises ValueError for an unknown scenario or protocol."""
+    heal a lost replica. ``protocol`` is a registered name, or ``NAME:VARIANT`` for one of its
+    variants (`split_protocol`). Raises ValueError for an unknown scenario, protocol or
+    variant."""
     fault = schedule(scenario)
-    spec = protocols.get(protocol)
+    name, variant = split_protocol(protocol)
+    spec = protocols.get(name)
     faults: tuple[str, ...] = ()
     note = None
     if scenario == "replica-loss":
         if "permanent" in spec.faults:
             faults = ("permanent",)  # spares to heal with; its drawn failures are off below
         else:
-            note = (f"{protocol} has no spares wired (its faults exclude permanent): the lost "
+            note = (f"{name} has no spares wired (its faults exclude permanent): the lost "
                     f"replica is not replaced and the group runs on the rest")
     nemesis = NemesisOptions(
         schedule=(fault,),
@@ -133,7 +143,8 @@ def scenario_options(protocol: str, scenario: str, seed: int) -> tuple[RunOption
         nemesis=nemesis,
         fault_phase_max_us=FAULT_AT_US + WINDOW_US,
     )
-    options = RunOptions(seed=seed, protocol=protocol, ops=1_000_000, faults=faults)
+    options = RunOptions(seed=seed, protocol=name, variant=variant, ops=1_000_000,
+                         faults=faults)
     return options, sim_options, note
 
 

@@ -49,6 +49,7 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     (["--scenario", "leader-crash", "--seeds", "x"], "seed range"),
     (["--scenario", "leader-crash", "-j", "0"], "must be >= 1"),
     (["--scenario", "leader-crash", "--protocols", "raft,raft"], "more than once"),
+    (["--scenario", "leader-crash", "--protocols", "raft:fast"], "unknown variant 'fast'"),
 ])
 def test_bad_input_is_one_line_exit_2(
     argv: list[str], words: str, capsys: pytest.CaptureFixture[str]

@@ -15,6 +15,7 @@ from harness.sim.scenario_runs import (
     run_scenario,
     scenario_options,
     schedule,
+    split_protocol,
     unavailable_in,
     write_latencies,
 )
@@ -100,6 +101,15 @@ def test_replica_loss_without_spares_says_so() -> None:
     r = run_scenario("example", "replica-loss", 0)
     assert r.note is not None and "no spares" in r.note
     assert run_scenario("multipaxos", "replica-loss", 0).note is None
+
+
+def test_a_compared_protocol_may_be_a_variant() -> None:
+    assert split_protocol("raft:no-check-quorum") == ("raft", "no-check-quorum")
+    assert split_protocol("raft") == ("raft", None)
+    options, _, _ = scenario_options("raft:no-prevote", "leader-crash", 4)
+    assert (options.protocol, options.variant, options.seed) == ("raft", "no-prevote", 4)
+    with pytest.raises(ValueError, match="unknown variant"):
+        scenario_options("raft:fast", "leader-crash", 0)
 
 
 def test_every_scenario_has_a_schedule() -> None:
