@@ -121,10 +121,19 @@ class RaftDurable:
 
 
 def replay(records: Iterable[bytes]) -> RaftDurable:
-    """The durable state ``records`` describe, in order; ValueError on a bad record."""
-    state = RaftDurable()
-    for data in records:
+    """The durable state ``records`` describe, in order; ValueError on a bad record.
+
+    A checkpoint record holds the whole durable state, so replay starts at the last one:
+    the host may keep records from before it (the WAL drops only whole segments below a
+    checkpoint), and those may be entries whose predecessors were already dropped (an entry
+    at index 79 with nothing before it), which applied in order would look like a gap.
+    """
+    items = [bytes(data) for data in records]
+    for data in items:
         if not data:
             raise ValueError("empty raft record")
-        state.apply(bytes(data))
+    start = max((i for i, data in enumerate(items) if data[:1] == b"K"), default=0)
+    state = RaftDurable()
+    for data in items[start:]:
+        state.apply(data)
     return state

@@ -43,6 +43,19 @@ def test_checkpoint_records_rebuild_the_state_and_reset_what_came_before() -> No
     assert (empty.term, empty.voted_for, empty.log.last_index) == (4, None, 0)
 
 
+def test_records_kept_from_before_a_checkpoint_are_superseded_by_it() -> None:
+    """The WAL keeps a segment that straddles a checkpoint: entries whose predecessors were
+    dropped come first, then the checkpoint, then newer entries."""
+    log = RaftLog(entries=[(1, bytes([i])) for i in range(1, 91)])
+    log.compact(90, 1, b"cfg", b"S")
+    state = replay([encode_entry(79, 1, b"old"), encode_entry(80, 1, b"old"),
+                    encode_checkpoint(2, 1, log), encode_entry(91, 2, b"new")])
+    assert (state.term, state.log.snap_index, state.log.last_index) == (2, 90, 91)
+    # without a checkpoint after them, such entries are a gap: refused, never guessed at
+    with pytest.raises(ValueError, match="gap"):
+        replay([encode_entry(79, 1, b"old"), encode_entry(80, 1, b"old")])
+
+
 @pytest.mark.parametrize("cut", [1, 5, 30, 45, 60])
 def test_a_cut_checkpoint_record_is_refused(cut: int) -> None:
     log = replay([encode_entry(1, 1, b"x" * 20), encode_entry(2, 1, b"y" * 20)]).log
