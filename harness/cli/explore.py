@@ -124,7 +124,7 @@ def _symmetry_text(sym: dict[str, object]) -> str:
 # ballots, healing): another protocol's search refuses them unless left at their defaults.
 _MULTIPAXOS_ONLY = {
     "max_round": _D.max_round, "candidates": None, "spares": _D.spares, "log_spares": None,
-    "kills": _D.kills, "dead_after_us": None, "strategy": "bfs",
+    "kills": _D.kills, "dead_after_us": None, "strategy": "bfs", "step_downs": _D.step_downs,
 }
 
 
