@@ -45,6 +45,9 @@ FAULT_AT_US = 2_000_000
 """When every scenario's fault starts: after the first election and its lease wait."""
 WINDOW_US = 6_000_000
 """How long after the fault the clients keep working and unavailability is measured."""
+LASTS_US = 4_000_000
+"""How long a partial partition or gray failure lasts: it heals 2 s before the window ends,
+so what the healing does (a deposed leader, a new election) is measured too."""
 GRAY_LOSS = 0.3
 """gray-failure: the share of packets to or from the leader that are lost."""
 GRAY_DELAY_US = 20_000
@@ -55,8 +58,8 @@ _WRITES = ("put", "append", "cas")
 SCENARIOS: dict[str, str] = {
     "leader-crash": "the leader crashes at 2 s and stays down until the fault phase ends (8 s)",
     "partial-partition": "at 2 s one follower loses its links to and from the leader (both "
-                         "still reach the third replica) until 8 s",
-    "gray-failure": f"from 2 s to 8 s every packet to or from the leader is lost with "
+                         "still reach the third replica) until 6 s",
+    "gray-failure": f"from 2 s to 6 s every packet to or from the leader is lost with "
                     f"p={GRAY_LOSS} and arrives {GRAY_DELAY_US // 1000} ms late",
     "clock-drift": "at 2 s the leader's clock runs at -rho and the others at +rho, to the "
                    "end of the run",
@@ -72,9 +75,9 @@ def schedule(scenario: str) -> ScheduledFault:
         return ScheduledFault(at_us=FAULT_AT_US, fault="crash-leader")
     if scenario == "partial-partition":
         return ScheduledFault(at_us=FAULT_AT_US, fault="partition", shape="leader-cut",
-                              lasts_us=WINDOW_US)
+                              lasts_us=LASTS_US)
     if scenario == "gray-failure":
-        return ScheduledFault(at_us=FAULT_AT_US, fault="gray-leader", lasts_us=WINDOW_US,
+        return ScheduledFault(at_us=FAULT_AT_US, fault="gray-leader", lasts_us=LASTS_US,
                               loss_probability=GRAY_LOSS, delay_us=GRAY_DELAY_US)
     if scenario == "clock-drift":
         return ScheduledFault(at_us=FAULT_AT_US, fault="clock-drift")
