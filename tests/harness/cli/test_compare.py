@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import attrs
 import pytest
@@ -10,6 +14,8 @@ import pytest
 import harness.failures.compare
 from harness.cli import main
 from tests.harness.failures.test_compare import fake_run
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_same_seeds_print_the_same_tables_in_one_or_two_workers(
@@ -98,3 +104,28 @@ def test_ctrl_c_prints_the_table_so_far_and_exits_130(
     assert code == 130
     assert "scenario leader-crash" in out and "interrupted" in out
     assert "clock-drift" not in out and "interrupted" in err
+
+
+def test_sigint_with_workers_prints_the_table_so_far_and_exits_130() -> None:
+    """A real Ctrl-C (SIGINT to the command, two workers running seeds)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "compare", "--scenario", "clock-drift",
+         "--protocols", "multipaxos", "--seeds", "0:400", "-j", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even from a job
+    )
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith("compare: scenarios=clock-drift")
+        assert " runs, " in proc.stderr.readline()  # seeds have finished
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert out.startswith("scenario clock-drift (seeds 0:400)")
+    assert "interrupted: the rows hold the seeds that finished" in out
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("paxlab compare: interrupted")
