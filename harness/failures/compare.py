@@ -7,7 +7,8 @@ each seed one simulator run with the scenario's scripted fault and no drawn ones
 
 - unavailability after the fault: p50, p99 and max over seeds of the time without a serving
   leader in the measured window;
-- write latency p50 and p99 over every acknowledged write of every seed (simulated time);
+- write latency p50 and p99 over the acknowledged writes invoked in the measured window, of
+  every seed (simulated time);
 - messages per acknowledged write (delivered peer messages over acknowledged writes, summed
   over the seeds);
 - elections per run (mean over the runs that did not raise, the first election included);

@@ -14,8 +14,9 @@ What one run gives (`ScenarioRun`), all from what the simulator records anyway:
   (`harness.checks.lease_overlap`: a replica's serving window mapped through its clock into
   true time, from one of its steps to the next), kept for this run (``LeaseOverlap.kept``).
   A leader whose lease lapsed is not serving, even if it still believes it leads.
-- ``write_latencies_us``: invoke to ``ok`` of every acknowledged write (put, append, cas) in
-  the history, simulated time.
+- ``write_latencies_us``: invoke to ``ok`` of every acknowledged write (put, append, cas)
+  invoked in the same window, simulated time (the writes under the fault and its aftermath,
+  not those of the healthy first seconds).
 - ``messages``: peer messages delivered to a live node over the whole run.
 - ``elections``: times a replica became leader (the observer's leader timeline).
 - the verdict and first violation, as `harness.sim.run` decides them (online invariants,
@@ -164,8 +165,11 @@ def unavailable_in(intervals: list[tuple[int, int]], start_us: int, end_us: int)
     return (end_us - start_us) - covered
 
 
-def write_latencies(history: tuple[dict[str, Any], ...]) -> tuple[int, ...]:
-    """Invoke-to-ok times (us) of the acknowledged writes of a history, in history order.
+def write_latencies(
+    history: tuple[dict[str, Any], ...], since_us: int = 0, until_us: int | None = None
+) -> tuple[int, ...]:
+    """Invoke-to-ok times (us) of the acknowledged writes of a history invoked in
+    ``[since_us, until_us)`` (None: no end), in history order.
 
     A process has at most one operation open, so its next completion closes its invoke.
     """
@@ -177,7 +181,10 @@ def write_latencies(history: tuple[dict[str, Any], ...]) -> tuple[int, ...]:
             opened[process] = event
             continue
         invoke = opened.pop(process, None)
-        if invoke is not None and event["type"] == "ok" and invoke["f"] in _WRITES:
+        if invoke is None or event["type"] != "ok" or invoke["f"] not in _WRITES:
+            continue
+        at_us = invoke["time"] // 1000
+        if at_us >= since_us and (until_us is None or at_us < until_us):
             out.append((event["time"] - invoke["time"]) // 1000)
     return tuple(out)
 
@@ -219,7 +226,8 @@ def run_scenario(protocol: str, scenario: str, seed: int) -> ScenarioRun:
     return ScenarioRun(
         protocol=protocol, scenario=scenario, seed=seed, verdict=result.verdict,
         fault_at_us=fault_at, unavailable_us=unavailable,
-        write_latencies_us=write_latencies(result.history),
+        write_latencies_us=(() if fault_at is None else
+                            write_latencies(result.history, fault_at, fault_at + WINDOW_US)),
         messages=sim.delivered,
         elections=sum(1 for e in result.timeline
                       if e["kind"] == "leader" and e["event"] == "elected"),

@@ -42,6 +42,9 @@ def test_write_latencies_pair_invokes_with_ok_writes_only() -> None:
         {"process": 1, "type": "ok", "f": "append", "time": 12_000_000},
     )
     assert write_latencies(history) == (3_000, 2_000)
+    # only writes invoked in the window: the put at 1 ms is before it, the append inside
+    assert write_latencies(history, 2_000, 20_000) == (2_000,)
+    assert write_latencies(history, 0, 10_000) == (3_000,)
 
 
 def test_leader_cut_cuts_one_follower_from_the_leader_only() -> None:
