@@ -172,9 +172,9 @@ class ScheduledFault:
     - ``"gray-leader"``: every packet to or from the leader of the moment is lost with
       ``loss_probability`` and delayed ``delay_us`` more, for ``lasts_us`` (0: until the
       fault phase ends): a slow, lossy node that still looks alive;
-    - ``"clock-drift"``: the leader's clock runs at -rho and every other clock at +rho (the
-      edges of the bound, in the direction that brings a lease's end on the leader's clock
-      closest to its grants' ends), for the rest of the run.
+    - ``"clock-drift"``: the leader's clock runs at -rho and every other clock at +rho, for
+      the rest of the run: the edges of the bound in the worst direction for a lease (the
+      leader's lease lasts longest in true time while the grants behind it end soonest).
 
     A fault aimed at the leader when there is none is recorded as such and does nothing.
     """
