@@ -116,7 +116,7 @@ def figures(protocol: str, runs: Sequence[ScenarioRun]) -> ProtocolFigures:
         unavailable_p99_us=percentile(unavailable, 0.99),
         unavailable_max_us=max(unavailable, default=None),
         write_p50_us=percentile(latencies, 0.5), write_p99_us=percentile(latencies, 0.99),
-        acked_writes=len(latencies), messages=sum(r.messages for r in runs),
+        acked_writes=sum(r.acked_writes for r in runs), messages=sum(r.messages for r in runs),
         elections=sum(r.elections for r in runs),
         violations=sum(r.verdict == "violation" for r in runs),
         unknown=sum(r.verdict == "unknown" for r in runs),

@@ -17,7 +17,8 @@ What one run gives (`ScenarioRun`), all from what the simulator records anyway:
 - ``write_latencies_us``: invoke to ``ok`` of every acknowledged write (put, append, cas)
   invoked in the same window, simulated time (the writes under the fault and its aftermath,
   not those of the healthy first seconds).
-- ``messages``: peer messages delivered to a live node over the whole run.
+- ``acked_writes``, ``messages``: acknowledged writes and peer messages delivered to a live
+  node, both over the whole run (their ratio is the cost of a write in messages).
 - ``elections``: times a replica became leader (the observer's leader timeline).
 - the verdict and first violation, as `harness.sim.run` decides them (online invariants,
   liveness, linearizability).
@@ -103,6 +104,7 @@ class ScenarioRun:
     fault_at_us: int | None = None
     unavailable_us: int | None = None
     write_latencies_us: tuple[int, ...] = ()
+    acked_writes: int = 0
     messages: int = 0
     elections: int = 0
     prop: str | None = None
@@ -228,6 +230,7 @@ def run_scenario(protocol: str, scenario: str, seed: int) -> ScenarioRun:
         fault_at_us=fault_at, unavailable_us=unavailable,
         write_latencies_us=(() if fault_at is None else
                             write_latencies(result.history, fault_at, fault_at + WINDOW_US)),
+        acked_writes=len(write_latencies(result.history)),
         messages=sim.delivered,
         elections=sum(1 for e in result.timeline
                       if e["kind"] == "leader" and e["event"] == "elected"),

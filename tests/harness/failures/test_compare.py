@@ -14,7 +14,7 @@ def fake_run(protocol: str, scenario: str, seed: int) -> ScenarioRun:
     return ScenarioRun(
         protocol=protocol, scenario=scenario, seed=seed, verdict=verdict,
         fault_at_us=2_000_000, unavailable_us=seed * 1000,
-        write_latencies_us=(seed, seed + 10), messages=8, elections=1 + seed % 2,
+        write_latencies_us=(seed, seed + 10), acked_writes=4, messages=8, elections=1 + seed % 2,
         prop="S8" if verdict == "violation" else None,
         message="S8: not linearizable" if verdict == "violation" else None,
     )
@@ -36,7 +36,8 @@ def test_figures_sum_up_in_seed_order() -> None:
     assert f.runs == 4 and f.measured == 4
     assert f.unavailable_p50_us == 1000 and f.unavailable_max_us == 5000
     assert f.violations == 2 and f.first_failure is not None and f.first_failure.seed == 3
-    assert f.acked_writes == 8 and f.messages_per_write == 32 / 8
+    assert f.acked_writes == 16 and f.messages_per_write == 32 / 16
+    assert f.write_p50_us == 5 and f.write_p99_us == 15  # of 0 1 3 5 10 11 13 15
     assert f.elections_per_run == (2 + 1 + 2 + 2) / 4  # seeds 5, 0, 3, 1
 
 
