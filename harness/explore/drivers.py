@@ -10,6 +10,7 @@ closed by the caller (`close` joins or terminates what they started).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -110,10 +111,8 @@ class ProcessDriver:
 
     def close(self) -> None:
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(None)
-            except OSError:
-                pass
         for proc in self._procs:
             proc.join(JOIN_TIMEOUT_S)
             if proc.is_alive():

@@ -19,7 +19,6 @@ gets one result per partition.
 from __future__ import annotations
 
 import math
-import time
 from array import array
 from collections.abc import Callable
 from typing import Any, Protocol

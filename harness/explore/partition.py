@@ -49,8 +49,9 @@ _SLOTS = tuple(s for s in World.__slots__ if s not in ("steps", "sym"))
 
 
 def owner_of(digest: bytes, parts: int) -> int:
-    """The partition owning the state with ``digest`` (a uniform hash of the state)."""
-    return int.from_bytes(digest[:4], "little") % parts
+    """The partition owning the state with ``digest`` (a uniform hash of the state; its
+    first byte is enough for up to `harness.explore.drivers.MAX_JOBS` partitions)."""
+    return digest[0] % parts
 
 
 class Partition:
@@ -79,6 +80,7 @@ class Partition:
         self.shipped_in = 0
         self.shipped_out = 0
         self._replicas: dict[tuple[int, bytes], Replica] = {}
+        self._next: list[tuple[int, bytes, World]] = []  # adopted, not yet ranked
         self._reset_level()
 
     def _reset_level(self) -> None:
@@ -134,7 +136,7 @@ class Partition:
                 d = nxt.digest()
                 if d in seen:
                     continue
-                o = int.from_bytes(d[:4], "little") % parts
+                o = d[0] % parts  # owner_of
                 if o == me and d in visited:
                     continue
                 seen.add(d)
@@ -230,16 +232,16 @@ class Partition:
         w's, sorted) and make it the frontier. Returns its size here."""
         started = time.process_time()
         others = [array("q") for _ in keys]
-        for w, blob in enumerate(keys):
-            if w != self.index:
-                others[w].frombytes(blob)
-        frontier = []
-        for i, (ck, d, w) in enumerate(self._next):
+        for p, blob in enumerate(keys):
+            if p != self.index:
+                others[p].frombytes(blob)
+        frontier: list[tuple[int, bytes, World]] = []
+        for i, (ck, d, world) in enumerate(self._next):
             r = i
             for arr in others:
                 if arr:
                     r += bisect.bisect_left(arr, ck)
-            frontier.append((r, d, w))
+            frontier.append((r, d, world))
         self.frontier = frontier
         self._next = []
         self.depth += 1
@@ -341,7 +343,7 @@ class Partition:
         visited_b = sys.getsizeof(self.visited) + len(self.visited) * sys.getsizeof(self.root)
         rec = self.records
         records_b = sys.getsizeof(rec) + len(rec) * (
-            sys.getsizeof(self.root) + sys.getsizeof((self.root, 0)) + 28)
+            sys.getsizeof(self.root) + sys.getsizeof((self.root, 0)))
         return {
             "partition": self.index, "cpu_s": round(self.cpu_s, 3), "expanded": self.expanded,
             "shipped_in": self.shipped_in, "shipped_out": self.shipped_out,
