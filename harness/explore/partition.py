@@ -54,6 +54,19 @@ def owner_of(digest: bytes, parts: int) -> int:
     return digest[0] % parts
 
 
+def peak_rss_kb() -> int:
+    """This process's peak resident memory: ``VmHWM`` where Linux gives it (``ru_maxrss``
+    of a spawned worker starts at its parent's peak, which fork copies and exec keeps)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 class Partition:
     """Partition ``index`` of ``parts`` for ``bounds``: its share of the visited set (by
     owner), of the current level (by first discovery), and the parent records it won.
@@ -349,7 +362,7 @@ class Partition:
             "shipped_in": self.shipped_in, "shipped_out": self.shipped_out,
             "owned": len(self.visited), "records": len(rec),
             "visited_bytes": visited_b, "records_bytes": records_b,
-            "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "peak_rss_kb": peak_rss_kb(),
         }
 
     def close(self) -> None:
