@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import itertools
 import pickle
 import resource
 import sys
@@ -93,7 +94,7 @@ class Partition:
         self.shipped_in = 0
         self.shipped_out = 0
         self._replicas: dict[tuple[int, bytes], Replica] = {}
-        self._next: list[tuple[int, bytes, World]] = []  # adopted, not yet ranked
+        self._next: list[tuple[int, bytes, World, bytes]] = []  # adopted, not yet ranked
         self._reset_level()
 
     def _reset_level(self) -> None:
@@ -226,41 +227,42 @@ class Partition:
         sorted, for `rank`."""
         started = time.process_time()
         cand, me = self._cand, self.index
-        kept: list[tuple[int, bytes, World, bytes]] = []
+        won = bytearray(len(cand))
         for o, ids in enumerate(self._to):
-            won = self._own_answers if o == me else answers[o]
-            assert won is not None and len(won) == len(ids)
-            kept.extend(cand[i] for i, ok in zip(ids, won, strict=True) if ok)
-        kept.sort(key=lambda c: c[0])
-        records = self.records
-        for ck, d, _, parent in kept:
-            records[d] = (parent, ck & ACTION_MASK)
-        self._next = [(ck, d, w) for ck, d, w, _ in kept]
+            ans = self._own_answers if o == me else answers[o]
+            assert ans is not None and len(ans) == len(ids)
+            for i, ok in zip(ids, ans, strict=True):
+                if ok:
+                    won[i] = 1
+        kept = list(itertools.compress(cand, won))  # expansion order: claim keys ascending
+        self.records.update({d: (parent, ck & ACTION_MASK) for ck, d, _, parent in kept})
+        self._next = kept
         self._reset_level()
         self.cpu_s += time.process_time() - started
-        return array("q", [c[0] for c in self._next]).tobytes()
+        return array("q", [c[0] for c in kept]).tobytes()
 
     def rank(self, keys: list[bytes]) -> int:
         """Number the next level by the global order of claim keys (``keys[w]``: partition
         w's, sorted) and make it the frontier. Returns its size here."""
         started = time.process_time()
-        others = [array("q") for _ in keys]
-        for p, blob in enumerate(keys):
-            if p != self.index:
-                others[p].frombytes(blob)
-        frontier: list[tuple[int, bytes, World]] = []
-        for i, (ck, d, world) in enumerate(self._next):
-            r = i
-            for arr in others:
-                if arr:
-                    r += bisect.bisect_left(arr, ck)
-            frontier.append((r, d, world))
-        self.frontier = frontier
+        blobs = [blob for p, blob in enumerate(keys) if p != self.index and blob]
+        others = array("q")
+        for blob in blobs:
+            others.frombytes(blob)
+        if len(blobs) > 1:
+            others = array("q", sorted(others))
+        kept = self._next
+        ranks: Any = range(len(kept))
+        if others:
+            bl = bisect.bisect_left
+            ranks = [i + bl(others, c[0]) for i, c in enumerate(kept)]
+        self.frontier = list(zip(ranks, [c[1] for c in kept], [c[2] for c in kept],
+                                 strict=True))
         self._next = []
         self.depth += 1
         gc.freeze()
         self.cpu_s += time.process_time() - started
-        return len(frontier)
+        return len(self.frontier)
 
     def tally_until(self, cutoff: int) -> dict[str, Any]:
         """The tallies of this level's expansion up to claim key ``cutoff`` (included), as a
