@@ -41,7 +41,12 @@ from harness.cli import (
 from harness.explore import Bounds, BoundsError, explore
 from harness.explore.bounds import STRATEGIES, default_inflight
 from harness.explore.drivers import MAX_JOBS, parse_executor
-from harness.explore.levels import Interrupted, LevelProgress, collision_probability
+from harness.explore.levels import (
+    ExploreWorkerError,
+    Interrupted,
+    LevelProgress,
+    collision_probability,
+)
 from harness.explore.search import ExploreResult
 from harness.failures.explore_artifact import write_explore_artifact
 from harness.sim.runspec import VARIANTS
@@ -92,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "this process); same counts, verdict and trace as one")
     p.add_argument("--executor", default=None,
                    help="dask://HOST:PORT: run the parallel search's partitions on the "
-                        "workers of that Dask scheduler (one per worker)")
+                        "workers of that Dask scheduler (one per worker; -j is then ignored)")
     p.add_argument("--out", default="explore-artifact", help="artifact folder on violation")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_main)
@@ -170,6 +175,10 @@ def _main(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         print(f"paxlab explore: {exc} (levels finished so far)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ExploreWorkerError as exc:  # a worker died or a Dask cluster went away: no verdict
+        first = str(exc).splitlines()[0]
+        print(f"paxlab explore: search failed: {first}", file=sys.stderr)
+        return EXIT_UNKNOWN
     data = result.to_json()
     folder = None
     if result.violation is not None:

@@ -85,7 +85,7 @@ class LevelSearch:
         self.states = 1
         self.transitions = 0
         self.rebalanced = 0
-        self.stats: list[dict[str, Any]] = []
+        self._depth = 0
 
     def _add(self, tallies: list[dict[str, Any]]) -> None:
         for t in tallies:

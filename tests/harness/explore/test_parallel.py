@@ -30,6 +30,7 @@ logging.getLogger("consensus").setLevel(logging.CRITICAL)
 PASSING = Bounds(ticks=1)  # 14,090 states, complete, no violation
 BROKEN = Bounds(variant="stale-read", crashes=0, max_round=1, ticks=2)
 SMALL = Bounds(writes=0, reads=0, crashes=0)
+SMALL_ARGS = ["--writes", "0", "--reads", "0", "--crashes", "0"]
 
 
 class _InProcess:
@@ -153,10 +154,23 @@ def test_cli_ctrl_c_exits_130_with_the_counts(monkeypatch: pytest.MonkeyPatch,
     assert "interrupted: states=5 transitions=6 depth=1" in err
 
 
+def test_cli_reports_a_dead_worker_in_one_line_without_verdict(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def dies(self: LevelSearch) -> Any:
+        raise ExploreWorkerError("explore worker 1 died (exit code -9)\nmore")
+
+    monkeypatch.setattr(LevelSearch, "run", dies)
+    assert main(["explore", "-j", "2", *SMALL_ARGS]) == 3
+    err = capsys.readouterr().err
+    assert err == "paxlab explore: search failed: explore worker 1 died (exit code -9)\n"
+    assert not multiprocessing.active_children()
+
+
 def test_cli_prints_the_partitions_and_the_collision_bound(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["explore", "-j", "2", "--writes", "0", "--reads", "0", "--crashes", "0"]) == 0
+    assert main(["explore", "-j", "2", *SMALL_ARGS]) == 0
     out = capsys.readouterr()
     assert "states=4147 transitions=10089 max_depth=26" in out.out
     assert "PASSED" in out.out and "parallel: partitions=2" in out.out
@@ -200,3 +214,21 @@ def test_collision_probability() -> None:
     p = collision_probability(754_892)
     assert 8e-28 < p < 9e-28  # ~ n^2 / 2^129
     assert collision_probability(10**6, bits=64) > 2e-8  # 64 bits: ~2.7e-8
+
+
+@pytest.mark.slow
+def test_default_configuration_in_two_workers_gives_the_documented_counts() -> None:
+    two = explore(Bounds(), jobs=2)
+    assert (two.states, two.transitions, two.max_depth, two.verdict) == (
+        754_892, 2_140_503, 33, "ok")
+    assert two.parallel is not None
+    expanded = [w["expanded"] for w in two.parallel["workers"]]
+    assert sum(expanded) == two.states and min(expanded) > 0.45 * two.states
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["stale-read", "no-lease-wait", "one-step-swap"])
+def test_default_bounds_variants_in_two_workers_match_one_process(variant: str) -> None:
+    one = explore(Bounds(variant=variant))
+    two = explore(Bounds(variant=variant), jobs=2)
+    assert one.verdict == "violation" and _observable(two) == _observable(one)
