@@ -75,6 +75,7 @@ def _in_process(bounds: Bounds, parts: int, max_states: int | None = None) -> tu
     (Bounds(variant="no-persist-promise"), None, "violation"),  # S3
     (Bounds(candidates=1, variant="stale-read"), None, "violation"),  # S8, symmetry on
     (Bounds(variant="one-step-swap", writes=0, reads=0, crashes=0), None, "ok"),  # spares
+    (Bounds(writes=0, reads=0, crashes=0, step_downs=1), None, "ok"),  # planned handovers
     (SMALL, 1, "unknown"), (SMALL, 2, "unknown"), (SMALL, 7, "unknown"),
     (SMALL, 2_500, "unknown"),
     (BROKEN, 1_000, "unknown"),  # max-states before the violation
