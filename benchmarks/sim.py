@@ -1,6 +1,7 @@
 """Simulator speed: the default run (3 replicas, 1,000 ops, all faults), one command.
 
     python -m benchmarks.sim [--seeds N] [--ops N] [--quick] [--case NAME] [--profile]
+    python -m benchmarks.sim --compare REV [--seeds N] [--rounds N] [--sweep-seeds N]
 
 Cases (``--case``, default ``default``; ``all`` runs both):
 
@@ -155,10 +156,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--top", type=int, default=12, help="with --profile: functions listed (default 12)"
     )
+    parser.add_argument("--compare", metavar="REV",
+                        help="time the default run and the main job here and at git REV "
+                        "(benchmarks.sim_compare)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="with --compare: alternating rounds per tree (default 2)")
+    parser.add_argument("--sweep-seeds", type=int, default=100,
+                        help="with --compare: seeds of the main-job sweep, 0 for none "
+                        "(default 100, as the README runs it)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="with --compare: sweep workers (default 2)")
+    parser.add_argument("--allow-different", action="store_true",
+                        help="with --compare: exit 0 even if the fingerprints differ")
     args = parser.parse_args(argv)
     seeds, ops = (2, 200) if args.quick else (args.seeds, args.ops)
     if seeds < 1 or ops < 0:
         parser.error(f"need seeds >= 1 and ops >= 0, got seeds={seeds} ops={ops}")
+    if args.compare is not None:
+        if args.rounds < 1 or args.sweep_seeds < 0 or args.jobs < 1:
+            parser.error(f"need rounds >= 1, sweep-seeds >= 0 and jobs >= 1, got "
+                         f"rounds={args.rounds} sweep_seeds={args.sweep_seeds} jobs={args.jobs}")
+        from benchmarks.sim_compare import compare
+
+        try:
+            code = compare(args.compare, seeds=seeds, ops=ops, rounds=args.rounds,
+                           sweep_seeds=args.sweep_seeds, jobs=args.jobs,
+                           allow_different=args.allow_different)
+        except ValueError as exc:
+            parser.error(str(exc))
+        raise SystemExit(code)
     for name in CASES if args.case == "all" else (args.case,):
         run_case(name, seeds, ops, args.profile, args.top)
 
