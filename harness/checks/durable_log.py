@@ -30,7 +30,9 @@ class DurableLogInvariant:
 
     def __init__(self, chosen: Mapping[int, bytes]) -> None:
         self._chosen = chosen
-        self._commit_checked: dict[int, int] = {}  # per node: S15 holds for slots <= this
+        # per node: S15 holds for slots <= this (read by `OnlineInvariants.on_step`, which
+        # skips a step that persisted nothing and left the commit index where it was)
+        self.commit_checked: dict[int, int] = {}
 
     def on_step(
         self, node_id: int, replica: Any, persisted: Sequence[bytes], where: Where
@@ -47,7 +49,7 @@ class DurableLogInvariant:
                                   promised, where)
             if v is not None:
                 return v
-        done = self._commit_checked.get(node_id, 0)
+        done = self.commit_checked.get(node_id, 0)
         if commit > done:
             accepted = replica.accepted
             for slot in range(done + 1, commit + 1):
@@ -58,12 +60,12 @@ class DurableLogInvariant:
                                       promised, where)
                 if v is not None:
                     return v
-        self._commit_checked[node_id] = commit
+        self.commit_checked[node_id] = commit
         return None
 
     def on_recover(self, node_id: int, replica: Any, where: Where) -> Violation | None:
         """Check the whole durable log a node recovered (a new incarnation starts here)."""
-        self._commit_checked.pop(node_id, None)
+        self.commit_checked.pop(node_id, None)
         commit = replica.commit_index
         promised = replica.promised
         for slot, entry in sorted(replica.accepted.items()):
@@ -71,7 +73,7 @@ class DurableLogInvariant:
                                   where)
             if v is not None:
                 return v
-        self._commit_checked[node_id] = commit
+        self.commit_checked[node_id] = commit
         return None
 
     def _check_entry(
