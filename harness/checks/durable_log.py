@@ -33,6 +33,8 @@ class DurableLogInvariant:
         # per node: S15 holds for slots <= this (read by `OnlineInvariants.on_step`, which
         # skips a step that persisted nothing and left the commit index where it was)
         self.commit_checked: dict[int, int] = {}
+        # raw accept record -> decoded: every replica persists the same bytes for an entry
+        self._decoded: dict[bytes, AcceptRecord] = {}
 
     def on_step(
         self, node_id: int, replica: Any, persisted: Sequence[bytes], where: Where
@@ -40,11 +42,15 @@ class DurableLogInvariant:
         """Check what one step of ``node_id`` persisted (raw records) and newly committed."""
         commit = replica.commit_index
         promised = replica.promised
+        decoded = self._decoded
         for raw in persisted:
             if raw[:1] != b"A":
                 continue
-            record = decode_record(raw)
-            assert isinstance(record, AcceptRecord)
+            record = decoded.get(raw)
+            if record is None:
+                fresh = decode_record(raw)
+                assert isinstance(fresh, AcceptRecord)
+                record = decoded[raw] = fresh
             v = self._check_entry(node_id, record.slot, record.ballot, record.command, commit,
                                   promised, where)
             if v is not None:
