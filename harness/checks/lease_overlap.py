@@ -116,11 +116,21 @@ class LeaseOverlap:
             end = now_us
         if start >= end:
             return None
-        interval = ServingInterval(node, start, end)
         self.intervals += 1
         closed = self._closed
         # nothing to compare with while only this node has closed intervals
-        found = None if not closed or closed.keys() == {node} else self._against_others(interval)
+        alone = not closed or (len(closed) == 1 and node in closed)
+        interval = None if alone else ServingInterval(node, start, end)
+        found = None if interval is None else self._against_others(interval)
+        if not self._open:
+            # `_prune` with no piece open forgets every closed interval, this one too
+            for other, intervals in closed.items():
+                if intervals:
+                    closed[other] = []
+            closed.setdefault(node, [])
+            return found
+        if interval is None:
+            interval = ServingInterval(node, start, end)
         mine = closed.get(node)
         if mine is None:
             closed[node] = [interval]
