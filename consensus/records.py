@@ -3,6 +3,12 @@
 Each record is one WAL payload: a kind byte, then fixed big-endian fields, then at most one
 variable-length bytes field (the rest of the record). Replaying a node's records in order
 gives back its `DurableState` (S3: promises never go backwards, across restarts too).
+
+A checkpoint is one record (the promise, the snapshot, the configuration and every accepted
+entry above the snapshot), so the WAL's checksum makes it all-or-nothing: a crash inside its
+fsync leaves it whole or drops it, never a prefix. A checkpoint split over several records
+could be torn after its first one, and replay would then forget the configuration and every
+accepted entry above the snapshot: votes the node already gave.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from consensus.ballot import Ballot, Entry
 _BALLOT = struct.Struct(">QI")
 _SLOT = struct.Struct(">Q")
 _ACCEPT = struct.Struct(">QQI")
-_CHECKPOINT = struct.Struct(">QIQQ")
+_CHECKPOINT = struct.Struct(">QIQQQII")  # promised, commit, snapshot slot, config slot, lengths
+_ENTRY = struct.Struct(">QQII")  # slot, ballot round, ballot node, command length
 
 
 @attrs.frozen
@@ -53,15 +60,20 @@ class SnapshotRecord:
 
 @attrs.frozen
 class CheckpointRecord:
-    """Start of a checkpoint: with the AcceptRecords after it, the whole durable state.
+    """The whole durable state in one record (see the module docstring).
 
-    Replay discards everything before it.
+    Replay discards everything before it. ``entries`` are the accepted entries above
+    ``snapshot_slot`` as ``(slot, ballot, command)``, in slot order; ``config`` (b"": the
+    initial one) is the configuration in force at ``config_slot``.
     """
 
     promised: Ballot
     commit_index: int
     snapshot_slot: int
     snapshot: bytes
+    config_slot: int = 0
+    config: bytes = b""
+    entries: tuple[tuple[int, Ballot, bytes], ...] = ()
 
 
 @attrs.frozen
@@ -103,9 +115,49 @@ def encode_record(record: DurableRecord) -> bytes:
         return b"S" + _SLOT.pack(record.slot) + record.snapshot
     if isinstance(record, ConfigRecord):
         return b"M" + _SLOT.pack(record.slot) + record.config
+    return _encode_checkpoint(record)
+
+
+def _encode_checkpoint(record: CheckpointRecord) -> bytes:
     p = record.promised
-    head = _CHECKPOINT.pack(p.round, p.node, record.commit_index, record.snapshot_slot)
-    return b"K" + head + record.snapshot
+    parts = [
+        b"K",
+        _CHECKPOINT.pack(
+            p.round, p.node, record.commit_index, record.snapshot_slot, record.config_slot,
+            len(record.config), len(record.entries),
+        ),
+        record.config,
+    ]
+    for slot, ballot, command in record.entries:
+        parts.append(_ENTRY.pack(slot, ballot.round, ballot.node, len(command)))
+        parts.append(command)
+    parts.append(record.snapshot)
+    return b"".join(parts)
+
+
+def _decode_checkpoint(data: bytes) -> CheckpointRecord:
+    rnd, node, commit, snap_slot, config_slot, config_len, count = _fixed(
+        data, _CHECKPOINT, "checkpoint"
+    )
+    at = 1 + _CHECKPOINT.size
+    config = bytes(data[at : at + config_len])
+    at += config_len
+    entries = []
+    for _ in range(count):
+        if len(data) < at + _ENTRY.size:
+            raise ValueError(f"checkpoint record too short for its entries: len={len(data)}")
+        slot, e_rnd, e_node, length = _ENTRY.unpack_from(data, at)
+        at += _ENTRY.size
+        if len(data) < at + length:
+            raise ValueError(f"checkpoint record too short for its entries: len={len(data)}")
+        entries.append((slot, Ballot(e_rnd, e_node), bytes(data[at : at + length])))
+        at += length
+    if len(config) != config_len:
+        raise ValueError(f"checkpoint record too short for its configuration: len={len(data)}")
+    return CheckpointRecord(
+        Ballot(rnd, node), commit, snap_slot, bytes(data[at:]), config_slot, config,
+        tuple(entries),
+    )
 
 
 def _fixed(data: bytes, layout: struct.Struct, kind: str) -> tuple[int, ...]:
@@ -139,10 +191,7 @@ def decode_record(data: bytes) -> DurableRecord:
         (slot,) = _fixed(data, _SLOT, "snapshot")
         return SnapshotRecord(slot, bytes(data[1 + _SLOT.size :]))
     if kind == b"K":
-        rnd, node, commit, snap_slot = _fixed(data, _CHECKPOINT, "checkpoint")
-        return CheckpointRecord(
-            Ballot(rnd, node), commit, snap_slot, bytes(data[1 + _CHECKPOINT.size :])
-        )
+        return _decode_checkpoint(data)
     if kind == b"M":
         (slot,) = _fixed(data, _SLOT, "config")
         return ConfigRecord(slot, bytes(data[1 + _SLOT.size :]))
@@ -189,24 +238,22 @@ class DurableState:
                 self.config = record.config
         else:
             self.promised = record.promised
-            self.accepted = {}
+            self.accepted = {slot: Entry(b, command) for slot, b, command in record.entries}
             self.commit_hint = record.commit_index
             self.snapshot_slot = record.snapshot_slot
             self.snapshot = record.snapshot
-            self.config_slot = 0
-            self.config = b""
+            self.config_slot = record.config_slot
+            self.config = record.config
 
     def checkpoint_records(self) -> list[DurableRecord]:
-        """Return records that alone rebuild this state (a CheckpointRecord first)."""
-        out: list[DurableRecord] = [
-            CheckpointRecord(self.promised, self.commit_hint, self.snapshot_slot, self.snapshot)
+        """Return records that alone rebuild this state: one `CheckpointRecord`."""
+        entries = tuple((s, e.ballot, e.command) for s, e in sorted(self.accepted.items()))
+        return [
+            CheckpointRecord(
+                self.promised, self.commit_hint, self.snapshot_slot, self.snapshot,
+                self.config_slot, self.config, entries,
+            )
         ]
-        if self.config:
-            out.append(ConfigRecord(self.config_slot, self.config))
-        for slot in sorted(self.accepted):
-            e = self.accepted[slot]
-            out.append(AcceptRecord(slot, e.ballot, e.command))
-        return out
 
 
 def replay(records: Iterable[bytes]) -> DurableState:

@@ -15,10 +15,19 @@ from typing import Any
 
 from consensus.membership import is_config
 from consensus.quorum import Membership
-from consensus.records import AcceptRecord, decode_record
+from consensus.records import AcceptRecord, CheckpointRecord, decode_record, encode_accept
 from harness.checks.quorum_view import QuorumView
 from harness.checks.statemodel import ChosenLog
 from harness.checks.violation import Violation
+
+
+def checkpoint_accepts(raw: bytes) -> list[bytes]:
+    """The accept records a checkpoint record (``K``) holds, encoded as their own records: a
+    checkpoint durably records the entries it holds, which may include accepts whose own
+    records it replaced (a replica drops its pending records when it checkpoints)."""
+    record = decode_record(raw)
+    assert isinstance(record, CheckpointRecord)
+    return [encode_accept(slot, ballot, command) for slot, ballot, command in record.entries]
 
 
 class Where:
@@ -68,6 +77,10 @@ class AcceptVotes:
         memo = self._accepts
         for raw in records:
             if raw[:1] != b"A":  # only accepted entries matter here; skip decoding the rest
+                if raw[:1] == b"K":  # a checkpoint: its entries are durable accepts too
+                    v = self.on_persist(node_id, checkpoint_accepts(raw), where)
+                    if v is not None:
+                        return v
                 continue
             seen = memo.get(raw)
             if seen is None:

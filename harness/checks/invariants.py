@@ -14,7 +14,8 @@ Checked here (names as in docs/properties.md):
 - S2 applied prefixes agree: every `Apply(slot, command)` applies the chosen command of that slot.
 - S3 promises never go backwards: a replica's promised ballot never drops within an incarnation,
   and after a restart it is at least every ballot the node ever sent a `Promise` or an `Accepted`
-  for (a promise the peers relied on).
+  for (a promise the peers relied on); and it recovered every entry it durably accepted above its
+  recovered snapshot, and a configuration no older than it recorded (`harness.checks.durable_log`).
 - S4 commit index monotone and chosen: within an incarnation `commit_index` never drops, and
   every slot at or below it is chosen.
 - S5 a leader serves nothing (write reply, strong read) before its recovered suffix is committed.

@@ -236,6 +236,13 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="num = remaining_us\n    den = 1",
         target="S6 under clock drift: wait not scaled by rho",
         why="the wait ignores the drift bound: a predecessor on a slow clock still serves",
+        equivalent="the lease length's own scaling already covers it: an acceptor that granted "
+                   "the old lease at true time Tr (after the stamp Ts) reports r >= L - "
+                   "(Tp - Tr)(1+rho) at the promise Tp; waiting r unscaled on a clock at most "
+                   "rho fast lasts >= L/(1+rho) - (Tp - Tr) true, so the new leader serves from "
+                   ">= Tr + L/(1+rho) >= Ts + L/(1+rho), when the old lease (L(1-rho)/(1+rho) "
+                   "on a clock at most rho slow) is over. The wait's scaling is a second margin, "
+                   "not a needed one (safe clocks; with --unsafe-clocks both are void)",
     ),
     M(
         name="lease-length-not-drift-scaled",
@@ -480,6 +487,11 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S14 WAL record checksum",
         why="recovery verifies only the record header's checksum, so a flipped payload bit "
             "is replayed",
+        equivalent="masked by the second verification: the scan at WAL.open is the first of "
+                   "two; the host then reads every record through decode_records, which checks "
+                   "the record checksum again, so the flipped record still fails the recovery "
+                   "(CorruptionError, the node stays down), one call later. tests/storage kills "
+                   "it (a corrupt payload must fail WAL.open)",
     ),
     M(
         name="wal-corrupt-last-record-as-torn",
@@ -496,6 +508,25 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S10/S3 torn tail vs corruption",
         why="a durable last record that fails its checksum is cut off as if torn, losing "
             "acknowledged state instead of fail-stopping",
+    ),
+    M(
+        name="checkpoint-drops-entries",
+        file="consensus/records.py",
+        snippet="self.accepted = {slot: Entry(b, command) for slot, b, command in record.entries}",
+        replacement="self.accepted = {}",
+        target="S3 checkpoint and recovery",
+        why="replaying a checkpoint forgets the accepted entries above its snapshot: votes the "
+            "node gave are gone after a restart",
+    ),
+    M(
+        name="checkpoint-drops-configuration",
+        file="consensus/records.py",
+        snippet="self.config_slot = record.config_slot\n            self.config = record.config\n",
+        replacement='self.config_slot = 0\n            self.config = b""\n',
+        target="S3/S12 checkpoint and recovery",
+        why="replaying a checkpoint forgets the configuration its compacted entries set: a "
+            "restarted replica uses the initial membership's quorums",
+        sweep=PERMANENT,
     ),
     M(
         name="wal-sync-without-fsync",

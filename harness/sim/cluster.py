@@ -276,6 +276,7 @@ class Cluster:
         kind = "log replica" if log_replica else "storage replica"
         self.checks.fault("start", [node], f"spare started as a {kind}")
         self.nemesis.started(node, log_replica)
+        self.nemesis.membership_changing(self)
         self.restart(node)
 
     def pause(self, node: int) -> None:

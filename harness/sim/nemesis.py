@@ -383,6 +383,20 @@ class Nemesis:
         else:
             self.replacements += 1
 
+    def membership_changing(self, cluster: Cluster) -> None:
+        """A leader has just proposed adding a spare (a configuration change, pending until it
+        commits). With permanent failures on, strike while it is pending: with chance
+        ``PermanentOptions.strike_probability`` isolate the leader within a few milliseconds, so a
+        successor must win phase 1 in both configurations and the old leader's lease must be
+        respected by a quorum of each (``nemesis.reconfig.strike``, ``...after.us``)."""
+        if not self.active or self.partitioned or not self._enabled("permanent"):
+            return
+        p = self.options.permanent.strike_probability
+        if not self.chooser.chance("nemesis.reconfig.strike", p):
+            return
+        after = self.chooser.choose("nemesis.reconfig.after.us", 3_000)
+        cluster.schedule_after(after, "strike", None)
+
     def _clock_fault(self, cluster: Cluster) -> None:
         if self.unsafe_clocks:
             self._unsafe_clock_fault(cluster)
@@ -484,6 +498,9 @@ class Nemesis:
             else:
                 self.failed.append(node)
                 cluster.record_fault("restart", [node], "storage failed recovery: stays down")
+        elif action == "strike":
+            if self.active and not self.partitioned:
+                self.partition(cluster, "isolate-leader")
         elif action == "slew-end" and node is not None and node in self.slewing:
             cluster.clocks[node].set_drift(self.slewing.pop(node), cluster.now_us())
             cluster.clock_changed(node)

@@ -133,10 +133,16 @@ class AdversarialOptions:
 
 @attrs.frozen(kw_only=True)
 class PermanentOptions:
-    """Permanent failures: a storage replica stops for good; the leader must heal the group."""
+    """Permanent failures: a storage replica stops for good; the leader must heal the group.
+
+    ``strike_probability``: when the healing leader proposes adding a spare, the chance that
+    the nemesis isolates it within 3 ms, while the change is pending (`Nemesis.
+    membership_changing`): the moment phase-1 and lease quorums must span two configurations.
+    """
 
     probability: float = 0.02
     max_failures: int = attrs.field(default=1, validator=_span)
+    strike_probability: float = 0.5
 
 
 @attrs.frozen(kw_only=True)

@@ -211,6 +211,9 @@ class Simulation(Cluster, Turns):
             # the group converged before the final reads; its state must still be the chosen
             # log's and hold every acknowledged write
             self._check_final_states([n for n in self._converged if self.status[n] == "up"])
+        inv = checks.invariants
+        if checks.violation is None and inv is not None:
+            checks.found(self.workload.check_refused(inv.log.chosen, self.now, self.trace.steps))
         if checks.violation is None and self.workload.final_failed:
             key = self.workload.final_failed[0]
             checks.violate("liveness", f"final strong read failed: key={key}", key=key)

@@ -6,8 +6,10 @@ chooser (choice 0 = put on ``k0``). Written values are unique per write (``c3-17
 its 17th operation), so the linearizability checker never confuses two writes.
 
 Each client sends to the node it believes leads, and retries on a refusal or a timeout: to the
-``leader_hint`` if the refusal named one, else to the next node after a short backoff. A retry
-reuses the request id, so the state machine applies the write at most once. The history
+``leader_hint`` if the refusal named one, else to the next node after a short backoff (after a
+refusal that says the operation certainly did not happen it may give up instead:
+``workload.give-up``). A retry reuses the request id, so the state machine applies the write at
+most once. The history
 (`harness.checks.history`, time in nanoseconds of true time) records one invoke and one completion
 per operation: ``ok``; ``fail`` only when the operation certainly did not take effect (every
 attempt was refused without ``indeterminate``, or a cas did not match); ``info`` when it may
@@ -33,7 +35,7 @@ serves it, and ``log_reads`` counts what was sent and refused.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -75,6 +77,11 @@ class WorkloadOptions:
             the group has one (0: never).
         log_read_timeout_us: how long that read waits for the refusal (a few round trips: a
             log spare not started yet never answers, and the client must not stall on it).
+        give_up_chance: chance that a client gives up after a refusal that says its operation
+            certainly did not happen (no attempt so far may have), recording ``fail``, as an
+            application reporting the error to its user would. It is what puts a definite
+            refusal to the test: were the write chosen anyway, a later read would show a
+            value the history says was never written.
     """
 
     think_max_us: int = 100_000
@@ -86,6 +93,7 @@ class WorkloadOptions:
     crash_window_us: int = 1_500
     log_read_chance: float = 0.5
     log_read_timeout_us: int = 5_000
+    give_up_chance: float = 0.1
 
 
 class ClusterAPI(Protocol):
@@ -146,6 +154,8 @@ class Workload:
         self.counts: dict[str, int] = {"ok": 0, "fail": 0, "info": 0}
         self.stopped = False
         self.final_failed: list[str] = []
+        # command -> the history value of a write recorded fail: it certainly did not happen
+        self.refused: dict[bytes, str] = {}
         self.crashes = 0
         self.log_reads: dict[str, int] = {"sent": 0, "refused": 0}
 
@@ -176,6 +186,12 @@ class Workload:
             maybe = maybe or outcome.indeterminate
             if crash_at_us is not None and api.now_us() >= crash_at_us:
                 return None, True  # crashed with a request out: it may still take effect
+            if (
+                outcome.status == "error"
+                and not maybe
+                and self.chooser.chance("workload.give-up", o.give_up_chance)
+            ):
+                return None, False  # certainly refused, and the client takes no for an answer
             hint = outcome.leader_hint
             if hint is not None and hint != state.target and hint in api.members:
                 state.target = hint
@@ -239,6 +255,8 @@ class Workload:
         elif outcome is None:
             kind = "info" if maybe else "fail"
             self.recorder.complete(process, kind, time=now_ns, error="gave-up")
+            if not maybe:
+                self.refused[command] = value
         elif op == "cas" and not outcome.applied:
             kind = "fail"
             seen = _text(outcome.value)
@@ -312,6 +330,30 @@ class Workload:
                 self.crashes += 1
                 process += clients + 1
                 state = _ClientState(client_id=process + 1, target=api.members[0])
+
+    def check_refused(
+        self, chosen: Mapping[int, bytes], now_us: int, step: int
+    ) -> Violation | None:
+        """S8: a write the history records as certainly not done (every attempt refused
+        without ``indeterminate``) is in no slot of the chosen log. Needs no read of the value,
+        so it also holds a definite refusal to account when nothing reads the key after."""
+        refused = self.refused
+        if not refused:
+            return None
+        for slot in sorted(chosen):
+            value = refused.get(chosen[slot])
+            if value is not None:
+                return Violation(
+                    property="S8",
+                    message=(
+                        f"S8: write {value!r} was refused as certainly not done, but it is "
+                        f"chosen at slot {slot}"
+                    ),
+                    time_us=now_us,
+                    step=step,
+                    slot=slot,
+                )
+        return None
 
     def check_linearizable(
         self, now_us: int, step: int, *, timeout_s: float = LINEARIZABILITY_TIMEOUT_S

@@ -13,7 +13,7 @@ from consensus.effects import Apply, Persist, Reply
 from consensus.events import Reconfigure
 from consensus.membership import CONFIG_MAGIC, decode_config, encode_config, is_config
 from consensus.quorum import Membership, is_single_change
-from consensus.records import ConfigRecord, decode_record
+from consensus.records import CheckpointRecord, ConfigRecord, decode_record
 from tests.consensus.group import Group
 
 
@@ -109,7 +109,8 @@ def test_membership_survives_compaction_and_restart() -> None:
     g.compact(follower)
     assert not any(is_config(e.command) for e in g.replica(follower).accepted.values())
     kinds = [decode_record(r) for r in g.nodes[follower].wal]
-    assert any(isinstance(r, ConfigRecord) for r in kinds)
+    assert any(isinstance(r, ConfigRecord) or (isinstance(r, CheckpointRecord) and r.config)
+               for r in kinds)
     g.crash(follower)
     g.restart(follower)
     assert g.replica(follower).membership == Membership((1, 2, 3), (4,))

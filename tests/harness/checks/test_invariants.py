@@ -28,6 +28,8 @@ class FakeReplica:
     recovery_slot: int = 0
     serving_until_us: int = -1
     accepted: dict[int, Any] = attrs.Factory(dict)
+    snapshot_slot: int = 0
+    committed_config_slot: int = 0
 
     def is_serving(self, now_us: int) -> bool:
         return now_us < self.serving_until_us

@@ -222,3 +222,30 @@ def test_safe_clocks_jitter_and_step_by_slewing_within_rho_at_every_tick() -> No
     assert any(d.startswith("jitter") for d in details)
     assert not any("unsafe" in d for d in details)
     assert not nemesis.slewing or all(p[1] == "slew-end" for p in cluster.pending)
+
+
+def test_a_pending_membership_change_is_struck_by_isolating_the_leader() -> None:
+    """With permanent failures on, the nemesis may isolate the leader while the configuration
+    change it just proposed is pending; never without permanent failures, never twice at once."""
+    struck = 0
+    for seed in range(20):
+        chooser = Chooser(seed)
+        cluster = FakeCluster((0, 1, 2), chooser)
+        quiet = NemesisOptions(faults=("permanent",), permanent=PermanentOptions(probability=0))
+        nemesis = Nemesis((0, 1, 2), quiet, chooser, rho_ppm=10_000)
+        nemesis.membership_changing(cluster)
+        for at_us, action, _ in list(cluster.pending):
+            assert action == "strike" and at_us <= 3_000
+            cluster.time_us = at_us
+            nemesis.end(cluster, action, None)
+            assert nemesis.partitioned and "isolate" in cluster.faults[-1][3]
+            struck += 1
+            nemesis.membership_changing(cluster)  # a partition is on: no second strike
+            assert len(cluster.pending) == 2  # the strike itself, and its heal
+    assert 5 <= struck <= 15  # chance 0.5
+    chooser = Chooser(0)
+    cluster = FakeCluster((0, 1, 2), chooser)
+    nemesis = Nemesis((0, 1, 2), NemesisOptions(faults=DEFAULT_FAULTS), chooser, rho_ppm=10_000)
+    for _ in range(20):
+        nemesis.membership_changing(cluster)
+    assert cluster.pending == []

@@ -142,3 +142,30 @@ def test_cas_mismatch_is_a_fail_and_final_reads_cover_every_key() -> None:
     trio.run(cas.client, FakeCluster(policy), 0)
     kinds = [(e.f, e.type, e.error) for e in cas.recorder.events]
     assert kinds == [("cas", "invoke", None), ("cas", "fail", "cas-mismatch")]
+
+
+def test_a_write_refused_for_certain_must_not_be_chosen() -> None:
+    refuse = ClientOutcome(status="error", error="not-leader")
+    workload, cluster = _one_write(lambda n, e: refuse)
+    (command,) = {e.command for _, e in cluster.sent if isinstance(e, ClientWrite)}
+    assert list(workload.refused) == [command]
+    assert workload.check_refused({1: b"other", 2: b""}, 10, 10) is None
+    v = workload.check_refused({1: b"other", 2: command}, 10, 10)
+    assert v is not None and v.property == "S8" and v.slot == 2 and "refused" in v.message
+    # A write that may have happened (a timeout on the way) is info, never held to it.
+    answers = [TIMEOUT]
+    doubt, _ = _one_write(lambda n, e: answers.pop() if answers else refuse)
+    assert doubt.refused == {}
+
+
+def test_a_client_may_give_up_after_a_certain_refusal() -> None:
+    """``workload.give-up``: with chance 1 the first certain refusal ends the operation."""
+    refuse = ClientOutcome(status="error", error="not-leader")
+    workload = Workload(
+        ops=1, keys=3, chooser=Chooser(0), encode=encode,
+        options=WorkloadOptions(give_up_chance=1.0),
+    )
+    cluster = FakeCluster(lambda n, e: refuse)
+    trio.run(workload.client, cluster, 0)
+    assert len(cluster.sent) == 1
+    assert [e.type for e in workload.recorder.events] == ["invoke", "fail"]
