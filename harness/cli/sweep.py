@@ -234,6 +234,13 @@ def format_coverage(summary: SweepSummary) -> list[str]:
         f"added log={c['log_replicas_added']} storage={c['storage_replicas_added']}, disk "
         f"faults {_counts(c['disk_faults'])}",
     ]
+    targeted = ("adversarial_periods", "replays", "handovers", "strikes")
+    if any(c.get(k) for k in targeted):
+        lines.append(
+            f"  adversarial periods {c['adversarial_periods']}, message replays "
+            f"{c['replays']}, handovers {c['handovers']}, strikes on pending membership "
+            f"changes {c['strikes']}"
+        )
     never = summary.probes_never_fired()
     total = len(PROBES)
     if never:

@@ -52,9 +52,10 @@ def kv_apply(state: dict[bytes, bytes], command: bytes) -> tuple[bool, bytes | N
     """Apply an encoded `storage.kv.Command` to ``state`` in place; return (ok, value).
 
     The same semantics as `storage.kv.KVStore` (without the retry dedup: explorer clients
-    never retry). ``b""`` is a no-op.
+    never retry). ``b""`` and configuration entries (`consensus.membership`, which the host
+    applies as no-ops) change nothing.
     """
-    if not command:
+    if not command or is_config(command):
         return True, None
     cmd = Command.decode(command)
     key, op = cmd.key, cmd.op

@@ -50,6 +50,10 @@ class Mutant:
 
 M = Mutant
 
+ADVERSARIAL = ("--faults", "partition,crash,pause,clock,disk,loss,adversarial")
+"""The default faults plus adversarial timing, old messages replayed and handovers (a new
+leader told to step down while it waits out its predecessor's lease)."""
+
 ADVERSARIAL_5 = ("--replicas", "5", "--faults", "partition,crash,pause,clock,disk,loss,adversarial")
 """Five replicas and adversarial message timing (late copies, replays of old messages): where
 the S2/S15 bug of late old-ballot Accepts was found."""
@@ -184,6 +188,11 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S6 restart and recovery",
         why="a restarted acceptor reports no running grant, so the next leader does not wait "
             "out a lease it granted before the crash",
+        sweep=ADVERSARIAL,
+        # a grantor that restarts must not report "no grant": found by BFS with no client
+        # operations (S6 is checked on every state) and two candidates
+        explore=("--writes", "0", "--reads", "0", "--crashes", "1", "--inflight", "4",
+                 "--max-round", "3", "--candidates", "2"),
     ),
     M(
         name="kv-checkpoint-lsn-ahead",
@@ -220,6 +229,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S6 lease wait (grant reported)",
         why="an acceptor reports only its latest grant, forgetting a still-running grant to "
             "an earlier leader",
+        sweep=ADVERSARIAL,
     ),
     M(
         name="lease-wait-min-not-max",
@@ -261,7 +271,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         replacement="self._grant_until_us = min(self._grant_until_us, self._now)",
         target="S6 step-down (lease release)",
         why="a late Release from an old leader cancels the grant to the current one",
-        sweep=("--faults", "partition,crash,pause,clock,disk,loss,adversarial"),  # late copies
+        sweep=ADVERSARIAL,  # late copies
     ),
     # ------------------------------------------------------------ read serving, S5, step-down
     M(
@@ -318,6 +328,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S8 step-down",
         why="a leader stepping down reports its proposed writes as failed, though they may "
             "still be chosen",
+        sweep=ADVERSARIAL,
     ),
     # ------------------------------------------------------------ catch-up and snapshots
     M(

@@ -358,6 +358,11 @@ def run_mutant(
                             "--out", str(copy / "explore-artifact")]
             eproc = runner(explore_argv, copy, env, left)
             estatus, eprop, edetail = classify_explore(eproc)
+            if estatus == "killed" and (copy / "explore-artifact").is_dir():
+                estatus, edetail = _confirm_schedule_against_baseline(
+                    copy / "explore-artifact", estatus, edetail, python=python, runner=runner,
+                    source=source,
+                )
             if estatus != "survived":
                 status, prop, detail = estatus, eprop, edetail
                 stage = "explore" if estatus == "killed" else None
@@ -408,6 +413,23 @@ def _confirm_against_baseline(
     if proc.returncode == 0:
         return status, detail
     return "baseline-fails", (f"the unmutated tree fails seed {seed} too (exit "
+                              f"{proc.returncode}): {_last_line(proc.stdout)}; was: {detail}")
+
+
+def _confirm_schedule_against_baseline(
+    artifact: Path, status: str, detail: str, *, python: str, runner: Runner, source: Path
+) -> tuple[str, str]:
+    """An explorer kill counts only if its schedule, replayed on the unmutated tree through
+    the simulator's host loop (``paxlab replay``), violates nothing; else ``baseline-fails``."""
+    with tempfile.TemporaryDirectory(prefix="paxlab-mutant-baseline-") as tmp:
+        base = Path(tmp)
+        copy_tree(base, source)
+        proc = runner([python, "-m", "harness", "replay", str(artifact)], base, _env(base),
+                      BASELINE_TIMEOUT_S)
+    verdicts = [ln for ln in (proc.stdout or "").splitlines() if ln.startswith("verdict: ")]
+    if verdicts == ["verdict: ok (no violation)"]:
+        return status, detail
+    return "baseline-fails", (f"the unmutated tree does not pass the schedule (exit "
                               f"{proc.returncode}): {_last_line(proc.stdout)}; was: {detail}")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from consensus.events import Receive
+from consensus.events import Receive, StepDown
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
 from harness.sim.buggify import Knobs, draw_knobs
@@ -297,6 +297,10 @@ class Cluster:
 
     def record_fault(self, fault: str, nodes: list[int], detail: str) -> None:
         self.checks.fault(fault, nodes, detail)
+
+    def step_down(self, node: int) -> None:
+        if self.status[node] == "up":
+            self._step(node, StepDown())
 
     # -- stepping nodes -----------------------------------------------------------------------
 

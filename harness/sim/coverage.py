@@ -23,6 +23,9 @@ Coverage keys (all present in every run, so sums line up):
   replica installed a snapshot (from a peer, or a new leader from a promise).
 - ``log_replicas_added``, ``storage_replicas_added``: spares a healing leader started.
 - ``disk_faults``: injected disk faults by kind (`storage.simdisk.FAULT_KINDS` but ``crash``).
+- ``adversarial_periods``, ``replays`` (batches of old messages sent again), ``handovers``
+  (leaders told to step down) and ``strikes`` (a leader isolated while its membership change
+  was pending): the targeted faults of the ``adversarial`` and ``permanent`` kinds.
 
 This module imports nothing heavy: sweeps load it without the simulator.
 """
@@ -39,6 +42,12 @@ DISK_FAULTS: tuple[str, ...] = (
     "bit_flip", "latent_read_error", "misdirected_write", "slow_fsync", "fsync_failure",
     "torn_write",
 )
+
+
+_TARGETED = {
+    "adversarial": "adversarial_periods", "replay": "replays", "step-down": "handovers",
+    "strike": "strikes",
+}
 
 
 def empty_coverage() -> dict[str, Any]:
@@ -65,6 +74,10 @@ def empty_coverage() -> dict[str, Any]:
         "log_replicas_added": 0,
         "storage_replicas_added": 0,
         "disk_faults": dict.fromkeys(DISK_FAULTS, 0),
+        "adversarial_periods": 0,
+        "replays": 0,
+        "handovers": 0,
+        "strikes": 0,
     }
 
 
@@ -99,6 +112,8 @@ def run_coverage(sim: Any, probes: Mapping[str, int]) -> dict[str, Any]:
             cov["clock_steps"] += 1
         elif fault == "permanent":
             cov["permanent_failures"] += 1
+        elif fault in _TARGETED:
+            cov[_TARGETED[fault]] += 1
         elif fault == "start":
             cov["log_replicas_added" if "log replica" in detail else "storage_replicas_added"] += 1
     workload = sim.workload

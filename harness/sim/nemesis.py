@@ -97,6 +97,9 @@ class Cluster(Protocol):
 
     def record_fault(self, fault: str, nodes: list[int], detail: str) -> None: ...
 
+    def step_down(self, node: int) -> None:
+        """Ask ``node`` to step down (`consensus.events.StepDown`) if it is up."""
+
     def replay(self, src: int, dst: int, msg: object) -> None:
         """Send ``msg`` from ``src`` to ``dst`` once more (an old message, replayed)."""
 
@@ -144,6 +147,7 @@ class Nemesis:
         self.disk_fault_nodes = self._draw_disk_fault_nodes()
         self.crash_point_counts: dict[str, int] = {}
         self.slewing: dict[int, int] = {}  # node -> the drift it returns to after its slew
+        self._last_leader: int | None = None  # the leader at the last adversarial tick
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -343,6 +347,12 @@ class Nemesis:
             lasts = self._duration("nemesis.adversarial.us", a.min_duration_us, a.max_duration_us)
             cluster.record_fault("adversarial", [], f"adversarial timing for {lasts}us")
             cluster.schedule_after(lasts, "timely", None)
+        leader = cluster.leader()
+        if leader is not None and leader != self._last_leader:
+            self._last_leader = leader
+            if self.chooser.chance("nemesis.stepdown", a.step_down_probability):
+                after = self.chooser.choose("nemesis.stepdown.after.us", a.step_down_within_us)
+                cluster.schedule_after(after, "step-down", leader)
         history = network.history
         if history and self._should_replay():
             count = 1 + self.chooser.choose("nemesis.replay.count", max(a.max_replays, 1))
@@ -498,8 +508,13 @@ class Nemesis:
             else:
                 self.failed.append(node)
                 cluster.record_fault("restart", [node], "storage failed recovery: stays down")
+        elif action == "step-down" and node is not None:
+            if self.active:
+                cluster.record_fault("step-down", [node], "told to step down")
+                cluster.step_down(node)
         elif action == "strike":
             if self.active and not self.partitioned:
+                cluster.record_fault("strike", [], "a membership change is pending")
                 self.partition(cluster, "isolate-leader")
         elif action == "slew-end" and node is not None and node in self.slewing:
             cluster.clocks[node].set_drift(self.slewing.pop(node), cluster.now_us())

@@ -119,7 +119,10 @@ class AdversarialOptions:
 
     Per nemesis tick: a period starts with ``probability`` (lasting a drawn time); and, with
     ``replay_probability``, up to ``max_replays`` messages remembered from any earlier point of
-    the run (at most ``history_size`` kept, spread evenly) are sent again.
+    the run (at most ``history_size`` kept, spread evenly) are sent again. And when a new
+    leader is seen, with ``step_down_probability`` it is told to step down (a planned handover,
+    `consensus.events.StepDown`) within ``step_down_within_us``: most often while it still
+    waits out its predecessor's lease, so the grants it releases are not the only ones running.
     """
 
     probability: float = 0.05
@@ -129,6 +132,8 @@ class AdversarialOptions:
     replay_probability: float = 0.1
     max_replays: int = attrs.field(default=8, validator=_span)
     history_size: int = attrs.field(default=1024, validator=_span)
+    step_down_probability: float = 0.3
+    step_down_within_us: int = attrs.field(default=1_000_000, validator=_span)
 
 
 @attrs.frozen(kw_only=True)

@@ -106,3 +106,22 @@ def test_membership_exhaustive_reaches_healing_and_passes() -> None:
                             max_round=1))
     assert result.violation is None and result.complete
     assert result.states > 100_000
+
+
+def test_configuration_entries_are_no_ops_in_the_ghost_state_machine() -> None:
+    """The host applies configuration entries as no-ops; the ghost's model of the state
+    machine must too, or a read after a membership change is judged against garbage."""
+    from consensus.membership import encode_config
+    from consensus.quorum import Membership
+    from harness.explore.ghost import kv_apply
+
+    state = {b"k": b"v"}
+    assert kv_apply(state, encode_config(Membership((0, 1, 3), ()))) == (True, None)
+    assert state == {b"k": b"v"}
+
+
+def test_random_walks_through_membership_changes_read_after_them() -> None:
+    bounds = Bounds(spares=1, log_spares=1, kills=1, ticks=8, max_round=4, inflight=6,
+                    crashes=2)
+    result = explore(bounds, strategy="random", walks=200, seed=1)
+    assert result.violation is None and not result.complete

@@ -222,6 +222,34 @@ def test_run_mutant_survivor_tries_the_explorer_then_marks_equivalent(tmp_path: 
     assert again.status == "equivalent" and not again.killed and "because" in again.detail
 
 
+def test_an_explorer_kill_counts_only_if_the_unmutated_tree_passes_its_schedule(
+    tmp_path: Path,
+) -> None:
+    _tiny_tree(tmp_path)
+    base_verdict = ["verdict: ok (no violation)"]
+
+    def runner(argv: Sequence[str], cwd: Path, env: dict[str, str], timeout_s: float
+               ) -> ProcessResult:
+        if argv[3] == "sweep":
+            return _proc(0, _sweep_json(0, [], run=40))
+        if argv[3] == "explore":
+            (cwd / "explore-artifact").mkdir()
+            found = {"property": "S6", "message": "two serve"}
+            return _proc(1, json.dumps({"violation": found, "states": 9, "complete": False}))
+        assert argv[3] == "replay" and argv[4].endswith("explore-artifact")
+        assert (cwd / "consensus" / "core.py").read_text() == "QUORUM = 2\n"  # unmutated
+        return _proc(1, f"replay x: explore schedule of 9 steps\n{base_verdict[0]}\n")
+
+    mutant = Mutant(name="tiny", file="consensus/core.py", snippet="QUORUM = 2",
+                    replacement="QUORUM = 1", target="S6", why=".", explore=("--writes", "0"))
+    killed = run_mutant(mutant, budget_s=10, runner=runner, source=tmp_path, shrink=False)
+    assert killed.status == "killed" and killed.stage == "explore" and killed.property == "S6"
+    base_verdict[0] = "verdict: violation S6: replicas [0, 1] all serve"
+    false = run_mutant(mutant, budget_s=10, runner=runner, source=tmp_path, shrink=False)
+    assert false.status == "baseline-fails" and not false.killed
+    assert "does not pass the schedule" in false.detail
+
+
 def test_run_mutant_in_a_real_subprocess_of_a_trivial_tree(tmp_path: Path) -> None:
     """The copy's packages are the ones imported: the fake ``harness`` sweep reads the
     mutated ``consensus.core`` and reports a violation only when it is mutated."""

@@ -129,3 +129,15 @@ def test_the_seed_that_found_catch_up_above_the_promise_passes() -> None:
     options = RunOptions(seed=116, ops=1000, replicas=5, faults=ADVERSARIAL)
     result = run(options, keep_trace=False)
     assert result.verdict == "ok", result.violation
+
+
+def test_new_leaders_are_told_to_step_down_and_coverage_counts_it() -> None:
+    """A handover while the new leader still waits out its predecessor's lease: the grants it
+    releases are then not the only ones running (``nemesis.stepdown``)."""
+    handovers = 0
+    for seed in range(1, 4):
+        result = _adversarial_run(seed)
+        told = [t for t in result.timeline if t["kind"] == "fault" and t["fault"] == "step-down"]
+        assert result.coverage["handovers"] == len(told)
+        handovers += len(told)
+    assert handovers > 0

@@ -74,6 +74,9 @@ class FakeCluster:
     def record_fault(self, fault: str, nodes: list[int], detail: str) -> None:
         self.faults.append((self.time_us, fault, nodes, detail))
 
+    def step_down(self, node: int) -> None:
+        self.faults.append((self.time_us, "told", [node], ""))
+
     def advance(self, nemesis: Nemesis, until_us: int) -> None:
         while self.time_us < until_us:
             self.time_us += nemesis.options.tick_interval_us
