@@ -70,6 +70,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="storage spares a healing leader may start (default 0)")
     p.add_argument("--log-spares", type=int, default=None,
                    help="log-replica spares (default 1 for --variant one-step-swap, else 0)")
+    p.add_argument("--step-downs", type=int, default=_D.step_downs,
+                   help="leaders a path may tell to step down (default 0)")
     p.add_argument("--kills", type=int, default=_D.kills,
                    help="storage replicas a path may kill for good (default 0)")
     p.add_argument("--dead-after-us", type=int, default=None,
@@ -114,6 +116,7 @@ def _main(args: argparse.Namespace) -> int:
             drops=args.drops, dups=args.dups, inflight=args.inflight, depth=args.depth,
             variant=args.variant, candidates=args.candidates, symmetry=args.symmetry,
             spares=args.spares, log_spares=args.log_spares, kills=args.kills,
+            step_downs=args.step_downs,
             dead_after_us=args.dead_after_us,
         )
         if args.max_states is not None and args.max_states < 1:

@@ -7,7 +7,8 @@ the run starts its own nodes behind fault proxies, restarts them all at the end 
 durability, and stops them (`harness.net.session`).
 
 Output: the options first, then the figures, then one verdict line naming the artifact folder
-(``--out``, default ``<config folder>/runs/load-<UTC time>``).
+(``--out``, default ``<config folder>/runs/load-<UTC time>``), which ``paxlab report`` draws
+(its manifest ``artifact.json``: `harness.failures.load_artifact`).
 
 Exit codes: 0 linearizable, 1 violation, 2 bad input or an unreachable cluster (one line),
 3 unknown (the checker's budget ran out, or a key could not be read back), 130 on Ctrl-C.
@@ -25,6 +26,7 @@ import trio
 
 from harness.checks.history_files import write_history
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, positive_float, positive_int
+from harness.failures.load_artifact import write_load_artifact
 from harness.net.config import ConfigError, load_config
 from harness.net.load import LoadRun
 from harness.net.nemesis import parse_kinds
@@ -90,6 +92,7 @@ def run_load(args: argparse.Namespace) -> int:
         print(f"{_PROG}: interrupted; history so far in {out / 'history.jsonl'}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    write_load_artifact(result, config, run)  # the manifest paxlab report reads
     s = result.summary
     lat = s["write_latency_ms"]
     print(json.dumps({k: s[k] for k in ("counts", "elapsed_s", "acked_writes_per_s",

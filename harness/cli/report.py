@@ -3,8 +3,10 @@
 The page (see `harness.failures.report`) has the run's header, the client operations per process,
 for an S8 violation the checker's explanation, and fault and leader/lease timelines from a
 replay of the artifact. For an explore artifact (`paxlab explore --out`), the page draws the
-schedule as a message-sequence chart and replays it (`harness.failures.report_explore`). ``OUT``
-defaults to ``ARTIFACT/report.html``.
+schedule as a message-sequence chart and replays it (`harness.failures.report_explore`). For
+a load artifact of a real cluster (`paxlab load`), it also prints the report as text: verdict,
+figures, the nemesis faults with their times, the operations in doubt
+(`harness.failures.report_load`). ``OUT`` defaults to ``ARTIFACT/report.html``.
 
 Exit codes: 0 the page was written, 2 bad input (missing or corrupt artifact, unwritable
 ``OUT``). Like ``paxlab shrink``, this command makes files from an artifact; whether the run
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from harness.cli import EXIT_OK, EXIT_USAGE
 from harness.failures import sweep as sweep_lib
-from harness.failures.artifact import ArtifactError, is_explore_artifact
+from harness.failures.artifact import LOAD_KIND, ArtifactError, artifact_kind
 from harness.failures.report import write_report
 
 
@@ -38,7 +40,13 @@ def _main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     out = args.out if args.out is not None else Path(args.artifact) / "report.html"
     try:
-        if is_explore_artifact(args.artifact):
+        kind = artifact_kind(args.artifact)
+        if kind == LOAD_KIND:
+            from harness.failures.report_load import write_load_report
+
+            path, text = write_load_report(args.artifact, out)
+            sys.stdout.write(text)
+        elif kind == "explore":
             from harness.failures.report_explore import write_explore_report
 
             path = write_explore_report(args.artifact, out)

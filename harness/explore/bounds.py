@@ -86,6 +86,8 @@ class Bounds:
             1 for the ``one-step-swap`` variant (so its bug is reachable with the default
             bounds), else 0.
         kills: storage replicas a path may kill for good (never restarted).
+        step_downs: leaders a path may tell to step down (`consensus.events.StepDown`: a
+            planned handover; the leader releases the lease granted to its ballot).
         dead_after_us: a leader replaces a storage voter it has not heard from for this
             long (``ReplicaConfig.replica_dead_after_us``); 0 = never. None = 50,000 (one
             heartbeat interval) when the group has spares, else 0.
@@ -107,6 +109,7 @@ class Bounds:
     spares: int = 0
     log_spares: int | None = None
     kills: int = 0
+    step_downs: int = 0
     dead_after_us: int | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -120,6 +123,7 @@ class Bounds:
         for name in (
             "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight",
             "spares", "log_spares", "kills", "dead_after_us", "ticks", "depth", "candidates",
+            "step_downs",
         ):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
@@ -128,7 +132,7 @@ class Bounds:
             raise BoundsError(f"symmetry must be true or false, got symmetry={self.symmetry!r}")
         for name in (
             "replicas", "writes", "reads", "crashes", "max_round", "drops", "dups", "inflight",
-            "spares", "log_spares", "kills", "dead_after_us",
+            "spares", "log_spares", "kills", "dead_after_us", "step_downs",
         ):
             value = getattr(self, name)
             if value < 0:

@@ -10,7 +10,8 @@ property breaks on the way. Actions are tuples, the labels of the explicit sched
 - ``("request", op, n)``: client op ``op`` is sent to node n (writes, then strong reads);
 - ``("crash", n)``: n loses its volatile state (WAL records are durable once persisted) and
   restarts at once: it recovers from its WAL (state machine rebuilt from slot 1) and ticks;
-- ``("kill", n)``: storage replica n stops for good (messages to it are lost from then on).
+- ``("kill", n)``: storage replica n stops for good (messages to it are lost from then on);
+- ``("step-down", n)``: leader n is told to step down (`consensus.events.StepDown`).
 
 Spares (``Bounds.spares``, ``log_spares``) are not running until a leader's
 `consensus.effects.StartReplica` starts them; messages to a node that is not running are lost.
@@ -41,7 +42,7 @@ from consensus.effects import (
     SetTimer,
     StartReplica,
 )
-from consensus.events import Event, Receive, Tick
+from consensus.events import Event, Receive, StepDown, Tick
 from harness.checks.history import HistoryEvent
 from harness.checks.linearizability import check_linearizability
 from harness.checks.violation import Violation
@@ -59,6 +60,7 @@ from harness.explore.symmetry import (
 Action = tuple[Any, ...]
 
 _TICK = "tick"
+_STEP_DOWN = "step-down"
 """The step memo's name for a Tick event (deliveries are named (src, repr), requests by op)."""
 
 __all__ = ["KEY", "Action", "World", "make_replica", "nominal", "op_spec"]
@@ -117,6 +119,8 @@ class World:
         w.used = {"crashes": 0, "ticks": 0, "drops": 0, "dups": 0}
         if bounds.kills:
             w.used["kills"] = 0
+        if bounds.step_downs:
+            w.used["step-downs"] = 0
         w.history = ()
         w.ghost = Ghost(bounds.replicas, membership=bounds.membership)
         w.ghost_owned = True
@@ -190,6 +194,11 @@ class World:
             out.extend(("crash", n) for n in up)
         if b.kills and used["kills"] < b.kills:
             out.extend(("kill", n) for n in up if n < b.replicas)
+        if b.step_downs and used["step-downs"] < b.step_downs:
+            out.extend(
+                ("step-down", n) for n in up
+                if self.replicas[n].role is Role.LEADER  # type: ignore[union-attr]
+            )
         return out
 
     def after(self, action: Action, step: int = 0) -> World | None:
@@ -246,6 +255,9 @@ class World:
             node = action[1]
             w._use("crashes")
             w._start(node, step)
+        elif kind == "step-down":
+            w._use("step-downs")
+            w._step(action[1], _STEP_DOWN, StepDown, step)
         elif kind == "kill":
             node = action[1]
             w._use("kills")

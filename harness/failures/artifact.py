@@ -11,8 +11,11 @@ A folder holds three files:
   run did not keep it).
 
 Replaying ``options`` with ``choices`` repeats the run bit for bit; ``fingerprint`` says
-whether it did. Reading checks everything and raises `ArtifactError` naming the file (and the
-line or field) instead of returning half an artifact.
+whether it did. Other kinds of artifact share the format name and version and say what they
+are in ``kind``: ``"explore"`` (`harness.failures.explore_artifact`), ``"load"`` (a run of a
+real cluster, ``world: "cluster"``: `harness.failures.load_artifact`); `read_artifact` refuses
+them with a line saying so. Reading checks everything and raises `ArtifactError` naming the
+file (and the line or field) instead of returning half an artifact.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ FORMAT_VERSION = 1
 ARTIFACT_FILE = "artifact.json"
 HISTORY_FILE = "history.jsonl"
 TRACE_FILE = "trace.txt"
+LOAD_KIND = "load"
+"""``kind`` of the artifact ``paxlab load`` writes (`harness.failures.load_artifact`)."""
 
 _REQUIRED_FIELDS: tuple[str, ...] = (
     "format",
@@ -242,7 +247,12 @@ def read_artifact(folder: str | Path) -> Artifact:
     if not path.is_dir():
         raise ArtifactError(f"{path}: not an artifact folder (missing or not a directory)")
     meta_path = path / ARTIFACT_FILE
-    meta = _load_json_object(meta_path)
+    meta = load_json_object(meta_path)
+    if meta.get("kind") == LOAD_KIND:
+        raise ArtifactError(
+            f"{meta_path}: a load artifact of a real cluster (kind={LOAD_KIND!r}): it has no "
+            f"choice list to replay or shrink; paxlab report draws it"
+        )
     for name in _REQUIRED_FIELDS:
         if name not in meta:
             raise ArtifactError(f"{meta_path}: missing field {name!r}")
@@ -269,12 +279,12 @@ def read_artifact(folder: str | Path) -> Artifact:
         violation=_violation_field(meta_path, meta["violation"]),
         unsafe=_typed_field(meta_path, meta, "unsafe", bool),
         versions=_versions_field(meta_path, meta["versions"]),
-        history=_read_history(path / HISTORY_FILE),
+        history=read_history_events(path / HISTORY_FILE),
         trace=_read_trace(path / TRACE_FILE),
     )
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     """Return the file's text, or raise ArtifactError saying it is missing or unreadable."""
     try:
         return path.read_text(encoding="utf-8")
@@ -284,8 +294,9 @@ def _read_text(path: Path) -> str:
         raise ArtifactError(f"{path}: unreadable: {exc}") from None
 
 
-def _load_json_object(path: Path) -> dict[str, Any]:
-    text = _read_text(path)
+def load_json_object(path: Path) -> dict[str, Any]:
+    """Return the JSON object in ``path``; raises ArtifactError naming the file (and line)."""
+    text = read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -363,24 +374,35 @@ def _versions_field(path: Path, value: Any) -> dict[str, str]:
     return dict(value)
 
 
-def _read_history(path: Path) -> tuple[dict[str, Any], ...]:
-    text = _read_text(path)
-    events: list[dict[str, Any]] = []
+def read_json_lines(path: Path) -> tuple[tuple[int, dict[str, Any]], ...]:
+    """Return ``(line number, object)`` for each non-blank line of a JSON-lines file.
+
+    Raises:
+        ArtifactError: the file is missing or unreadable, or a line is not a JSON object
+            (the message names the file and line).
+    """
+    text = read_text(path)
+    items: list[tuple[int, dict[str, Any]]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
+            item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ArtifactError(f"{path}:{lineno}: bad JSON: {exc.msg}") from None
-        if not isinstance(event, dict):
+        if not isinstance(item, dict):
             raise ArtifactError(f"{path}:{lineno}: expected a JSON object per line")
-        events.append(event)
-    return tuple(events)
+        items.append((lineno, item))
+    return tuple(items)
+
+
+def read_history_events(path: Path) -> tuple[dict[str, Any], ...]:
+    """The history file's events as JSON objects (see `read_json_lines`)."""
+    return tuple(item for _, item in read_json_lines(path))
 
 
 def _read_trace(path: Path) -> tuple[str, ...]:
-    text = _read_text(path)
+    text = read_text(path)
     # Split on "\n" only: str.splitlines would also split inside a line at \x1c, \u2028...
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -388,11 +410,18 @@ def _read_trace(path: Path) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def is_explore_artifact(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a `paxlab explore` schedule (its JSON names its kind) rather
-    than a run; False for anything unreadable (`read_artifact` then says what is wrong)."""
+def artifact_kind(folder: str | Path) -> str | None:
+    """The ``kind`` that ``folder``'s artifact.json names (``"explore"``, ``"load"``), or None
+    for a simulator run's artifact and for anything unreadable (the reader of the kind it
+    turns out to be then says what is wrong)."""
     try:
-        data = json.loads((Path(folder) / "artifact.json").read_text(encoding="utf-8"))
+        data = json.loads((Path(folder) / ARTIFACT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("kind") == "explore"
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def is_explore_artifact(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a `paxlab explore` schedule rather than a run."""
+    return artifact_kind(folder) == "explore"

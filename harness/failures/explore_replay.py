@@ -25,7 +25,7 @@ import attrs
 import trio
 import trio.testing
 
-from consensus.events import Event, Receive, Tick
+from consensus.events import Event, Receive, StepDown, Tick
 from harness.checks.history import HistoryRecorder
 from harness.checks.invariants import OnlineInvariants
 from harness.checks.linearizability import check_linearizability
@@ -222,6 +222,8 @@ class _HostWorld:
             host.disk.crash()
             self.up[node] = False
             self._boot(node)
+        elif kind == "step-down":
+            self._step(action[1], StepDown())
         elif kind == "kill":
             node = action[1]
             self.hosts[node].stop()

@@ -74,6 +74,7 @@ def history_timeline_svg(
     width_px: int = 1100,
     row_px: int = 16,
     window_ns: tuple[int, int] | None = None,
+    clock: str = "simulated",
 ) -> str:
     """Return an SVG timeline: one row per process, one bar per op from invoke to completion.
 
@@ -83,7 +84,8 @@ def history_timeline_svg(
     has a tooltip describing the op. Times are the events' ``time`` (ns); the axis is labelled
     in seconds. ``window_ns`` fixes the chart's time range (a run report passes the whole
     run, so this chart and the fault and leader charts share one scale); by default it spans
-    the operations. A bar's text label is drawn only where it fits inside the bar.
+    the operations; ``clock`` names the time on the axis (a real run's history counts
+    from its start). A bar's text label is drawn only where it fits inside the bar.
     """
     if not ops:
         return "<p>(no operations)</p>"
@@ -133,7 +135,7 @@ def history_timeline_svg(
     axis_y = len(processes) * row_px + 14
     out.append(f'<text x="{label_px}" y="{axis_y}">{start / 1e9:.3f} s</text>')
     out.append(f'<text x="{width_px - 10}" y="{axis_y}" text-anchor="end">'
-               f"{end / 1e9:.3f} s (simulated)</text>")
+               f"{end / 1e9:.3f} s ({escape(clock)})</text>")
     out.append("</svg>")
     return '<div class="scroll">' + "".join(out) + "</div>"
 

@@ -305,14 +305,16 @@ def _lane_order(name: str) -> tuple[int, int, str]:
 _SPAN_COLOURS: dict[str, str] = {
     "down": "#e57373", "paused": "#ffb74d", "partitioned": "#90caf9", "lossy": "#ce93d8",
     "leader": "#c5e1a5", "serving": "#43a047", "overlap": "#d50000",
+    "link": "#fff176",  # a real run's misbehaving link (drop, delay, one-way, ...)
 }
 
 
 def lanes_svg(lanes: Sequence[Lane], end_us: int, *, mark_us: int | None = None,
-              width_px: int = 1100, row_px: int = 18) -> str:
-    """Return an SVG of ``lanes`` over simulated time 0..``end_us``: spans as coloured bars
-    (open ones run to the end), instants as ticks, ``mark_us`` (the violation) as a red line.
-    Every bar and tick has a tooltip with its label and times."""
+              width_px: int = 1100, row_px: int = 18, clock: str = "simulated") -> str:
+    """Return an SVG of ``lanes`` over time 0..``end_us`` (``clock`` names it on the axis:
+    simulated, or a real run's seconds since it started): spans as coloured bars (open ones
+    run to the end, each with class ``span <kind>``), instants as ticks, ``mark_us`` (the
+    violation) as a red line. Every bar and tick has a tooltip with its label and times."""
     label_px, right_px = 70, 10
     plot_px = width_px - label_px - right_px
     span_us = max(end_us, 1)
@@ -334,7 +336,8 @@ def lanes_svg(lanes: Sequence[Lane], end_us: int, *, mark_us: int | None = None,
             w = max(x(end) - x0, 2.0)
             until = "end of run" if s.end_us is None else f"{s.end_us / 1e6:.6f}s"
             out.append(
-                f'<rect x="{x0:.1f}" y="{y + 2}" width="{w:.1f}" height="{row_px - 4}" rx="2" '
+                f'<rect class="span {escape(s.kind)}" x="{x0:.1f}" y="{y + 2}" width="{w:.1f}" '
+                f'height="{row_px - 4}" rx="2" '
                 f'fill="{_SPAN_COLOURS.get(s.kind, "#bdbdbd")}"><title>{escape(s.label)}: '
                 f"{s.start_us / 1e6:.6f}s .. {escape(until)}</title></rect>"
             )
@@ -360,7 +363,7 @@ def lanes_svg(lanes: Sequence[Lane], end_us: int, *, mark_us: int | None = None,
     axis_y = len(lanes) * row_px + 16
     out.append(f'<text x="{label_px}" y="{axis_y}">0.000 s</text>')
     out.append(f'<text x="{width_px - right_px}" y="{axis_y}" text-anchor="end">'
-               f"{end_us / 1e6:.3f} s (simulated)</text>")
+               f"{end_us / 1e6:.3f} s ({escape(clock)})</text>")
     out.append("</svg>")
     legend = "".join(f'<span style="background:{c}">{escape(k)}</span>'
                      for k, c in _SPAN_COLOURS.items())

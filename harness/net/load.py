@@ -92,10 +92,15 @@ class LoadRun:
     def now_ns(self) -> int:
         return time.monotonic_ns() - self.started_ns
 
-    async def run(self, config: ClusterConfig) -> None:
-        """Run the clients until ``ops`` operations are done or ``duration_s`` (if > 0) passed."""
+    async def run(self, config: ClusterConfig, started_ns: int | None = None) -> None:
+        """Run the clients until ``ops`` operations are done or ``duration_s`` (if > 0) passed.
+
+        ``started_ns`` (a `time.monotonic_ns` value, default now) is the origin of the
+        history's times; a session passes the one it also gives the nemesis, so fault times
+        and operation times share one axis.
+        """
         self._remaining = self.ops
-        self.started_ns = time.monotonic_ns()
+        self.started_ns = time.monotonic_ns() if started_ns is None else started_ns
         deadline = trio.current_time() + (self.duration_s or 1e9)
         async with trio.open_nursery() as nursery:
             for p in range(self.clients):

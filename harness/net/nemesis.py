@@ -13,16 +13,21 @@ order, before any repeats), holds it, heals it:
   or duplicate (`harness.net.proxy`).
 
 Every draw comes from ``random.Random(seed)``; every fault is logged with wall time (ISO 8601
-UTC) and seconds since the run started, at start and at end (`events`). The cluster's own
+UTC) and seconds since the run started (``t_s``, the monotonic clock, from the origin the
+session also gives the load's history: `RealNemesis.set_origin`), at start and at end
+(`events`; `write_nemesis_log` writes them as JSON lines, ``nemesis.jsonl``). The cluster's own
 timing is real, so a seed repeats the faults drawn, not the run.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import random
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -35,6 +40,18 @@ log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("kill", "pause", "partition", "net")
 NET_FAULTS: tuple[str, ...] = ("drop", "delay", "one-way", "truncate", "corrupt", "duplicate")
+
+
+PHASES: tuple[str, ...] = ("start", "end")
+EVENT_FIELDS: tuple[str, ...] = ("wall", "t_s", "phase", "fault", "nodes", "detail")
+"""The fields of one logged fault event, in the order they are written."""
+
+
+def write_nemesis_log(path: str | Path, events: Iterable[dict[str, Any]]) -> None:
+    """Write fault events (see `RealNemesis.events`) as JSON lines, one compact object each."""
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(json.dumps({k: event[k] for k in EVENT_FIELDS}) + "\n")
 
 
 def parse_kinds(text: str) -> tuple[str, ...]:
@@ -84,6 +101,10 @@ class RealNemesis:
         self.cluster.start_all()
         self.started = time.monotonic()
         return self.cluster
+
+    def set_origin(self, origin_s: float) -> None:
+        """Measure ``t_s`` from ``origin_s`` (a `time.monotonic` value): the load's start."""
+        self.started = origin_s
 
     def _log(self, phase: str, fault: str, nodes: list[int], detail: str = "") -> None:
         wall = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")

@@ -32,7 +32,7 @@ import trio
 
 from consensus import Replica, ReplicaConfig
 from consensus.events import ClientRead, ClientWrite, Receive, StepDown, Tick
-from harness.net.codec import ClientReply, CodecError, decode_request, encode_reply
+from harness.net.codec import ClientReply, decode_request, encode_reply
 from harness.net.config import ClusterConfig
 from harness.net.frame import (
     HELLO,
@@ -47,7 +47,7 @@ from harness.net.frame import (
     Hello,
     encode_frame,
 )
-from harness.net.peers import PeerLinks, coalesce, first_leaf
+from harness.net.peers import PeerLinks, bad_frame_of, coalesce
 from harness.net.stream import FramedStream
 from harness.runtime.host import ClientOutcome, Host
 from harness.runtime.ports import KvLike, WalLike
@@ -291,13 +291,10 @@ class NodeServer:
                 await fs.send(HELLO, me.encode())
                 await self._serve_admin(fs)
         except Exception as exc:  # nothing a connection does may take the node down
-            leaf = first_leaf(exc)
-            if isinstance(leaf, FrameError):
-                self._on_peer_frame_error(where, leaf)
-            elif isinstance(leaf, CodecError):
-                self._on_peer_frame_error(where, FrameError("malformed", str(leaf)))
-            elif not isinstance(leaf, trio.BrokenResourceError | trio.ClosedResourceError
-                                | OSError):
+            why = bad_frame_of(exc)
+            if isinstance(why, FrameError):
+                self._on_peer_frame_error(where, why)
+            elif why is not None:
                 log.exception("n%d connection from %s failed", self.node_id, where)
         finally:
             with trio.CancelScope(shield=True):
@@ -315,13 +312,7 @@ class NodeServer:
 
             nursery.start_soon(writer)
             try:
-                while True:
-                    frame = await fs.receive()
-                    if frame is None:
-                        break
-                    kind, payload = frame
-                    if kind != REQUEST:
-                        raise FrameError("unexpected-kind", f"client sent kind={kind}")
+                while (payload := await fs.receive_kind(REQUEST, "client")) is not None:
                     req = decode_request(payload)
                     ids = (req.client_id, req.request_id)
                     self._waiting.setdefault(ids, []).append(fs)
@@ -346,13 +337,7 @@ class NodeServer:
                             del self._waiting[ids]
 
     async def _serve_admin(self, fs: FramedStream) -> None:
-        while True:
-            frame = await fs.receive()
-            if frame is None:
-                return
-            kind, _ = frame
-            if kind != STATUS:
-                raise FrameError("unexpected-kind", f"admin sent kind={kind}")
+        while await fs.receive_kind(STATUS, "admin") is not None:
             await fs.send(STATUS_REPLY, json.dumps(self.status()).encode())
 
     def status(self) -> dict[str, Any]:

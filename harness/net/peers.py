@@ -51,6 +51,21 @@ def first_leaf(exc: BaseException) -> BaseException:
     return exc
 
 
+def bad_frame_of(exc: BaseException) -> FrameError | BaseException | None:
+    """Why a connection ended, for the one error policy of every connection (peer, client,
+    admin, dialled or accepted): a `FrameError` for a bad frame (a payload the codec refuses
+    counts as ``malformed``), to be counted; None for a peer that went away (closed, reset,
+    any OSError), nothing to say; any other exception as it is, a bug to log."""
+    leaf = first_leaf(exc)
+    if isinstance(leaf, FrameError):
+        return leaf
+    if isinstance(leaf, CodecError):
+        return FrameError("malformed", str(leaf))
+    if isinstance(leaf, OSError | trio.BrokenResourceError | trio.ClosedResourceError):
+        return None
+    return leaf
+
+
 def coalesce(first: bytes, rx: trio.MemoryReceiveChannel[bytes], limit: int = 256) -> bytes:
     """``first`` and up to ``limit`` frames already waiting in ``rx``, as one write (one
     syscall for a burst of frames instead of one each)."""
@@ -169,13 +184,10 @@ class PeerLinks:
                     backoff = BACKOFF_MIN_S
                     await self.run_accepted(peer, fs, where)
             except Exception as exc:  # a peer's misbehaviour never ends the dialler
-                leaf = first_leaf(exc)
-                if isinstance(leaf, FrameError):
-                    self.on_error(where, leaf)
-                elif isinstance(leaf, CodecError):
-                    self.on_error(where, FrameError("malformed", str(leaf)))
-                elif not isinstance(leaf, OSError | trio.BrokenResourceError
-                                    | trio.ClosedResourceError):
+                why = bad_frame_of(exc)
+                if isinstance(why, FrameError):
+                    self.on_error(where, why)
+                elif why is not None:
                     log.exception("n%d link to %s failed", self.node_id, where)
             finally:
                 if fs is not None:
@@ -197,13 +209,7 @@ class PeerLinks:
             link.scope = nursery.cancel_scope
             nursery.start_soon(self._writer, link, fs)
             try:
-                while True:
-                    frame = await fs.receive()
-                    if frame is None:
-                        break
-                    kind, payload = frame
-                    if kind != PEER:
-                        raise FrameError("unexpected-kind", f"peer sent kind={kind}")
+                while (payload := await fs.receive_kind(PEER, "peer")) is not None:
                     msg = decode_message(payload)
                     if self.deliver is not None:
                         self.deliver(peer, msg)

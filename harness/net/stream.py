@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from harness.net.frame import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encode_frame
+from harness.net.frame import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_frame
 
 _READ_BYTES = 65536
 
@@ -40,6 +40,22 @@ class FramedStream:
                 return None
             self._ready = self._decoder.feed(data)
         return self._ready.pop(0)
+
+    async def receive_kind(self, kind: int, sender: str) -> bytes | None:
+        """The next frame's payload, or None at a clean end of stream: the read loop of every
+        connection after its hello (peer, client, admin), which expects one kind of frame.
+
+        Raises:
+            FrameError: a bad frame (as `receive`), or ``unexpected-kind`` for a frame of
+                another kind (``sender``, e.g. "peer", names who sent it in the message).
+        """
+        frame = await self.receive()
+        if frame is None:
+            return None
+        got, payload = frame
+        if got != kind:
+            raise FrameError("unexpected-kind", f"{sender} sent kind={got}")
+        return payload
 
     async def aclose(self) -> None:
         await self.stream.aclose()

@@ -34,7 +34,7 @@ from consensus import VARIANTS
 from consensus.quorum import Membership
 from harness.checks.violation import Violation
 from harness.sim import SimOptions, Simulation, run
-from harness.sim.nemesis import NemesisOptions, ScheduledFault
+from harness.sim.nemesis import NemesisOptions, PermanentOptions, ScheduledFault
 from harness.sim.network import NetworkOptions
 from harness.sim.runspec import RunOptions
 
@@ -232,6 +232,8 @@ def run_replica_loss(opts: ReplicaLossOptions) -> ReplicaLossResult:
     sim_options = SimOptions(
         nemesis=NemesisOptions(
             schedule=tuple(schedule),
+            # a measurement of the scripted failure: no strike on the membership change
+            permanent=PermanentOptions(strike_probability=0.0),
             network=NetworkOptions(one_way_delay_min_us=opts.latency_us,
                                    one_way_delay_jitter_us=0),
         ),

@@ -55,3 +55,39 @@ def test_agree_stale_read(actions: list[Action]) -> None:
 @settings(max_examples=20)
 def test_agree_no_persist_promise(actions: list[Action]) -> None:
     _check(CASES[3], actions)
+
+
+STEP_DOWN = Bounds(ticks=3, writes=1, reads=1, crashes=1, step_downs=1, inflight=6)
+
+
+@given(pst.schedules(STEP_DOWN, max_steps=25))
+@settings(max_examples=20)
+def test_agree_with_step_downs(actions: list[Action]) -> None:
+    _check(STEP_DOWN, actions)
+
+
+def test_only_leaders_are_told_to_step_down_and_only_within_the_bound() -> None:
+    from collections import deque
+
+    from harness.explore.world import World
+
+    def leaders(w: World) -> list[int]:
+        return [n for n, r in enumerate(w.replicas) if r is not None and r.role.value == "leader"]
+
+    first = World.initial(STEP_DOWN)
+    queue, led = deque([first]), None
+    while queue and led is None:  # breadth-first to the first state with a leader
+        w = queue.popleft()
+        downs = [a[1] for a in w.actions() if a[0] == "step-down"]
+        assert downs == leaders(w)
+        if downs:
+            led = w
+        queue.extend(x for a in w.actions() if (x := w.after(a)) is not None)
+    assert led is not None
+    node = leaders(led)[0]
+    nxt = led.after(("step-down", node))
+    assert nxt is not None and node not in leaders(nxt) and nxt.used["step-downs"] == 1
+    assert not [a for a in nxt.actions() if a[0] == "step-down"]  # the bound is used
+    plain = World.initial(Bounds(ticks=3, writes=1, reads=1, crashes=1, inflight=4))
+    assert "step-downs" not in plain.used  # fingerprints of other bounds unchanged
+    assert not [a for a in plain.actions() if a[0] == "step-down"]

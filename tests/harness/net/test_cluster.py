@@ -7,6 +7,7 @@ cluster is left running. Every wait is bounded.
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import shutil
@@ -64,6 +65,26 @@ def test_kill_pause_partition_net_stay_linearizable_and_every_ack_survives_a_res
     assert {"kill", "pause", "partition", "net"} <= kinds
     assert s["counts"]["ok"] >= 300
     assert (tmp_path / "out" / "history.jsonl").exists()
+    # the folder as paxlab load leaves it, drawn by paxlab report: a band per fault kind
+    from harness.failures.load_artifact import read_load_artifact, write_load_artifact
+    from harness.failures.report_load import fault_bands, write_load_report
+
+    write_load_artifact(result, config, run)
+    page_path, text = write_load_report(tmp_path / "out", tmp_path / "out" / "report.html")
+    page = page_path.read_text()
+    for kind in ("down", "paused", "partitioned", "link"):
+        assert f'class="span {kind}"' in page, kind
+    artifact = read_load_artifact(tmp_path / "out")
+    assert artifact.verdict == "linearizable" and sorted(artifact.logs) == ["0", "1", "2"]
+    assert all((tmp_path / "out" / p).exists() for p in artifact.logs.values())
+    # faults and operations share the load's origin: every fault began during the load
+    bands = [b for lane in fault_bands(artifact.faults) for b in lane.spans]
+    assert bands and all(0 < b.start_us / 1e6 < artifact.elapsed_s + 0.1 for b in bands)
+    origin = datetime.datetime.fromisoformat(artifact.started_wall)
+    for e in artifact.faults:  # t_s counts from the wall time the run started
+        since = (datetime.datetime.fromisoformat(e["wall"]) - origin).total_seconds()
+        assert abs(since - e["t_s"]) < 0.25, (e, artifact.started_wall)
+    assert "in doubt (info):" in text and f"seed={run.seed}" in text
 
 
 def test_lost_writes_after_a_restart_are_caught(tmp_path: Path) -> None:
@@ -184,6 +205,28 @@ def test_cluster_cli_init_start_status_stop(
         lines = capsys.readouterr().out.splitlines()[1:]
         roles = [line.split()[2] for line in lines]
         assert roles.count("leader") == 1 and len(roles) == 3
+        out = tmp_path / "load"
+        assert main(["load", "--config", cfg, "--ops", "40", "--clients", "2",
+                     "--out", str(out)]) == 0
+        assert "PASSED: linearizable" in capsys.readouterr().out
+        assert main(["report", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert "verdict: linearizable" in text and "nemesis=off" in text
+        assert "No nemesis" in (out / "report.html").read_text()
+        # a nemesis takes the started cluster over and hands it back running
+        out = tmp_path / "nemesis"
+        assert main(["load", "--config", cfg, "--ops", "100000", "--duration", "3",
+                     "--clients", "2", "--nemesis", "kill,pause,partition,net",
+                     "--seed", "1", "--out", str(out)]) == 0
+        assert "PASSED: linearizable" in capsys.readouterr().out
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["handed_back"] == {"nodes": [0, 1, 2], "serving": True}
+        assert main(["report", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert "nemesis=kill,pause,partition,net" in text and summary["faults"] >= 1
+        assert 'class="span ' in (out / "report.html").read_text()
+        assert main(["cluster", "status", "--config", cfg]) == 0
+        capsys.readouterr()
         assert main(["cluster", "stop", "--config", cfg]) == 0
         assert capsys.readouterr().out.split() == ["n0:stopped", "n1:stopped", "n2:stopped"]
         assert main(["cluster", "status", "--config", cfg]) == 3

@@ -83,13 +83,18 @@ def test_200_seeds_with_all_faults_pass() -> None:
 
 def test_history_check_alone_catches_stale_reads() -> None:
     # With the online invariants off, the end-of-run linearizability check must still see
-    # the stale read (seed found by a 40-seed sweep at ops=300).
+    # the stale read on some of the first 40 seeds at ops=300, and the correct protocol must
+    # pass that seed.
     quiet = SimOptions(online_invariants=False)
-    options = RunOptions(seed=4, ops=300, variant="stale-read")
-    result = run(options, keep_trace=False, sim_options=quiet)
-    assert result.violation is not None and result.violation.property == "S8"
+    for seed in range(40):
+        options = RunOptions(seed=seed, ops=300, variant="stale-read")
+        result = run(options, keep_trace=False, sim_options=quiet)
+        if result.violation is not None:
+            break
+    assert result.violation is not None, "stale reads not seen in 40 seeds"
+    assert result.violation.property == "S8"
     assert result.violation.key is not None and "cannot place" in result.violation.message
-    assert run(RunOptions(seed=4, ops=300), sim_options=quiet).violation is None
+    assert run(RunOptions(seed=seed, ops=300), sim_options=quiet).violation is None
 
 
 @pytest.mark.slow
