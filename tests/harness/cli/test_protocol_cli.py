@@ -186,6 +186,7 @@ def test_explore_incomplete_when_capped(capsys: pytest.CaptureFixture[str]) -> N
         (["--max-round", "3"], "--max-round is for the Multi-Paxos explorer only"),
         (["--strategy", "dfs"], "--strategy is for the Multi-Paxos explorer only"),
         (["--step-downs", "1"], "--step-downs is for the Multi-Paxos explorer only"),
+        (["-j", "2"], "--jobs is for the Multi-Paxos explorer only"),
         (["--variant", "quorum-one"], "unknown variant 'quorum-one' of protocol example"),
         (["--writes", "-1"], "writes"),
     ],
