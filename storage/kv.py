@@ -137,6 +137,7 @@ class KVStore:
         # key -> (its value, entry_digest) as last set here: the digest to subtract when the
         # entry is overwritten (checked against the old value, so a stale entry is harmless).
         self._digests: dict[bytes, tuple[bytes, int]] = {}
+        self._meta_cache: _MetaCache = {}  # see `_encode_meta`
         if tree.checkpoint_lsn or tree.meta:
             self._sum, self._sessions = _decode_meta(tree.meta)
 
@@ -259,7 +260,8 @@ class KVStore:
 
     def checkpoint(self) -> None:
         """Make the state at `applied_lsn` durable (a B-tree checkpoint; see `BTree`)."""
-        self._tree.checkpoint(self.applied_lsn, _encode_meta(self._sum, self._sessions))
+        self._tree.checkpoint(self.applied_lsn, _encode_meta(self._sum, self._sessions,
+                                                             self._meta_cache))
 
     @property
     def checkpoint_lsn(self) -> int:
@@ -309,14 +311,33 @@ def recover(disk: Disk, name: str, wal: WAL) -> KVStore:
     return kv
 
 
-def _encode_meta(total: int, sessions: dict[int, tuple[int, Result]]) -> bytes:
+_MetaCache = dict[int, tuple[tuple[int, Result], bytes]]
+"""client id -> (its session tuple, that session's encoding), kept by a store between
+checkpoints: a checkpoint re-encodes only the sessions that changed since the last one."""
+
+
+def _encode_meta(
+    total: int, sessions: dict[int, tuple[int, Result]], cache: _MetaCache | None = None
+) -> bytes:
+    """Encode the checksum and the dedup table. ``cache`` holds earlier encodings: one is
+    reused only for the very same session tuple (sessions are replaced, never changed, so
+    that is the same session), never by equal-looking values."""
     parts = [_META_MAGIC, total.to_bytes(16, "little"), _LEN.pack(len(sessions))]
     for client_id in sorted(sessions):
-        rid, res = sessions[client_id]
+        session = sessions[client_id]
+        if cache is not None:
+            hit = cache.get(client_id)
+            if hit is not None and hit[0] is session:
+                parts.append(hit[1])
+                continue
+        rid, res = session
         value = res.value
-        parts.append(_SESSION.pack(client_id, rid, res.ok, -1 if value is None else len(value)))
+        encoded = _SESSION.pack(client_id, rid, res.ok, -1 if value is None else len(value))
         if value is not None:
-            parts.append(value)
+            encoded += value
+        if cache is not None:
+            cache[client_id] = (session, encoded)
+        parts.append(encoded)
     return b"".join(parts)
 
 

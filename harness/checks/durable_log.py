@@ -43,7 +43,11 @@ class DurableLogInvariant:
 
     def __init__(self, chosen: Mapping[int, bytes]) -> None:
         self._chosen = chosen
-        self._commit_checked: dict[int, int] = {}  # per node: S15 holds for slots <= this
+        # per node: S15 holds for slots <= this (read by `OnlineInvariants.on_step`, which
+        # skips a step that persisted nothing and left the commit index where it was)
+        self.commit_checked: dict[int, int] = {}
+        # raw accept record -> decoded: every replica persists the same bytes for an entry
+        self._decoded: dict[bytes, AcceptRecord] = {}
         # per node: slot -> (ballot, command) durably accepted
         self._held: dict[int, dict[int, tuple[Any, bytes]]] = {}
         self._snapshot: dict[int, int] = {}  # per node: its durable snapshot slot
@@ -56,10 +60,12 @@ class DurableLogInvariant:
         commit = replica.commit_index
         promised = replica.promised
         held = None
+        decoded = self._decoded
         for raw in persisted:
             if held is None:
                 held = self._held.setdefault(node_id, {})
-            record = decode_record(raw)
+            cached = decoded.get(raw)
+            record = decode_record(raw) if cached is None else cached
             if type(record) is not AcceptRecord:
                 self._shadow(node_id, held, record)
                 if type(record) is CheckpointRecord:  # its entries are checked like accepts
@@ -69,13 +75,15 @@ class DurableLogInvariant:
                         if v is not None:
                             return v
                 continue
+            if cached is None:
+                decoded[raw] = record
             if record.slot > self._snapshot.get(node_id, 0):
                 held[record.slot] = (record.ballot, record.command)
             v = self._check_entry(node_id, record.slot, record.ballot, record.command, commit,
                                   promised, where)
             if v is not None:
                 return v
-        done = self._commit_checked.get(node_id, 0)
+        done = self.commit_checked.get(node_id, 0)
         if commit > done:
             accepted = replica.accepted
             for slot in range(done + 1, commit + 1):
@@ -86,7 +94,7 @@ class DurableLogInvariant:
                                       promised, where)
                 if v is not None:
                     return v
-        self._commit_checked[node_id] = commit
+        self.commit_checked[node_id] = commit
         return None
 
     def _shadow(self, node_id: int, held: dict[int, tuple[Any, bytes]], record: object) -> None:
@@ -106,7 +114,7 @@ class DurableLogInvariant:
     def on_recover(self, node_id: int, replica: Any, where: Where) -> Violation | None:
         """Check the whole durable log a node recovered (a new incarnation starts here): S3,
         every durable accept above the recovered snapshot is back; S15, as after a step."""
-        self._commit_checked.pop(node_id, None)
+        self.commit_checked.pop(node_id, None)
         v = self._check_nothing_lost(node_id, replica, where)
         self._held[node_id] = {s: (e.ballot, e.command) for s, e in replica.accepted.items()}
         self._snapshot[node_id] = replica.snapshot_slot
@@ -120,7 +128,7 @@ class DurableLogInvariant:
                                   where)
             if v is not None:
                 return v
-        self._commit_checked[node_id] = commit
+        self.commit_checked[node_id] = commit
         return None
 
     def _check_nothing_lost(self, node_id: int, replica: Any, where: Where) -> Violation | None:

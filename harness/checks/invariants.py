@@ -154,7 +154,9 @@ class OnlineInvariants:
         ):
             v = self._check_monotone(node_id, promised, commit, where)
         if v is None:
-            v = self._durable_log.on_step(node_id, replica, persisted, where)
+            durable_log = self._durable_log
+            if persisted or commit != durable_log.commit_checked.get(node_id, 0):
+                v = durable_log.on_step(node_id, replica, persisted, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
         if v is None:

@@ -106,12 +106,36 @@ class LeaseOverlap:
         if opened is None:
             return None
         since, piece, window = opened
-        interval = serving_interval(node, piece, window, since, now_us)
-        if interval is None:
+        # `serving_interval`, inlined: this runs after every step of a leader
+        base_true, base_local, rate = piece
+        start = base_true + -(-(window[0] - base_local) * _PPM // rate)
+        if start < since:
+            start = since
+        end = base_true + -(-(window[1] - base_local) * _PPM // rate)
+        if end > now_us:
+            end = now_us
+        if start >= end:
             return None
         self.intervals += 1
-        found = self._against_others(interval)
-        self._closed.setdefault(node, []).append(interval)
+        closed = self._closed
+        # nothing to compare with while only this node has closed intervals
+        alone = not closed or (len(closed) == 1 and node in closed)
+        interval = None if alone else ServingInterval(node, start, end)
+        found = None if interval is None else self._against_others(interval)
+        if not self._open:
+            # `_prune` with no piece open forgets every closed interval, this one too
+            for other, intervals in closed.items():
+                if intervals:
+                    closed[other] = []
+            closed.setdefault(node, [])
+            return found
+        if interval is None:
+            interval = ServingInterval(node, start, end)
+        mine = closed.get(node)
+        if mine is None:
+            closed[node] = [interval]
+        else:
+            mine.append(interval)
         self._prune()
         return found
 
@@ -141,8 +165,13 @@ class LeaseOverlap:
     def _prune(self) -> None:
         """Forget closed intervals no piece still open (or opened later) can overlap: every
         later interval starts at or after the earliest open piece's start."""
-        horizon = min((since for since, _, _ in self._open.values()), default=None)
-        for node, intervals in self._closed.items():
+        open_ = self._open
+        if not open_:
             # with none open, a piece opened later starts at or after every closed end
-            keep = [] if horizon is None else [i for i in intervals if i.end_us > horizon]
-            self._closed[node] = keep
+            for node in self._closed:
+                self._closed[node] = []
+            return
+        horizon = min(since for since, _, _ in open_.values())
+        for node, intervals in self._closed.items():
+            if (intervals and intervals[0].end_us <= horizon) or len(intervals) > 1:
+                self._closed[node] = [i for i in intervals if i.end_us > horizon]

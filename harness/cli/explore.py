@@ -12,7 +12,12 @@ JSON object instead.
 
 Exit codes: 0 PASSED, 1 a property was violated, 2 bad usage (negative or oversized
 bounds, unbounded ticks without a depth limit, an ``--out`` that cannot be a folder): one
-line, no traceback; 3 INCOMPLETE (unknown); 130 interrupted.
+line, no traceback; 3 INCOMPLETE (unknown); 130 interrupted (a parallel search prints the
+counts of the levels it finished).
+
+``-j N`` runs breadth-first search in N worker processes, ``--executor dask://HOST:PORT``
+on a Dask cluster's workers (`harness.explore.levels`): the same counts, verdict and trace
+as one process, one progress line per level, and the partitions' work and memory.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from harness.cli import (
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNKNOWN,
     EXIT_USAGE,
@@ -33,6 +40,13 @@ from harness.cli import (
 )
 from harness.explore import Bounds, BoundsError, explore
 from harness.explore.bounds import STRATEGIES, default_inflight
+from harness.explore.drivers import MAX_JOBS, parse_executor
+from harness.explore.levels import (
+    ExploreWorkerError,
+    Interrupted,
+    LevelProgress,
+    collision_probability,
+)
 from harness.explore.search import ExploreResult
 from harness.failures.explore_artifact import write_explore_artifact
 from harness.sim.runspec import VARIANTS
@@ -80,6 +94,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--max-states", type=int, default=None, help="stop after this many states")
     p.add_argument("--walks", type=int, default=1000, help="random strategy: walks (>= 1)")
     p.add_argument("--seed", type=int, default=0, help="random strategy: seed")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="worker processes for a parallel breadth-first search (default 1: "
+                        "this process); same counts, verdict and trace as one")
+    p.add_argument("--executor", default=None,
+                   help="dask://HOST:PORT: run the parallel search's partitions on the "
+                        "workers of that Dask scheduler (one per worker; -j is then ignored)")
     p.add_argument("--out", default="explore-artifact", help="artifact folder on violation")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_main)
@@ -95,6 +115,21 @@ def _progress_printer() -> Callable[[int, int, int], None]:
         rate = states / elapsed if elapsed > 0 else 0.0
         print(f"... states={states} transitions={transitions} depth={depth} "
               f"elapsed={elapsed:.1f}s states_per_s={rate:,.0f}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _level_printer() -> LevelProgress:
+    """One progress line per level of a parallel search, with each partition's share of
+    the next level (wall time is display only)."""
+    started = time.perf_counter()
+
+    def progress(states: int, transitions: int, depth: int, sizes: list[int]) -> None:
+        elapsed = time.perf_counter() - started
+        rate = states / elapsed if elapsed > 0 else 0.0
+        print(f"... level={depth} states={states} transitions={transitions} "
+              f"frontier={','.join(map(str, sizes))} elapsed={elapsed:.1f}s "
+              f"states_per_s={rate:,.0f}", file=sys.stderr, flush=True)
 
     return progress
 
@@ -123,14 +158,30 @@ def _main(args: argparse.Namespace) -> int:
             raise BoundsError(f"max-states must be >= 1, got max_states={args.max_states}")
         if args.strategy == "random" and args.walks < 1:
             raise BoundsError(f"walks must be >= 1, got walks={args.walks}")
+        parallel = args.jobs != 1 or args.executor is not None
+        if parallel and args.strategy != "bfs":
+            raise BoundsError(f"-j and --executor need --strategy bfs, got {args.strategy}")
+        if not 1 <= args.jobs <= MAX_JOBS:
+            raise BoundsError(f"jobs must be in 1..{MAX_JOBS}, got jobs={args.jobs}")
+        if args.executor is not None:
+            parse_executor(args.executor)
         check_output_dir(args.out, "--out")
         if not args.json:
             print(f"explore strategy={args.strategy} bounds={bounds.to_json()}", flush=True)
         result = explore(bounds, strategy=args.strategy, max_states=args.max_states,
-                         walks=args.walks, seed=args.seed, progress=_progress_printer())
+                         walks=args.walks, seed=args.seed, progress=_progress_printer(),
+                         jobs=args.jobs, executor=args.executor,
+                         level_progress=_level_printer())
     except BoundsError as exc:
         print(f"paxlab explore: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"paxlab explore: {exc} (levels finished so far)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ExploreWorkerError as exc:  # a worker died or a Dask cluster went away: no verdict
+        first = str(exc).splitlines()[0]
+        print(f"paxlab explore: search failed: {first}", file=sys.stderr)
+        return EXIT_UNKNOWN
     data = result.to_json()
     folder = None
     if result.violation is not None:
@@ -147,6 +198,10 @@ def _main(args: argparse.Namespace) -> int:
         )
         refused = " ".join(f"{k}={v}" for k, v in result.refused.items())
         print(f"refused: {refused} path_ends={result.ends}")
+        print(f"fingerprints: 128-bit digests, collision probability <= "
+              f"{collision_probability(result.states):.1e} (n^2/2^129 for n states)")
+        if result.parallel is not None:
+            _print_parallel(result.parallel)
         if result.violation is not None:
             print(f"VIOLATION {result.violation.message} schedule_steps={len(result.schedule)} "
                   f"artifact={folder}")
@@ -156,6 +211,18 @@ def _main(args: argparse.Namespace) -> int:
             print(f"INCOMPLETE: no violation found, but {result.incomplete_reason()}"
                   f"{_hint(result)}")
     return {"ok": EXIT_OK, "violation": EXIT_VIOLATION}.get(result.verdict, EXIT_UNKNOWN)
+
+
+def _print_parallel(par: dict[str, Any]) -> None:
+    """The partitions' work balance and memory."""
+    print(f"parallel: partitions={par['partitions']} executor={par['executor']} "
+          f"rebalanced_states={par['rebalanced_states']} "
+          f"table_bytes_per_state={par['table_bytes_per_state']} "
+          f"worker_rss_bytes_per_state={par['worker_rss_bytes_per_state']}")
+    for w in par["workers"]:
+        print(f"  partition {w['partition']}: cpu_s={w['cpu_s']} expanded={w['expanded']} "
+              f"owned={w['owned']} shipped_in={w['shipped_in']} "
+              f"shipped_out={w['shipped_out']} peak_rss_kb={w['peak_rss_kb']}")
 
 
 def _hint(result: ExploreResult) -> str:

@@ -2,8 +2,8 @@
 
 Layout: `bounds` (what a search may do, the timing), `world` (one state and its
 transitions), `ghost` (history variables and the safety checks), `clone` (fast replica
-copies), `search` (BFS/DFS/random walks), `artifact` (explore artifacts on disk), `replay`
-(an explore schedule through the simulator's host loop and `OnlineInvariants`).
+copies), `search` (BFS/DFS/random walks), `partition`, `levels` and `drivers` (breadth-first
+search in worker processes or on Dask: ``explore(jobs=N)``, ``explore(executor=...)``).
 """
 
 from harness.explore.bounds import Bounds as Bounds

@@ -21,6 +21,7 @@ import attrs
 from harness.checks.violation import Violation
 from harness.explore.bounds import STRATEGIES, Bounds, BoundsError
 from harness.explore.ghost import Found
+from harness.explore.levels import Driver, LevelProgress, LevelSearch, collision_probability
 from harness.explore.symmetry import symmetry_for
 from harness.explore.world import Action, World
 from harness.runtime.chooser import Chooser
@@ -75,6 +76,10 @@ class ExploreResult:
     refused: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(BOUNDS_THAT_REFUSE, 0))
     ends: int = 0
     stopped_at_max_states: bool = False
+    parallel: dict[str, Any] | None = None
+    """A parallel search's figures (`harness.explore.levels`): partitions, per-partition
+    work and memory, states moved by rebalancing, fingerprint bits and collision bound.
+    None for one process; display only, in no verdict."""
 
     @property
     def cut_short(self) -> bool:
@@ -133,6 +138,7 @@ class ExploreResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "states_per_s": round(self.states_per_s, 1),
             "peak_rss_kb": self.peak_rss_kb,
+            **({} if self.parallel is None else {"parallel": self.parallel}),
         }
 
 
@@ -144,6 +150,9 @@ def explore(
     walks: int = 1000,
     seed: int = 0,
     progress: Callable[[int, int, int], None] | None = None,
+    jobs: int = 1,
+    executor: str | None = None,
+    level_progress: LevelProgress | None = None,
 ) -> ExploreResult:
     """Explore the states reachable within ``bounds`` until a violation or exhaustion.
 
@@ -152,6 +161,12 @@ def explore(
     bound. ``progress(states, transitions, depth)`` is called every 50,000 new states (BFS
     and DFS). Raises BoundsError for an unknown strategy, ``max_states < 1`` or
     ``walks < 1``.
+
+    ``jobs > 1`` (worker processes) or ``executor="dask://HOST:PORT"`` (Dask workers) run
+    breadth-first search in parallel (`harness.explore.levels`): the same states,
+    transitions, depth, verdict and trace as one process; ``level_progress(states,
+    transitions, depth, frontier sizes)`` is then called once per level. BoundsError for
+    another strategy, ``jobs`` outside 1..64 or an unreachable scheduler.
     """
     if strategy not in STRATEGIES:
         raise BoundsError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
@@ -159,6 +174,8 @@ def explore(
         raise BoundsError(f"max-states must be >= 1, got max_states={max_states}")
     if strategy == "random" and walks < 1:
         raise BoundsError(f"walks must be >= 1, got walks={walks}")
+    if jobs != 1 or executor is not None:
+        return _explore_parallel(bounds, strategy, max_states, jobs, executor, level_progress)
     started = time.perf_counter()
     tally = _Tally()
     if strategy == "random":
@@ -183,6 +200,49 @@ def explore(
         refused=tally.refused,
         ends=tally.ends,
         stopped_at_max_states=tally.stopped,
+    )
+
+
+def _explore_parallel(
+    bounds: Bounds,
+    strategy: str,
+    max_states: int | None,
+    jobs: int,
+    executor: str | None,
+    progress: LevelProgress | None,
+) -> ExploreResult:
+    from harness.explore.drivers import DaskDriver, ProcessDriver, parse_executor
+
+    if strategy != "bfs":
+        raise BoundsError(f"a parallel search is breadth-first only, got strategy={strategy}")
+    started = time.perf_counter()
+    driver: Driver = (ProcessDriver(bounds, jobs) if executor is None
+                      else DaskDriver(bounds, parse_executor(executor)))
+    try:
+        search = LevelSearch(bounds, driver, max_states, progress)
+        violation, schedule, states, transitions, depth, exhausted = search.run()
+        stats = driver.call("stats", [()] * driver.parts)
+    finally:
+        driver.close()
+    held = sum(s["visited_bytes"] + s["records_bytes"] for s in stats)
+    parallel = {
+        "partitions": driver.parts,
+        "executor": "processes" if executor is None else executor,
+        "workers": stats,
+        "rebalanced_states": search.rebalanced,
+        "fingerprint_bits": 128,
+        "collision_probability": collision_probability(states),
+        "table_bytes_per_state": round(held / states, 1),
+        "worker_rss_bytes_per_state": round(
+            sum(s["peak_rss_kb"] for s in stats) * 1024 / states, 1),
+    }
+    return ExploreResult(
+        bounds=bounds, strategy=strategy, violation=violation, schedule=schedule,
+        states=states, transitions=transitions, max_depth=depth, complete=exhausted,
+        elapsed_s=time.perf_counter() - started,
+        peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        refused=search.refused, ends=search.ends, stopped_at_max_states=search.stopped,
+        parallel=parallel,
     )
 
 

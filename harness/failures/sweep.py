@@ -497,6 +497,10 @@ def _run_local(
         for options in all_options:
             yield run_seed(options, run)
         return
+    if run is default_run:
+        # Load the simulator here, once: forked workers inherit it instead of each importing
+        # trio, consensus and storage anew (a few tenths of a CPU second per worker).
+        importlib.import_module("harness.sim.runner")
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
     # Seeds are submitted a few at a time (twice the workers): a sweep stopped early leaves
     # almost nothing queued, and a process whose pool had thousands of queued seeds when it

@@ -60,7 +60,8 @@ class Client:
     Args:
         client_id: unique per client (default: random).
         attempt_timeout_s: how long one attempt waits for an answer.
-        op_timeout_s: after this the operation ends as fail or info.
+        op_timeout_s: by then the operation has ended as fail or info (no attempt starts with
+            less than attempt_timeout_s left).
         backoff_s: the pause before trying the next node when no leader is known.
     """
 
@@ -150,7 +151,9 @@ class Client:
                 self.target = self.nodes[(self.nodes.index(self.target) + 1) % len(self.nodes)]
                 if trio.current_time() + self.backoff_s < deadline:
                     await trio.sleep(self.backoff_s)
-            if trio.current_time() >= deadline:
+            # An attempt with less than a full attempt's time left would most often time out
+            # and turn a certain outcome into a doubtful one: give up instead.
+            if deadline - trio.current_time() < min(self.attempt_timeout_s, self.op_timeout_s):
                 kind = "info" if maybe else "fail"
                 return OpResult(type=kind, error=last_error, attempts=attempts)
 

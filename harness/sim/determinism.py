@@ -11,7 +11,9 @@ Hypothesis integration, and restore the previous settings afterwards.
 Private names used (trio is pinned to 0.35.x in pyproject.toml; tests/harness/
 test_determinism.py asserts they exist): ``trio._core._run._ALLOW_DETERMINISTIC_SCHEDULING``
 (bool) and ``trio._core._run._r`` (the scheduler's ``random.Random``; `trio.testing.MockClock`
-also draws its initial offset from it, so create the clock inside the context).
+also draws its initial offset from it, so create the clock inside the context). `MockClock` is
+taken from its private module ``trio._core._mock_clock`` (the same class): importing
+``trio.testing`` would also import pytest, where it is installed, in every run's process.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import trio
+from trio._core._mock_clock import MockClock
 
 from harness.runtime.chooser import derive_seed
+
+__all__ = ["FLAG_NAME", "RNG_NAME", "MockClock", "check_trio_names", "deterministic_scheduling"]
 
 FLAG_NAME = "_ALLOW_DETERMINISTIC_SCHEDULING"
 RNG_NAME = "_r"

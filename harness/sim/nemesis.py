@@ -60,6 +60,9 @@ from harness.sim.nemesis_options import (
 from harness.sim.network import SHAPES, Network
 from storage.simdisk import SimDiskFaults
 
+# crash point -> its chooser label (`should_crash_at` runs for every WAL append and sync)
+_CRASH_POINT_LABELS: dict[str, str] = {}
+
 
 class Cluster(Protocol):
     """What the nemesis may do to the simulated group (implemented by the simulator)."""
@@ -191,7 +194,10 @@ class Nemesis:
             return False
         c = self.options.crash
         p = c.checkpoint_probability if point == "mid-checkpoint" else c.point_probability
-        return self.chooser.chance(f"nemesis.crashpoint.{point}", p)
+        label = _CRASH_POINT_LABELS.get(point)
+        if label is None:
+            label = _CRASH_POINT_LABELS[point] = f"nemesis.crashpoint.{point}"
+        return self.chooser.chance(label, p)
 
     def crashed_at(self, cluster: Cluster, node: int, point: str) -> None:
         """``node`` crashed at crash point ``point`` (the host raised `storage.SimulatedCrash`):

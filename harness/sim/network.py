@@ -6,8 +6,10 @@ run's chooser under its own label, where 0 is the nominal path (deliver once, mi
 Reordering needs no mechanism of its own: each packet's delay is ``base + jitter`` drawn
 independently, so a later packet may overtake an earlier one.
 
-Partitions: the working links form a networkx DiGraph (an edge ``a -> b`` means packets from
-``a`` reach ``b``). Named shapes (`SHAPES`) replace the graph; `heal` restores every link.
+Partitions: the working links are a set of directed pairs (``(a, b)`` means packets from
+``a`` reach ``b``; `links`). Named shapes (`SHAPES`) replace the set; `heal` restores every
+link. (A plain set, not a graph library: the simulator only asks whether a link works, and
+importing one cost each sweep worker a tenth of a second.)
 Packets already in flight are not affected by a later partition (they were on the wire).
 
 Adversarial timing (`TimingAttack`, switched on by the nemesis for drawn periods): a packet may
@@ -23,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import attrs
-import networkx as nx
 
 from harness.runtime.chooser import Chooser
 
@@ -145,9 +146,8 @@ class Network:
         self._choose = chooser.choose
         self._chance = chooser.chance
         self.options = options
-        self.graph: nx.DiGraph = nx.DiGraph()
         self.description = "healed"
-        self._links: frozenset[tuple[int, int]] = frozenset()  # the graph's edges, for speed
+        self._links: frozenset[tuple[int, int]] = frozenset()  # the working links
         self.attack: TimingAttack | None = None  # adversarial timing on (a nemesis period)
         self.attack_counts: dict[str, int] = dict.fromkeys(ATTACK_COUNTS, 0)
         self.history: list[tuple[int, int, object]] = []  # see `remember`
@@ -171,22 +171,20 @@ class Network:
         self._replay_p = options.packet_replay_probability
         self._replay_delay_choices = options.replay_delay_max_us + 1
 
+    @property
+    def links(self) -> frozenset[tuple[int, int]]:
+        """The working links ``(src, dst)`` between distinct nodes."""
+        return self._links
+
     def heal(self) -> None:
         """Restore every link."""
-        self._set_graph(nx.complete_graph(self.nodes, create_using=nx.DiGraph))
+        self._links = frozenset((a, b) for a in self.nodes for b in self.nodes if a != b)
         self.description = "healed"
-
-    def _set_graph(self, graph: nx.DiGraph) -> None:
-        self.graph = graph
-        self._links = frozenset(graph.edges())
 
     def partition(self, shape: str, *, leader: int | None = None) -> str:
         """Replace the working links with ``shape`` (see `shape_links`); returns its description."""
         links, self.description = shape_links(shape, self.nodes, self._choose, leader=leader)
-        graph: nx.DiGraph = nx.DiGraph()
-        graph.add_nodes_from(self.nodes)
-        graph.add_edges_from(links)
-        self._set_graph(graph)
+        self._links = frozenset(links)
         return self.description
 
     def link_up(self, src: int, dst: int) -> bool:

@@ -6,13 +6,12 @@ import time
 from collections.abc import Callable, Sequence
 
 import trio
-import trio.testing
 
 from consensus import probes
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, default_backend
 from harness.sim.coverage import run_coverage
-from harness.sim.determinism import deterministic_scheduling
+from harness.sim.determinism import MockClock, deterministic_scheduling
 from harness.sim.options import SimOptions
 from harness.sim.runspec import RunOptions, RunResult
 from harness.sim.simulation import Simulation
@@ -49,7 +48,7 @@ def simulate(
     probes.reset()  # the counters are per process: this run's alone from here
     with deterministic_scheduling(options.seed):
         try:
-            trio.run(sim.main, clock=trio.testing.MockClock(autojump_threshold=0))
+            trio.run(sim.main, clock=MockClock(autojump_threshold=0))
         except BaseExceptionGroup as group:
             # Ctrl-C reaches whichever task runs the loop, and the nursery reports it with
             # what it broke on the way; callers stop on a plain KeyboardInterrupt.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import heapq
 
 import trio
-import trio.testing
 
 from consensus.events import Receive
 from harness.checks.violation import Violation
@@ -22,6 +21,7 @@ from harness.runtime.chooser import Chooser
 from harness.runtime.host import TIMEOUT, Backend
 from harness.sim.cluster import Cluster
 from harness.sim.deadline import LivenessBound, liveness_bound
+from harness.sim.determinism import MockClock
 from harness.sim.options import SimOptions
 from harness.sim.queue import (
     ANSWER,
@@ -229,7 +229,7 @@ class Simulation(Cluster, Turns):
     async def main(self) -> None:
         """The trio entry point: start nodes and clients, run the loop, wait for the end."""
         clock = trio.lowlevel.current_clock()
-        assert isinstance(clock, trio.testing.MockClock)
+        assert isinstance(clock, MockClock)
         self._clock = clock
         self._main_task = trio.lowlevel.current_task()
         for n in self.group.members + self.group.log_members:

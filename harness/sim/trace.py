@@ -178,18 +178,27 @@ _SEND_TEXT: dict[int, str] = {}  # dst (an int node id) -> the text of a Send to
 
 
 def _render_effects(effects: Sequence[Any]) -> str:
-    """``repr`` of the tuple of the effects' `_EFFECT_ENCODERS` records."""
-    table = _EFFECT_TEXT
+    """``repr`` of the tuple of the effects' `_EFFECT_ENCODERS` records.
+
+    The three commonest kinds are formatted here, as their `_EFFECT_TEXT` entries do (a test
+    holds the two to the same text); the rest through the table.
+    """
     sends = _SEND_TEXT
-    parts = []
+    parts: list[str] = []
+    append = parts.append
     for e in effects:
-        if type(e) is Send:
+        kind = type(e)
+        if kind is Send:
             text = sends.get(e.dst)
             if text is None:
                 text = sends[e.dst] = _EFFECT_TEXT[Send](e)
-            parts.append(text)
+            append(text)
+        elif kind is SetTimer:
+            append(f"('timer', {e.at_us!r})")
+        elif kind is Persist:
+            append(f"('persist', {len(e.records)!r}, {e.checkpoint!r})")
         else:
-            parts.append(table.get(type(e), _unknown_text)(e))
+            append(_EFFECT_TEXT.get(kind, _unknown_text)(e))
     if len(parts) == 1:
         return f"({parts[0]},)"
     return f"({', '.join(parts)})"

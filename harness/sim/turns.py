@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import trio
-import trio.testing
 
 from consensus.events import ClientRead, ClientWrite
 from harness.runtime.host import ClientOutcome
+from harness.sim.determinism import MockClock
 from harness.sim.queue import DELIVER, OVER, SPAWNED, WAKE, Pending
 
 
@@ -38,7 +38,7 @@ class Turns:
     _over: bool
     _main_task: trio.lowlevel.Task | None
     _trio_now_us: int
-    _clock: trio.testing.MockClock | None
+    _clock: MockClock | None
 
     def _push(self, at_us: int, kind: int, a: Any, b: Any) -> None:
         raise NotImplementedError

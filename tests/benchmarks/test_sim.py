@@ -37,3 +37,32 @@ def test_bad_sizes_are_usage_errors() -> None:
     with pytest.raises(SystemExit) as exc:
         bench.main(["--seeds", "0"])
     assert exc.value.code == 2
+
+
+def test_compare_with_head_gives_identical_fingerprints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # HEAD's tree (a git archive in a temp folder) against this one, in subprocesses: the
+    # same seeds give the same result hash, and the exit code says so.
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--compare", "HEAD", "--seeds", "1", "--ops", "10", "--rounds", "1",
+                    "--sweep-seeds", "0"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    hashes = re.findall(r"result hash (\w+)", out)
+    assert len(hashes) == 2 and hashes[0] == hashes[1]
+    assert "fingerprints: identical" in out
+    assert re.search(r"ratio: this tree needs \d+\.\d+x the CPU of rev HEAD", out)
+
+
+def test_compare_with_an_unknown_revision_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--compare", "no-such-revision", "--seeds", "1", "--sweep-seeds", "0"])
+    assert exc.value.code == 2
+
+
+def test_compare_sweep_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import sim_compare
+
+    wall, cpu, code = sim_compare.time_sweep(sim_compare.ROOT, 2, 1)
+    assert code == 0 and wall > 0 and cpu > 0

@@ -142,3 +142,20 @@ def test_accepts_held_only_in_a_checkpoint_count_as_votes() -> None:
     run.replicas[3].promised = B1
     v = run.inv.on_step(3, run.replicas[3], None, [other], 3, 3, 3)
     assert v is not None and v.property == "S1"
+
+
+def test_quiet_steps_are_skipped_without_losing_the_committed_range() -> None:
+    # OnlineInvariants skips S15 for a step that persisted nothing and left the commit index
+    # where it was; the slots committed since the last check are still checked when it moves.
+    run = Run()
+    run.choose(1, B2, A, nodes=(2, 3))
+    run.choose(2, B2, A, nodes=(2, 3))
+    run.replicas[1].promised = B2
+    run.replicas[1].accepted = {1: Entry(B2, A), 2: Entry(B1, B)}  # slot 2: not the chosen
+    run.replicas[1].commit_index = 1
+    assert run.step(1) is None  # slot 1 is right
+    assert run.step(1) is None  # quiet: skipped
+    assert run.inv._durable_log.commit_checked[1] == 1
+    run.replicas[1].commit_index = 2
+    v = run.step(1)
+    assert v is not None and v.property == "S15" and v.slot == 2

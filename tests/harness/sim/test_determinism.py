@@ -56,3 +56,9 @@ def test_same_seed_same_task_order() -> None:
     assert _order_of_wakeups(3) == _order_of_wakeups(3)
     orders = {tuple(_order_of_wakeups(s)) for s in range(6)}
     assert len(orders) > 1
+
+
+def test_mock_clock_is_trios_without_importing_trio_testing() -> None:
+    # the simulator takes MockClock from trio's private module (trio.testing would import
+    # pytest in every run's process); it must be the very class trio.testing exports
+    assert determinism.MockClock is trio.testing.MockClock
