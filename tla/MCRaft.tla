@@ -10,6 +10,15 @@ Symmetry == Permutations(InitConfig) \cup Permutations(Servers \ InitConfig)
                 \cup Permutations(Values)
 
 (***************************************************************************)
+(* Search limits for the five-server membership models: at most one       *)
+(* candidate at a time, and no step-down other than by seeing a higher     *)
+(* term. They only prune behaviours, so a violation TLC reports under them *)
+(* is a behaviour of Spec; a pass under them covers only what they keep.   *)
+(***************************************************************************)
+OneCandidate == Cardinality({i \in Servers : role[i] = "candidate"}) <= 1
+NoStepDown == ~\E i \in Servers : StepDown(i)
+
+(***************************************************************************)
 (* Witnesses: "invariants" that must FAIL, so TLC shows the passing models  *)
 (* are not vacuous (the behaviour they cover is reachable).                *)
 (***************************************************************************)

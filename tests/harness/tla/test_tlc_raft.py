@@ -28,6 +28,7 @@ def test_raft_models_are_registered() -> None:
     assert raft["MCRaft"].expect == "pass"
     assert raft["MCRaftFig8_bug"].expect == "LeaderCompleteness"
     assert raft["MCRaft_witness"].expect == "NoOldTermCommitted"
+    assert raft["MCRaftMembership_bug"].expect == "LeaderCompleteness"
     assert [p.name for p in raft["MCRaft"].module_paths()] == ["MCRaft.tla", "Raft.tla"]
 
 
@@ -48,3 +49,13 @@ def test_fig8_counterexample_commits_an_old_entry_then_elects_a_leader_without_i
     text = CONFIGS["MCRaftFig8_bug"].result_path().read_text()
     # the entry committed carries an older term than the leader that committed it
     assert re.search(r"entry \|-> \[term \|-> 1,.*?\],\s*by \|-> 3", text, re.DOTALL)
+
+
+def test_membership_counterexample_changes_configuration_before_an_own_term_commit() -> None:
+    assert _constants("MCRaftMembership_bug")["ConfigAfterOwnCommit"] == "FALSE"
+    actions = _trace_actions("MCRaftMembership_bug")
+    changes = [i for i, a in enumerate(actions) if a.startswith("ChangeConfig")]
+    commits = [i for i, a in enumerate(actions) if a.startswith("AdvanceCommit")]
+    # two changes, both appended before any leader committed anything of its own term
+    assert len(changes) == 2 and (not commits or min(commits) > max(changes))
+    assert actions[-1].startswith(("BecomeLeader", "AdvanceCommit"))
