@@ -121,9 +121,19 @@ class RaftDurable:
 
 
 def replay(records: Iterable[bytes]) -> RaftDurable:
-    """The durable state ``records`` describe, in order; ValueError on a bad record."""
+    """The durable state ``records`` describe, in order; ValueError on a bad record.
+
+    Replay starts at the last checkpoint: it holds the whole durable state, and the records
+    before it may be a partial prefix (a WAL drops whole segments only, so a segment may keep
+    entry records whose predecessors are gone).
+    """
+    records = list(records)
+    start = 0
+    for i, data in enumerate(records):
+        if data[:1] == b"K":
+            start = i
     state = RaftDurable()
-    for data in records:
+    for data in records[start:]:
         if not data:
             raise ValueError("empty raft record")
         state.apply(bytes(data))

@@ -1,4 +1,11 @@
-"""Online safety invariants, checked after every simulator step from the global view.
+"""Multi-Paxos's online safety invariants, checked after every simulator step from the global view.
+
+These are the checks that live with the Multi-Paxos protocol (`harness.runtime.protocols`
+names `OnlineInvariants` as its invariant factory): they read its durable records (accepts,
+promises), its messages and its views (``promised``, ``recovery_slot``, ``accepted``). The
+simulator runs them before the checks every protocol gets (`harness.checks.shared`), which
+know only effects and the generic views; S2, S8, S9 and S10 are checked here again against
+the *chosen* log (stronger than the shared checks' applied log).
 
 The simulator calls these hooks; each returns the first `Violation` it finds, or None. They
 read replicas and effects and never change them.
@@ -50,6 +57,7 @@ from consensus.records import AcceptRecord, encode_record
 from harness.checks.accepts import AcceptVotes, Where
 from harness.checks.durable_log import DurableLogInvariant
 from harness.checks.membership import MembershipInvariants
+from harness.checks.shared import lease_exclusive
 from harness.checks.violation import Violation
 
 _Handler = Callable[[int, Any, Any, Where], "Violation | None"]
@@ -284,18 +292,7 @@ class OnlineInvariants:
         step: int,
     ) -> Violation | None:
         """S6: at most one replica may be serving under a lease at this true time."""
-        serving = [
-            n for n, r in replicas.items() if r is not None and r.is_serving(local_now_us[n])
-        ]
-        if len(serving) > 1:
-            return Violation(
-                property="S6",
-                message=f"S6: replicas {serving} all serve under a lease at true time {true_us}us",
-                time_us=true_us,
-                step=step,
-                node=serving[-1],
-            )
-        return None
+        return lease_exclusive(replicas, local_now_us, true_us, step)
 
     # ---- details -----------------------------------------------------------------------
 

@@ -10,10 +10,16 @@ by a bound: see docs/explore.md), INCOMPLETE (nothing found, but the search was 
 violated property, the artifact folder and the length of its schedule. ``--json`` prints one
 JSON object instead.
 
+``--protocol NAME`` searches another registered protocol with the protocol-generic explorer
+(`harness.explore.generic`: breadth-first, the shared checks, bounds ``--writes --reads
+--crashes --ticks --drops --dups --inflight --depth --max-states``); a protocol whose spec says
+the explorer does not support it is refused (one line, exit 2). Its violations print the
+schedule; they write no artifact (explore artifacts replay Multi-Paxos schedules).
+
 Exit codes: 0 PASSED, 1 a property was violated, 2 bad usage (negative or oversized
-bounds, unbounded ticks without a depth limit, an ``--out`` that cannot be a folder): one
-line, no traceback; 3 INCOMPLETE (unknown); 130 interrupted (a parallel search prints the
-counts of the levels it finished).
+bounds, unbounded ticks without a depth limit, an ``--out`` that cannot be a folder, a
+protocol the explorer does not support): one line, no traceback; 3 INCOMPLETE (unknown);
+130 interrupted (a parallel search prints the counts of the levels it finished).
 
 ``-j N`` runs breadth-first search in N worker processes, ``--executor dask://HOST:PORT``
 on a Dask cluster's workers (`harness.explore.levels`): the same counts, verdict and trace
@@ -30,14 +36,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from harness.cli import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNKNOWN,
     EXIT_USAGE,
     EXIT_VIOLATION,
+    CliError,
     check_output_dir,
 )
+from harness.cli.protocol_option import add_protocol_option, protocol_spec
 from harness.explore import Bounds, BoundsError, explore
 from harness.explore.bounds import STRATEGIES, default_inflight
 from harness.explore.drivers import MAX_JOBS, parse_executor
@@ -102,6 +112,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "workers of that Dask scheduler (one per worker; -j is then ignored)")
     p.add_argument("--out", default="explore-artifact", help="artifact folder on violation")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_protocol_option(p)
     p.set_defaults(func=_main)
 
 
@@ -142,8 +153,20 @@ def _symmetry_text(sym: dict[str, object]) -> str:
     return f"on:{sym['group_order']}" + (f"{orbits}".replace(" ", "") if orbits else "")
 
 
+# Flags only the Multi-Paxos explorer understands (ballot rounds, candidates, symmetry over
+# ballots, healing): another protocol's search refuses them unless left at their defaults.
+_MULTIPAXOS_ONLY = {
+    "max_round": _D.max_round, "candidates": None, "spares": _D.spares, "log_spares": None,
+    "kills": _D.kills, "dead_after_us": None, "strategy": "bfs", "step_downs": _D.step_downs,
+    "jobs": 1, "executor": None,
+}
+
+
 def _main(args: argparse.Namespace) -> int:
     logging.getLogger("consensus").setLevel(logging.CRITICAL)
+    spec = protocol_spec(args.protocol)
+    if spec.name != "multipaxos":
+        return _generic_main(args, spec)
     try:
         bounds = Bounds(
             replicas=args.replicas, writes=args.writes, reads=args.reads, crashes=args.crashes,
@@ -231,3 +254,60 @@ def _hint(result: ExploreResult) -> str:
         return ""
     cut = sorted((k for k, v in result.refused.items() if v), key=lambda k: -result.refused[k])
     return "; raise " + " or ".join(f"--{k.replace('_', '-')}" for k in cut)
+
+
+def _generic_main(args: argparse.Namespace, spec: Any) -> int:
+    """``--protocol NAME`` (not Multi-Paxos): the protocol-generic breadth-first search."""
+    from harness.explore.generic import explore_generic
+
+    if not spec.explorer:
+        raise CliError(f"protocol {spec.name}: the explorer does not support it (its spec "
+                       "says so); run it with paxlab run or sweep")
+    for name, default in _MULTIPAXOS_ONLY.items():
+        if getattr(args, name) != default:
+            flag = name.replace("_", "-")
+            raise CliError(f"--{flag} is for the Multi-Paxos explorer only, got --protocol "
+                           f"{spec.name}")
+    if args.variant is not None and args.variant not in spec.variants:
+        raise CliError(f"unknown variant {args.variant!r} of protocol {spec.name}; choose "
+                       f"from {', '.join(spec.variants) or 'none exist'}")
+    try:
+        bounds = Bounds(
+            replicas=args.replicas, writes=args.writes, reads=args.reads, crashes=args.crashes,
+            ticks=None if args.ticks == -1 else args.ticks, drops=args.drops, dups=args.dups,
+            inflight=args.inflight, depth=args.depth,
+        )
+        if args.max_states is not None and args.max_states < 1:
+            raise BoundsError(f"max-states must be >= 1, got max_states={args.max_states}")
+    except BoundsError as exc:
+        raise CliError(str(exc)) from None
+    if not args.json:
+        shown = ("replicas", "writes", "reads", "crashes", "ticks", "drops", "dups", "inflight",
+                 "depth")
+        text = " ".join(f"{k}={getattr(bounds, k)}" for k in shown)
+        print(f"explore protocol={spec.name} variant={args.variant} strategy=bfs {text}",
+              flush=True)
+        print(f"checks: shared (explorer: {spec.name} has no ghost checks here)", flush=True)
+    result = explore_generic(spec.make_replica, bounds, variant=args.variant,
+                             max_states=args.max_states)
+    if args.json:
+        data = attrs.asdict(result, recurse=False)
+        data["violation"] = None if result.violation is None else result.violation.to_json()
+        data["schedule"] = [list(a) for a in result.schedule]
+        data["protocol"] = spec.name
+        print(json.dumps(data, sort_keys=True, default=str))
+    else:
+        refused = " ".join(f"{k}={v}" for k, v in result.refused.items())
+        print(f"states={result.states} transitions={result.transitions} "
+              f"max_depth={result.max_depth} path_ends={result.ends} refused: {refused}")
+        if result.violation is not None:
+            for i, action in enumerate(result.schedule, 1):
+                print(f"  {i}. {' '.join(map(str, action))}")
+            print(f"VIOLATION {result.violation.message} schedule_steps={len(result.schedule)} "
+                  "(no artifact: explore artifacts replay Multi-Paxos schedules)")
+        elif result.verdict == "ok":
+            print("PASSED")
+        else:
+            why = "--max-states capped the search" if result.ends else "every path was cut"
+            print(f"INCOMPLETE: no violation found, but {why}")
+    return {"ok": EXIT_OK, "violation": EXIT_VIOLATION}.get(result.verdict, EXIT_UNKNOWN)

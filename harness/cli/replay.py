@@ -27,6 +27,7 @@ import sys
 
 from harness.checks.violation import Violation
 from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli.protocol_option import add_protocol_option, check_artifact_protocol
 from harness.failures import sweep as sweep_lib
 from harness.failures.artifact import (
     Artifact,
@@ -46,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--until", type=int, default=None, metavar="STEP",
                         help="print the trace only up to this step")
     parser.add_argument("--trace", action="store_true", help="print the event trace")
+    add_protocol_option(parser, from_artifact=True)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show library log warnings and errors (injected faults)")
     parser.set_defaults(func=_main)
@@ -54,8 +56,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def describe(artifact: Artifact) -> str:
     """Return one line naming the artifact's seed, options and choice list."""
     o = artifact.options
+    protocol = "" if o.protocol == "multipaxos" else f"protocol={o.protocol} "
     return (
-        f"replay {artifact.folder}: seed={o.seed} replicas={o.replicas} ops={o.ops} "
+        f"replay {artifact.folder}: {protocol}seed={o.seed} replicas={o.replicas} ops={o.ops} "
         f"clients={o.clients} keys={o.keys} faults={','.join(o.faults) or 'none'} "
         f"unsafe_clocks={o.unsafe_clocks} variant={o.variant} "
         f"choices={len(artifact.choices)} ({artifact.nonzero_choices} non-zero) "
@@ -70,12 +73,13 @@ def _main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     if is_explore_artifact(args.artifact):
-        return _replay_explore(args.artifact)
+        return _replay_explore(args.artifact, args.protocol)
     try:
         artifact = read_artifact(args.artifact)
     except ArtifactError as exc:
         print(f"paxlab replay: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    check_artifact_protocol(args.protocol, artifact.options.protocol)
     print(describe(artifact))
     if artifact.unsafe:
         print("label: UNSAFE (clock drift beyond rho on purpose; S6/S8 violations expected)")
@@ -91,13 +95,14 @@ def _main(args: argparse.Namespace) -> int:
     return _report(artifact, result, args.until)
 
 
-def _replay_explore(folder: str) -> int:
+def _replay_explore(folder: str, protocol: str | None) -> int:
     """Re-run an explore schedule in the explorer (its fingerprint, the violation's property
     and place are checked against the artifact) and in the simulator's host loop (which
-    must find the same property)."""
+    must find the same property). Explore artifacts are Multi-Paxos schedules."""
     from harness.failures.explore_artifact import explore_fingerprint, read_explore_record
     from harness.failures.explore_replay import replay_actions
 
+    check_artifact_protocol(protocol, "multipaxos")
     try:
         record = read_explore_record(folder)
         fingerprint, found = explore_fingerprint(record.bounds, list(record.actions))

@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 
 from harness.cli import EXIT_OK, EXIT_USAGE
+from harness.cli.protocol_option import add_protocol_option, check_artifact_protocol
 from harness.failures import sweep as sweep_lib
-from harness.failures.artifact import LOAD_KIND, ArtifactError, artifact_kind
+from harness.failures.artifact import LOAD_KIND, ArtifactError, artifact_kind, read_artifact
 from harness.failures.report import write_report
 
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("artifact", help="artifact folder")
     parser.add_argument("-o", "--out", type=Path, default=None,
                         help="HTML file to write (default: ARTIFACT/report.html)")
+    add_protocol_option(parser, from_artifact=True)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show library log warnings and errors (injected faults)")
     parser.set_defaults(func=_main)
@@ -44,13 +46,16 @@ def _main(args: argparse.Namespace) -> int:
         if kind == LOAD_KIND:
             from harness.failures.report_load import write_load_report
 
+            check_artifact_protocol(args.protocol, "multipaxos")  # a real Multi-Paxos cluster
             path, text = write_load_report(args.artifact, out)
             sys.stdout.write(text)
         elif kind == "explore":
             from harness.failures.report_explore import write_explore_report
 
+            check_artifact_protocol(args.protocol, "multipaxos")
             path = write_explore_report(args.artifact, out)
         else:
+            check_artifact_protocol(args.protocol, read_artifact(args.artifact).options.protocol)
             path = write_report(args.artifact, out, run=sweep_lib.default_run)
     except ArtifactError as exc:
         print(f"paxlab report: error: {exc}", file=sys.stderr)

@@ -20,10 +20,12 @@ named scenario instead (`harness.sim.scenarios`): a storage replica fails for go
 restores the write quorum with a log replica and rebuilds a storage replica; it prints
 ``quorum_restored_after`` and ``replica_rebuilt_after`` (simulated seconds after the failure).
 
-Exit codes: 0 passed, 1 a property was violated, 2 bad usage (unknown fault, variant or
-scenario, negative counts, no storage replica, more log replicas than storage replicas): one
-line, no traceback; 3 unknown: no violation was found but a check could not decide (the
-linearizability check ran out of its budget), which is never a pass.
+Exit codes: 0 passed, 1 a property was violated (or the run raised: a bug in the protocol's
+replica or the simulator, one line on stderr, the traceback with ``-v``), 2 bad usage
+(unknown fault, variant or scenario, negative counts, no storage replica, more log
+replicas than storage replicas): one line, no traceback; 3 unknown: no violation was found
+but a check could not decide (the linearizability check ran out of its budget), which is
+never a pass.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ import shlex
 import sys
 from typing import Any
 
-from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
+from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, CliError
+from harness.cli.protocol_option import add_protocol_option, protocol_spec
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
 from harness.sim.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
@@ -46,10 +49,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--replicas", type=int, default=3, help="storage replicas (default 3)")
     parser.add_argument("--ops", type=int, default=1000, help="client operations (default 1000)")
     add_workload_options(parser)
+    add_protocol_option(parser)
     parser.add_argument(
         "--faults",
-        default=",".join(DEFAULT_FAULTS),
-        help=f"comma list from {','.join(FAULTS)}, or 'none' (default: all but permanent)",
+        default=None,
+        help=f"comma list from {','.join(FAULTS)}, or 'none' (default: the protocol's; "
+             f"multipaxos: {','.join(DEFAULT_FAULTS)})",
     )
     parser.add_argument(
         "--unsafe-clocks", action="store_true", help="let clock drift exceed rho (labelled)"
@@ -115,6 +120,12 @@ def workload_counts(args: argparse.Namespace) -> tuple[int, int]:
     return (HOT_KEY_CLIENTS if args.clients is None else args.clients), 1
 
 
+def fault_options(text: str | None) -> dict[str, Any]:
+    """``RunOptions`` keywords for a ``--faults`` flag: none when it was not given (the
+    protocol's default faults), else ``faults=`` `parse_faults`."""
+    return {} if text is None else {"faults": parse_faults(text)}
+
+
 def parse_faults(text: str) -> tuple[str, ...]:
     """``"none"`` or ``""`` -> (); else the comma list, blanks dropped (validated by RunOptions)."""
     if text.strip().lower() in ("", "none"):
@@ -124,9 +135,11 @@ def parse_faults(text: str) -> tuple[str, ...]:
 
 def replay_command(options: RunOptions) -> str:
     """The command line that repeats a run with these options."""
+    protocol = [] if options.protocol == "multipaxos" else ["--protocol", options.protocol]
     words = [
         "paxlab",
         "run",
+        *protocol,
         "--seed",
         str(options.seed),
         "--replicas",
@@ -152,6 +165,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
     return {
         "seed": result.options.seed,
         "options": result.options.to_json(),
+        "protocol": result.options.protocol,
         "verdict": result.verdict,
         "violation": None if result.violation is None else result.violation.to_json(),
         "unknown": result.unknown,
@@ -251,6 +265,11 @@ def _scenario_main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    spec = protocol_spec(args.protocol)
+    if spec.name != "multipaxos" and (args.scenario is not None or args.trace_ndjson):
+        flag = "--scenario" if args.scenario is not None else "--trace-ndjson"
+        raise CliError(f"{flag} is Multi-Paxos only (its TLA+ spec and healing), "
+                       f"got --protocol {spec.name}")
     if args.scenario is not None:
         return _scenario_main(args)
     if args.log_replicas:
@@ -266,9 +285,10 @@ def _main(args: argparse.Namespace) -> int:
             ops=args.ops,
             clients=clients,
             keys=keys,
-            faults=parse_faults(args.faults),
+            protocol=spec.name,
             unsafe_clocks=args.unsafe_clocks,
             variant=args.variant,
+            **fault_options(args.faults),
         )
     except (ValueError, TypeError) as exc:
         print(f"paxlab run: error: {exc}", file=sys.stderr)
@@ -280,6 +300,8 @@ def _main(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"paxlab run: {options.describe()}", flush=True)
+        if spec.name != "multipaxos":  # Multi-Paxos output stays as it always was
+            print(f"checks: {spec.checks_label()}", flush=True)
     if args.trace_ndjson:
         from harness.tla.tracevalid.record import run_to_file
 
@@ -289,9 +311,21 @@ def _main(args: argparse.Namespace) -> int:
             print(f"paxlab run: error: cannot write the trace: {exc}", file=sys.stderr)
             return EXIT_USAGE
     else:
-        result = run(options, keep_trace=False)
+        try:
+            result = run(options, keep_trace=False)
+        except Exception as exc:  # a replica (or simulator) bug is a finding: one line, exit 1
+            logging.getLogger(__name__).exception("seed=%d raised", options.seed)
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # trio wraps what a task raised in a group of one
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            print(f"paxlab run: error: the run raised {type(exc).__name__}: {first} (a bug "
+                  f"in protocol {options.protocol} or the simulator; -v shows the traceback)",
+                  file=sys.stderr)
+            return EXIT_VIOLATION
     if args.json:
-        print(json.dumps(result_json(result), sort_keys=True))
+        data = result_json(result)
+        data["checks"] = spec.checks_label()
+        print(json.dumps(data, sort_keys=True))
     else:
         _print_human(result)
     return exit_code(result)

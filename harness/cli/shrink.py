@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from harness.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, check_output_dir
+from harness.cli.protocol_option import add_protocol_option, check_artifact_protocol
 from harness.cli.replay import mismatch_cause
 from harness.failures import sweep as sweep_lib
 from harness.failures.artifact import (
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="run budget of the search (default: 500)")
     parser.add_argument("--keep-options", action="store_true",
                         help="shrink only the choice list, not the workload and fault set")
+    add_protocol_option(parser, from_artifact=True)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show library log warnings and errors (injected faults)")
     parser.set_defaults(func=_main)
@@ -98,12 +100,15 @@ def _main(args: argparse.Namespace) -> int:
         artifact = read_artifact(args.artifact)
     except ArtifactError as exc:
         return _error(str(exc))
+    check_artifact_protocol(args.protocol, artifact.options.protocol)
     if artifact.violation is None:
         return _error(f"{artifact.folder}: the artifact records no violation: nothing to shrink")
     prop = artifact.violation.property
     out = args.out if args.out is not None else Path(f"{str(artifact.folder).rstrip('/')}-shrunk")
     check_output_dir(out, "-o")
-    print(f"shrink {artifact.folder}: seed={artifact.seed} property={prop} "
+    protocol = artifact.options.protocol
+    protocol = "" if protocol == "multipaxos" else f"protocol={protocol} "
+    print(f"shrink {artifact.folder}: {protocol}seed={artifact.seed} property={prop} "
           f"max_runs={args.max_runs}")
 
     def check_replay(before: RunResult) -> None:

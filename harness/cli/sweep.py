@@ -38,7 +38,8 @@ from harness.cli import (
     EXIT_VIOLATION,
     check_output_dir,
 )
-from harness.cli.run import add_workload_options, parse_faults, workload_counts
+from harness.cli.protocol_option import add_protocol_option, protocol_spec
+from harness.cli.run import add_workload_options, fault_options, workload_counts
 from harness.failures import sweep as sweep_lib
 from harness.failures.sweep import (
     SweepError,
@@ -64,21 +65,25 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replicas", type=int, default=defaults.replicas)
     parser.add_argument("--ops", type=int, default=defaults.ops)
     add_workload_options(parser)
+    add_protocol_option(parser)
     parser.add_argument(
-        "--faults", default=",".join(DEFAULT_FAULTS),
-        help=f"comma list from {','.join(FAULTS)}, or none (default: all but permanent)",
+        "--faults", default=None,
+        help=f"comma list from {','.join(FAULTS)}, or none (default: the protocol's; "
+             f"multipaxos: {','.join(DEFAULT_FAULTS)})",
     )
     parser.add_argument("--unsafe-clocks", action="store_true")
     parser.add_argument("--variant", default=None, help=f"one of {', '.join(VARIANTS)}")
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
-    """Build `RunOptions` (seed 0) from `add_run_options` flags; raises ValueError if bad."""
+    """Build `RunOptions` (seed 0) from `add_run_options` flags; raises ValueError if bad
+    (`harness.cli.CliError` for a protocol that is unknown or not in this tree)."""
     # Passed as a dict: mypy's attrs plugin cannot type the converter=tuple field.
-    fields: dict[str, Any] = {"faults": parse_faults(args.faults)}
+    fields: dict[str, Any] = fault_options(args.faults)
     clients, keys = workload_counts(args)
+    spec = protocol_spec(args.protocol)
     return RunOptions(
-        replicas=args.replicas, ops=args.ops, clients=clients, keys=keys,
+        replicas=args.replicas, ops=args.ops, clients=clients, keys=keys, protocol=spec.name,
         unsafe_clocks=args.unsafe_clocks, variant=args.variant, **fields,
     )
 
@@ -153,6 +158,8 @@ def _main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.CRITICAL)
     if not args.json:
         print(_header(options, seeds, args))
+        if options.protocol != "multipaxos":  # Multi-Paxos output stays as it was
+            print(f"checks: {protocol_spec(options.protocol).checks_label()}")
     try:
         summary = sweep_lib.sweep(
             options, seeds, jobs=args.jobs, executor=args.executor, out=args.out,
@@ -196,8 +203,9 @@ def _header(options: RunOptions, seeds: range, args: argparse.Namespace) -> str:
         budget += f" time={args.time:g}s"
     if args.max_failures is not None:
         budget += f" max_failures={args.max_failures}"
+    protocol = "" if options.protocol == "multipaxos" else f" protocol={options.protocol}"
     return (
-        f"sweep seeds={seeds.start}:{seeds.stop} ({len(seeds)} seeds) "
+        f"sweep{protocol} seeds={seeds.start}:{seeds.stop} ({len(seeds)} seeds) "
         f"replicas={options.replicas} ops={options.ops} clients={options.clients} "
         f"keys={options.keys} faults={faults} unsafe_clocks={options.unsafe_clocks} "
         f"variant={options.variant} jobs={jobs} executor={args.executor}{budget}"
@@ -241,6 +249,9 @@ def format_coverage(summary: SweepSummary) -> list[str]:
             f"{c['replays']}, handovers {c['handovers']}, strikes on pending membership "
             f"changes {c['strikes']}"
         )
+    if summary.options.protocol != "multipaxos":  # `consensus.probes` are Multi-Paxos's
+        lines.append(f"probes: none declared by protocol {summary.options.protocol}")
+        return lines
     never = summary.probes_never_fired()
     total = len(PROBES)
     if never:

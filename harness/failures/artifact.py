@@ -2,9 +2,10 @@
 
 A folder holds three files:
 
-- ``artifact.json``: format name and version, seed, options (`RunOptions.to_json`), the
-  choice list, fingerprint, steps, the violation (or null), the unsafe label, and the Python,
-  trio and paxlab versions that produced it.
+- ``artifact.json``: format name and version, seed, the protocol (``multipaxos`` when an
+  older artifact has none), options (`RunOptions.to_json`), the choice list, fingerprint,
+  steps, the violation (or null), the unsafe label, and the Python, trio and paxlab versions
+  that produced it.
 - ``history.jsonl``: the client history, one operation event per line (the
   `harness.checks.history` format).
 - ``trace.txt``: the ordered event trace, one line per simulator step (may be empty when the
@@ -211,6 +212,7 @@ def write_artifact(folder: str | Path, result: RunResult) -> Artifact:
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "seed": artifact.seed,
+        "protocol": artifact.options.protocol,
         "options": artifact.options.to_json(),
         "fingerprint": artifact.fingerprint,
         "steps": artifact.steps,
@@ -318,6 +320,16 @@ def _options_field(path: Path, meta: dict[str, Any]) -> RunOptions:
     data = meta["options"]
     if not isinstance(data, dict):
         raise ArtifactError(f"{path}: field 'options' must be an object, got {data!r}")
+    # The protocol: top-level field, else the options' own, else (older artifacts) multipaxos.
+    protocol = meta.get("protocol", data.get("protocol", "multipaxos"))
+    if not isinstance(protocol, str):
+        raise ArtifactError(f"{path}: field 'protocol' must be a name, got {protocol!r}")
+    if data.get("protocol", protocol) != protocol:
+        raise ArtifactError(
+            f"{path}: field 'protocol' disagrees with options: protocol={protocol!r}, "
+            f"options.protocol={data['protocol']!r}"
+        )
+    data = {**data, "protocol": protocol}
     try:
         options = RunOptions.from_json(data)
     except (TypeError, ValueError) as exc:

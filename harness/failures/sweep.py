@@ -42,7 +42,7 @@ from consensus.probes import never_fired
 from harness.checks.violation import Violation
 from harness.failures.artifact import write_artifact
 from harness.sim.coverage import add_counts, info_share
-from harness.sim.runspec import DEFAULT_FAULTS, RunOptions, RunResult
+from harness.sim.runspec import RunOptions, RunResult
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +129,15 @@ def parse_executor(text: str) -> str | None:
 
 def run_command(options: RunOptions) -> str:
     """Return the ``paxlab run`` command line that repeats a seeded run with ``options``."""
-    defaults = RunOptions()
+    defaults = RunOptions(protocol=options.protocol)  # its default faults, too
     words = ["paxlab", "run", "--seed", str(options.seed)]
+    if options.protocol != "multipaxos":
+        words += ["--protocol", options.protocol]
     for name in ("replicas", "ops", "clients", "keys"):
         value = getattr(options, name)
         if value != getattr(defaults, name):
             words += [f"--{name}", str(value)]
-    if options.faults != DEFAULT_FAULTS:
+    if options.faults != defaults.faults:
         words += ["--faults", ",".join(options.faults) or "none"]
     if options.unsafe_clocks:
         words.append("--unsafe-clocks")

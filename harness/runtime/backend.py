@@ -1,5 +1,6 @@
 """What a simulated group runs: its nodes (`GroupSpec`) and their replica and storage
-(`Backend`; `default_backend` is `consensus.Replica` on `storage`)."""
+(`Backend`; `default_backend` is a registered protocol's replica, `consensus.Replica` unless
+told otherwise, on `storage`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 
 import attrs
 
-from consensus import Replica, ReplicaConfig, Timing
+from consensus import Timing
 from consensus.quorum import Membership
+from harness.runtime import protocols
 from harness.runtime.chooser import Chooser
 from harness.runtime.ports import KvLike, ReplicaFactory, ReplicaLike, StorageOpener, WalLike
 from storage import WAL, Command, KVStore, SimDisk
@@ -95,10 +97,12 @@ class Backend:
     restarts); ``encode`` builds client commands (`harness.sim.workload.CommandEncoder`).
     ``buggify``: ``make_replica`` takes ``window`` and ``snapshot_chunk_bytes`` and
     ``open_storage`` takes ``segment_bytes``, ``fanout`` and ``min_compact_bytes`` keywords,
-    so a simulator may draw them small (`harness.sim.buggify`).
+    so a simulator may draw them small (`harness.sim.buggify`). ``protocol``: the registered
+    protocol (`harness.runtime.protocols`) whose invariants the simulator runs.
     """
 
     timing: Timing = attrs.field(factory=Timing)
+    protocol: str = protocols.DEFAULT
     buggify: bool = False
     make_replica: MakeReplica
     open_storage: StorageOpener
@@ -134,23 +138,11 @@ class Backend:
         return make
 
 
-def default_backend(timing: Timing | None = None) -> Backend:
-    """`consensus.Replica` over `storage.WAL` and `storage.KVStore` on a `storage.SimDisk`."""
-
-    def make_replica(**kw: Any) -> ReplicaLike:
-        config = ReplicaConfig(
-            node_id=kw["node_id"],
-            members=kw["members"],
-            timing=kw["timing"],
-            variant=kw["variant"],
-            log_members=kw.get("log_members", ()),
-            spares=kw.get("spares", ()),
-            log_spares=kw.get("log_spares", ()),
-            replica_dead_after_us=kw.get("replica_dead_after_us", 0),
-            window=kw.get("window", 64),
-            snapshot_chunk_bytes=kw.get("snapshot_chunk_bytes", 1 << 20),
-        )
-        return Replica(config, kw["choose"], records=kw["records"], applied_slot=kw["applied_slot"])
+def default_backend(timing: Timing | None = None, protocol: str = protocols.DEFAULT) -> Backend:
+    """Protocol ``protocol``'s replica (`harness.runtime.protocols`; `consensus.Replica` by
+    default) over `storage.WAL` and `storage.KVStore` on a `storage.SimDisk`. Raises
+    `harness.runtime.protocols.ProtocolUnavailable` for a protocol that cannot run here."""
+    make_replica = protocols.get(protocol).make_replica
 
     def open_storage(disk: Any, **kw: Any) -> tuple[WalLike, KvLike]:
         wal = WAL.open(disk, "wal", segment_bytes=kw.get("segment_bytes", DEFAULT_SEGMENT_BYTES))
@@ -168,6 +160,7 @@ def default_backend(timing: Timing | None = None) -> Backend:
 
     return Backend(
         timing=timing or Timing(),
+        protocol=protocol,
         buggify=True,
         make_replica=make_replica,
         open_storage=open_storage,

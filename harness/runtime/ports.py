@@ -4,7 +4,9 @@ A host owns a replica and its storage and talks to the world through ports only:
 `Transport` (send a message to a peer), a `ClientPort` (answer a client), a `TimerPort` (the
 replica's one timer), a `SpawnPort` (start a spare node) and an optional `StepObserver`. The
 simulator implements them (`harness.sim.cluster`); a real TCP host would implement them too.
-The ``*Like`` protocols are what the host needs of the replica and storage it is given.
+The ``*Like`` protocols are what the host needs of the replica and storage it is given;
+`ProtocolReplica` is everything the harness (host, simulator, checks, explorer) needs of a
+replica of any protocol, and nothing more (docs/protocol.md explains each part).
 """
 
 from __future__ import annotations
@@ -16,12 +18,93 @@ import attrs
 
 from consensus.effects import Effect
 from consensus.events import Event
+from harness.checks.shared import serves_at
 
 
 class ReplicaLike(Protocol):
     """The part of `consensus.Replica` the host drives."""
 
     def step(self, event: Any, now_us: int) -> list[Any]: ...
+
+
+class RoleLike(Protocol):
+    @property
+    def value(self) -> str:
+        """``"leader"``, ``"follower"``, ``"candidate"`` or ``"learner"``."""
+        ...
+
+
+class ProtocolReplica(ReplicaLike, Protocol):
+    """A replica of any protocol, as the harness sees it (see docs/protocol.md).
+
+    Driving: ``step(event, now_us) -> effects`` with `consensus.events` in and
+    `consensus.effects` out, performed in order (a `consensus.effects.Persist` durable before
+    any later effect of the step). Recovery is the constructor: the registry's
+    ``make_replica(records=..., applied_slot=..., ...)`` rebuilds a replica from every WAL
+    record the host still has and the state machine's applied slot; the host then steps a
+    `consensus.events.Tick`. What goes in the records is the protocol's own business.
+
+    Read-only views (the shared invariants, the observer, convergence and reports read them;
+    nothing may write them): ``node_id``; ``role`` (its ``value`` as `RoleLike`); ``term``
+    (a number that orders leaderships: a Raft term; Multi-Paxos exposes ``leader_ballot``
+    instead, which the harness prefers when present); ``commit_index`` (every slot <= it is
+    committed here) and ``applied_index`` (last slot emitted as Apply or InstallSnapshot);
+    ``lease_until_us`` (local time the current lease ends, None: none) and ``is_serving(now)``
+    (whether, at local time ``now``, it answers writes and strong reads; a property giving the
+    answer at the last step is accepted too, then read through the lease:
+    `harness.checks.shared.serves_at`, which is how the harness always asks);
+    ``log_entries()`` -> ``(index, term, command)`` of its log.
+
+    Explorer: ``clone()`` (an independent copy) and ``state_fingerprint()`` (canonical bytes,
+    never ``hash()``: equal states, equal bytes in every process).
+
+    Optional: ``serving_window_us()`` -> ``(start, end)`` local times at which the current
+    state serves (exact S6 on intervals); without it the harness takes ``(now,
+    lease_until_us)`` when serving (`serving_window`), which can only under-report.
+    """
+
+    node_id: int
+    commit_index: int
+    applied_index: int
+
+    @property
+    def role(self) -> RoleLike: ...
+
+    @property
+    def lease_until_us(self) -> int | None: ...
+
+    def is_serving(self, now_us: int) -> bool: ...
+
+    def log_entries(self) -> Any: ...
+
+    def clone(self) -> Any: ...
+
+    def state_fingerprint(self) -> bytes: ...
+
+
+def serving_window(replica: Any, now_us: int) -> tuple[int, int] | None:
+    """The local times ``[start, end)`` at which ``replica``'s current state serves: its own
+    ``serving_window_us()`` when it has one, else ``(now_us, lease_until_us)`` while it
+    serves now (an under-approximation: a state that starts serving later without a step
+    is missed, never invented). A state without a lease that serves has no end."""
+    own = getattr(replica, "serving_window_us", None)
+    if own is not None:
+        window: tuple[int, int] | None = own()
+        return window
+    if not serves_at(replica, now_us):
+        return None
+    until = replica.lease_until_us
+    return (now_us, 1 << 62) if until is None else (now_us, until) if until > now_us else None
+
+
+def leadership_rank(replica: Any) -> Any:
+    """What orders two leaders of one run: Multi-Paxos's ``leader_ballot`` when the replica
+    has one, else its ``term``."""
+    ballot = getattr(replica, "leader_ballot", _MISSING)
+    return getattr(replica, "term", 0) if ballot is _MISSING else ballot
+
+
+_MISSING = object()
 
 
 class ResultLike(Protocol):

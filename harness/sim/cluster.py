@@ -108,7 +108,9 @@ class Cluster:
         self.held: dict[int, list[tuple[int, Any, Any]]] = {n: [] for n in self.members}
         self.timer_at: dict[int, int | None] = dict.fromkeys(self.members)
         self.timer_gen: dict[int, int] = dict.fromkeys(self.members, 0)
-        self.checks = Observer(self, trace, invariants=sim_options.online_invariants)
+        self.checks = Observer(
+            self, trace, invariants=sim_options.online_invariants, protocol=backend.protocol
+        )
         if self.checks.invariants is not None:
             self.checks.invariants.set_initial(group.initial)
         world = " ".join(

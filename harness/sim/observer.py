@@ -9,9 +9,11 @@ from typing import Any, Protocol
 
 import attrs
 
-from harness.checks.invariants import OnlineInvariants
 from harness.checks.lease_overlap import ClockPiece, LeaseOverlap
+from harness.checks.shared import serves_at
 from harness.checks.violation import Violation
+from harness.runtime import protocols
+from harness.runtime.ports import leadership_rank, serving_window
 from harness.sim.trace import Trace
 
 
@@ -42,12 +44,18 @@ class Observer:
         view: the simulator (true time, local clocks).
         trace: where lines go.
         invariants: run the online invariants (False for stand-in replicas in tests).
+        protocol: the registered protocol whose invariants run (its own, then the shared
+            ones: `harness.runtime.protocols.ProtocolSpec.make_checks`).
     """
 
-    def __init__(self, view: SimView, trace: Trace, *, invariants: bool = True) -> None:
+    def __init__(
+        self, view: SimView, trace: Trace, *, invariants: bool = True,
+        protocol: str = protocols.DEFAULT,
+    ) -> None:
         self.view = view
         self.trace = trace
-        self.invariants = OnlineInvariants(view.members) if invariants else None
+        spec = protocols.get(protocol)
+        self.invariants = spec.make_checks(view.members) if invariants else None
         self.leases = LeaseOverlap() if invariants else None
         self.replicas: dict[int, Any] = dict.fromkeys(view.members)
         self.roles: dict[int, str] = dict.fromkeys(view.members, "follower")
@@ -89,7 +97,7 @@ class Observer:
         if role is not self._role_seen[node]:
             self._role_seen[node] = role
             self._set_role(node, replica, role.value)
-        if not self.serving[node] and self.roles[node] == "leader" and replica.is_serving(local):
+        if not self.serving[node] and self.roles[node] == "leader" and serves_at(replica, local):
             self.serving[node] = True
             self._leader_event(node, replica, "serving")
         inv = self.invariants
@@ -104,7 +112,7 @@ class Observer:
                 self.found(inv.check_global(leaders, locals_, now, step))
         leases = self.leases
         if leases is not None and (self.roles[node] == "leader" or leases.is_open(node)):
-            window = replica.serving_window_us() if self.roles[node] == "leader" else None
+            window = serving_window(replica, local) if self.roles[node] == "leader" else None
             self._lease_found(leases.update(node, now, view.clock_piece(node), window))
 
     def _lease_found(self, violation: Violation | None) -> None:
@@ -149,7 +157,7 @@ class Observer:
                 "time_us": self.view.now_us(),
                 "kind": "leader",
                 "node": node,
-                "ballot": repr(replica.leader_ballot),
+                "ballot": repr(leadership_rank(replica)),
                 "event": what,
             }
         )
@@ -202,7 +210,7 @@ class Observer:
         best: tuple[Any, int] | None = None
         for node, replica in self.replicas.items():
             if replica is not None and self.roles[node] == "leader":
-                key = (replica.leader_ballot, node)
+                key = (leadership_rank(replica), node)
                 if best is None or key > best:
                     best = key
         return None if best is None else best[1]

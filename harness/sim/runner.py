@@ -33,13 +33,19 @@ def simulate(
     ``prepare`` is called with the built simulation before it runs, to attach passive
     observers (the NDJSON trace writer); it must not change what the run does.
     """
+    if backend is None:
+        backend = default_backend(protocol=options.protocol)
+    elif backend.protocol != options.protocol:
+        raise ValueError(
+            f"the backend runs protocol {backend.protocol}, the options say {options.protocol}"
+        )
     chooser = Chooser(options.seed, replay=replay, replay_labels=replay_labels)
     trace = trace or Trace()
     trace.add(f"0 options {options.to_json()!r}")
     sim = Simulation(
         options,
         chooser,
-        backend=backend or default_backend(),
+        backend=backend,
         sim_options=sim_options or SimOptions(),
         trace=trace,
     )
@@ -76,7 +82,8 @@ def run(
     ``replay_labels``: their labels (`RunResult.labels`), to replay per label (`Chooser`).
     ``keep_trace``: keep the trace lines in the result (the fingerprint is always computed).
     ``trace_until``: keep only the first that many lines. ``backend``: the replica and storage
-    to run (default: `consensus.Replica` on `storage`); ``sim_options``: simulator settings;
+    to run (default: ``options.protocol``'s replica on `storage`, `default_backend`; one
+    given must run that protocol); ``sim_options``: simulator settings;
     ``prepare``: see `simulate`.
     """
     wall_start = time.perf_counter()  # wall time is reported, never simulated

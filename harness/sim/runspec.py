@@ -15,10 +15,9 @@ import attrs
 
 from consensus import VARIANTS as CONSENSUS_VARIANTS
 from harness.checks.violation import Violation
+from harness.runtime import protocols
 
-FAULTS: tuple[str, ...] = (
-    "partition", "crash", "pause", "clock", "disk", "loss", "adversarial", "permanent"
-)
+FAULTS: tuple[str, ...] = protocols.ALL_FAULTS
 """Every fault kind. ``permanent`` (a storage replica fails for good) also gives the group
 spare nodes to heal with (`harness.sim`), so it is opt-in. ``adversarial``: message timing
 beyond the ordinary jitter (holds of seconds, late copies, replays of old messages)."""
@@ -26,6 +25,8 @@ DEFAULT_FAULTS: tuple[str, ...] = ("partition", "crash", "pause", "clock", "disk
 """What a run injects unless told otherwise: every fault but ``adversarial`` and
 ``permanent``."""
 VARIANTS: tuple[str, ...] = CONSENSUS_VARIANTS
+"""The default protocol's (Multi-Paxos) variants; another protocol's are in its
+`harness.runtime.protocols.ProtocolSpec`."""
 
 
 def _int(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -64,9 +65,16 @@ def _check_faults(instance: Any, attribute: attrs.Attribute[Any], value: tuple[s
             raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(FAULTS)}")
 
 
-def _check_variant(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and value not in VARIANTS:
-        raise ValueError(f"unknown variant {value!r}; choose from {', '.join(VARIANTS)}")
+def _check_protocol(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"protocol must be a name, got protocol={value!r}")
+    protocols.get(value)  # raises ProtocolUnavailable (a ValueError) with one line
+
+
+def _default_faults(instance: Any) -> tuple[str, ...]:
+    if not isinstance(instance.protocol, str):
+        return DEFAULT_FAULTS  # the protocol's validator names the problem
+    return protocols.get(instance.protocol).default_faults
 
 
 def _check_replicas(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -89,8 +97,12 @@ class RunOptions:
         faults: fault kinds the nemesis may inject (empty: a fault-free run).
         unsafe_clocks: let clock drift exceed the protocol's bound rho (S6/S8 may then fail,
             and the run is labelled unsafe).
-        variant: a deliberately broken protocol version (see `VARIANTS`), or None.
-            ``one-step-swap`` breaks healing, so it needs the ``permanent`` fault (spares).
+        protocol: the registered protocol the group runs (`harness.runtime.protocols`;
+            ``multipaxos`` by default). It decides the replica, the variants, the faults
+            allowed (its assumptions) and the default faults, and the invariants checked.
+        variant: a deliberately broken protocol version (see the protocol's variants;
+            `VARIANTS` for Multi-Paxos), or None. ``one-step-swap`` breaks healing, so it
+            needs the ``permanent`` fault (spares).
     """
 
     seed: int = attrs.field(default=0, validator=_int)
@@ -98,13 +110,29 @@ class RunOptions:
     ops: int = attrs.field(default=1000, validator=_non_negative)
     clients: int = attrs.field(default=5, validator=_non_negative)
     keys: int = attrs.field(default=5, validator=_positive)
+    # before faults, whose default depends on it; `to_json` leaves the default out
+    protocol: str = attrs.field(default=protocols.DEFAULT, validator=_check_protocol)
     faults: tuple[str, ...] = attrs.field(
-        default=DEFAULT_FAULTS, converter=_to_faults, validator=_check_faults
+        default=attrs.Factory(_default_faults, takes_self=True), converter=_to_faults,
+        validator=_check_faults,
     )
     unsafe_clocks: bool = attrs.field(default=False, validator=_bool)
-    variant: str | None = attrs.field(default=None, validator=_check_variant)
+    variant: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        spec = protocols.get(self.protocol)
+        if self.variant is not None and self.variant not in spec.variants:
+            choose = ", ".join(spec.variants) or "none exist"
+            raise ValueError(
+                f"unknown variant {self.variant!r} of protocol {self.protocol}; choose from "
+                f"{choose}"
+            )
+        outside = [f for f in self.faults if f not in spec.faults]
+        if outside:
+            raise ValueError(
+                f"protocol {self.protocol} does not tolerate fault {outside[0]} (outside its "
+                f"assumptions); its faults: {', '.join(spec.faults)}"
+            )
         if self.variant == "one-step-swap" and "permanent" not in self.faults:
             raise ValueError(
                 "variant one-step-swap changes how a group heals: it needs the permanent fault "
@@ -112,17 +140,23 @@ class RunOptions:
             )
 
     def describe(self) -> str:
-        """One line of ``name=value`` pairs, as the CLI prints options before a run."""
+        """One line of ``name=value`` pairs, as the CLI prints options before a run (the
+        protocol only when it is not the default, so Multi-Paxos output stays as it was)."""
+        protocol = "" if self.protocol == protocols.DEFAULT else f"protocol={self.protocol} "
         return (
-            f"seed={self.seed} replicas={self.replicas} ops={self.ops} clients={self.clients} "
-            f"keys={self.keys} faults={','.join(self.faults) or 'none'} "
+            f"{protocol}seed={self.seed} replicas={self.replicas} ops={self.ops} "
+            f"clients={self.clients} keys={self.keys} faults={','.join(self.faults) or 'none'} "
             f"unsafe_clocks={self.unsafe_clocks} variant={self.variant}"
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Return a JSON-able dict; `from_json` inverts it."""
+        """Return a JSON-able dict; `from_json` inverts it. The default protocol is left out:
+        the options line opens every trace, so Multi-Paxos fingerprints recorded before
+        protocols were named still hold, and options without it mean Multi-Paxos."""
         d = attrs.asdict(self)
         d["faults"] = list(self.faults)
+        if self.protocol == protocols.DEFAULT:
+            del d["protocol"]
         return d
 
     @classmethod

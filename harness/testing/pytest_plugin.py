@@ -4,13 +4,17 @@ Registered by the entry point ``[project.entry-points.pytest11] paxlab =
 "harness.testing.pytest_plugin"`` (or ``pytest -p harness.testing.pytest_plugin``). Fixtures:
 
 - ``paxlab_run(options, choices=None, *, check=True) -> RunResult``: one simulated run
-  (`harness.sim.run`) replaying ``choices``. With ``check`` a violation writes an artifact
+  (`harness.sim.run`) replaying ``choices``. Options left at the default protocol run
+  ``--paxlab-protocol NAME``'s instead (faults outside its assumptions dropped), so one
+  property test covers every protocol. With ``check`` a violation writes an artifact
   folder and fails the test with the property, the artifact and ``paxlab replay DIR``;
   hypothesis then shrinks the choice list and reports the minimal one. An "unknown" verdict
   (a check could not decide) fails it too, with `PaxlabUndecided`: it is never a pass.
 - ``paxlab_schedule(bounds, actions, *, check=True) -> Violation | None``: run explicit
   explorer actions over the sans-I/O replicas (`harness.explore`); a violation writes an
   explore artifact and fails the test likewise.
+- ``paxlab_protocol -> str``: the ``--paxlab-protocol`` name (default ``multipaxos``),
+  checked against the registry (`harness.runtime.protocols`) when first used.
 - ``paxlab_cluster(**bounds) -> World``: the initial explorer state of a small cluster, to
   step by hand (`World.actions()`, `World.after(action)`).
 
@@ -29,6 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from harness.checks.violation import Violation
@@ -37,6 +42,7 @@ from harness.explore.search import ExploreResult, replay_schedule
 from harness.explore.world import Action, World
 from harness.failures.artifact import describe_violation, write_artifact
 from harness.failures.explore_artifact import write_explore_artifact
+from harness.runtime import protocols
 from harness.sim.runspec import RunOptions, RunResult
 
 
@@ -57,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+    group.addoption(
+        "--paxlab-protocol",
+        default="multipaxos",
+        help="protocol paxlab_run uses for options that leave it at the default "
+             "(multipaxos, raft, example)",
+    )
     group.addoption(
         "--paxlab-keep-first",
         action="store_true",
@@ -91,8 +103,29 @@ def _artifact_folders(
 
 
 @pytest.fixture(scope="session")
+def paxlab_protocol(request: pytest.FixtureRequest) -> str:
+    """The protocol named by ``--paxlab-protocol`` (a usage error if it cannot run here)."""
+    name = str(request.config.getoption("--paxlab-protocol", default="multipaxos"))
+    try:
+        return protocols.get(name).name
+    except protocols.ProtocolUnavailable as exc:
+        raise pytest.UsageError(f"--paxlab-protocol: {exc}") from None
+
+
+def for_protocol(options: RunOptions, protocol: str) -> RunOptions:
+    """``options`` to run under ``protocol``: unchanged when they name a protocol already;
+    else moved to it, without the faults outside its assumptions."""
+    if options.protocol != protocols.DEFAULT or protocol == protocols.DEFAULT:
+        return options
+    spec = protocols.get(protocol)
+    faults = tuple(f for f in options.faults if f in spec.faults)
+    return attrs.evolve(options, protocol=protocol, faults=faults)
+
+
+@pytest.fixture(scope="session")
 def paxlab_run(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    paxlab_protocol: str,
 ) -> Callable[..., RunResult]:
     """Run one simulation; see the module docstring."""
     from harness.sim import run  # imported late: trio and the simulator load only if used
@@ -103,6 +136,7 @@ def paxlab_run(
         options: RunOptions, choices: Sequence[int] | None = None, *, check: bool = True,
         **kwargs: Any,
     ) -> RunResult:
+        options = for_protocol(options, paxlab_protocol)
         result = run(options, replay=None if choices is None else list(choices), **kwargs)
         if check and result.violation is not None:
             folders = _artifact_folders(request, tmp_path_factory, roots, "run")

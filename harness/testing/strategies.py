@@ -14,7 +14,8 @@ Every strategy shrinks toward the nominal run: fewer faults, fewer operations, c
 Strategies:
     fault_sets(): a subset of `harness.sim.runspec.DEFAULT_FAULTS` (shrinks to none).
     workloads(): `harness.sim.workload.WorkloadOptions` with small timings.
-    run_options(): `harness.sim.runspec.RunOptions` (seed, replicas, ops, clients, keys, faults).
+    run_options(): `harness.sim.runspec.RunOptions` (seed, replicas, ops, clients, keys, faults;
+        ``protocol=`` any registered protocol, its faults drawn within its assumptions).
     choice_lists(): chooser replay lists (shrink toward [] and 0s = nominal).
     schedules(bounds): explorer action lists valid from `World.initial(bounds)`.
 """
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 from harness.explore.bounds import Bounds
 from harness.explore.ghost import Found
 from harness.explore.world import Action, World
+from harness.runtime import protocols
 from harness.sim.runspec import DEFAULT_FAULTS, RunOptions
 from harness.sim.workload import WorkloadOptions
 
@@ -55,12 +57,22 @@ def run_options(
     max_ops: int = 50,
     max_clients: int = 3,
     max_keys: int = 3,
-    faults: tuple[str, ...] = DEFAULT_FAULTS,
+    faults: tuple[str, ...] | None = None,
     variant: str | None = None,
+    protocol: str = protocols.DEFAULT,
 ) -> st.SearchStrategy[RunOptions]:
-    """`RunOptions` for small simulated runs; shrinks to seed 0, few ops, no faults."""
+    """`RunOptions` for small simulated runs; shrinks to seed 0, few ops, no faults.
+
+    ``faults``: the kinds to draw subsets of (default: the protocol's default faults,
+    `harness.runtime.protocols.ProtocolSpec.default_faults`; Multi-Paxos: `DEFAULT_FAULTS`).
+    Raises `harness.runtime.protocols.ProtocolUnavailable` for a protocol not in this tree.
+    """
+    spec = protocols.get(protocol)
+    if faults is None:
+        faults = spec.default_faults
     return st.builds(
         RunOptions,
+        protocol=st.just(spec.name),
         seed=st.integers(0, 2**32 - 1),
         replicas=st.sampled_from(replicas),
         ops=st.integers(1, max_ops),

@@ -31,3 +31,19 @@ def test_explore_property_based_example_fails_with_s3_every_time(
         result = pytester.runpytest("-p", "no:cacheprovider", "-q")
         result.assert_outcomes(failed=1, passed=1)
         result.stdout.fnmatch_lines(["*test_promises_survive_restart*", "*S3:*"])
+
+
+def test_protocol_registration_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.runtime import protocols
+
+    monkeypatch.setattr(protocols, "PROTOCOLS", dict(protocols.PROTOCOLS))  # undone after
+    exec(code_block("protocol.md", "protocols.register(spec)"), {})
+    assert "my-primary-backup" in protocols.PROTOCOLS
+    assert capsys.readouterr().out == "checks: shared only verdict: ok\n"
+
+
+def test_example_protocol_is_under_200_lines() -> None:
+    source = DOCS.parent / "consensus" / "example" / "replica.py"
+    assert len(source.read_text().splitlines()) < 200

@@ -1,0 +1,117 @@
+"""Raft's own online invariants: what needs Raft's notions (terms, votes), run before the
+shared checks (`harness.checks.shared`) for ``--protocol raft`` (`harness.runtime.protocols`).
+
+They read only Raft's documented views (``term``, ``voted_for``, ``role``,
+``commit_index``), never its records or messages, and each step costs a few attribute reads.
+
+Checked here (names as in docs/properties.md):
+
+- S3 (Raft's form) durable state never goes backwards, also across a restart: within an
+  incarnation a node's ``term`` never drops and its ``voted_for`` never changes within a
+  term; after a restart its term is at least every term it sent a message under, and in
+  the term it recovered it still votes for whoever it granted a vote to in that term. What
+  counts as promised to peers is read from the messages it sent (their ``term``; a vote
+  response with ``granted``; pre-vote messages, which promise nothing, excluded), since a
+  crash inside a step may lose state the replica held in memory but never sent.
+- S4 (Raft's form) within an incarnation ``commit_index`` never drops.
+- S16 election safety: at most one leader per term.
+
+Not checked here: Log Matching and Leader Completeness on whole logs (a scan per step);
+State Machine Safety is the shared S2 (one command per applied slot on every node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.checks.shared import lease_exclusive
+from harness.checks.violation import Violation
+
+
+class RaftInvariants:
+    """The checks above over one run; hooks as `harness.checks.shared.InvariantSet`."""
+
+    name = "raft"
+
+    def __init__(self, members: Sequence[int] = ()) -> None:
+        self._sent_term: dict[int, int] = {}  # node -> highest term it sent a message under
+        self._granted: dict[tuple[int, int], int] = {}  # (node, term) -> candidate it granted
+        self._seen: dict[int, tuple[int, int | None]] = {}  # node -> (term, vote), this life
+        self._leaders: dict[int, int] = {}  # term -> its leader
+        self._commit: dict[int, int] = {}  # node -> commit index (this incarnation)
+
+    def set_initial(self, initial: Any) -> None:
+        """Nothing to do: these checks count no quorums."""
+
+    def on_step(self, node_id: int, replica: Any, event: object, effects: Sequence[object],
+                true_us: int, local_us: int, step: int) -> Violation | None:
+        for effect in effects:
+            msg = getattr(effect, "msg", None)
+            term = getattr(msg, "term", None)
+            if term is None or getattr(msg, "pre_vote", False):
+                continue
+            if term > self._sent_term.get(node_id, 0):
+                self._sent_term[node_id] = term
+            if getattr(msg, "granted", False):
+                self._granted[(node_id, term)] = effect.dst  # type: ignore[attr-defined]
+        where: dict[str, Any] = {"time_us": true_us, "step": step, "node": node_id}
+        term, vote = replica.term, replica.voted_for
+        seen = self._seen.get(node_id)
+        if seen is not None:
+            if term < seen[0]:
+                return Violation(property="S3", message=(
+                    f"S3: node {node_id} term went back from {seen[0]} to {term}"), **where)
+            if term == seen[0] and seen[1] is not None and vote != seen[1]:
+                return Violation(property="S3", message=(
+                    f"S3: node {node_id} voted for {seen[1]} in term {term}, now "
+                    f"voted_for={vote}"), **where)
+        self._seen[node_id] = (term, vote)
+        commit = replica.commit_index
+        before = self._commit.get(node_id, 0)
+        if commit < before:
+            return Violation(property="S4", message=(
+                f"S4: node {node_id} commit index went back from {before} to {commit}"),
+                **where)
+        self._commit[node_id] = commit
+        if replica.role.value == "leader":
+            leader = self._leaders.setdefault(term, node_id)
+            if leader != node_id:
+                return Violation(property="S16", message=(
+                    f"S16: nodes {leader} and {node_id} both led term {term}"), **where)
+        return None
+
+    def on_recover(self, node_id: int, replica: Any, true_us: int,
+                   step: int) -> Violation | None:
+        """A restarted node keeps the term and the vote its peers relied on (S3)."""
+        self._commit.pop(node_id, None)
+        self._seen.pop(node_id, None)
+        where: dict[str, Any] = {"time_us": true_us, "step": step, "node": node_id}
+        term, vote = replica.term, replica.voted_for
+        sent = self._sent_term.get(node_id, 0)
+        if term < sent:
+            return Violation(property="S3", message=(
+                f"S3: node {node_id} recovered term={term} below the term {sent} it sent "
+                "messages under before the crash"), **where)
+        granted = self._granted.get((node_id, term))
+        if granted is not None and vote != granted:
+            return Violation(property="S3", message=(
+                f"S3: node {node_id} recovered voted_for={vote} in term {term}, in which it "
+                f"granted its vote to {granted}"), **where)
+        return None
+
+    def on_read(self, node_id: int, strong: bool, key: bytes | str, value: bytes | str | None,
+                true_us: int, step: int) -> Violation | None:
+        return None
+
+    def on_final_state(self, node_id: int, applied_slot: int, checksum: str, true_us: int,
+                       step: int) -> Violation | None:
+        return None
+
+    def on_final_acknowledged(self, node_id: int, applied_slot: int, true_us: int,
+                              step: int) -> Violation | None:
+        return None
+
+    def check_global(self, replicas: Mapping[int, Any], local_now_us: Mapping[int, int],
+                     true_us: int, step: int) -> Violation | None:
+        return lease_exclusive(replicas, local_now_us, true_us, step)

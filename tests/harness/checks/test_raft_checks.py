@@ -1,0 +1,147 @@
+"""Raft's own online checks (`harness.checks.raft`): each on steps that must pass and steps
+that must fail, with fake views and Raft's real messages; and one planted persistence bug
+caught through the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+from consensus.effects import Persist, Send
+from consensus.raft import RaftReplica
+from consensus.raft import make_replica as make_raft
+from consensus.raft.messages import AppendEntries, RequestVote, RequestVoteResponse
+from harness.checks.raft import RaftInvariants
+from harness.checks.violation import Violation
+from harness.runtime import protocols
+from harness.sim import run
+from harness.sim.runspec import RunOptions
+
+
+@attrs.define
+class Role:
+    value: str = "follower"
+
+
+@attrs.define
+class View:
+    term: int = 0
+    voted_for: int | None = None
+    commit_index: int = 0
+    role: Role = attrs.Factory(Role)
+    is_serving: bool = False
+    lease_until_us: int = 0
+
+
+def _step(inv: RaftInvariants, node: int, view: View, *effects: Any) -> Violation | None:
+    return inv.on_step(node, view, None, list(effects), 0, 0, 1)
+
+
+def _prop(v: Violation | None) -> str | None:
+    return None if v is None else v.property
+
+
+def test_terms_and_votes_moving_forward_pass() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=1, voted_for=0)) is None
+    assert _step(inv, 0, View(term=1, voted_for=0, commit_index=2)) is None
+    assert _step(inv, 0, View(term=2, voted_for=None, commit_index=2)) is None
+    assert _step(inv, 0, View(term=2, voted_for=1, commit_index=3)) is None
+
+
+def test_term_going_back_or_a_second_vote_in_a_term_is_s3() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=3)) is None
+    assert _prop(_step(inv, 0, View(term=2))) == "S3"
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=3, voted_for=1)) is None
+    assert _prop(_step(inv, 0, View(term=3, voted_for=2))) == "S3"
+
+
+def test_commit_index_going_back_is_s4_but_a_restart_resets_it() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(commit_index=5)) is None
+    assert _prop(_step(inv, 0, View(commit_index=4))) == "S4"
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(commit_index=5)) is None
+    assert inv.on_recover(0, View(commit_index=0), 1, 1) is None
+    assert _step(inv, 0, View(commit_index=1)) is None
+
+
+def test_two_leaders_of_one_term_are_s16() -> None:
+    inv = RaftInvariants()
+    leader = Role("leader")
+    assert _step(inv, 0, View(term=1, role=leader)) is None
+    assert _step(inv, 1, View(term=2, role=leader)) is None  # another term: fine
+    assert _step(inv, 0, View(term=1, role=leader)) is None  # the same leader again
+    v = _step(inv, 2, View(term=1, role=leader))
+    assert _prop(v) == "S16" and v is not None and "nodes 0 and 2 both led term 1" in v.message
+
+
+def test_restart_must_keep_the_term_and_vote_its_messages_promised() -> None:
+    vote = Send(dst=2, msg=RequestVoteResponse(term=4, granted=True))
+    inv = RaftInvariants()
+    assert _step(inv, 1, View(term=4, voted_for=2), vote) is None
+    assert inv.on_recover(1, View(term=4, voted_for=2), 1, 1) is None
+    assert inv.on_recover(1, View(term=5, voted_for=None), 1, 1) is None  # later term: fine
+    assert _prop(inv.on_recover(1, View(term=4, voted_for=None), 1, 1)) == "S3"
+    assert _prop(inv.on_recover(1, View(term=3, voted_for=2), 1, 1)) == "S3"
+    append = Send(dst=0, msg=AppendEntries(term=7, prev_index=0, prev_term=0, entries=(),
+                                           commit=0, stamp_us=0))
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=7), append) is None
+    assert _prop(inv.on_recover(0, View(term=6), 1, 1)) == "S3"
+
+
+def test_pre_votes_and_in_memory_state_promise_nothing_across_a_restart() -> None:
+    inv = RaftInvariants()
+    pre = Send(dst=1, msg=RequestVote(term=9, last_index=0, last_term=0, pre_vote=True))
+    assert _step(inv, 0, View(term=3, voted_for=0), pre) is None  # never sent under term 3
+    assert inv.on_recover(0, View(term=2), 1, 1) is None
+
+
+class _ForgetsTerm(RaftReplica):
+    """Planted bug: hard-state records (term and vote) are never persisted."""
+
+    def step(self, event: Any, now_us: int) -> list[Any]:
+        out = []
+        for e in super().step(event, now_us):
+            if type(e) is Persist:
+                records = tuple(r for r in e.records if r[:1] != b"H")
+                if not records:
+                    continue
+                e = Persist(records=records, checkpoint=e.checkpoint)
+            out.append(e)
+        return out
+
+
+@pytest.fixture
+def forgetful(monkeypatch: pytest.MonkeyPatch) -> None:
+    def make(**kw: Any) -> RaftReplica:
+        replica = make_raft(**kw)
+        replica.__class__ = _ForgetsTerm
+        return replica
+
+    spec = attrs.evolve(protocols.get("raft"), name="raft-forgets", make_replica=make)
+    monkeypatch.setitem(protocols.PROTOCOLS, "raft-forgets", spec)
+
+
+@pytest.mark.usefixtures("forgetful")
+def test_a_raft_that_does_not_persist_its_term_is_caught_in_the_simulator() -> None:
+    found = []
+    for seed in range(6):
+        result = run(RunOptions(seed=seed, ops=200, faults=("crash",), protocol="raft-forgets"),
+                     keep_trace=False)
+        if result.violation is not None:
+            found.append(result.violation.property)
+    assert "S3" in found, found
+
+
+def test_raft_runs_with_its_own_checks_and_the_shared_ones() -> None:
+    spec = protocols.get("raft")
+    assert spec.checks_label() == "shared + raft (S3, S4, S16)" and spec.explorer
+    result = run(RunOptions(seed=0, protocol="raft"), keep_trace=False)
+    assert result.verdict == "ok", result.violation
+    assert result.ops["ok"] > 300
