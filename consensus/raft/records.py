@@ -123,17 +123,18 @@ class RaftDurable:
 def replay(records: Iterable[bytes]) -> RaftDurable:
     """The durable state ``records`` describe, in order; ValueError on a bad record.
 
-    A checkpoint record holds the whole durable state, so replay starts at the last one:
-    the host may keep records from before it (the WAL drops only whole segments below a
-    checkpoint), and those may be entries whose predecessors were already dropped (an entry
-    at index 79 with nothing before it), which applied in order would look like a gap.
+    Replay starts at the last checkpoint: it holds the whole durable state, and the records
+    before it may be a partial prefix (a WAL drops whole segments only, so a segment may keep
+    entry records whose predecessors are gone).
     """
-    items = [bytes(data) for data in records]
-    for data in items:
+    records = list(records)
+    start = 0
+    for i, data in enumerate(records):
+        if data[:1] == b"K":
+            start = i
+    state = RaftDurable()
+    for data in records[start:]:
         if not data:
             raise ValueError("empty raft record")
-    start = max((i for i, data in enumerate(items) if data[:1] == b"K"), default=0)
-    state = RaftDurable()
-    for data in items[start:]:
-        state.apply(data)
+        state.apply(bytes(data))
     return state

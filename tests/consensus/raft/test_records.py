@@ -90,3 +90,14 @@ def test_config_commands_round_trip_and_reject_garbage() -> None:
     for bad in (b"plain", encode_config(m)[:-1]):
         with pytest.raises(ValueError):
             decode_config(bad)
+
+
+def test_replay_starts_at_the_last_checkpoint_whatever_is_left_before_it() -> None:
+    """A WAL drops whole segments only: the segment holding a checkpoint may start with entry
+    records whose predecessors are gone. Those must not be replayed (they leave a gap)."""
+    state = replay([encode_hard(3, 1), encode_entry(1, 2, b"x"), encode_entry(2, 3, b"y")])
+    leftover = [encode_entry(29, 3, b"z"), encode_entry(30, 3, b"w")]  # 1..28 truncated away
+    again = replay([*leftover, *state.checkpoint_records(), encode_entry(3, 3, b"v")])
+    assert list(again.log.items()) == [(1, 2, b"x"), (2, 3, b"y"), (3, 3, b"v")]
+    with pytest.raises(ValueError, match="gap"):
+        replay(leftover)  # without a checkpoint after them, such records are refused
