@@ -314,6 +314,8 @@ def _main(args: argparse.Namespace) -> int:
         try:
             result = run(options, keep_trace=False)
         except Exception as exc:  # a replica (or simulator) bug is a finding: one line, exit 1
+            if _interrupted(exc):
+                raise KeyboardInterrupt from None  # Ctrl-C broke something on its way: 130
             logging.getLogger(__name__).exception("seed=%d raised", options.seed)
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
                 exc = exc.exceptions[0]  # trio wraps what a task raised in a group of one
@@ -336,3 +338,20 @@ def exit_code(result: RunResult) -> int:
     if result.violation is not None:
         return EXIT_VIOLATION
     return EXIT_UNKNOWN if result.verdict == "unknown" else EXIT_OK
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a Ctrl-C is behind ``exc``: in its context or cause chain, or in a group."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        todo.extend((e.__context__, e.__cause__))
+    return False

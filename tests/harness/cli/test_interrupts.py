@@ -108,3 +108,22 @@ def test_interrupt_in_process_for_every_command(
     monkeypatch.setattr("harness.sim.run", ki_group)
     assert main(["run"]) == 130
     assert capsys.readouterr().err == "paxlab run: interrupted\n"
+
+
+def test_an_error_raised_while_ctrl_c_unwinds_a_run_is_still_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C in the middle of a step may leave half-done state that raises something else
+    on the way out (with the KeyboardInterrupt as its context): that is 130, not a bug."""
+    import harness.sim
+    from harness.cli import main
+
+    def broken_by_ctrl_c(*args: object, **kw: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ExceptionGroup("trio", [AssertionError("half-done step")]) from None
+
+    monkeypatch.setattr(harness.sim, "run", broken_by_ctrl_c, raising=False)
+    assert main(["run", "--ops", "10"]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "paxlab run: interrupted"
