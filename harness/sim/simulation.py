@@ -208,16 +208,19 @@ class Simulation(Cluster, Turns):
         checks.finish()
         if checks.violation is None and self.phase != _DONE:
             checks.violate("liveness", f"run ended early: phase={_PHASES[self.phase]}")
-        if checks.violation is None and self.phase == _DONE:
-            # The group converged before the final reads; its state must still be the chosen
-            # log's and, if it is still converged, hold every acknowledged write. A message
-            # held by the network may reach the leader after convergence (a late copy of a
-            # finished client's write, proposed and acknowledged again): a follower that has
-            # not learnt that commit yet only lags. What it held at convergence was checked
-            # then, against every write acknowledged by then.
-            converged = self.not_converged() is None
+        # The group converged before the final reads; its state must still be the chosen log's
+        # and, if it is still converged, hold every acknowledged write (`not_converged` checks
+        # both when it finds it converged). A message held by the network may reach the leader
+        # after convergence (a late copy of a finished client's write, proposed and
+        # acknowledged again): a follower that has not learnt that commit yet only lags. What
+        # it held at convergence was checked then, against every write acknowledged by then.
+        if (
+            checks.violation is None
+            and self.phase == _DONE
+            and self.not_converged() is not None
+        ):
             self._check_final_states([n for n in self._converged if self.status[n] == "up"],
-                                     acknowledged=converged)
+                                     acknowledged=False)
         inv = checks.invariants
         if checks.violation is None and inv is not None:
             checks.found(self.workload.check_refused(inv.log.chosen, self.now, self.trace.steps))
