@@ -19,10 +19,13 @@ the CPU time goes, summed by package (consensus, harness.explore, the rest).
 processes (127.0.0.1, closed at the end); default: the whole default search. Per way:
 states per wall second, CPU seconds (this process, and the workers': reaped children for
 ``-j``, the partitions' own methods for Dask), each partition's CPU and states expanded
-(the balance), bytes per state of the fingerprint table (visited digests and parent
-records) and of the workers' peak RSS, the collision bound; then one result hash over
-(states, transitions, max depth, verdict, refused, path ends), which must be the same for
-the three ways. Wall speed-ups mean something only on an otherwise idle machine.
+(the balance), the critical path (each level's slowest partition, summed) and for ``-j``
+the bound it puts on the speed-up of an idle machine (``-j 1`` CPU over the critical path
+plus the coordinator's CPU; wall times on a shared machine say little), bytes per state
+of the fingerprint table (visited digests and parent records) and of the workers' peak RSS,
+the collision bound; then one result hash over (states, transitions, max depth, verdict,
+refused, path ends), which must be the same for the three ways. Wall speed-ups mean
+something only on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ def _report(name: str, r: ExploreResult, wall: float, cpu: float) -> None:
     for w in par["workers"]:
         print(f"  partition {w['partition']}: cpu_s={w['cpu_s']} expanded={w['expanded']} "
               f"shipped_in={w['shipped_in']} peak_rss_kb={w['peak_rss_kb']}")
+    print(f"  critical_path_cpu_s={par['critical_path_cpu_s']} (each level's slowest "
+          f"partition, summed)")
     print(f"  rebalanced_states={par['rebalanced_states']} "
           f"table_bytes_per_state={par['table_bytes_per_state']} "
           f"worker_rss_bytes_per_state={par['worker_rss_bytes_per_state']}")
@@ -127,13 +132,22 @@ def _parallel(bounds: Bounds, limit: int | None, jobs: int) -> None:
     hashes: list[str] = []
     rates: dict[str, float] = {}
     ways: list[tuple[str, dict[str, Any]]] = [("-j 1", {}), (f"-j {jobs}", {"jobs": jobs})]
+    cpus: dict[str, float] = {}
     for name, kw in ways:
         t0, c0 = time.perf_counter(), os.times()
         r = explore(bounds, max_states=limit, **kw)
         wall, c1 = time.perf_counter() - t0, os.times()
-        cpu = (c1.user - c0.user + c1.system - c0.system + c1.children_user
-               - c0.children_user + c1.children_system - c0.children_system)
+        own = c1.user - c0.user + c1.system - c0.system
+        cpu = own + c1.children_user - c0.children_user + c1.children_system - c0.children_system
         _report(name, r, wall, cpu)
+        cpus[name] = cpu
+        if r.parallel is not None:
+            # On an idle machine with a core per worker, a level takes as long as its
+            # slowest partition and the coordinator works between levels.
+            bound = cpus["-j 1"] / (r.parallel["critical_path_cpu_s"] + own)
+            print(f"  cpu_s ratio to -j 1: {cpu / cpus['-j 1']:.3f}; coordinator cpu_s="
+                  f"{own:.2f}; idle speed-up bound (-j 1 cpu_s / (critical path + "
+                  f"coordinator)): {bound:.2f}")
         hashes.append(_result_hash(r))
         rates[name] = r.states / wall
         if r.parallel is None:

@@ -3,7 +3,9 @@
 Each level: even out the partitions' frontiers if they drifted apart (`REBALANCE_AT`),
 expand (`Partition.expand`), send the claims to their owners (`Partition.resolve`), hand
 the answers back (`Partition.adopt`) and number the next level (`Partition.rank`). Only
-digests, claim keys and one-byte answers travel, plus the excess states of a rebalance.
+digests and claim keys travel (the answers name just the claims that lost: states visited
+before, and the winning keys of states claimed twice), plus the excess states of a
+rebalance.
 
 The result is the one-process search's (`harness.explore.search`), count for count: a full
 level's counts do not depend on order, and where the one-process search stops inside a level
@@ -64,6 +66,17 @@ def collision_probability(states: int, bits: int = 8 * DIGEST) -> float:
     """Probability that two of ``states`` distinct states share a ``bits``-bit fingerprint
     (so one is never expanded): at most n(n-1)/2 pairs times 2^-bits, ~ n^2 / 2^(bits+1)."""
     return states * (states - 1) / 2.0 * math.ldexp(1.0, -bits)
+
+
+def critical_path(level_cpu: list[list[float]]) -> float:
+    """The CPU seconds of each level's slowest partition, summed (``level_cpu[w][l]``:
+    partition w's CPU in level l). The level's barrier makes the others wait for it, so on
+    an otherwise idle machine with a core per partition this bounds the search's wall time
+    from below; the sum of all partitions' CPU over this is the speed-up such a machine
+    could give at most."""
+    levels = max((len(ts) for ts in level_cpu), default=0)
+    return sum(max(ts[lvl] if lvl < len(ts) else 0.0 for ts in level_cpu)
+               for lvl in range(levels))
 
 
 LevelProgress = Callable[[int, int, int, list[int]], None]
@@ -133,7 +146,9 @@ class LevelSearch:
                 return violation, schedule, self.states, self.transitions, depth + 1, False
             self._add(outs)
             self.states += new
-            keys_by = drv.call("adopt", [([r["answers"][w] for r in res],) for w in range(k)])
+            contested = [r["contested"] for r in res]
+            keys_by = drv.call("adopt", [([r["old"][w] for r in res], contested)
+                                         for w in range(k)])
             sizes = drv.call("rank", [(keys_by,)] * k)
             self._depth = depth = depth + 1
             if self.progress is not None:
@@ -200,4 +215,4 @@ class LevelSearch:
 
 
 __all__ = ["ACTION_BITS", "Driver", "ExploreWorkerError", "Interrupted", "LevelSearch",
-           "collision_probability"]
+           "collision_probability", "critical_path"]

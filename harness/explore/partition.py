@@ -86,10 +86,18 @@ class Partition:
         self.visited: set[bytes] = set()
         if owner_of(self.root, parts) == index:
             self.visited.add(self.root)
-        self.records: dict[bytes, tuple[bytes, int]] = {}
+        self._records: list[tuple[list[bytes], list[bytes], array[int]]] = []
+        """Per level: the digests this partition won, their parents' digests and the action
+        indices that reached them (parallel, in expansion order); looked up only to rebuild
+        a trace, so indexed then (`record`)."""
+        self._index: dict[bytes, tuple[bytes, int]] | None = None
         self.frontier: list[tuple[int, bytes, World]] = [(0, self.root, init)] if index == 0 else []
         self.depth = 0
         self.cpu_s = 0.0
+        self.level_cpu: list[float] = []
+        """CPU seconds in this partition's methods per level (rebalancing and expansion to
+        numbering), so the coordinator can sum each level's slowest partition."""
+        self._cpu_mark = 0.0
         self.expanded = 0
         self.shipped_in = 0
         self.shipped_out = 0
@@ -99,9 +107,10 @@ class Partition:
 
     def _reset_level(self) -> None:
         self._cand: list[tuple[int, bytes, World, bytes]] = []  # (ckey, digest, world, parent)
-        self._to: list[list[int]] = [[] for _ in range(self.parts)]  # candidate ids per owner
+        self._seen: dict[bytes, int] = {}  # digest -> its candidate's index
+        self._ds: list[list[bytes]] = [[] for _ in range(self.parts)]  # claims per owner
+        self._cks: list[list[int]] = [[] for _ in range(self.parts)]
         self._best: dict[bytes, int] = {}
-        self._own_answers = b""
 
     # ---- one level ----------------------------------------------------------------------
 
@@ -118,8 +127,7 @@ class Partition:
         bounds, depth, parts, me = self.bounds, self.depth, self.parts, self.index
         limit = bounds.depth
         visited = self.visited
-        seen: set[bytes] = set()
-        cand, to = self._cand, self._to
+        seen, cand, ds_by, cks_by = self._seen, self._cand, self._ds, self._cks
         refused = dict.fromkeys(_REFUSED, 0)
         transitions = ends = 0
         violation: tuple[int, bytes] | None = None
@@ -153,8 +161,9 @@ class Partition:
                 o = d[0] % parts  # owner_of
                 if o == me and d in visited:
                     continue
-                seen.add(d)
-                to[o].append(len(cand))
+                seen[d] = len(cand)
+                ds_by[o].append(d)
+                cks_by[o].append(base | aidx)
                 cand.append((base | aidx, d, nxt, digest))
                 if len(cand) % FREEZE_EVERY == 0:
                     gc.freeze()
@@ -162,12 +171,8 @@ class Partition:
                 break
             if not moved:
                 ends += 1
-        claims: dict[int, tuple[bytes, bytes]] = {}
-        for o in range(parts):
-            if o != me and to[o]:
-                ids = to[o]
-                claims[o] = (b"".join([cand[i][1] for i in ids]),
-                             array("q", [cand[i][0] for i in ids]).tobytes())
+        claims = {o: (b"".join(ds_by[o]), array("q", cks_by[o]).tobytes())
+                  for o in range(parts) if o != me and ds_by[o]}
         self.cpu_s += time.process_time() - started
         return {"claims": claims, "violation": violation, "transitions": transitions,
                 "refused": refused, "ends": ends}
@@ -175,67 +180,78 @@ class Partition:
     def resolve(
         self, claims: list[tuple[bytes, bytes] | None], cutoff: int | None
     ) -> dict[str, Any]:
-        """As owner: ``claims[w]`` are claimant w's (None: this partition's own). Marks the
-        new states visited; a state claimed more than once goes to the least claim key.
-        Returns ``answers[w]`` (one byte per claim of w: 1 won, 0 lost; None for our own,
-        kept here),
-        ``new`` (states added) and ``below`` (those whose claim key is below ``cutoff``)."""
+        """As owner: ``claims[w]`` are claimant w's (None: none, or this partition's own,
+        kept here). Marks the new states visited; a state claimed more than once goes to
+        the least claim key. Returns ``old[w]``: the digests w claimed that were visited
+        already (bytes; None for our own: the expansion skipped those); ``contested``: the
+        winning claim key of each digest claimed more than once, as ``(digests, ckeys)``
+        bytes (claim keys are unique over the partitions, so a claimant that finds its own
+        key there won); ``new`` (states added) and ``below`` (those whose claim key is
+        below ``cutoff``). Every other claim won."""
         started = time.process_time()
         visited, me = self.visited, self.index
-        decoded: list[tuple[list[bytes], array[int]]] = []
-        best: dict[bytes, int] = {}
+        best = dict(zip(self._ds[me], self._cks[me], strict=True))  # distinct, not visited
+        contested: set[bytes] = set()
+        old: list[bytes | None] = []
         for w, payload in enumerate(claims):
-            if w == me:
-                ids = self._to[me]
-                ds = [self._cand[i][1] for i in ids]
-                cks = array("q", [self._cand[i][0] for i in ids])
-            elif payload is None:
-                ds, cks = [], array("q")
-            else:
-                blob, keys = payload
-                ds = [blob[i:i + DIGEST] for i in range(0, len(blob), DIGEST)]
-                cks = array("q")
-                cks.frombytes(keys)
-            decoded.append((ds, cks))
-            for d, ck in zip(ds, cks, strict=True):
-                if d in visited:
-                    continue
-                b = best.get(d)
-                if b is None or ck < b:
-                    best[d] = ck
-        answers: list[bytes | None] = []
-        for w, (ds, cks) in enumerate(decoded):
-            won = bytes([best.get(d) == ck for d, ck in zip(ds, cks, strict=True)])
-            if w == me:
-                self._own_answers = won
-                answers.append(None)
-            else:
-                answers.append(won)
+            if w == me or payload is None:
+                old.append(None)
+                continue
+            blob, keys = payload
+            cks = array("q")
+            cks.frombytes(keys)
+            lost: list[bytes] = []
+            get = best.get
+            for i, ck in zip(range(0, len(blob), DIGEST), cks, strict=True):
+                d = blob[i:i + DIGEST]
+                b = get(d)
+                if b is None:
+                    if d in visited:
+                        lost.append(d)
+                    else:
+                        best[d] = ck
+                else:
+                    contested.add(d)
+                    if ck < b:
+                        best[d] = ck
+            old.append(b"".join(lost))
         visited.update(best)
         self._best = best
+        won = sorted(contested)
         below = len(best) if cutoff is None else sum(1 for ck in best.values() if ck < cutoff)
         self.cpu_s += time.process_time() - started
-        return {"answers": answers, "new": len(best), "below": below}
+        return {"old": old, "contested": (b"".join(won),
+                                          array("q", [best[d] for d in won]).tobytes()),
+                "new": len(best), "below": below}
 
     def winner_keys(self) -> bytes:
         """The claim keys of the states this owner added in the last `resolve`, sorted."""
         return array("q", sorted(self._best.values())).tobytes()
 
-    def adopt(self, answers: list[bytes | None]) -> bytes:
-        """As claimant: keep the candidates whose claims won (``answers[o]`` from owner o;
-        None: our own) as the next level, record their parents. Returns their claim keys,
-        sorted, for `rank`."""
+    def adopt(self, old: list[bytes | None], contested: list[tuple[bytes, bytes]]) -> bytes:
+        """As claimant: keep the candidates whose claims won as the next level and record
+        their parents. ``old[o]``: owner o's answer of claims already visited (None: ours,
+        none); ``contested[o]``: owner o's contested digests and winning claim keys. Returns
+        the kept claim keys, sorted, for `rank`."""
         started = time.process_time()
-        cand, me = self._cand, self.index
-        won = bytearray(len(cand))
-        for o, ids in enumerate(self._to):
-            ans = self._own_answers if o == me else answers[o]
-            assert ans is not None and len(ans) == len(ids)
-            for i, ok in zip(ids, ans, strict=True):
-                if ok:
-                    won[i] = 1
+        cand, seen = self._cand, self._seen
+        won = bytearray(b"\x01") * len(cand)
+        for blob in old:
+            if blob:
+                for i in range(0, len(blob), DIGEST):
+                    won[seen[blob[i:i + DIGEST]]] = 0
+        for blob, keys in contested:
+            if blob:
+                cks = array("q")
+                cks.frombytes(keys)
+                for i, ck in zip(range(0, len(blob), DIGEST), cks, strict=True):
+                    at = seen.get(blob[i:i + DIGEST])
+                    if at is not None and cand[at][0] != ck:
+                        won[at] = 0
         kept = list(itertools.compress(cand, won))  # expansion order: claim keys ascending
-        self.records.update({d: (parent, ck & ACTION_MASK) for ck, d, _, parent in kept})
+        self._records.append(([c[1] for c in kept], [c[3] for c in kept],
+                              array("H", [c[0] & ACTION_MASK for c in kept])))
+        self._index = None
         self._next = kept
         self._reset_level()
         self.cpu_s += time.process_time() - started
@@ -252,16 +268,17 @@ class Partition:
         if len(blobs) > 1:
             others = array("q", sorted(others))
         kept = self._next
-        ranks: Any = range(len(kept))
         if others:
             bl = bisect.bisect_left
-            ranks = [i + bl(others, c[0]) for i, c in enumerate(kept)]
-        self.frontier = list(zip(ranks, [c[1] for c in kept], [c[2] for c in kept],
-                                 strict=True))
+            self.frontier = [(i + bl(others, c[0]), c[1], c[2]) for i, c in enumerate(kept)]
+        else:
+            self.frontier = [(i, c[1], c[2]) for i, c in enumerate(kept)]
         self._next = []
         self.depth += 1
         gc.freeze()
         self.cpu_s += time.process_time() - started
+        self.level_cpu.append(self.cpu_s - self._cpu_mark)
+        self._cpu_mark = self.cpu_s
         return len(self.frontier)
 
     def tally_until(self, cutoff: int) -> dict[str, Any]:
@@ -306,7 +323,10 @@ class Partition:
 
     def record(self, digest: bytes) -> tuple[bytes, int] | None:
         """``(parent digest, action index)`` of a state this partition won, else None."""
-        return self.records.get(digest)
+        if self._index is None:
+            self._index = {d: (parent, aidx) for ds, parents, aidxs in self._records
+                           for d, parent, aidx in zip(ds, parents, aidxs, strict=True)}
+        return self._index.get(digest)
 
     # ---- moving states between partitions -----------------------------------------------
 
@@ -352,23 +372,27 @@ class Partition:
     # ---- figures ------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Work and memory of this partition: CPU seconds in its methods, states expanded,
+        """Work and memory of this partition: CPU seconds in its methods (in all, and per
+        level: the last entry is the level a stop left unfinished, if any), states expanded,
         states shipped in/out, digests owned, bytes of its visited set and parent records
         (containers plus the digest objects they alone hold), peak RSS."""
         visited_b = sys.getsizeof(self.visited) + len(self.visited) * sys.getsizeof(self.root)
-        rec = self.records
-        records_b = sys.getsizeof(rec) + len(rec) * (
-            sys.getsizeof(self.root) + sys.getsizeof((self.root, 0)))
+        records = sum(len(ds) for ds, _, _ in self._records)
+        records_b = sys.getsizeof(self._records) + records * sys.getsizeof(self.root) + sum(
+            sys.getsizeof(ds) + sys.getsizeof(parents) + sys.getsizeof(aidxs)
+            for ds, parents, aidxs in self._records)
         return {
             "partition": self.index, "cpu_s": round(self.cpu_s, 3), "expanded": self.expanded,
+            "level_cpu_s": [round(t, 4) for t in self.level_cpu]
+            + ([round(tail, 4)] if (tail := self.cpu_s - self._cpu_mark) > 0 else []),
             "shipped_in": self.shipped_in, "shipped_out": self.shipped_out,
-            "owned": len(self.visited), "records": len(rec),
+            "owned": len(self.visited), "records": records,
             "visited_bytes": visited_b, "records_bytes": records_b,
             "peak_rss_kb": peak_rss_kb(),
         }
 
     def close(self) -> None:
         """Drop everything (a Dask actor outlives the search otherwise)."""
-        self.frontier, self.records, self.visited = [], {}, set()
+        self.frontier, self._records, self._index, self.visited = [], [], None, set()
         self._reset_level()
         gc.unfreeze()

@@ -21,7 +21,13 @@ import attrs
 from harness.checks.violation import Violation
 from harness.explore.bounds import STRATEGIES, Bounds, BoundsError
 from harness.explore.ghost import Found
-from harness.explore.levels import Driver, LevelProgress, LevelSearch, collision_probability
+from harness.explore.levels import (
+    Driver,
+    LevelProgress,
+    LevelSearch,
+    collision_probability,
+    critical_path,
+)
 from harness.explore.symmetry import symmetry_for
 from harness.explore.world import Action, World
 from harness.runtime.chooser import Chooser
@@ -230,6 +236,8 @@ def _explore_parallel(
         "executor": "processes" if executor is None else executor,
         "workers": stats,
         "rebalanced_states": search.rebalanced,
+        "critical_path_cpu_s": round(critical_path(
+            [s.pop("level_cpu_s") for s in stats]), 3),
         "fingerprint_bits": 128,
         "collision_probability": collision_probability(states),
         "table_bytes_per_state": round(held / states, 1),

@@ -22,6 +22,7 @@ from harness.explore.levels import (
     Interrupted,
     LevelSearch,
     collision_probability,
+    critical_path,
 )
 from harness.explore.partition import Partition
 
@@ -207,6 +208,44 @@ def test_a_failing_worker_is_an_error_and_every_worker_is_joined() -> None:
     finally:
         driver.close()
     assert not multiprocessing.active_children()
+
+
+class _Answers(_InProcess):
+    """`_InProcess`, noting the owners' answers: claims of states visited before, and
+    states claimed by more than one partition in a level."""
+
+    def __init__(self, bounds: Bounds, parts: int) -> None:
+        super().__init__(bounds, parts)
+        self.old = self.contested = 0
+
+    def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
+        out = super().call(method, args)
+        if method == "resolve":
+            self.old += sum(len(blob) // 16 for r in out for blob in r["old"] if blob)
+            self.contested += sum(len(r["contested"][0]) // 16 for r in out)
+        return out
+
+
+def test_claims_of_old_and_contested_states_lose_as_in_one_process() -> None:
+    """A state another partition claims too goes to the least claim key, and a claim of a
+    state visited in an earlier level loses (duplicated messages reach a state again a
+    level later): both happen in this search (else the test says nothing), and the counts
+    are still those of one process."""
+    bounds = Bounds(writes=0, reads=0, crashes=0, dups=1)  # 17,077 states
+    one = _observable(explore(bounds))
+    for parts in (2,):
+        driver = _Answers(bounds, parts)
+        search = LevelSearch(bounds, driver, None, None)
+        violation, schedule, states, transitions, depth, exhausted = search.run()
+        assert driver.old > 0 and driver.contested > 0
+        assert (states, transitions, depth, "ok" if exhausted else "?", dict(search.refused),
+                search.ends, exhausted, search.stopped, violation, schedule) == one
+
+
+def test_critical_path_sums_each_levels_slowest_partition() -> None:
+    assert critical_path([[1.0, 2.0, 0.5], [1.5, 1.0]]) == 1.5 + 2.0 + 0.5
+    assert critical_path([[1.0, 1.0], [1.0, 1.0]]) == 2.0  # not the sum of all, 4.0
+    assert critical_path([]) == 0.0
 
 
 def test_collision_probability() -> None:
