@@ -161,10 +161,11 @@ class Partition:
                 o = d[0] % parts  # owner_of
                 if o == me and d in visited:
                     continue
+                ck = base | aidx
                 seen[d] = len(cand)
                 ds_by[o].append(d)
-                cks_by[o].append(base | aidx)
-                cand.append((base | aidx, d, nxt, digest))
+                cks_by[o].append(ck)
+                cand.append((ck, d, nxt, digest))
                 if len(cand) % FREEZE_EVERY == 0:
                     gc.freeze()
             if violation is not None:
