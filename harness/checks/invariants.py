@@ -39,7 +39,10 @@ Checked here (names as in docs/properties.md):
   accepted ballot exceeds its promise (`harness.checks.durable_log`).
 
 S12 (configuration changes keep quorums intersecting) and S13 (log replicas never lead or serve
-reads) are checked by `harness.checks.membership`, called at the end of `on_step`.
+reads) are checked by `harness.checks.membership`, called at the end of `on_step`. The other half
+of S13, that a log replica drops only what every storage replica has applied (so each storage
+replica can still catch up from it), is checked here: the ``truncate_to`` of every `Accept` a
+leader sends is at most the highest slot each storage voter of its configuration has applied.
 
 Not checked here: S8 in full (history checker).
 """
@@ -51,7 +54,7 @@ from typing import Any
 
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
 from consensus.membership import is_config
-from consensus.messages import Accepted, Promise
+from consensus.messages import Accept, Accepted, Promise
 from consensus.quorum import Membership
 from consensus.records import AcceptRecord, encode_record
 from harness.checks.accepts import AcceptVotes, Where
@@ -83,6 +86,7 @@ class OnlineInvariants:
         self._promised_sent: dict[int, Any] = {}  # highest ballot promised to peers, ever
         self._commit_seen: dict[int, int] = {}  # per incarnation
         self._max_acked_slot = 0
+        self._applied_high: dict[int, int] = {}  # node -> highest slot it ever applied
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
         self._membership = MembershipInvariants()  # S12, S13
         self._durable_log = DurableLogInvariant(self.log.chosen)  # S15
@@ -128,6 +132,9 @@ class OnlineInvariants:
         where.time_us = true_us
         where.step = step
         where.node = node_id
+        applied = replica.applied_index  # S13's truncation check: what each node applied, ever
+        if applied > self._applied_high.get(node_id, 0):
+            self._applied_high[node_id] = applied
         # The frequent effect types first, inline; the rest by the handler table.
         effect: Any
         persisted: list[bytes] = []
@@ -137,6 +144,10 @@ class OnlineInvariants:
                 msg = effect.msg
                 if isinstance(msg, _PROMISING):
                     self._note_promise(node_id, msg.ballot)
+                elif msg.__class__ is Accept and msg.truncate_to:
+                    v = self._check_truncate(node_id, replica, msg.truncate_to, where)
+                    if v is not None:
+                        return v
                 continue
             if kind is SetTimer:
                 continue
@@ -306,6 +317,28 @@ class OnlineInvariants:
         best = self._promised_sent.get(node_id)
         if best is None or (ballot is not best and ballot > best):
             self._promised_sent[node_id] = ballot
+
+    def _check_truncate(
+        self, node_id: int, replica: Any, truncate_to: int, where: Where
+    ) -> Violation | None:
+        """S13: log replicas may drop slots <= ``truncate_to`` only if every storage voter
+        applied them; else a lagging storage replica could find them nowhere but at the leader."""
+        high = self._applied_high
+        # The committed configuration's storage voters: the leader counted them all when it
+        # computed ``truncate_to`` (a configuration appended later in the same step may not be).
+        for voter in replica.committed_membership.storage:
+            applied = high.get(voter, 0)
+            if applied < truncate_to:
+                return Violation(
+                    property="S13",
+                    message=(
+                        f"S13: leader {node_id} let log replicas drop slots <= {truncate_to}, "
+                        f"but storage voter {voter} has applied only up to slot {applied}"
+                    ),
+                    slot=truncate_to,
+                    **where.fields(),
+                )
+        return None
 
     def _on_apply(self, node_id: int, effect: Apply, where: Where) -> Violation | None:
         slot = effect.slot
