@@ -156,6 +156,10 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S3/S1 promise check on Accept",
         why="an Accept of the same round from another node passes the promise check",
         sweep=("--replicas", "5"),  # more nodes, more candidates drawing the same round
+        # Two candidates draw round 1 (the explorer's candidates tie by construction); the
+        # loser's Accept still counts where the winner was promised: two leases at once (S6).
+        explore=("--writes", "0", "--reads", "0", "--crashes", "0", "--max-round", "1",
+                 "--candidates", "2", "--inflight", "5"),
     ),
     # ------------------------------------------------------------ promises and restart
     M(
