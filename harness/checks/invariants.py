@@ -27,7 +27,8 @@ Checked here (names as in docs/properties.md):
   every slot at or below it is chosen.
 - S5 a leader serves nothing (write reply, strong read) before its recovered suffix is committed.
 - S6 at most one replica serving under a lease at any true time (``is_serving`` at each node's
-  local reading of the current true time).
+  local reading of the current true time); and its acceptor half: a Promise reports every lease
+  grant to another ballot that may still run (`harness.checks.lease_grants`).
 - S8 (online part) a strong read reflects every write acknowledged before it was served; the full
   linearizability check runs on the history after the run.
 - S9 every read returns the value of the key in the chosen log at the reader's applied slot.
@@ -59,6 +60,7 @@ from consensus.quorum import Membership
 from consensus.records import AcceptRecord, encode_record
 from harness.checks.accepts import AcceptVotes, Where
 from harness.checks.durable_log import DurableLogInvariant
+from harness.checks.lease_grants import LeaseGrants
 from harness.checks.membership import MembershipInvariants
 from harness.checks.shared import lease_exclusive
 from harness.checks.violation import Violation
@@ -90,6 +92,7 @@ class OnlineInvariants:
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
         self._membership = MembershipInvariants()  # S12, S13
         self._durable_log = DurableLogInvariant(self.log.chosen)  # S15
+        self._lease_grants = LeaseGrants()  # S6: Promises report every running grant
         self._where = Where(0, 0, 0)  # on_step's, refilled per step
         # The check of each effect type (dispatch by type instead of an isinstance chain).
         self._handlers: dict[type, _Handler] = {
@@ -176,6 +179,8 @@ class OnlineInvariants:
             durable_log = self._durable_log
             if persisted or commit != durable_log.commit_checked.get(node_id, 0):
                 v = durable_log.on_step(node_id, replica, persisted, where)
+        if v is None:
+            v = self._lease_grants.on_step(node_id, replica, event, effects, local_us, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
         if v is None:
@@ -206,6 +211,7 @@ class OnlineInvariants:
         """
         self._commit_seen.pop(node_id, None)
         self._promised_seen.pop(node_id, None)
+        self._lease_grants.on_recover(node_id)
         recovered = tuple(
             encode_record(AcceptRecord(slot, entry.ballot, entry.command))
             for slot, entry in sorted(replica.accepted.items())
