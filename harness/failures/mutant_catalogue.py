@@ -492,6 +492,10 @@ CATALOGUE: tuple[Mutant, ...] = (
         why="a new leader proposes a configuration before it committed an entry of its own "
             "ballot (it may not know the latest configuration)",
         sweep=PERMANENT,
+        equivalent="the guard above it already returns unless next_slot - 1 == commit_index, "
+                   "and first_own_slot, once set, is at most next_slot - 1 (it is a slot this "
+                   "leader proposed or re-proposed); so commit_index < first_own_slot never "
+                   "holds where the removed line stood",
     ),
     # ------------------------------------------------------------ WAL, fsync, torn tails
     M(
