@@ -150,7 +150,7 @@ def _load_raft() -> ProtocolSpec:
         make_replica=make_replica,
         variants=tuple(getattr(raft, "VARIANTS", RAFT_VARIANTS)),
         invariants=RaftInvariants,
-        invariants_name="raft (S3, S4, S16)",
+        invariants_name="raft (S3, S4, S16, S17)",
         faults=tuple(f for f in ALL_FAULTS if f != "permanent"),
         explorer=True,
     )
