@@ -46,6 +46,7 @@ from harness.cli import (
     interrupted_by_ctrl_c,
 )
 from harness.cli.protocol_option import add_protocol_option, protocol_spec
+from harness.runtime.protocols import OPT_IN_FAULTS
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
 from harness.sim.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
@@ -60,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--faults",
         default=None,
-        help=f"comma list from {','.join(FAULTS)}, or 'none' (default: the protocol's; "
+        help=f"comma list from {','.join(FAULTS)} (raft also: "
+             f"{','.join(OPT_IN_FAULTS)}), or 'none' (default: the protocol's; "
              f"multipaxos: {','.join(DEFAULT_FAULTS)})",
     )
     parser.add_argument(
