@@ -7,7 +7,9 @@ Two figures, the two the simulator's speed is judged by:
   subprocess, in alternating rounds (this tree, REV, this tree, REV, ...); each seed's
   ``time.process_time`` is the least over the rounds (other load only ever adds to it),
   and the figure is the mean over the seeds. CPU time, not wall time, because the machine
-  may be shared: it is what the run would take on an idle core.
+  may be shared: it is what the run would take on an idle core. The mean over every round
+  is printed beside it (a cost that falls in some runs only, such as a full garbage
+  collection, shows there and not in the least).
 - **Seeds per minute of the README's main job** (`paxlab sweep`: seeds 0..99 of the default
   run, ``-j 2`` local workers): each tree's ``python -m harness sweep --seeds 0:100 -j 2``
   in a subprocess, start-up, worker start and summary included. Printed per wall minute (as
@@ -137,12 +139,18 @@ def compare(rev: str, *, seeds: int, ops: int, rounds: int, sweep_seeds: int, jo
                 hashes[name] = result_hash(result["fingerprints"])
         per_run = {name: sum(map(min, zip(*rounds_s, strict=True))) / seeds
                    for name, rounds_s in cpu.items()}
+        # Also the mean over every round: what a sweep pays, costs that fall in some runs
+        # only (a full garbage collection) included, and other load too.
+        mean_run = {name: sum(map(sum, rounds_s)) / (seeds * len(rounds_s))
+                    for name, rounds_s in cpu.items()}
         for name in trees:
             print(f"  {name:>16}: {per_run[name]:.4f} CPU s per run, "
-                  f"{1 / per_run[name]:.2f} runs per CPU s, result hash {hashes[name]}")
+                  f"{1 / per_run[name]:.2f} runs per CPU s, result hash {hashes[name]} "
+                  f"(mean over all rounds {mean_run[name]:.4f})")
         mine, theirs = per_run["this tree"], per_run[f"rev {rev}"]
         print(f"  ratio: this tree needs {mine / theirs:.3f}x the CPU of rev {rev} "
-              f"({theirs / mine:.2f}x faster)")
+              f"({theirs / mine:.2f}x faster; mean over all rounds "
+              f"{mean_run['this tree'] / mean_run[f'rev {rev}']:.3f}x)")
         same = len(set(hashes.values())) == 1
         print(f"  fingerprints: {'identical' if same else 'DIFFERENT'}")
         if sweep_seeds > 0:

@@ -56,7 +56,7 @@ class RaftReplica(RaftLeader):
     Read-only views: ``node_id``, ``role`` (`consensus.raft.Role`), ``term``, ``voted_for``,
     ``commit_index``, ``applied_index``, `log_entries`, ``first_index``, ``snapshot_index``,
     ``lease_until_us``, ``members`` (voters) / ``learners`` of the configuration in force,
-    ``is_serving``, ``leader_id``.
+    ``is_serving``, ``leader_id``, `term_at`.
     """
 
     def __init__(self, config: RaftConfig, choose: Choose, records: Iterable[bytes] = (),
@@ -106,6 +106,11 @@ class RaftReplica(RaftLeader):
     @property
     def snapshot_index(self) -> int:
         return self.log.snap_index
+
+    def term_at(self, index: int) -> int | None:
+        """The term of the entry at ``index`` (at the snapshot point, the snapshot's); None if
+        this node does not hold it (beyond its log, or compacted into its snapshot)."""
+        return self.log.term_at(index)
 
     def log_entries(self) -> Iterator[tuple[int, int, bytes]]:
         """``(index, term, command)`` for every entry held."""

@@ -27,7 +27,8 @@ Checked here (names as in docs/properties.md):
   every slot at or below it is chosen.
 - S5 a leader serves nothing (write reply, strong read) before its recovered suffix is committed.
 - S6 at most one replica serving under a lease at any true time (``is_serving`` at each node's
-  local reading of the current true time).
+  local reading of the current true time); and its acceptor half: a Promise reports every lease
+  grant to another ballot that may still run (`harness.checks.lease_grants`).
 - S8 (online part) a strong read reflects every write acknowledged before it was served; the full
   linearizability check runs on the history after the run.
 - S9 every read returns the value of the key in the chosen log at the reader's applied slot.
@@ -39,7 +40,10 @@ Checked here (names as in docs/properties.md):
   accepted ballot exceeds its promise (`harness.checks.durable_log`).
 
 S12 (configuration changes keep quorums intersecting) and S13 (log replicas never lead or serve
-reads) are checked by `harness.checks.membership`, called at the end of `on_step`.
+reads) are checked by `harness.checks.membership`, called at the end of `on_step`. The other half
+of S13, that a log replica drops only what every storage replica has applied (so each storage
+replica can still catch up from it), is checked here: the ``truncate_to`` of every `Accept` a
+leader sends is at most the highest slot each storage voter of its configuration has applied.
 
 Not checked here: S8 in full (history checker).
 """
@@ -51,11 +55,12 @@ from typing import Any
 
 from consensus.effects import Apply, InstallSnapshot, Persist, Reply, Send, ServeRead, SetTimer
 from consensus.membership import is_config
-from consensus.messages import Accepted, Promise
+from consensus.messages import Accept, Accepted, Promise
 from consensus.quorum import Membership
 from consensus.records import AcceptRecord, encode_record
 from harness.checks.accepts import AcceptVotes, Where
 from harness.checks.durable_log import DurableLogInvariant
+from harness.checks.lease_grants import LeaseGrants
 from harness.checks.membership import MembershipInvariants
 from harness.checks.shared import lease_exclusive
 from harness.checks.violation import Violation
@@ -83,9 +88,11 @@ class OnlineInvariants:
         self._promised_sent: dict[int, Any] = {}  # highest ballot promised to peers, ever
         self._commit_seen: dict[int, int] = {}  # per incarnation
         self._max_acked_slot = 0
+        self._applied_high: dict[int, int] = {}  # node -> highest slot it ever applied
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
         self._membership = MembershipInvariants()  # S12, S13
         self._durable_log = DurableLogInvariant(self.log.chosen)  # S15
+        self._lease_grants = LeaseGrants()  # S6: Promises report every running grant
         self._where = Where(0, 0, 0)  # on_step's, refilled per step
         # The check of each effect type (dispatch by type instead of an isinstance chain).
         self._handlers: dict[type, _Handler] = {
@@ -128,6 +135,9 @@ class OnlineInvariants:
         where.time_us = true_us
         where.step = step
         where.node = node_id
+        applied = replica.applied_index  # S13's truncation check: what each node applied, ever
+        if applied > self._applied_high.get(node_id, 0):
+            self._applied_high[node_id] = applied
         # The frequent effect types first, inline; the rest by the handler table.
         effect: Any
         persisted: list[bytes] = []
@@ -137,6 +147,10 @@ class OnlineInvariants:
                 msg = effect.msg
                 if isinstance(msg, _PROMISING):
                     self._note_promise(node_id, msg.ballot)
+                elif msg.__class__ is Accept and msg.truncate_to:
+                    v = self._check_truncate(node_id, replica, msg.truncate_to, where)
+                    if v is not None:
+                        return v
                 continue
             if kind is SetTimer:
                 continue
@@ -165,6 +179,8 @@ class OnlineInvariants:
             durable_log = self._durable_log
             if persisted or commit != durable_log.commit_checked.get(node_id, 0):
                 v = durable_log.on_step(node_id, replica, persisted, where)
+        if v is None:
+            v = self._lease_grants.on_step(node_id, replica, event, effects, local_us, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
         if v is None:
@@ -195,6 +211,7 @@ class OnlineInvariants:
         """
         self._commit_seen.pop(node_id, None)
         self._promised_seen.pop(node_id, None)
+        self._lease_grants.on_recover(node_id)
         recovered = tuple(
             encode_record(AcceptRecord(slot, entry.ballot, entry.command))
             for slot, entry in sorted(replica.accepted.items())
@@ -306,6 +323,28 @@ class OnlineInvariants:
         best = self._promised_sent.get(node_id)
         if best is None or (ballot is not best and ballot > best):
             self._promised_sent[node_id] = ballot
+
+    def _check_truncate(
+        self, node_id: int, replica: Any, truncate_to: int, where: Where
+    ) -> Violation | None:
+        """S13: log replicas may drop slots <= ``truncate_to`` only if every storage voter
+        applied them; else a lagging storage replica could find them nowhere but at the leader."""
+        high = self._applied_high
+        # The committed configuration's storage voters: the leader counted them all when it
+        # computed ``truncate_to`` (a configuration appended later in the same step may not be).
+        for voter in replica.committed_membership.storage:
+            applied = high.get(voter, 0)
+            if applied < truncate_to:
+                return Violation(
+                    property="S13",
+                    message=(
+                        f"S13: leader {node_id} let log replicas drop slots <= {truncate_to}, "
+                        f"but storage voter {voter} has applied only up to slot {applied}"
+                    ),
+                    slot=truncate_to,
+                    **where.fields(),
+                )
+        return None
 
     def _on_apply(self, node_id: int, effect: Apply, where: Where) -> Violation | None:
         slot = effect.slot

@@ -15,8 +15,17 @@ Checked here (names as in docs/properties.md):
   crash inside a step may lose state the replica held in memory but never sent.
 - S4 (Raft's form) within an incarnation ``commit_index`` never drops.
 - S16 election safety: at most one leader per term.
+- S17 leader completeness: once an entry is committed (some node's ``commit_index`` covers
+  it while that node is in term T), every leader of a term above T holds it (the same term
+  at that index, read through ``term_at``), and no node ever commits another entry at that
+  index. (A leader of term T or below may still win its election later in true time, from
+  votes granted before: it holds no promise, and it cannot commit anything.) Checked when a
+  node becomes leader (one pass over the committed indices it holds) and as commit indices
+  advance (only the new indices): the property the Raft paper's Figure 8 and the 2015
+  membership bug break, found at the election itself, before anything is overwritten.
 
-Not checked here: Log Matching and Leader Completeness on whole logs (a scan per step);
+Not checked here: Log Matching on whole logs (a scan per step); committed indices a node
+holds only in its snapshot (their terms are gone; the shared S2 covers what was applied);
 State Machine Safety is the shared S2 (one command per applied slot on every node).
 """
 
@@ -40,6 +49,10 @@ class RaftInvariants:
         self._seen: dict[int, tuple[int, int | None]] = {}  # node -> (term, vote), this life
         self._leaders: dict[int, int] = {}  # term -> its leader
         self._commit: dict[int, int] = {}  # node -> commit index (this incarnation)
+        # index -> (term of the entry committed there, the term in which it was first seen
+        # committed)
+        self._committed: dict[int, tuple[int, int]] = {}
+        self._led: dict[int, int] = {}  # node -> the term it was last seen leading
 
     def set_initial(self, initial: Any) -> None:
         """Nothing to do: these checks count no quorums."""
@@ -74,11 +87,54 @@ class RaftInvariants:
                 f"S4: node {node_id} commit index went back from {before} to {commit}"),
                 **where)
         self._commit[node_id] = commit
+        if commit > before:
+            violation = self._on_commit(node_id, replica, before, commit, where)
+            if violation is not None:
+                return violation
         if replica.role.value == "leader":
             leader = self._leaders.setdefault(term, node_id)
             if leader != node_id:
                 return Violation(property="S16", message=(
                     f"S16: nodes {leader} and {node_id} both led term {term}"), **where)
+            if self._led.get(node_id) != term:
+                self._led[node_id] = term
+                return self._complete(node_id, replica, term, where)
+        return None
+
+    def _on_commit(self, node_id: int, replica: Any, before: int, commit: int,
+                   where: dict[str, Any]) -> Violation | None:
+        """S17: ``node_id`` now commits (before, commit]: those entries agree with what was
+        committed there already, and the new ones are recorded."""
+        committed = self._committed
+        for index in range(before + 1, commit + 1):
+            term = replica.term_at(index)
+            if term is None:
+                continue  # inside a snapshot it installed: the term is gone
+            known = committed.get(index)
+            if known is None:
+                committed[index] = (term, replica.term)
+            elif known[0] != term:
+                return Violation(property="S17", message=(
+                    f"S17: node {node_id} committed the entry of term {term} at index {index}, "
+                    f"where the entry of term {known[0]} was committed before"), slot=index,
+                    **where)
+        return None
+
+    def _complete(self, node_id: int, replica: Any, term: int,
+                  where: dict[str, Any]) -> Violation | None:
+        """S17 at an election: the new leader of ``term`` holds every committed entry."""
+        for index, (want, seen) in self._committed.items():
+            if term <= seen:
+                continue  # committed in a term at or after this one: no promise to this leader
+            have = replica.term_at(index)
+            if have == want:
+                continue
+            if have is None and index <= replica.snapshot_index:
+                continue  # compacted into its snapshot: committed, hence held
+            held = "nothing" if have is None else f"the entry of term {have}"
+            return Violation(property="S17", message=(
+                f"S17: node {node_id} leads term {term} without the committed entry of term "
+                f"{want} at index {index} (it holds {held} there)"), slot=index, **where)
         return None
 
     def on_recover(self, node_id: int, replica: Any, true_us: int,

@@ -68,12 +68,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("explore", help="model-check all interleavings within bounds")
     p.add_argument("--strategy", default="bfs", help=f"{', '.join(STRATEGIES)} (default bfs)")
     p.add_argument("--replicas", type=int, default=_D.replicas)
-    p.add_argument("--writes", type=int, default=_D.writes)
-    p.add_argument("--reads", type=int, default=_D.reads)
-    p.add_argument("--crashes", type=int, default=_D.crashes)
+    p.add_argument("--writes", type=int, default=None,
+                   help=f"default {_D.writes} (the protocol's own default with --protocol)")
+    p.add_argument("--reads", type=int, default=None,
+                   help=f"default {_D.reads} (the protocol's own default with --protocol)")
+    p.add_argument("--crashes", type=int, default=None,
+                   help=f"default {_D.crashes} (the protocol's own default with --protocol)")
     p.add_argument("--max-round", type=int, default=_D.max_round, help="ballot round bound")
-    p.add_argument("--ticks", type=int, default=_D.ticks,
-                   help="Tick transitions per path; -1 = unbounded (needs --depth)")
+    p.add_argument("--ticks", type=int, default=None,
+                   help=f"Tick transitions per path; -1 = unbounded (needs --depth); default "
+                        f"{_D.ticks} (the protocol's own default with --protocol)")
     p.add_argument("--drops", type=int, default=_D.drops, help="message losses per path")
     p.add_argument("--dups", type=int, default=_D.dups, help="message duplications per path")
     p.add_argument("--inflight", type=int, default=None,
@@ -162,9 +166,22 @@ _MULTIPAXOS_ONLY = {
 }
 
 
+_DEFAULTED = ("writes", "reads", "crashes", "ticks")
+"""Bounds whose default depends on the protocol (`ProtocolSpec.explore_bounds`)."""
+
+
+def _fill_defaults(args: argparse.Namespace, own: dict[str, int]) -> None:
+    """Give every bound of `_DEFAULTED` the user left out the protocol's own default, else
+    the Multi-Paxos explorer's (`Bounds`)."""
+    for name in _DEFAULTED:
+        if getattr(args, name) is None:
+            setattr(args, name, own.get(name, getattr(_D, name)))
+
+
 def _main(args: argparse.Namespace) -> int:
     logging.getLogger("consensus").setLevel(logging.CRITICAL)
     spec = protocol_spec(args.protocol)
+    _fill_defaults(args, dict(spec.explore_bounds))
     if spec.name != "multipaxos":
         return _generic_main(args, spec)
     try:
@@ -256,6 +273,18 @@ def _hint(result: ExploreResult) -> str:
     return "; raise " + " or ".join(f"--{k.replace('_', '-')}" for k in cut)
 
 
+_GENERIC_SHOWN = ("replicas", "writes", "reads", "crashes", "ticks", "drops", "dups", "inflight",
+                  "depth")
+"""The bounds the generic explorer uses (printed first, and under ``bounds`` in --json)."""
+
+
+def _shown(bounds: Bounds) -> dict[str, Any]:
+    """`_GENERIC_SHOWN` of ``bounds``, ``inflight`` resolved (its default grows with the
+    replicas)."""
+    return {k: bounds.max_inflight if k == "inflight" else getattr(bounds, k)
+            for k in _GENERIC_SHOWN}
+
+
 def _generic_main(args: argparse.Namespace, spec: Any) -> int:
     """``--protocol NAME`` (not Multi-Paxos): the protocol-generic breadth-first search."""
     from harness.explore.generic import explore_generic
@@ -282,9 +311,7 @@ def _generic_main(args: argparse.Namespace, spec: Any) -> int:
     except BoundsError as exc:
         raise CliError(str(exc)) from None
     if not args.json:
-        shown = ("replicas", "writes", "reads", "crashes", "ticks", "drops", "dups", "inflight",
-                 "depth")
-        text = " ".join(f"{k}={getattr(bounds, k)}" for k in shown)
+        text = " ".join(f"{k}={v}" for k, v in _shown(bounds).items())
         print(f"explore protocol={spec.name} variant={args.variant} strategy=bfs {text}",
               flush=True)
         print(f"checks: shared (explorer: {spec.name} has no ghost checks here)", flush=True)
@@ -295,6 +322,7 @@ def _generic_main(args: argparse.Namespace, spec: Any) -> int:
         data["violation"] = None if result.violation is None else result.violation.to_json()
         data["schedule"] = [list(a) for a in result.schedule]
         data["protocol"] = spec.name
+        data["bounds"] = _shown(bounds)
         print(json.dumps(data, sort_keys=True, default=str))
     else:
         refused = " ".join(f"{k}={v}" for k, v in result.refused.items())

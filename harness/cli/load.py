@@ -25,15 +25,24 @@ from pathlib import Path
 import trio
 
 from harness.checks.history_files import write_history
-from harness.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, positive_float, positive_int
+from harness.cli import (
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    interrupted_by_ctrl_c,
+    positive_float,
+    positive_int,
+)
 from harness.failures.load_artifact import write_load_artifact
-from harness.net.config import ConfigError, load_config
+from harness.net.config import ClusterConfig, ConfigError, load_config
 from harness.net.load import LoadRun
 from harness.net.nemesis import parse_kinds
-from harness.net.session import ClusterUnavailable, run_session
+from harness.net.session import ClusterUnavailable, finish_session, run_session
 
 EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
+INTERRUPTED_CHECK_S = 10.0
+"""The linearizability check's budget for an interrupted run's history (the user is waiting)."""
 _PROG = "paxlab load"
 
 
@@ -67,6 +76,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run_load)
 
 
+def _keep_interrupted(config: ClusterConfig, run: LoadRun, out: Path,
+                      nemesis: tuple[str, ...] | None) -> None:
+    """Ctrl-C: keep the work so far as a whole artifact ``paxlab report`` reads. The history so
+    far is checked (operations in flight count as uncertain); no key was read back, so the
+    verdict is at best unknown. A second Ctrl-C keeps the history alone."""
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if not run.started_wall:  # interrupted before the load began
+            raise KeyboardInterrupt
+        result = finish_session(config, run, out, nemesis, tuple(run.nemesis_events),
+                                [f"k{i}" for i in range(run.keys)],
+                                {"interrupted": True, "started_wall": run.started_wall},
+                                check_timeout_s=INTERRUPTED_CHECK_S)
+        write_load_artifact(result, config, run)
+    except KeyboardInterrupt:
+        write_history(out / "history.jsonl", run.recorder.events)
+        print(f"{_PROG}: interrupted; history so far in {out / 'history.jsonl'}",
+              file=sys.stderr)
+        return
+    print(f"{_PROG}: interrupted; the run so far ({result.verdict}: {result.summary['check']})"
+          f" in {out}: paxlab report {out}", file=sys.stderr)
+
+
 def run_load(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
@@ -86,11 +118,10 @@ def run_load(args: argparse.Namespace) -> int:
     except ClusterUnavailable as exc:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        out.mkdir(parents=True, exist_ok=True)
-        write_history(out / "history.jsonl", run.recorder.events)  # the work so far
-        print(f"{_PROG}: interrupted; history so far in {out / 'history.jsonl'}",
-              file=sys.stderr)
+    except BaseException as exc:  # Ctrl-C arrives alone or in a group from the nurseries
+        if not interrupted_by_ctrl_c(exc):
+            raise
+        _keep_interrupted(config, run, out, args.nemesis)
         return EXIT_INTERRUPTED
     write_load_artifact(result, config, run)  # the manifest paxlab report reads
     s = result.summary

@@ -37,8 +37,16 @@ import shlex
 import sys
 from typing import Any
 
-from harness.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, CliError
+from harness.cli import (
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    CliError,
+    interrupted_by_ctrl_c,
+)
 from harness.cli.protocol_option import add_protocol_option, protocol_spec
+from harness.runtime.protocols import OPT_IN_FAULTS
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions, RunResult
 from harness.sim.scenarios import SCENARIOS, ReplicaLossOptions, run_replica_loss
 
@@ -53,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--faults",
         default=None,
-        help=f"comma list from {','.join(FAULTS)}, or 'none' (default: the protocol's; "
+        help=f"comma list from {','.join(FAULTS)} (raft also: "
+             f"{','.join(OPT_IN_FAULTS)}), or 'none' (default: the protocol's; "
              f"multipaxos: {','.join(DEFAULT_FAULTS)})",
     )
     parser.add_argument(
@@ -314,7 +323,7 @@ def _main(args: argparse.Namespace) -> int:
         try:
             result = run(options, keep_trace=False)
         except Exception as exc:  # a replica (or simulator) bug is a finding: one line, exit 1
-            if _interrupted(exc):
+            if interrupted_by_ctrl_c(exc):
                 raise KeyboardInterrupt from None  # Ctrl-C broke something on its way: 130
             logging.getLogger(__name__).exception("seed=%d raised", options.seed)
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
@@ -338,20 +347,3 @@ def exit_code(result: RunResult) -> int:
     if result.violation is not None:
         return EXIT_VIOLATION
     return EXIT_UNKNOWN if result.verdict == "unknown" else EXIT_OK
-
-
-def _interrupted(exc: BaseException) -> bool:
-    """Whether a Ctrl-C is behind ``exc``: in its context or cause chain, or in a group."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        if isinstance(e, BaseExceptionGroup):
-            todo.extend(e.exceptions)
-        todo.extend((e.__context__, e.__cause__))
-    return False

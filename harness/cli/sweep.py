@@ -50,6 +50,7 @@ from harness.failures.sweep import (
     run_command,
     useful_jobs,
 )
+from harness.runtime.protocols import OPT_IN_FAULTS
 from harness.sim.coverage import info_share
 from harness.sim.runspec import DEFAULT_FAULTS, FAULTS, VARIANTS, RunOptions
 
@@ -68,7 +69,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_protocol_option(parser)
     parser.add_argument(
         "--faults", default=None,
-        help=f"comma list from {','.join(FAULTS)}, or none (default: the protocol's; "
+        help=f"comma list from {','.join(FAULTS)} (raft also: "
+             f"{','.join(OPT_IN_FAULTS)}), or none (default: the protocol's; "
              f"multipaxos: {','.join(DEFAULT_FAULTS)})",
     )
     parser.add_argument("--unsafe-clocks", action="store_true")

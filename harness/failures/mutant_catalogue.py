@@ -156,6 +156,10 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S3/S1 promise check on Accept",
         why="an Accept of the same round from another node passes the promise check",
         sweep=("--replicas", "5"),  # more nodes, more candidates drawing the same round
+        # Two candidates draw round 1 (the explorer's candidates tie by construction); the
+        # loser's Accept still counts where the winner was promised: two leases at once (S6).
+        explore=("--writes", "0", "--reads", "0", "--crashes", "0", "--max-round", "1",
+                 "--candidates", "2", "--inflight", "5"),
     ),
     # ------------------------------------------------------------ promises and restart
     M(
@@ -488,6 +492,10 @@ CATALOGUE: tuple[Mutant, ...] = (
         why="a new leader proposes a configuration before it committed an entry of its own "
             "ballot (it may not know the latest configuration)",
         sweep=PERMANENT,
+        equivalent="the guard above it already returns unless next_slot - 1 == commit_index, "
+                   "and first_own_slot, once set, is at most next_slot - 1 (it is a slot this "
+                   "leader proposed or re-proposed); so commit_index < first_own_slot never "
+                   "holds where the removed line stood",
     ),
     # ------------------------------------------------------------ WAL, fsync, torn tails
     M(

@@ -416,11 +416,17 @@ def _confirm_against_baseline(
                               f"{proc.returncode}): {_last_line(proc.stdout)}; was: {detail}")
 
 
+DIVERGED = "schedule action not enabled:"
+"""What ``paxlab replay`` says when a schedule's step cannot be taken on the tree it runs."""
+
+
 def _confirm_schedule_against_baseline(
     artifact: Path, status: str, detail: str, *, python: str, runner: Runner, source: Path
 ) -> tuple[str, str]:
     """An explorer kill counts only if its schedule, replayed on the unmutated tree through
-    the simulator's host loop (``paxlab replay``), violates nothing; else ``baseline-fails``."""
+    the simulator's host loop (``paxlab replay``), violates nothing, or cannot be followed
+    there at all (a step delivers a message the unmutated replicas never send: the path is
+    the mutant's own doing); else ``baseline-fails``."""
     with tempfile.TemporaryDirectory(prefix="paxlab-mutant-baseline-") as tmp:
         base = Path(tmp)
         copy_tree(base, source)
@@ -429,6 +435,10 @@ def _confirm_schedule_against_baseline(
     verdicts = [ln for ln in (proc.stdout or "").splitlines() if ln.startswith("verdict: ")]
     if verdicts == ["verdict: ok (no violation)"]:
         return status, detail
+    diverged = _last_line(proc.stderr or "")
+    if proc.returncode == 2 and DIVERGED in diverged:
+        where = diverged.split(DIVERGED, 1)[1].strip().split(" action=")[0]
+        return status, f"{detail} (the unmutated tree diverges from the schedule: {where})"
     return "baseline-fails", (f"the unmutated tree does not pass the schedule (exit "
                               f"{proc.returncode}): {_last_line(proc.stdout)}; was: {detail}")
 

@@ -83,6 +83,9 @@ class LoadRun:
     _remaining: int = 0
 
     run_tag: str = attrs.field(factory=lambda: secrets.token_hex(4))
+    # The fault log so far, shared with the session's nemesis: an interrupted run keeps it.
+    nemesis_events: list[dict[str, Any]] = attrs.field(factory=list)
+    started_wall: str = ""  # ISO 8601 UTC wall time of the load's start ("" before it)
 
     def wire_key(self, key: str) -> bytes:
         """The key on the wire: the history's key under this run's tag, so every run starts
@@ -102,10 +105,12 @@ class LoadRun:
         self._remaining = self.ops
         self.started_ns = time.monotonic_ns() if started_ns is None else started_ns
         deadline = trio.current_time() + (self.duration_s or 1e9)
-        async with trio.open_nursery() as nursery:
-            for p in range(self.clients):
-                nursery.start_soon(self._client, config, p, deadline)
-        self.elapsed_s = self.now_ns() / 1e9
+        try:
+            async with trio.open_nursery() as nursery:
+                for p in range(self.clients):
+                    nursery.start_soon(self._client, config, p, deadline)
+        finally:  # an interrupted run's figures count up to the interrupt
+            self.elapsed_s = self.now_ns() / 1e9
 
     def _client_of(self, config: ClusterConfig) -> Client:
         return Client(config, attempt_timeout_s=self.attempt_timeout_s,

@@ -83,6 +83,7 @@ async def run_session(
         async with trio.open_nursery() as nursery:
             if nemesis is not None:
                 nem = RealNemesis(config, nemesis, run.seed)
+                nem.events = run.nemesis_events  # one list: kept if the run is interrupted
                 await nem.start(nursery)
             leader = await procs.wait_serving(
                 config, SERVING_TIMEOUT_S if nem is not None else 5.0
@@ -117,7 +118,7 @@ async def _load(config: ClusterConfig, run: LoadRun, nem: RealNemesis | None,
     """The load with the nemesis; then heal, and (owning the nodes) a full restart."""
     stop = trio.Event()
     origin_ns = time.monotonic_ns()  # one origin for the history and the fault log
-    extra["started_wall"] = datetime.datetime.now(datetime.UTC).isoformat(
+    run.started_wall = extra["started_wall"] = datetime.datetime.now(datetime.UTC).isoformat(
         timespec="milliseconds")
     if nem is not None:
         nem.set_origin(origin_ns / 1e9)

@@ -123,6 +123,10 @@ class Host:
         self._results: dict[int, Any] = {}
         self._last_checkpoint_slot = 0
         self.crash_point: CrashPointHook | None = None  # set by a simulator only
+        # ask ``crash_point(node, "mid-send")`` before each Send (set by a simulator only: the
+        # churn fault), so what a step broadcasts reaches only some peers; off, a step's sends
+        # are all performed or none
+        self.crash_sends = False
 
     def recover(self) -> None:
         """Recover storage and build the replica from it; the caller then steps a `Tick`.
@@ -213,6 +217,7 @@ class Host:
         truncate_before = 0
         unsynced_from = 0  # the first Persist not yet synced (a crash point shows effects before)
         crash_point = self.crash_point
+        crash_sends = self.crash_sends
         # Branches in order of frequency; effects typed Any (no cast() call per effect).
         for i, effect in enumerate(effects):
             kind = type(effect)
@@ -236,6 +241,8 @@ class Host:
                 if crash_point is not None and crash_point(node, "fsync-then-send"):
                     raise CrashInStep("fsync-then-send", i)
             if kind is Send:
+                if crash_sends and crash_point is not None and crash_point(node, "mid-send"):
+                    raise CrashInStep("mid-send", i)  # the sends before this one went out
                 self._transport.send(node, effect.dst, effect.msg, delay_us)
             elif kind is SetTimer:
                 self._timers.set_timer(node, effect.at_us)

@@ -35,6 +35,12 @@ ALL_FAULTS: tuple[str, ...] = (
     "partition", "crash", "pause", "clock", "disk", "loss", "adversarial", "permanent"
 )
 """Every fault kind the simulator knows (`harness.sim.runspec.FAULTS` is this tuple)."""
+OPT_IN_FAULTS: tuple[str, ...] = ("churn",)
+"""Fault kinds only a protocol listing them in its `ProtocolSpec.faults` gets: ``churn`` (a
+leader crashes in the middle of its sends and comes back soon: its new entries reach a
+minority, terms follow each other quickly; `harness.sim.nemesis_options.ChurnOptions`)."""
+KNOWN_FAULTS: tuple[str, ...] = (*ALL_FAULTS, *OPT_IN_FAULTS)
+"""Every fault name a run may ask for (a protocol refuses those outside its spec)."""
 _DEFAULT_FAULTS = ("partition", "crash", "pause", "clock", "disk", "loss")
 
 InvariantFactory = Callable[[Sequence[int]], Any]
@@ -62,6 +68,10 @@ class ProtocolSpec:
         explorer: whether ``paxlab explore`` can search it (its ghost checks are its own).
         faults: the fault kinds within its assumptions (others are refused up front).
         default_faults: what a run injects when not told.
+        explore_bounds: the bounds ``paxlab explore --protocol NAME`` searches when not
+            told, as ``(name, value)`` pairs over ``writes``, ``reads``, ``crashes`` and
+            ``ticks`` (each left out: `harness.explore.bounds.Bounds`' default). Chosen so
+            the search is exhaustive in minutes (docs/explore.md).
     """
 
     name: str
@@ -73,6 +83,7 @@ class ProtocolSpec:
     explorer: bool = False
     faults: tuple[str, ...] = ALL_FAULTS
     default_faults: tuple[str, ...] = _DEFAULT_FAULTS
+    explore_bounds: tuple[tuple[str, int], ...] = ()
 
     def make_checks(self, members: Sequence[int]) -> CheckSet:
         """The online checks of one run: the protocol's own (if any), then the shared ones."""
@@ -130,6 +141,13 @@ RAFT_VARIANTS: tuple[str, ...] = (
 )
 
 
+RAFT_EXPLORE_BOUNDS: tuple[tuple[str, int], ...] = (("writes", 1), ("reads", 1), ("crashes", 0),
+                                                    ("ticks", 2))
+"""``paxlab explore --protocol raft`` with no bounds: 3 replicas, 1 write, 1 strong read, no
+crash, 2 ticks, 3 messages in flight: exhaustive in about 40 CPU seconds (docs/explore.md);
+with a crash as well it takes more than 4 CPU minutes and 1.8 GB."""
+
+
 def _load_raft() -> ProtocolSpec:
     """The spec of `consensus.raft`, imported now (raises `ProtocolUnavailable` without it)."""
     if importlib.util.find_spec("consensus.raft") is None:
@@ -150,9 +168,10 @@ def _load_raft() -> ProtocolSpec:
         make_replica=make_replica,
         variants=tuple(getattr(raft, "VARIANTS", RAFT_VARIANTS)),
         invariants=RaftInvariants,
-        invariants_name="raft (S3, S4, S16)",
-        faults=tuple(f for f in ALL_FAULTS if f != "permanent"),
+        invariants_name="raft (S3, S4, S16, S17)",
+        faults=(*(f for f in ALL_FAULTS if f != "permanent"), "churn"),
         explorer=True,
+        explore_bounds=RAFT_EXPLORE_BOUNDS,
     )
 
 

@@ -151,6 +151,7 @@ class Cluster:
                 checkpoint_every=self.knobs.checkpoint_every,
             )
             self.hosts[n].crash_point = self._crash_point
+            self.hosts[n].crash_sends = "churn" in options.faults
         self.delivered = 0  # peer messages delivered to a live node
 
     # -- the queue ----------------------------------------------------------------------------
@@ -319,6 +320,8 @@ class Cluster:
         disk is armed to crash before one of its first four writes and fsyncs (a checkpoint
         does at least that many: pages, fsync, superblock, fsync); for a WAL sync, before its
         fsync (a segment roll first makes that the new segment's)."""
+        if point == "mid-send" and self.checks.roles[node] != "leader":
+            return False  # churn crashes leaders: what they broadcast reaches a minority
         disk: Any = self.hosts[node].disk  # a SimDisk (Backend.make_disk)
         arming = point in ("mid-checkpoint", "torn-append")
         if arming and not hasattr(disk, "arm_crash"):

@@ -47,6 +47,7 @@ from harness.runtime.chooser import Chooser
 from harness.sim.clock import NodeClock, signed_choice
 from harness.sim.nemesis_options import (
     AdversarialOptions,
+    ChurnOptions,
     ClockFaultOptions,
     CrashOptions,
     DiskFaultOptions,
@@ -191,6 +192,11 @@ class Nemesis:
         """Whether a node crashes at crash point ``point`` now (one draw under
         ``nemesis.crashpoint.<point>``; False, the nominal path, outside the fault phase or
         the budget)."""
+        if point == "mid-send":  # asked only in runs with the churn fault (`Host.crash_sends`)
+            if not self.active or self._down() >= self.budget:
+                return False
+            return self.chooser.chance("nemesis.crashpoint.mid-send",
+                                       self.options.churn.send_probability)
         if not self.active or "crash" not in self.options.faults or self._down() >= self.budget:
             return False
         c = self.options.crash
@@ -210,8 +216,12 @@ class Nemesis:
         self.crash_point_counts[point] = self.crash_point_counts.get(point, 0) + 1
         cluster.crash(node)
         self._maybe_corrupt_tail(cluster, node)
-        c = self.options.crash
-        lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
+        if point == "mid-send":
+            ch = self.options.churn
+            lasts = self._duration("nemesis.churn.us", ch.min_down_us, ch.max_down_us)
+        else:
+            c = self.options.crash
+            lasts = self._duration("nemesis.crash.us", c.min_down_us, c.max_down_us)
         cluster.record_fault("crash", [node], f"crash point {point}: down for {lasts}us")
         if self.active:
             cluster.schedule_after(lasts, "restart", node)
@@ -597,6 +607,7 @@ class Nemesis:
 
 __all__ = [  # the options are re-exported: `from harness.sim.nemesis import NemesisOptions` works
     "AdversarialOptions",
+    "ChurnOptions",
     "ClockFaultOptions",
     "Cluster",
     "CrashOptions",

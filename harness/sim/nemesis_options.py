@@ -45,6 +45,24 @@ class CrashOptions:
 
 
 @attrs.frozen(kw_only=True)
+class ChurnOptions:
+    """Leader churn (``churn``): a leader crashes in the middle of a step's sends, so what it
+    appended and broadcast reaches only some of its peers (a minority, or none), and comes
+    back soon, so terms follow each other quickly.
+
+    ``send_probability`` is per message a leader sends (the ``mid-send`` crash point, within
+    the crash budget): high, so most leaders die within their first broadcasts, each after
+    reaching some peers only; the leader restarts after ``min_down_us``..``max_down_us``.
+    What this makes likely is the Raft paper's Figure 8: several short terms, each leader
+    gone right after its entries reached a minority (docs/raft.md).
+    """
+
+    send_probability: float = 0.4
+    min_down_us: int = attrs.field(default=20_000, validator=_span)
+    max_down_us: int = attrs.field(default=600_000, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
 class PauseOptions:
     """Process pauses (a GC stall): the node handles nothing, then everything that waited."""
 
@@ -200,6 +218,7 @@ class NemesisOptions:
     partition: PartitionOptions = PartitionOptions()
     crash: CrashOptions = CrashOptions()
     pause: PauseOptions = PauseOptions()
+    churn: ChurnOptions = ChurnOptions()
     clock: ClockFaultOptions = ClockFaultOptions()
     disk: DiskFaultOptions = DiskFaultOptions()
     loss: LossOptions = LossOptions()

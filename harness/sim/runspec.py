@@ -61,8 +61,10 @@ def _to_faults(value: Iterable[str]) -> tuple[str, ...]:
 
 def _check_faults(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for fault in value:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(FAULTS)}")
+        if fault not in protocols.KNOWN_FAULTS:
+            raise ValueError(
+                f"unknown fault {fault!r}; choose from {', '.join(protocols.KNOWN_FAULTS)}"
+            )
 
 
 def _check_protocol(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:

@@ -53,6 +53,8 @@ def test_compare_with_head_gives_identical_fingerprints(
     assert len(hashes) == 2 and hashes[0] == hashes[1]
     assert "fingerprints: identical" in out
     assert re.search(r"ratio: this tree needs \d+\.\d+x the CPU of rev HEAD", out)
+    assert re.search(r"mean over all rounds \d+\.\d+x\)", out)
+    assert len(re.findall(r"\(mean over all rounds \d+\.\d+\)", out)) == 2
 
 
 def test_compare_with_an_unknown_revision_is_a_usage_error() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from consensus.ballot import Ballot
 from consensus.effects import Apply, Persist, Reply, Send, ServeRead
-from consensus.messages import Promise
+from consensus.messages import Accept, Promise
+from consensus.quorum import Membership
 from consensus.records import AcceptRecord, decode_record, encode_record
 from harness.checks.invariants import OnlineInvariants
 from storage.kv import Command
@@ -264,3 +265,40 @@ def test_recovered_entry_that_conflicts_is_s1() -> None:
     recovered.accepted = {1: Entry(B1, put("k", "b"))}
     v = run.inv.on_recover(3, recovered, 5, 5)
     assert v is not None and v.property == "S1"
+
+
+GROUP = Membership(storage=(1, 2, 3), logs=(4,))
+
+
+@attrs.define
+class MemberReplica(FakeReplica):
+    committed_membership: Membership = GROUP
+
+
+def _heartbeat(truncate_to: int) -> Send:
+    msg = Accept(ballot=B1, first_slot=3, commands=(), commit_index=2, stamp_us=0,
+                 truncate_to=truncate_to)
+    return Send(dst=4, msg=msg)
+
+
+def test_log_replicas_drop_only_what_every_storage_voter_applied() -> None:
+    run = Run()
+    run.replicas = {n: MemberReplica(n) for n in (1, 2, 3)}
+    run.choose(1, B1, put("k", "a"))
+    run.choose(2, B1, put("k", "b"))
+    for n, applied in ((1, 2), (2, 2), (3, 1)):
+        run.replicas[n].applied_index = applied
+        assert run.step(n) is None
+    # Every storage voter applied slot 1: log replicas may drop it.
+    assert run.step(1, _heartbeat(1)) is None
+    # Node 3 applied only slot 1: dropping slot 2 leaves it nothing to catch up from.
+    v = run.step(1, _heartbeat(2))
+    assert v is not None and v.property == "S13" and v.slot == 2
+    assert "storage voter 3" in v.message
+    # What a node applied counts even if it later restarted with less (the leader's report
+    # may predate the restart).
+    run.replicas[3].applied_index = 2
+    assert run.step(3) is None
+    run.replicas[3].applied_index = 0
+    assert run.step(3) is None
+    assert run.step(1, _heartbeat(2)) is None

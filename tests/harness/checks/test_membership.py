@@ -87,6 +87,7 @@ class FakeLogReplica:
     role: Role
     promised: Ballot = Ballot.ZERO
     commit_index: int = 0
+    applied_index: int = 0  # a log replica applies nothing
     config: ReplicaConfig = attrs.field(
         factory=lambda: ReplicaConfig(node_id=3, members=(1, 2), log_members=(3,))
     )

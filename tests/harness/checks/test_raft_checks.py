@@ -18,6 +18,9 @@ from harness.checks.violation import Violation
 from harness.runtime import protocols
 from harness.sim import run
 from harness.sim.runspec import RunOptions
+from tests.consensus.raft.group import Checker
+from tests.consensus.raft.group import Violation as GroupViolation
+from tests.consensus.raft.schedules import config_bug, figure8
 
 
 @attrs.define
@@ -33,6 +36,11 @@ class View:
     role: Role = attrs.Factory(Role)
     is_serving: bool = False
     lease_until_us: int = 0
+    terms: dict[int, int] = attrs.Factory(dict)  # the log: index -> term
+    snapshot_index: int = 0
+
+    def term_at(self, index: int) -> int | None:
+        return self.terms.get(index)
 
 
 def _step(inv: RaftInvariants, node: int, view: View, *effects: Any) -> Violation | None:
@@ -78,6 +86,39 @@ def test_two_leaders_of_one_term_are_s16() -> None:
     assert _step(inv, 0, View(term=1, role=leader)) is None  # the same leader again
     v = _step(inv, 2, View(term=1, role=leader))
     assert _prop(v) == "S16" and v is not None and "nodes 0 and 2 both led term 1" in v.message
+
+
+def test_leaders_holding_every_committed_entry_pass_s17() -> None:
+    inv = RaftInvariants()
+    log = {1: 1, 2: 1, 3: 2}
+    assert _step(inv, 0, View(term=2, commit_index=3, terms=log)) is None
+    assert _step(inv, 1, View(term=2, commit_index=2, terms=log)) is None  # agrees
+    # a later leader holding the entries, one of them only in its snapshot
+    assert _step(inv, 2, View(term=3, role=Role("leader"), terms={3: 2, 4: 3},
+                              snapshot_index=2)) is None
+    # a leader of the term the entries were committed in (votes granted before) owes nothing
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=4, commit_index=1, terms={1: 4})) is None
+    assert _step(inv, 1, View(term=4, role=Role("leader"), terms={})) is None
+
+
+def test_a_later_leader_without_a_committed_entry_is_s17() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=4, commit_index=2, terms={1: 1, 2: 2})) is None
+    v = _step(inv, 4, View(term=5, role=Role("leader"), terms={1: 1, 2: 3}))
+    assert _prop(v) == "S17" and v is not None and v.slot == 2
+    assert "without the committed entry of term 2 at index 2" in v.message
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=4, commit_index=2, terms={1: 1, 2: 2})) is None
+    v = _step(inv, 3, View(term=6, role=Role("leader"), terms={1: 1}))
+    assert _prop(v) == "S17" and v is not None and "holds nothing" in v.message
+
+
+def test_committing_another_entry_at_a_committed_index_is_s17() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=4, commit_index=2, terms={1: 1, 2: 2})) is None
+    v = _step(inv, 1, View(term=5, commit_index=2, terms={1: 1, 2: 3}))
+    assert _prop(v) == "S17" and v is not None and v.slot == 2
 
 
 def test_restart_must_keep_the_term_and_vote_its_messages_promised() -> None:
@@ -141,7 +182,43 @@ def test_a_raft_that_does_not_persist_its_term_is_caught_in_the_simulator() -> N
 
 def test_raft_runs_with_its_own_checks_and_the_shared_ones() -> None:
     spec = protocols.get("raft")
-    assert spec.checks_label() == "shared + raft (S3, S4, S16)" and spec.explorer
+    assert spec.checks_label() == "shared + raft (S3, S4, S16, S17)" and spec.explorer
     result = run(RunOptions(seed=0, protocol="raft"), keep_trace=False)
     assert result.verdict == "ok", result.violation
     assert result.ops["ok"] > 300
+
+
+class _HarnessChecker(Checker):
+    """The group driver's checker replaced by the harness's `RaftInvariants` (its own checks
+    off), so the hand-built schedules exercise S17 on real replicas."""
+
+    def __init__(self) -> None:
+        super().__init__(leader_completeness=False)
+        self.inv = RaftInvariants()
+        self.nodes: dict[int, RaftReplica] = {}
+
+    def check_node(self, n: RaftReplica) -> None:
+        if self.nodes.get(n.node_id) is not n:
+            if n.node_id in self.nodes:
+                assert self.inv.on_recover(n.node_id, n, 0, 0) is None
+            self.nodes[n.node_id] = n
+        v = self.inv.on_step(n.node_id, n, None, [], 0, 0, 0)
+        if v is not None:
+            raise GroupViolation(v.message)
+
+    def check_apply(self, node: int, index: int, command: bytes) -> None:
+        """Only S17 here (State Machine Safety is the shared S2)."""
+
+
+def test_s17_passes_the_hand_built_schedules_on_the_correct_raft() -> None:
+    figure8(None, _HarnessChecker())
+    _, won = config_bug(None, _HarnessChecker())
+    assert not won
+
+
+@pytest.mark.parametrize("schedule", [figure8, lambda v, c: config_bug(v, c)[0]])
+def test_s17_catches_figure8_and_the_2015_bug_at_the_election(schedule: Any) -> None:
+    variant = "commit-old-term" if schedule is figure8 else "single-server-change-bug"
+    with pytest.raises(GroupViolation, match="S17: node 4 leads term" if schedule is figure8
+                       else "S17: node 0 leads term"):
+        schedule(variant, _HarnessChecker())

@@ -221,7 +221,7 @@ def test_run_raft_seed_0_passes_with_its_checks(capsys: pytest.CaptureFixture[st
     assert main(["run", "--protocol", "raft", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("paxlab run: protocol=raft seed=0")
-    assert "checks: shared + raft (S3, S4, S16)" in out and "verdict: PASSED" in out
+    assert "checks: shared + raft (S3, S4, S16, S17)" in out and "verdict: PASSED" in out
 
 
 def test_explore_raft_with_the_generic_explorer(capsys: pytest.CaptureFixture[str]) -> None:
@@ -248,3 +248,37 @@ def test_a_replica_that_raises_is_one_line_exit_1(
     monkeypatch.setitem(protocols.PROTOCOLS, "raises", spec)
     assert main(["run", "--protocol", "raises", "--ops", "5"]) == 1
     _one_line_error(capsys, "the run raised ValueError: replica bug (a bug in protocol raises")
+
+
+def test_explore_raft_defaults_are_its_own_and_a_flag_overrides_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explore", "--protocol", "raft", "--max-states", "30", "--json"]) == 3
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "incomplete"  # capped: never a pass
+    assert data["bounds"] == {"replicas": 3, "writes": 1, "reads": 1, "crashes": 0, "ticks": 2,
+                              "drops": 0, "dups": 0, "inflight": 3, "depth": None}
+    assert main(["explore", "--protocol", "raft", "--crashes", "1", "--max-states", "30",
+                 "--json"]) == 3
+    bounds = json.loads(capsys.readouterr().out)["bounds"]
+    assert bounds["crashes"] == 1 and bounds["writes"] == 1 and bounds["reads"] == 1
+    # the example protocol keeps the explorer's own defaults (a crash among them)
+    assert main(["explore", "--protocol", "example", "--max-states", "30", "--json"]) == 3
+    assert json.loads(capsys.readouterr().out)["bounds"]["crashes"] == 1
+
+
+def test_explore_raft_small_config_is_exhaustive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "--protocol", "raft", "--ticks", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "ok" and data["ends"] > 0
+    assert data["states"] == 16_585 and data["transitions"] == 44_367
+
+
+@pytest.mark.slow
+def test_explore_raft_default_config_is_exhaustive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "--protocol", "raft"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("explore protocol=raft variant=None strategy=bfs replicas=3 "
+                          "writes=1 reads=1 crashes=0 ticks=2")
+    assert "states=177532 transitions=491352 max_depth=25 path_ends=3531" in out
+    assert out.rstrip().endswith("PASSED")

@@ -227,6 +227,7 @@ def test_an_explorer_kill_counts_only_if_the_unmutated_tree_passes_its_schedule(
 ) -> None:
     _tiny_tree(tmp_path)
     base_verdict = ["verdict: ok (no violation)"]
+    replay_error = [""]
 
     def runner(argv: Sequence[str], cwd: Path, env: dict[str, str], timeout_s: float
                ) -> ProcessResult:
@@ -238,6 +239,8 @@ def test_an_explorer_kill_counts_only_if_the_unmutated_tree_passes_its_schedule(
             return _proc(1, json.dumps({"violation": found, "states": 9, "complete": False}))
         assert argv[3] == "replay" and argv[4].endswith("explore-artifact")
         assert (cwd / "consensus" / "core.py").read_text() == "QUORUM = 2\n"  # unmutated
+        if replay_error[0]:
+            return _proc(2, "", f"paxlab replay: error: {replay_error[0]}\n")
         return _proc(1, f"replay x: explore schedule of 9 steps\n{base_verdict[0]}\n")
 
     mutant = Mutant(name="tiny", file="consensus/core.py", snippet="QUORUM = 2",
@@ -248,6 +251,16 @@ def test_an_explorer_kill_counts_only_if_the_unmutated_tree_passes_its_schedule(
     false = run_mutant(mutant, budget_s=10, runner=runner, source=tmp_path, shrink=False)
     assert false.status == "baseline-fails" and not false.killed
     assert "does not pass the schedule" in false.detail
+    # The unmutated replicas never send what step 7 delivers: the path is the mutant's doing.
+    replay_error[0] = ("schedule action not enabled: step=7 action=('deliver', 0, 1, "
+                       "'Accepted(ballot=Ballot(1, 0))')")
+    diverged = run_mutant(mutant, budget_s=10, runner=runner, source=tmp_path, shrink=False)
+    assert diverged.status == "killed" and diverged.property == "S6"
+    assert "diverges from the schedule: step=7" in diverged.detail
+    # Any other replay error is no evidence either way: not a kill.
+    replay_error[0] = "explore-artifact/schedule.json: line 3: not JSON"
+    broken = run_mutant(mutant, budget_s=10, runner=runner, source=tmp_path, shrink=False)
+    assert broken.status == "baseline-fails" and not broken.killed
 
 
 def test_run_mutant_in_a_real_subprocess_of_a_trivial_tree(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ import datetime
 import json
 import random
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +235,38 @@ def test_cluster_cli_init_start_status_stop(
         assert capsys.readouterr().out.count("stopped") == 3
     finally:
         _none_running(config)
+
+
+def test_an_interrupted_load_keeps_an_artifact_the_report_reads(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of a load with a nemesis: exit 130, the nodes stopped, and the run
+    so far kept as a whole artifact (checked history, fault log, manifest)."""
+    from harness.failures.load_artifact import read_load_artifact
+
+    config = init_cluster(tmp_path / "c", 3)
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "harness", "load", "--config", str(config.path), "--ops",
+            "1000000", "--duration", "60", "--clients", "2", "--nemesis", "kill,partition",
+            "--seed", "3", "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(6.0)  # nodes started behind the proxies, the load under way
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        _none_running(config)
+    assert proc.returncode == 130, err
+    assert "interrupted; the run so far (unknown" in err and "Traceback" not in err
+    artifact = read_load_artifact(out)
+    assert artifact.verdict == "unknown"  # no key read back: durability unchecked
+    assert artifact.counts["ok"] > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["nemesis"] == ["kill", "partition"]
+    report = subprocess.run([sys.executable, "-m", "harness", "report", str(out)],
+                            capture_output=True, text=True, timeout=60)
+    assert "verdict: unknown" in report.stdout, report.stderr
 
 
 def test_the_simulator_and_the_real_cluster_run_the_same_workload_under_the_same_checker(
