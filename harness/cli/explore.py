@@ -258,7 +258,8 @@ def _print_parallel(par: dict[str, Any]) -> None:
     print(f"parallel: partitions={par['partitions']} executor={par['executor']} "
           f"rebalanced_states={par['rebalanced_states']} "
           f"table_bytes_per_state={par['table_bytes_per_state']} "
-          f"worker_rss_bytes_per_state={par['worker_rss_bytes_per_state']}")
+          f"worker_rss_bytes_per_state={par['worker_rss_bytes_per_state']} "
+          f"critical_path_cpu_s={par['critical_path_cpu_s']}")
     for w in par["workers"]:
         print(f"  partition {w['partition']}: cpu_s={w['cpu_s']} expanded={w['expanded']} "
               f"owned={w['owned']} shipped_in={w['shipped_in']} "

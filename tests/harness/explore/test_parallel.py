@@ -116,6 +116,9 @@ def test_two_workers_count_a_complete_search_like_one_process() -> None:
     assert sum(w["expanded"] for w in workers) == one.states
     assert all(w["expanded"] > one.states // 4 for w in workers)  # both did a share
     assert par["collision_probability"] == collision_probability(one.states)
+    # every level's slowest partition: at least the busiest one's total, at most the sum
+    cpu = [w["cpu_s"] for w in workers]
+    assert max(cpu) - 0.01 <= par["critical_path_cpu_s"] <= sum(cpu) + 0.01
     assert not multiprocessing.active_children()
 
 
@@ -176,6 +179,7 @@ def test_cli_prints_the_partitions_and_the_collision_bound(
     out = capsys.readouterr()
     assert "states=4147 transitions=10089 max_depth=26" in out.out
     assert "PASSED" in out.out and "parallel: partitions=2" in out.out
+    assert " critical_path_cpu_s=" in out.out
     assert "collision probability <= " in out.out
     assert "... level=1 states=4 transitions=3 frontier=" in out.err
 
