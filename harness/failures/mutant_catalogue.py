@@ -87,6 +87,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S1/S10 gap filling",
         why="recovery stops at the first hole instead of filling it with a no-op, dropping "
             "accepted (maybe chosen) entries after it",
+        sweep=ADVERSARIAL,  # held, replayed messages leave holes in phase-1 quorums
     ),
     M(
         name="p1-fill-gap-without-noop",
@@ -98,6 +99,7 @@ CATALOGUE: tuple[Mutant, ...] = (
                     "                ls.votes[s] = own",
         target="S4 gap filling with no-ops",
         why="holes in the recovered suffix are skipped instead of filled with no-ops",
+        sweep=ADVERSARIAL,  # held, replayed messages leave holes in phase-1 quorums
     ),
     # ------------------------------------------------------------ commit rule
     M(
@@ -266,6 +268,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         target="S6 under clock drift: lease not scaled by rho",
         why="the leader keeps the full L from its stamp, though acceptors count L on clocks "
             "that may run fast",
+        sweep=ADVERSARIAL,  # handovers and held messages make leases meet end to end under drift
     ),
     M(
         name="release-any-ballot",
