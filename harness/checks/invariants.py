@@ -58,6 +58,7 @@ from consensus.membership import is_config
 from consensus.messages import Accept, Accepted, Promise
 from consensus.quorum import Membership
 from consensus.records import AcceptRecord, encode_record
+from consensus.roles import Role
 from harness.checks.accepts import AcceptVotes, Where
 from harness.checks.durable_log import DurableLogInvariant
 from harness.checks.lease_grants import LeaseGrants
@@ -89,6 +90,8 @@ class OnlineInvariants:
         self._commit_seen: dict[int, int] = {}  # per incarnation
         self._max_acked_slot = 0
         self._applied_high: dict[int, int] = {}  # node -> highest slot it ever applied
+        self._promisers: dict[Any, set[int]] = {}  # ballot -> nodes that sent it a Promise
+        self._leading: dict[int, bool] = {}  # node -> was leader after its last step
         self._pending_reads: list[tuple[int, bool, bytes, bytes | None]] = []
         self._membership = MembershipInvariants()  # S12, S13
         self._durable_log = DurableLogInvariant(self.log.chosen)  # S15
@@ -147,6 +150,8 @@ class OnlineInvariants:
                 msg = effect.msg
                 if isinstance(msg, _PROMISING):
                     self._note_promise(node_id, msg.ballot)
+                    if msg.__class__ is Promise:
+                        self._promisers.setdefault(msg.ballot, set()).add(node_id)
                 elif msg.__class__ is Accept and msg.truncate_to:
                     v = self._check_truncate(node_id, replica, msg.truncate_to, where)
                     if v is not None:
@@ -183,6 +188,11 @@ class OnlineInvariants:
             v = self._lease_grants.on_step(node_id, replica, event, effects, local_us, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
+        leading = replica.role is Role.LEADER
+        if leading is not self._leading.get(node_id, False):
+            self._leading[node_id] = leading
+            if leading and v is None and getattr(replica, "membership_changed", False):
+                v = self._check_phase1_quorums(node_id, replica, where)
         if v is None:
             membership = self._membership
             if membership.log_kind.get(node_id) is not False or getattr(
@@ -323,6 +333,24 @@ class OnlineInvariants:
         best = self._promised_sent.get(node_id)
         if best is None or (ballot is not best and ballot > best):
             self._promised_sent[node_id] = ballot
+
+    def _check_phase1_quorums(self, node_id: int, replica: Any, where: Where) -> Violation | None:
+        """S12: a node that just became leader holds promises from a quorum of its committed
+        configuration and of the newest one in its log: either may govern the slots it will
+        decide. Promises are counted as sent (a superset of what it received)."""
+        ballot = replica.promised
+        voters = self._promisers.get(ballot, set()) | {node_id}
+        for cfg in (replica.committed_membership, replica.membership):
+            if not cfg.is_quorum(voters):
+                return Violation(
+                    property="S12",
+                    message=(
+                        f"S12: node {node_id} became leader of {ballot} with promises from "
+                        f"{sorted(voters)} only, no quorum of the configuration {cfg} it may use"
+                    ),
+                    **where.fields(),
+                )
+        return None
 
     def _check_truncate(
         self, node_id: int, replica: Any, truncate_to: int, where: Where

@@ -12,6 +12,7 @@ from consensus.effects import Apply, Persist, Reply, Send, ServeRead
 from consensus.messages import Accept, Promise
 from consensus.quorum import Membership
 from consensus.records import AcceptRecord, decode_record, encode_record
+from consensus.roles import Role
 from harness.checks.invariants import OnlineInvariants
 from storage.kv import Command
 
@@ -302,3 +303,42 @@ def test_log_replicas_drop_only_what_every_storage_voter_applied() -> None:
     run.replicas[3].applied_index = 0
     assert run.step(3) is None
     assert run.step(1, _heartbeat(2)) is None
+
+
+@attrs.define
+class Candidate(MemberReplica):
+    membership: Membership = GROUP
+    membership_changed: bool = True
+
+    def pending_memberships(self) -> list[Membership]:  # read by the S12 chain check
+        newer = self.membership != self.committed_membership
+        return [self.committed_membership, self.membership][: 1 + newer]
+
+
+def _elect(newest: Membership, promisers: tuple[int, ...],
+           committed: Membership = GROUP) -> Any:
+    """Node 1 is elected under ballot B1 after ``promisers`` sent it a Promise."""
+    run = Run(members=(1, 2, 3, 4))
+    run.replicas = {n: Candidate(n, membership=newest, committed_membership=committed)
+                    for n in (1, 2, 3, 4)}
+    promise = Promise(ballot=B1, from_slot=1, entries=(), commit_index=0, lease_remaining_us=0)
+    for n in promisers:
+        run.replicas[n].promised = B1
+        assert run.step(n, Send(dst=1, msg=promise)) is None
+    leader = run.replicas[1]
+    leader.promised, leader.role = B1, Role.LEADER
+    return run.step(1)
+
+
+def test_a_new_leader_holds_a_quorum_of_every_configuration_it_may_use() -> None:
+    # Committed (1, 2, 3) + log replica 4: quorum 3 of 4 voters; node 1 and two promisers.
+    assert _elect(GROUP, (2, 3)) is None
+    # Only node 2 promised: a majority of the storage replicas, no quorum of the 4 voters.
+    v = _elect(GROUP, (2,))
+    assert v is not None and v.property == "S12" and "promises from [1, 2] only" in v.message
+    # A newer configuration in its log (storage 1, 2, 3, 4: quorum 3) needs its own quorum
+    # even when the committed one (storage 1, 2, 3: quorum 2) is satisfied.
+    three, four = Membership(storage=(1, 2, 3), logs=()), Membership(storage=(1, 2, 3, 4), logs=())
+    assert _elect(four, (2, 3), committed=three) is None
+    v = _elect(four, (2,), committed=three)
+    assert v is not None and v.property == "S12" and "(1, 2, 3, 4)" in v.message
