@@ -24,15 +24,13 @@ table.
 
 from __future__ import annotations
 
-import concurrent.futures
-import itertools
 import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import attrs
 
-from harness.failures.sweep import useful_jobs
+from harness.failures.sweep import pooled, useful_jobs
 from harness.sim.scenario_runs import SCENARIOS, WINDOW_US, ScenarioRun
 from harness.sim.scenario_runs import run_scenario as run_scenario  # the CLI's run (tests swap it)
 
@@ -213,20 +211,7 @@ def _jobs_stream(
         for item in work:
             yield run(*item)
         return
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
-    todo = iter(work)  # a few at a time, so a stop leaves almost nothing queued
-    running = {pool.submit(run, *item) for item in itertools.islice(todo, 2 * jobs)}
-    try:
-        while running:
-            done, running = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for item in itertools.islice(todo, len(done)):
-                running.add(pool.submit(run, *item))
-            for future in done:
-                yield future.result()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    yield from pooled(run, work, jobs)
 
 
 def compare(

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -503,25 +503,51 @@ def _run_local(
         # Load the simulator here, once: forked workers inherit it instead of each importing
         # trio, consensus and storage anew (a few tenths of a CPU second per worker).
         importlib.import_module("harness.sim.runner")
+    yield from pooled(run_seed, [(o, run) for o in all_options], jobs)  # closing closes it
+
+
+_Result = TypeVar("_Result")
+
+
+def pooled(
+    fn: Callable[..., _Result], items: Sequence[tuple[Any, ...]], jobs: int
+) -> Generator[_Result, None, None]:
+    """``fn(*item)`` for each of ``items`` in ``jobs`` worker processes, yielded as they
+    finish (each batch that finishes together in the order of ``items``).
+
+    Items are submitted a few at a time (twice the workers): a run stopped early leaves
+    almost nothing queued, and a process whose pool had thousands of queued items when it
+    was shut down without waiting could hang on its way out after its summary.
+    """
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
-    # Seeds are submitted a few at a time (twice the workers): a sweep stopped early leaves
-    # almost nothing queued, and a process whose pool had thousands of queued seeds when it
-    # was shut down without waiting could hang on its way out after its summary.
-    todo = iter(all_options)
-    running = {pool.submit(run_seed, o, run) for o in itertools.islice(todo, 2 * jobs)}
+    position: dict[concurrent.futures.Future[_Result], int] = {}
+    todo = iter(enumerate(items))
+
+    def submit(n: int, item: tuple[Any, ...]) -> concurrent.futures.Future[_Result]:
+        future = pool.submit(fn, *item)
+        position[future] = n
+        return future
+
+    running = {submit(n, item) for n, item in itertools.islice(todo, 2 * jobs)}
+    finished = False
     try:
         while running:
             done, running = concurrent.futures.wait(
                 running, return_when=concurrent.futures.FIRST_COMPLETED
             )
-            for options in itertools.islice(todo, len(done)):
-                running.add(pool.submit(run_seed, options, run))
-            for future in sorted(done, key=lambda f: f.result().seed):
+            for n, item in itertools.islice(todo, len(done)):
+                running.add(submit(n, item))
+            for future in sorted(done, key=position.__getitem__):
+                del position[future]
                 yield future.result()
+        finished = True
     finally:
-        # Seeds not started are cancelled; a stop (budget, Ctrl-C) does not wait for the
-        # seeds still running, whose workers end with the pool.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # A stop (budget, Ctrl-C, an error) cancels what has not started and does not wait
+        # for what still runs: those workers end with the pool. A pool whose work is all done
+        # is shut down waiting (at once): on Python 3.11, one shut down without waiting can
+        # race its manager thread at interpreter exit and print "Exception ignored ... Bad
+        # file descriptor" after the summary.
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def _run_dask(
