@@ -43,7 +43,8 @@ S12 (configuration changes keep quorums intersecting) and S13 (log replicas neve
 reads) are checked by `harness.checks.membership`, called at the end of `on_step`. The other half
 of S13, that a log replica drops only what every storage replica has applied (so each storage
 replica can still catch up from it), is checked here: the ``truncate_to`` of every `Accept` a
-leader sends is at most the highest slot each storage voter of its configuration has applied.
+leader sends is at most the highest slot each storage voter of its committed configuration
+has applied.
 
 Not checked here: S8 in full (history checker).
 """

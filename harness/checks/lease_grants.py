@@ -53,6 +53,11 @@ class LeaseGrants:
                 del grants[old]
         grants[ballot] = local_us + lease_us
 
+    @staticmethod
+    def _release(grants: dict[Any, int], ballot: Any, local_us: int) -> None:
+        if ballot in grants:
+            grants[ballot] = min(grants[ballot], local_us)
+
     def on_step(
         self, node_id: int, replica: Any, event: object, effects: Sequence[object],
         local_us: int, where: Where,
@@ -74,8 +79,8 @@ class LeaseGrants:
                 if any(type(e) is Send and e.dst == src and type(e.msg) is Accepted
                        and e.msg.ballot == ballot for e in effects):
                     self._grant(grants, ballot, local_us, lease_us)
-            elif kind is Release and msg.ballot in grants:
-                grants[msg.ballot] = min(grants[msg.ballot], local_us)
+            elif kind is Release:
+                self._release(grants, msg.ballot, local_us)
         promises: list[Promise] = []
         for e in effects:
             if type(e) is not Send:
@@ -84,8 +89,8 @@ class LeaseGrants:
             kind = type(sent)
             if kind is Accept and sent.ballot.node == node_id:
                 self._grant(grants, sent.ballot, local_us, lease_us)
-            elif kind is Release and sent.ballot in grants:
-                grants[sent.ballot] = min(grants[sent.ballot], local_us)
+            elif kind is Release:
+                self._release(grants, sent.ballot, local_us)
             elif kind is Promise:
                 promises.append(sent)
         for promise in promises:

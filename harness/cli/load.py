@@ -82,21 +82,21 @@ def _keep_interrupted(config: ClusterConfig, run: LoadRun, out: Path,
     far is checked (operations in flight count as uncertain); no key was read back, so the
     verdict is at best unknown. A second Ctrl-C keeps the history alone."""
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        if not run.started_wall:  # interrupted before the load began
-            raise KeyboardInterrupt
-        result = finish_session(config, run, out, nemesis, tuple(run.nemesis_events),
-                                [f"k{i}" for i in range(run.keys)],
-                                {"interrupted": True, "started_wall": run.started_wall},
-                                check_timeout_s=INTERRUPTED_CHECK_S)
-        write_load_artifact(result, config, run)
-    except KeyboardInterrupt:
-        write_history(out / "history.jsonl", run.recorder.events)
-        print(f"{_PROG}: interrupted; history so far in {out / 'history.jsonl'}",
-              file=sys.stderr)
-        return
-    print(f"{_PROG}: interrupted; the run so far ({result.verdict}: {result.summary['check']})"
-          f" in {out}: paxlab report {out}", file=sys.stderr)
+    if run.started_wall:  # else interrupted before the load began: nothing to check
+        try:
+            result = finish_session(config, run, out, nemesis, tuple(run.nemesis_events),
+                                    [f"k{i}" for i in range(run.keys)],
+                                    {"interrupted": True, "started_wall": run.started_wall},
+                                    check_timeout_s=INTERRUPTED_CHECK_S)
+            write_load_artifact(result, config, run)
+        except KeyboardInterrupt:
+            pass
+        else:
+            print(f"{_PROG}: interrupted; the run so far ({result.verdict}: "
+                  f"{result.summary['check']}) in {out}: paxlab report {out}", file=sys.stderr)
+            return
+    write_history(out / "history.jsonl", run.recorder.events)
+    print(f"{_PROG}: interrupted; history so far in {out / 'history.jsonl'}", file=sys.stderr)
 
 
 def run_load(args: argparse.Namespace) -> int:
