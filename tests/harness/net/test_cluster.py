@@ -249,7 +249,14 @@ def test_an_interrupted_load_keeps_an_artifact_the_report_reads(tmp_path: Path) 
             "--seed", "3", "--out", str(out)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(6.0)  # nodes started behind the proxies, the load under way
+        # Wait (bounded) for the nodes behind the proxies to serve, then let the load run.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and any(
+            procs.running_pid(config, n) is None for n in config.ids
+        ):
+            time.sleep(0.2)
+        assert _bounded(60, procs.wait_serving, config, 30.0) is not None
+        time.sleep(2.0)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
