@@ -29,7 +29,9 @@ class GroupSpec:
     ``log_members`` are log replicas of the initial configuration (they run from the start);
     ``log_spares`` and ``spares`` (storage) are started only when a healing leader adds them;
     ``dead_after_us`` is the leader's failure detector (`consensus.ReplicaConfig.
-    replica_dead_after_us`; 0 = no healing).
+    replica_dead_after_us`; 0 = no healing). ``outside`` nodes run from the start outside
+    the initial configuration (a replica that is in no configuration yet), so that
+    membership changes the harness asks for can add them (the ``membership`` fault).
     """
 
     replicas: int
@@ -37,13 +39,16 @@ class GroupSpec:
     log_spares: tuple[int, ...] = ()
     spares: tuple[int, ...] = ()
     dead_after_us: int = 0
+    outside: tuple[int, ...] = ()
 
     @classmethod
     def for_run(
-        cls, replicas: int, healing: bool, dead_after_us: int, log_replicas: int = 0
+        cls, replicas: int, healing: bool, dead_after_us: int, log_replicas: int = 0,
+        outside: int = 0,
     ) -> GroupSpec:
         """The group of a run: storage replicas, then ``log_replicas`` log replicas, then
-        (with ``healing``) one log spare and one storage spare.
+        (with ``healing``) one log spare and one storage spare, then ``outside`` nodes
+        running outside the configuration.
 
         Raises ValueError for a configuration that cannot be safe
         (`consensus.quorum.Membership`: more log replicas than storage replicas).
@@ -51,7 +56,9 @@ class GroupSpec:
         logs = tuple(range(replicas, replicas + log_replicas))
         Membership(tuple(range(replicas)), logs)
         if not healing:
-            return cls(replicas=replicas, log_members=logs)
+            first = replicas + log_replicas
+            return cls(replicas=replicas, log_members=logs,
+                       outside=tuple(range(first, first + outside)))
         spare = replicas + log_replicas
         return cls(
             replicas=replicas,
@@ -59,6 +66,7 @@ class GroupSpec:
             log_spares=(spare,),
             spares=(spare + 1,),
             dead_after_us=dead_after_us,
+            outside=tuple(range(spare + 2, spare + 2 + outside)),
         )
 
     @property
@@ -69,7 +77,14 @@ class GroupSpec:
     @property
     def nodes(self) -> tuple[int, ...]:
         """Every node that may ever run, sorted."""
-        return tuple(sorted(self.members + self.log_members + self.log_spares + self.spares))
+        return tuple(sorted(self.members + self.log_members + self.log_spares + self.spares
+                            + self.outside))
+
+    @property
+    def running(self) -> tuple[int, ...]:
+        """The nodes that run from the start: the initial configuration and the outside
+        nodes (spares start only when a leader adds them)."""
+        return self.members + self.log_members + self.outside
 
     @property
     def initial(self) -> Membership:

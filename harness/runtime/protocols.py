@@ -35,10 +35,13 @@ ALL_FAULTS: tuple[str, ...] = (
     "partition", "crash", "pause", "clock", "disk", "loss", "adversarial", "permanent"
 )
 """Every fault kind the simulator knows (`harness.sim.runspec.FAULTS` is this tuple)."""
-OPT_IN_FAULTS: tuple[str, ...] = ("churn",)
+OPT_IN_FAULTS: tuple[str, ...] = ("churn", "membership")
 """Fault kinds only a protocol listing them in its `ProtocolSpec.faults` gets: ``churn`` (a
 leader crashes in the middle of its sends and comes back soon: its new entries reach a
-minority, terms follow each other quickly; `harness.sim.nemesis_options.ChurnOptions`)."""
+minority, terms follow each other quickly; `harness.sim.nemesis_options.ChurnOptions`);
+``membership`` (extra nodes run outside the configuration, and the nemesis asks leaders for
+one-server changes at drawn times, most often right after an election;
+`harness.sim.nemesis_options.MembershipOptions`)."""
 KNOWN_FAULTS: tuple[str, ...] = (*ALL_FAULTS, *OPT_IN_FAULTS)
 """Every fault name a run may ask for (a protocol refuses those outside its spec)."""
 _DEFAULT_FAULTS = ("partition", "crash", "pause", "clock", "disk", "loss")
@@ -169,7 +172,7 @@ def _load_raft() -> ProtocolSpec:
         variants=tuple(getattr(raft, "VARIANTS", RAFT_VARIANTS)),
         invariants=RaftInvariants,
         invariants_name="raft (S3, S4, S16, S17)",
-        faults=(*(f for f in ALL_FAULTS if f != "permanent"), "churn"),
+        faults=(*(f for f in ALL_FAULTS if f != "permanent"), "churn", "membership"),
         explorer=True,
         explore_bounds=RAFT_EXPLORE_BOUNDS,
     )

@@ -17,12 +17,13 @@ from typing import Any
 
 import attrs
 
-from consensus.events import Receive, StepDown
+from consensus.events import Receive, Reconfigure, StepDown
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
 from harness.sim.buggify import Knobs, draw_knobs
 from harness.sim.clock import NodeClock, signed_choice
 from harness.sim.links import Links
+from harness.sim.membership import ConfigChanges
 from harness.sim.nemesis import Nemesis
 from harness.sim.network import Network
 from harness.sim.observer import Observer
@@ -56,11 +57,13 @@ class Cluster:
         self.chooser = chooser
         self.so = sim_options
         self.trace = trace
+        membership = "membership" in options.faults
         self.group = group = GroupSpec.for_run(
             options.replicas,
             "permanent" in options.faults,
             sim_options.replica_dead_after_us,
             sim_options.log_replicas,
+            sim_options.nemesis.membership.outside_nodes if membership else 0,
         )
         bandwidth = sim_options.bandwidth_mb_s
         self.links = Links(bandwidth, sim_options.snapshot_bytes) if bandwidth else None
@@ -83,7 +86,7 @@ class Cluster:
             self._transmit = self.network.transmit_attacked
             self.network.history_size = nem_options.adversarial.history_size
         self.nemesis = Nemesis(
-            group.members + group.log_members,
+            group.running,
             nem_options,
             chooser,
             rho_ppm=rho,
@@ -153,6 +156,10 @@ class Cluster:
             self.hosts[n].crash_point = self._crash_point
             self.hosts[n].crash_sends = "churn" in options.faults
         self.delivered = 0  # peer messages delivered to a live node
+        self.config_changes: ConfigChanges | None = None
+        if membership:
+            self.config_changes = ConfigChanges(on_elected=self._elected)
+            self.add_step_listener(self.config_changes.observe)
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -304,6 +311,23 @@ class Cluster:
     def step_down(self, node: int) -> None:
         if self.status[node] == "up":
             self._step(node, StepDown())
+
+    def _elected(self, node: int) -> None:
+        """``node`` became leader in the step being observed (the ``membership`` fault)."""
+        self.nemesis.elected(self, node)
+
+    def is_leader(self, node: int) -> bool:
+        replica = self.hosts[node].replica
+        return self.status[node] == "up" and replica is not None and (
+            replica.role.value == "leader")
+
+    def configuration(self, node: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        replica = self.hosts[node].replica
+        return tuple(replica.members), tuple(replica.learners)
+
+    def reconfigure(self, node: int, voters: tuple[int, ...], learners: tuple[int, ...]) -> None:
+        if self.status[node] == "up":
+            self._step(node, Reconfigure(storage=voters, logs=learners))
 
     # -- stepping nodes -----------------------------------------------------------------------
 

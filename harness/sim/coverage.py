@@ -26,6 +26,9 @@ Coverage keys (all present in every run, so sums line up):
 - ``adversarial_periods``, ``replays`` (batches of old messages sent again), ``handovers``
   (leaders told to step down) and ``strikes`` (a leader isolated while its membership change
   was pending): the targeted faults of the ``adversarial`` and ``permanent`` kinds.
+- ``reconfigure_requests``: one-server changes the ``membership`` fault asked a leader for;
+  ``config_changes_proposed`` / ``config_changes_committed``: configuration entries leaders
+  appended, and those that committed (`harness.sim.membership`; 0 without that fault).
 
 This module imports nothing heavy: sweeps load it without the simulator.
 """
@@ -46,7 +49,7 @@ DISK_FAULTS: tuple[str, ...] = (
 
 _TARGETED = {
     "adversarial": "adversarial_periods", "replay": "replays", "step-down": "handovers",
-    "strike": "strikes",
+    "strike": "strikes", "membership": "reconfigure_requests",
 }
 
 
@@ -78,6 +81,9 @@ def empty_coverage() -> dict[str, Any]:
         "replays": 0,
         "handovers": 0,
         "strikes": 0,
+        "reconfigure_requests": 0,
+        "config_changes_proposed": 0,
+        "config_changes_committed": 0,
     }
 
 
@@ -116,6 +122,10 @@ def run_coverage(sim: Any, probes: Mapping[str, int]) -> dict[str, Any]:
             cov[_TARGETED[fault]] += 1
         elif fault == "start":
             cov["log_replicas_added" if "log replica" in detail else "storage_replicas_added"] += 1
+    changes = getattr(sim, "config_changes", None)
+    if changes is not None:
+        cov["config_changes_proposed"] = changes.proposed
+        cov["config_changes_committed"] = changes.committed
     workload = sim.workload
     cov["ops_completed"] = sum(workload.counts.values())
     cov["info_ops"] = workload.counts.get("info", 0)

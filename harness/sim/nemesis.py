@@ -35,6 +35,14 @@ heal again, and the run could not end repaired. Nodes with corrupting disks may 
 for good (their storage can fail recovery), so a permanent failure only picks a node that keeps
 those nodes and the permanently failed ones within f together.
 
+Membership changes (``membership``, Raft only): the group has nodes running outside the
+configuration from the start, and the nemesis asks a leader for a one-server change (add a
+node outside the voters, or remove a voter other than itself): per tick the leader of the
+moment, and the moment a node is elected, after a drawn delay of at most a few milliseconds
+(`elected`), so changes race the start of terms. They take no node down and need no budget;
+the protocol decides when a change enters its log. Beside ``churn`` and partitions this
+finds the 2015 single-server change bug (docs/raft.md).
+
 The nemesis acts on a `Cluster` (the simulator), which it never inspects beyond that API.
 Its options live in `harness.sim.nemesis_options` and are re-exported here.
 """
@@ -52,6 +60,7 @@ from harness.sim.nemesis_options import (
     CrashOptions,
     DiskFaultOptions,
     LossOptions,
+    MembershipOptions,
     NemesisOptions,
     PartitionOptions,
     PauseOptions,
@@ -103,6 +112,16 @@ class Cluster(Protocol):
 
     def replay(self, src: int, dst: int, msg: object) -> None:
         """Send ``msg`` from ``src`` to ``dst`` once more (an old message, replayed)."""
+
+    def is_leader(self, node: int) -> bool:
+        """Whether ``node`` is up and in the leader role now."""
+
+    def configuration(self, node: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(voters, learners)`` of the configuration in force at ``node`` (which is up)."""
+
+    def reconfigure(self, node: int, voters: tuple[int, ...], learners: tuple[int, ...]) -> None:
+        """Ask ``node`` (`consensus.events.Reconfigure`) to move the group to ``voters`` and
+        ``learners``, if it is up."""
 
 
 class Nemesis:
@@ -339,6 +358,8 @@ class Nemesis:
             self._fail_permanently(cluster, exclude=None)
         if self._enabled("adversarial"):
             self._adversarial(cluster)
+        if self._enabled("membership"):
+            self._membership(cluster)
         schedule, now = o.schedule, cluster.now_us()
         while self._scheduled < len(schedule) and schedule[self._scheduled].at_us <= now:
             fault = schedule[self._scheduled]
@@ -408,6 +429,52 @@ class Nemesis:
                                                             len(history))]
                 cluster.replay(src, dst, msg)
             cluster.record_fault("replay", [], f"{count} old message(s) sent again")
+
+    def _membership(self, cluster: Cluster) -> None:
+        """Maybe ask the leader of the moment for a one-server change (``membership``, one
+        draw per tick under ``nemesis.membership``)."""
+        leader = cluster.leader()
+        if leader is None or leader in self.crashed or leader in self.paused:
+            return
+        if self.chooser.chance("nemesis.membership", self.options.membership.probability):
+            self._ask_change(cluster, leader)
+
+    def elected(self, cluster: Cluster, node: int) -> None:
+        """``node`` has just become leader (``membership``): with ``new_leader_probability``
+        ask it for a change after a delay drawn up to ``new_leader_within_us``
+        (``nemesis.membership.elected``, ``...after.us``): a change racing the start of its
+        term, before it has committed anything."""
+        o = self.options.membership
+        if not self.active or not self.chooser.chance("nemesis.membership.elected",
+                                                      o.new_leader_probability):
+            return
+        after = self.chooser.choose("nemesis.membership.after.us", o.new_leader_within_us + 1)
+        cluster.schedule_after(after, "reconfigure", node)
+
+    def _ask_change(self, cluster: Cluster, leader: int) -> None:
+        """Ask ``leader`` for a one-server change: add or remove (``nemesis.membership.add``,
+        True = add) and which node (``nemesis.membership.node``): a running node outside the
+        voters (crashed ones too: they catch up when they come back), or a voter other than
+        the leader while more than ``min_voters`` remain. The leader alone decides when the
+        change enters its log (one at a time; the correct Raft only once an entry of its
+        term is committed)."""
+        o = self.options.membership
+        voters, learners = cluster.configuration(leader)
+        addable = [n for n in self.members if n not in voters]
+        removable = [n for n in voters if n != leader] if len(voters) > o.min_voters else []
+        if not addable and not removable:
+            return
+        add = bool(addable) and (
+            not removable or self.chooser.chance("nemesis.membership.add", o.add_probability)
+        )
+        pool = addable if add else removable
+        node = pool[self.chooser.choose("nemesis.membership.node", len(pool))]
+        target = tuple(sorted((*voters, node))) if add else tuple(v for v in voters if v != node)
+        rest = tuple(n for n in learners if n != node)
+        what = "add" if add else "remove"
+        cluster.record_fault("membership", [leader], f"leader asked to {what} node {node}: "
+                             f"voters {list(voters)} -> {list(target)}")
+        cluster.reconfigure(leader, target, rest)
 
     def _fail_permanently(self, cluster: Cluster, exclude: int | None) -> None:
         node = self._pick_up_node("nemesis.permanent.node", for_good=True, exclude=exclude)
@@ -564,6 +631,9 @@ class Nemesis:
             if self.active:
                 cluster.record_fault("step-down", [node], "told to step down")
                 cluster.step_down(node)
+        elif action == "reconfigure" and node is not None:
+            if self.active and cluster.is_leader(node):
+                self._ask_change(cluster, node)
         elif action == "strike":
             if self.active and not self.partitioned:
                 cluster.record_fault("strike", [], "a membership change is pending")
@@ -613,6 +683,7 @@ __all__ = [  # the options are re-exported: `from harness.sim.nemesis import Nem
     "CrashOptions",
     "DiskFaultOptions",
     "LossOptions",
+    "MembershipOptions",
     "Nemesis",
     "NemesisOptions",
     "PartitionOptions",

@@ -63,6 +63,30 @@ class ChurnOptions:
 
 
 @attrs.frozen(kw_only=True)
+class MembershipOptions:
+    """Membership changes driven by the nemesis (``membership``, Raft only): the group has
+    ``outside_nodes`` extra nodes running from the start outside the configuration, and at
+    drawn times the nemesis asks the leader of the moment for a one-server change
+    (`consensus.events.Reconfigure`): add a running node that is not a voter, or remove a
+    voter other than the leader (never below ``min_voters``).
+
+    Two triggers: per nemesis tick, the leader of the moment is asked with ``probability``;
+    and the moment a node becomes leader, with ``new_leader_probability`` it is asked after a
+    delay drawn up to ``new_leader_within_us`` (a change racing the start of a term, before
+    the new leader has committed anything: the moment the 2015 single-server bug needs;
+    with leader churn, leaders seldom live until the next tick). ``add_probability``: the
+    share of changes that add a node (when both an addition and a removal are possible).
+    """
+
+    probability: float = 0.05
+    new_leader_probability: float = 0.5
+    new_leader_within_us: int = attrs.field(default=2_000, validator=_span)
+    add_probability: float = 0.5
+    outside_nodes: int = attrs.field(default=1, validator=_span)
+    min_voters: int = attrs.field(default=3, validator=_span)
+
+
+@attrs.frozen(kw_only=True)
 class PauseOptions:
     """Process pauses (a GC stall): the node handles nothing, then everything that waited."""
 
@@ -219,6 +243,7 @@ class NemesisOptions:
     crash: CrashOptions = CrashOptions()
     pause: PauseOptions = PauseOptions()
     churn: ChurnOptions = ChurnOptions()
+    membership: MembershipOptions = MembershipOptions()
     clock: ClockFaultOptions = ClockFaultOptions()
     disk: DiskFaultOptions = DiskFaultOptions()
     loss: LossOptions = LossOptions()

@@ -64,7 +64,7 @@ class Simulation(Cluster, Turns):
         self.pending: dict[int, Pending] = {}
         self.clients = Clients(
             self,
-            tuple(sorted(group.members + group.spares)),
+            tuple(sorted(group.members + group.spares + group.outside)),
             tuple(sorted(group.log_members + group.log_spares)),
         )
         self.phase = _FAULT
@@ -129,7 +129,10 @@ class Simulation(Cluster, Turns):
         group with spares, the leader has also healed: its committed configuration holds no
         node failed by the ``permanent`` fault, and while all its storage voters are up, no
         log spare either (a node whose storage failed recovery is also down for good, and
-        with the spares used up the log replica rightly stays).
+        with the spares used up the log replica rightly stays). In a group whose membership
+        the nemesis changes (outside nodes), the replicas that must have converged are the
+        live voters and learners of the serving leader's configuration in force: a node
+        outside it (never added, or removed) is owed nothing.
 
         Replicas that applied the same slots but hold different state are no liveness
         problem but a safety violation: it is recorded (`_check_final_states`) and the run
@@ -151,6 +154,9 @@ class Simulation(Cluster, Turns):
             if dead or (all_up and any(n in group.log_spares for n in committed.voters)):
                 return f"group not healed: committed configuration {committed}"
             live = [n for n in committed.storage if self.status[n] == "up"]
+        if group.outside:
+            config = set(leader.members) | set(leader.learners)
+            live = [n for n in live if n in config]
         for n in live:
             kv = self.hosts[n].kv
             assert kv is not None
@@ -242,7 +248,7 @@ class Simulation(Cluster, Turns):
         assert isinstance(clock, MockClock)
         self._clock = clock
         self._main_task = trio.lowlevel.current_task()
-        for n in self.group.members + self.group.log_members:
+        for n in self.group.running:
             self.restart(n)
         if self.nemesis.options.faults or self.nemesis.options.schedule:
             self._push(self.nemesis.options.tick_interval_us, NEMESIS, None, None)
