@@ -251,6 +251,12 @@ def format_coverage(summary: SweepSummary) -> list[str]:
             f"{c['replays']}, handovers {c['handovers']}, strikes on pending membership "
             f"changes {c['strikes']}"
         )
+    if c.get("reconfigure_requests"):  # the membership fault (Raft): asked, then what happened
+        lines.append(
+            f"  membership changes asked {c['reconfigure_requests']}, configuration entries "
+            f"proposed {c.get('config_changes_proposed', 0)}, committed "
+            f"{c.get('config_changes_committed', 0)}"
+        )
     if summary.options.protocol != "multipaxos":  # `consensus.probes` are Multi-Paxos's
         lines.append(f"probes: none declared by protocol {summary.options.protocol}")
         return lines

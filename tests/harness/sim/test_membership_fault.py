@@ -93,3 +93,14 @@ def test_correct_raft_passes_many_seeds_of_membership() -> None:
     for seed in range(60):
         result = run(_raft(seed), keep_trace=False)
         assert result.verdict == "ok", (seed, result.violation)
+
+
+def test_sweep_says_how_many_changes_it_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["sweep", "--protocol", "raft", "--replicas", "4", "--faults", "membership",
+            "--ops", "200", "--seeds", "0:2", "-j", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "membership changes asked " in out and "committed " in out
+    assert main(["sweep", "--protocol", "raft", "--faults", "churn", "--ops", "100",
+                 "--seeds", "0:1", "-j", "1"]) == 0
+    assert "membership changes asked" not in capsys.readouterr().out
