@@ -168,7 +168,7 @@ def _load_raft() -> ProtocolSpec:
         make_replica=make_replica,
         variants=tuple(getattr(raft, "VARIANTS", RAFT_VARIANTS)),
         invariants=RaftInvariants,
-        invariants_name="raft (S3, S4, S16, S17)",
+        invariants_name="raft (S3, S4, S16, S17, S18)",
         faults=(*(f for f in ALL_FAULTS if f != "permanent"), "churn"),
         explorer=True,
         explore_bounds=RAFT_EXPLORE_BOUNDS,

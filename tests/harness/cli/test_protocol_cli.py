@@ -221,7 +221,7 @@ def test_run_raft_seed_0_passes_with_its_checks(capsys: pytest.CaptureFixture[st
     assert main(["run", "--protocol", "raft", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("paxlab run: protocol=raft seed=0")
-    assert "checks: shared + raft (S3, S4, S16, S17)" in out and "verdict: PASSED" in out
+    assert "checks: shared + raft (S3, S4, S16, S17, S18)" in out and "verdict: PASSED" in out
 
 
 def test_explore_raft_with_the_generic_explorer(capsys: pytest.CaptureFixture[str]) -> None:
