@@ -25,15 +25,17 @@ Checked here (names as in docs/properties.md):
   membership bug break, found at the election itself, before anything is overwritten.
 - S18 no disruption: a leader is never deposed by a term some node raised on its own (not
   taken from the message it was receiving) before a quorum of its voters, itself included,
-  had answered it since its last raise (or restart). That is what PreVote promises: a node
-  that could not win an election, such as one cut off from the rest, does not raise its
-  term, so when it rejoins it deposes nobody (the Raft thesis, section 9.6; without it, a
-  node behind a partial partition deposes a working leader again and again). Every message
-  received counts as an answer, so a raise the check calls unanswered is one PreVote would
-  never allow; a group whose quorum is the node alone is exempt. Unanswered raises are
-  recorded; the violation is the deposition (a leader of term T whose term rises to T' with
-  an unanswered raise in (T, T']), so an unanswered raise that harms nobody, such as a first
-  election, is not reported.
+  had granted it a vote or pre-vote since its last raise (or restart). That is what PreVote
+  promises: a node that could not win an election, such as one cut off from the leader,
+  does not raise its term, so when it rejoins it deposes nobody (the Raft thesis, section
+  9.6; without it, a node behind a partial partition deposes a working leader again and
+  again). Any granted vote response counts, whatever term it names, so the rule is weaker
+  than PreVote's own count and holds for every correct Raft; refusals do not count (a
+  follower that still hears the leader refuses, and that refusal is no licence to raise).
+  A group whose quorum is the node alone is exempt. Unanswered raises are recorded; the
+  violation is the deposition (a leader of term T whose term rises to T' with an
+  unanswered raise in (T, T']), so one that harms nobody, such as a first election, is not
+  reported.
 
 Not checked here: Log Matching on whole logs (a scan per step); committed indices a node
 holds only in its snapshot (their terms are gone; the shared S2 covers what was applied);
@@ -64,7 +66,7 @@ class RaftInvariants:
         # committed)
         self._committed: dict[int, tuple[int, int]] = {}
         self._led: dict[int, int] = {}  # node -> the term it was last seen leading
-        # S18: node -> (its term at its last raise or restart, the peers heard since)
+        # S18: node -> (its term at its last raise or restart, the voters that granted since)
         self._heard: dict[int, tuple[int, set[int]]] = {}
         self._unanswered: dict[int, str] = {}  # term -> how a node raised it unanswered
         self._leading: dict[int, int] = {}  # node -> the term it led at its last step
@@ -126,27 +128,26 @@ class RaftInvariants:
 
     def _note_raise(self, node_id: int, replica: Any, event: object, term: int) -> None:
         """S18: record a raise of ``node_id``'s term to ``term`` in this step that was neither
-        taken from the message received nor answered by a quorum of its voters."""
+        taken from the message received nor granted by a quorum of its voters."""
         since = self._heard.get(node_id)
-        src = getattr(event, "src", None)
+        msg = getattr(event, "msg", None)
         if since is None:
             self._heard[node_id] = since = (term, set())
-        elif src is not None:
-            since[1].add(src)
+        elif getattr(msg, "granted", False):
+            since[1].add(event.src)  # type: ignore[attr-defined]
         if term <= since[0]:
             return
         self._heard[node_id] = (term, set())
-        msg = getattr(event, "msg", None)
         if getattr(msg, "term", -1) >= term and not getattr(msg, "pre_vote", False):
             return  # taken from a peer (a pre-vote message carries the term it asks for)
         voters = replica.members
         quorum = len(voters) // 2 + 1
         if quorum <= 1 or len((since[1] & set(voters)) | {node_id}) >= quorum:
             return
-        heard = ", ".join(map(str, sorted(since[1]))) or "no peer"
+        granted = ", ".join(map(str, sorted(since[1]))) or "no peer"
         self._unanswered.setdefault(term, (
-            f"node {node_id} raised its term from {since[0]} to {term} having heard from "
-            f"{heard} since its last raise (a quorum of voters {tuple(voters)} is {quorum})"))
+            f"node {node_id} raised its term from {since[0]} to {term} with votes granted by "
+            f"{granted} since its last raise (a quorum of voters {tuple(voters)} is {quorum})"))
 
     def _deposed(self, node_id: int, led: int, term: int,
                  where: dict[str, Any]) -> Violation | None:

@@ -72,6 +72,8 @@ class ProtocolSpec:
             told, as ``(name, value)`` pairs over ``writes``, ``reads``, ``crashes`` and
             ``ticks`` (each left out: `harness.explore.bounds.Bounds`' default). Chosen so
             the search is exhaustive in minutes (docs/explore.md).
+        steps_down_alone: its leader stops leading once cut off from every other node (a
+            quorum check), so the simulator checks S19 (`harness.sim.stale_leader`).
     """
 
     name: str
@@ -84,6 +86,7 @@ class ProtocolSpec:
     faults: tuple[str, ...] = ALL_FAULTS
     default_faults: tuple[str, ...] = _DEFAULT_FAULTS
     explore_bounds: tuple[tuple[str, int], ...] = ()
+    steps_down_alone: bool = False
 
     def make_checks(self, members: Sequence[int]) -> CheckSet:
         """The online checks of one run: the protocol's own (if any), then the shared ones."""
@@ -123,6 +126,7 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         invariants=OnlineInvariants,
         invariants_name="multipaxos (S1, S3, S4, S5, S12..S15)",
         explorer=True,
+        steps_down_alone=True,
     ),
     "example": ProtocolSpec(
         name="example",
@@ -172,6 +176,7 @@ def _load_raft() -> ProtocolSpec:
         faults=(*(f for f in ALL_FAULTS if f != "permanent"), "churn"),
         explorer=True,
         explore_bounds=RAFT_EXPLORE_BOUNDS,
+        steps_down_alone=True,
     )
 
 

@@ -98,41 +98,48 @@ def _receive(inv: RaftInvariants, node: int, view: View, src: int,
 _LEADER = Role("leader")
 
 
+_GRANT = RequestVoteResponse(term=2, granted=True, pre_vote=True)
+_REFUSAL = RequestVoteResponse(term=1, granted=False)
+_FIVE = (0, 1, 2, 3, 4)
+
+
 def test_a_leader_deposed_by_a_term_raised_unanswered_is_s18() -> None:
     inv = RaftInvariants()
     assert _step(inv, 0, View(term=1, role=_LEADER)) is None
     assert _step(inv, 1, View(term=1)) is None
-    assert _step(inv, 1, View(term=2)) is None  # a timeout, nobody heard: unanswered
+    assert _receive(inv, 1, View(term=1), 2, _REFUSAL) is None  # a refusal: no licence
+    assert _step(inv, 1, View(term=2)) is None  # a timeout: an unanswered raise
     vote = RequestVote(term=2, last_index=0, last_term=0)
     v = _receive(inv, 0, View(term=2), 1, vote)
     assert _prop(v) == "S18" and v is not None
     assert "leader 0 of term 1 deposed by term 2: node 1 raised its term from 1 to 2 " \
-        "having heard from no peer" in v.message
+        "with votes granted by no peer" in v.message
 
 
-def test_a_raise_after_a_quorum_answered_or_taken_from_a_peer_deposes_legitimately() -> None:
+def test_a_raise_after_a_quorum_granted_or_taken_from_a_peer_deposes_legitimately() -> None:
     inv = RaftInvariants()
     assert _step(inv, 0, View(term=1, role=_LEADER)) is None
     assert _step(inv, 1, View(term=1)) is None
-    grant = RequestVoteResponse(term=2, granted=True, pre_vote=True)
-    assert _receive(inv, 1, View(term=2), 2, grant) is None  # a pre-vote quorum: 1 and 2
+    assert _receive(inv, 1, View(term=2), 2, _GRANT) is None  # a pre-vote quorum: 1 and 2
     assert _receive(inv, 2, View(term=2), 1, RequestVote(term=2, last_index=0,
                                                           last_term=0)) is None  # taken
-    assert _receive(inv, 2, View(term=2), 0, None) is None  # heard since that raise
-    assert _step(inv, 2, View(term=3)) is None  # answered by 0 and itself
+    grant = RequestVoteResponse(term=2, granted=True)
+    assert _receive(inv, 2, View(term=2), 0, grant) is None  # granted since that raise
+    assert _step(inv, 2, View(term=3)) is None  # granted by 0 and itself
     assert _receive(inv, 0, View(term=3), 2, RequestVote(term=3, last_index=0,
                                                          last_term=0)) is None
 
 
-def test_s18_counts_voters_only_and_forgets_nothing_it_heard_before_the_last_raise() -> None:
+def test_s18_counts_grants_of_voters_only() -> None:
     inv = RaftInvariants()
-    assert _step(inv, 0, View(term=1, role=_LEADER, members=(0, 1, 2, 3, 4))) is None
-    assert _step(inv, 1, View(term=1, members=(0, 1, 2, 3, 4))) is None
-    assert _receive(inv, 1, View(term=1, members=(0, 1, 2, 3, 4)), 5, None) is None  # learner
-    assert _receive(inv, 1, View(term=1, members=(0, 1, 2, 3, 4)), 2, None) is None
-    # 1 and 2 are two of five: a quorum is three
-    assert _step(inv, 1, View(term=2, members=(0, 1, 2, 3, 4))) is None
-    v = _receive(inv, 0, View(term=2, members=(0, 1, 2, 3, 4)), 1, None)
+    assert _step(inv, 0, View(term=1, role=_LEADER, members=_FIVE)) is None
+    assert _step(inv, 1, View(term=1, members=_FIVE)) is None
+    assert _receive(inv, 1, View(term=1, members=_FIVE), 5, _GRANT) is None  # a learner
+    assert _receive(inv, 1, View(term=1, members=_FIVE), 2, _GRANT) is None
+    assert _receive(inv, 1, View(term=1, members=_FIVE), 3, _REFUSAL) is None
+    # granted by 1 and 2, two of five: a quorum is three
+    assert _step(inv, 1, View(term=2, members=_FIVE)) is None
+    v = _receive(inv, 0, View(term=2, members=_FIVE), 1, None)
     assert _prop(v) == "S18"
 
 
@@ -151,12 +158,12 @@ def test_an_unanswered_raise_that_deposes_nobody_is_not_reported() -> None:
     assert _receive(inv, 0, View(term=2), 1, None) is None
 
 
-def test_a_restart_starts_a_fresh_count_of_answers() -> None:
+def test_a_restart_forgets_the_grants_before_it() -> None:
     inv = RaftInvariants()
     assert _step(inv, 0, View(term=1, role=_LEADER)) is None
     assert _step(inv, 1, View(term=1)) is None
-    assert _receive(inv, 1, View(term=1), 2, None) is None
-    assert inv.on_recover(1, View(term=1), 0, 1) is None  # what 1 heard is gone
+    assert _receive(inv, 1, View(term=1), 2, _GRANT) is None
+    assert inv.on_recover(1, View(term=1), 0, 1) is None  # what 1 was granted is gone
     assert _step(inv, 1, View(term=2)) is None
     assert _prop(_receive(inv, 0, View(term=2), 1, None)) == "S18"
 
