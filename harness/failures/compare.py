@@ -192,7 +192,7 @@ def format_table(table: ScenarioTable) -> str:
         first = r.first_failure
         if first is not None:
             what = first.prop if first.verdict == "violation" else "error"
-            message = first.message  # checks start their messages with the property's name
+            message = first.message or ""  # checks start theirs with the property's name
             if not message.startswith(f"{what}:"):
                 message = f"{what}: {message}"
             lines.append(f"  {r.protocol}: first failure seed {first.seed}: {message}")
