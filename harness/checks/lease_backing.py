@@ -38,10 +38,15 @@ class LeaseBacking:
 
     def __init__(self) -> None:
         self._stamps: dict[int, tuple[Any, dict[int, int]]] = {}  # node -> (ballot, stamps)
+        # node -> (the window end last found backed, the configuration appended last then):
+        # stamps only grow within a leadership, so a window ending no later under the same
+        # configurations is backed too, and most leader steps need no count
+        self._backed: dict[int, tuple[int, Any]] = {}
 
     def on_recover(self, node_id: int) -> None:
         """``node_id`` restarted: its leadership, and the stamps echoed to it, are gone."""
         self._stamps.pop(node_id, None)
+        self._backed.pop(node_id, None)
 
     def on_step(self, node_id: int, replica: Any, event: object, local_us: int,
                 where: Where) -> Violation | None:
@@ -49,12 +54,15 @@ class LeaseBacking:
         config = getattr(replica, "config", None)
         window_of = getattr(replica, "serving_window_us", None)
         if config is None or window_of is None or replica.role.value != "leader":
-            self._stamps.pop(node_id, None)
+            if node_id in self._stamps:
+                del self._stamps[node_id]
+                self._backed.pop(node_id, None)
             return None
         ballot = replica.leader_ballot
         held = self._stamps.get(node_id)
         if held is None or held[0] != ballot:
             held = self._stamps[node_id] = (ballot, {})
+            self._backed.pop(node_id, None)
         stamps = held[1]
         if isinstance(event, Receive):
             msg = event.msg
@@ -64,6 +72,10 @@ class LeaseBacking:
         window = window_of()
         if window is None:
             return None
+        newest = replica.membership
+        backed = self._backed.get(node_id)
+        if backed is not None and window[1] <= backed[0] and newest is backed[1]:
+            return None
         timing = config.timing
         lease_us = lease_length_us(timing.lease_duration_us, timing.drift_bound_ppm)
         for members in replica.pending_memberships():
@@ -71,12 +83,13 @@ class LeaseBacking:
                      for v in members.voters if v == node_id or v in stamps]
             t = quorum_time(times, members.quorum)
             if t is None or window[1] > t + lease_us:
-                backed = "no quorum of it echoed a stamp" if t is None else (
+                why = "no quorum of it echoed a stamp" if t is None else (
                     f"its quorum's grant ends at {t + lease_us}")
                 return Violation(
                     property="S6",
                     message=(f"S6: leader {node_id} serves until local {window[1]}, but "
-                             f"configuration {members} may elect its successor and {backed}"),
+                             f"configuration {members} may elect its successor and {why}"),
                     **where.fields(),
                 )
+        self._backed[node_id] = (window[1], newest)
         return None

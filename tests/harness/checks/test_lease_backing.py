@@ -47,6 +47,10 @@ class Leader:
     def pending_memberships(self) -> list[Membership]:
         return self.configs
 
+    @property
+    def membership(self) -> Membership:
+        return self.configs[-1]
+
 
 def _echo(check: LeaseBacking, leader: Any, src: int, stamp: int, local: int,
           ballot: Ballot = B) -> Any:
@@ -75,6 +79,16 @@ def test_a_window_a_pending_configuration_does_not_back_is_s6() -> None:
     assert _echo(check, leader, 3, 900, 1_400) is not None  # 3's grant is older: still too long
     leader.window = (1_400, 900 + L)
     assert check.on_step(0, leader, None, 1_400, Where(1_400, 3, 0)) is None
+
+
+def test_a_configuration_appended_under_a_window_already_backed_is_checked_again() -> None:
+    check = LeaseBacking()
+    leader = Leader((1_300, 1_000 + L), [OLD])
+    assert _echo(check, leader, 1, 1_000, 1_100) is None  # backed by 0 and 1
+    assert check.on_step(0, leader, None, 1_200, Where(1_200, 2, 0)) is None  # same window
+    leader.configs = [OLD, Membership((0, 1, 2), (3,))]  # a change appended: 3 never echoed
+    v = check.on_step(0, leader, None, 1_300, Where(1_300, 3, 0))
+    assert v is not None and v.property == "S6"
 
 
 def test_stamps_belong_to_one_leadership() -> None:
