@@ -1,6 +1,8 @@
 """``python -m harness.tracevalid FILE [--tlc]``: validate an NDJSON trace.
 
-Prints ``valid: N lines`` (exit 0) or ``invalid: line N: why`` (exit 1); input that is not a
+The Init line says which protocol wrote the trace (``"protocol": "raft"``: ``tla/Raft.tla``'s
+rules, `raft_validate`; else ``tla/Paxlab.tla``'s, `validate`). Prints ``valid: N lines``
+(exit 0) or ``invalid: line N: why`` (exit 1); input that is not a
 trace (unreadable, not JSON, no Init line) is reported on one line with exit 2. ``--tlc``
 also checks the trace with TLC against ``tla/Trace.tla`` (needs ``TLA2TOOLS_JAR``; without
 it, exit 2).
@@ -45,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"valid: {verdict.lines} lines")
     if args.tlc:
         from harness.tla.tracevalid.tladata import TlcUnavailable, check_with_tlc
+
+        if '"protocol":"raft"' in lines[0].replace(" ", ""):
+            print("tracevalid: error: --tlc checks Multi-Paxos traces only (tla/Trace.tla); a "
+                  "Raft trace is validated in Python only", file=sys.stderr)
+            return EXIT_USAGE
 
         try:
             ok, detail = check_with_tlc(lines)
