@@ -249,8 +249,6 @@ class RaftValidator:
         if isinstance(vote, int) and (node, term) not in self.votes:
             self.votes[(node, term)] = vote
             self.granted.setdefault((term, vote), set()).add(node)
-            if vote == node:
-                self.campaigns.setdefault((term, node), [-1, -1])
         entries = _entries(line.get("entries"))
         for k, (i, t, v) in enumerate(entries):
             _check(i == snap + 1 + k, f"recovered entries not contiguous at index={i}")
