@@ -124,3 +124,18 @@ def test_tlc_rejects_commit_old_term_where_python_does() -> None:
     assert not ok
     assert detail.startswith(f"line {verdict.line}: no action of RaftTrace.tla allows this "
                              f"Commit step"), detail
+
+
+@needs_jar
+def test_cli_checks_a_raft_trace_with_tlc(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.tla.tracevalid.cli import main
+
+    path = tmp_path / "raft.ndjson"
+    path.write_text("\n".join(_sample(1)) + "\n")
+    assert main([str(path), "--tlc"]) == 0
+    assert f"tlc: valid: {len(_sample(1))} distinct states" in capsys.readouterr().out
+    lines, i = _corrupt("no-quorum")
+    path.write_text("\n".join(lines) + "\n")
+    assert main([str(path), "--tlc"]) == 1
+    assert f"invalid: line {i + 1}: leader without a quorum" in capsys.readouterr().out

@@ -66,7 +66,13 @@ RAFT_ACTION_ORDER: tuple[str, ...] = (
     "UpdateTerm", "StepDown", "Timeout", "Vote", "BecomeLeader", "AppendEntries",
     "InstallSnapshot", "ClientRequest", "ChangeConfig", "LogChange", "Commit", "Compact",
 )
-"""The order of a step's lines (Init, Crash and Restart are lines of their own)."""
+"""The order of a step's lines (Init, Crash and Restart are lines of their own). The leader
+of a group with several voters commits on an AppendEntries response, before the step's
+appends (a configuration change may need that commit): its Commit line comes before them.
+The only voter of a group commits at the end of a step, after its appends: Commit last.
+A step that shrinks the voters to the leader alone does both: the commit on the response
+(the quorum index of the voters before the step, from the matches the responses it
+received reported, as the implementation computes it), and the final one."""
 
 Log = list[tuple[int, bytes]]
 
@@ -90,8 +96,8 @@ def raft_value(command: bytes, cache: dict[bytes, str] | None = None) -> str:
 class _View:
     """What the writer last saw of one node."""
 
-    __slots__ = ("acked", "campaign", "commit", "log", "role", "snap", "snap_term", "term", "up",
-                 "vote", "votes")
+    __slots__ = ("acked", "campaign", "commit", "log", "matches", "members", "role", "snap",
+                 "snap_term", "term", "up", "vote", "votes")
 
     def __init__(self) -> None:
         self.up = False
@@ -105,6 +111,8 @@ class _View:
         self.votes: set[int] = set()  # granted votes received in the current candidacy
         self.campaign = -1  # the term of its last Timeout
         self.acked = (0, 0)  # (term, highest match index) this node answered a leader with
+        self.members: tuple[int, ...] = ()  # the voters after the last step
+        self.matches: dict[int, int] = {}  # leader: highest match each follower reported
 
     def last(self) -> list[int]:
         return [self.snap + len(self.log), self.log[-1][0] if self.log else self.snap_term]
@@ -149,15 +157,16 @@ class RaftTraceWriter:
         out: where lines go (the caller opens and closes it).
         members: the initial voters.
         learners: the initial learners.
+        extra: nodes in neither (they wait to be added by a membership change).
         options: run options (JSON-able), recorded in the Init line.
     """
 
     def __init__(self, out: TextIO, members: Sequence[int], *, learners: Sequence[int] = (),
-                 options: dict[str, Any] | None = None) -> None:
+                 extra: Sequence[int] = (), options: dict[str, Any] | None = None) -> None:
         self.out = out
         self.lines = 0
         self.steps = 0
-        nodes = sorted({*members, *learners})
+        nodes = sorted({*members, *learners, *extra})
         self._views: dict[int, _View] = {n: _View() for n in nodes}
         self._names: dict[bytes, str] = {}
         self._emit({"action": "Init", "protocol": "raft", "nodes": nodes,
@@ -187,6 +196,7 @@ class RaftTraceWriter:
         """``node`` restarted with ``replica`` (built from its disk), before its first Tick."""
         v = self._views[node]
         v.up, v.role, v.votes = True, _role(replica), set()
+        v.members = tuple(replica.members)
         self._read_durable(v, replica)
         self._emit({
             "action": "Restart", "node": node, "t": true_us, "term": v.term, "vote": v.vote,
@@ -237,9 +247,15 @@ class RaftTraceWriter:
             lines["BecomeLeader"] = {"term": term, "votes": sorted(v.votes), "noop": None}
         if role != "candidate":
             v.votes = set()
+        if role != "leader" or v.role != "leader":
+            v.matches = {}
+        if (type(msg) is AppendEntriesResponse and msg.success and msg.term == term
+                and role == "leader" and src is not None):
+            v.matches[src] = max(v.matches.get(src, 0), msg.match_index)
 
         # The log.
         snap = replica.snapshot_index
+        old_last, old_commit = v.last()[0], v.commit
         new_log: Log | None = None
         last = _last(replica, snap, v.snap + len(v.log))
         leader_msg = type(msg) in (AppendEntries, InstallSnapshot)
@@ -259,22 +275,45 @@ class RaftTraceWriter:
         if replica.commit_index != v.commit and (
                 role == "leader" or not {"AppendEntries", "InstallSnapshot"} & lines.keys()):
             lines["Commit"] = {"term": term, "commit": replica.commit_index}
+        early = -1
+        if "Commit" in lines and role == "leader":
+            alone_before = len(v.members) == 1 and v.members[0] == node
+            alone_after = tuple(replica.members) == (node,)
+            early = replica.commit_index if not alone_after else (
+                old_commit if alone_before else self._quorum_index(v, replica, old_last))
 
         self.steps += 1
         v.term, v.vote, v.role, v.commit = term, vote, role, replica.commit_index
+        v.members = tuple(replica.members)
         if new_log is not None:
             v.snap, v.snap_term, v.log = snap, replica.term_at(snap) or 0, new_log
         sent = [t for _, m in sends if (t := _msg_term(m)) is not None]
         names = [n for n in RAFT_ACTION_ORDER if n in lines]
+        if early >= 0:
+            if early > old_commit:
+                lines["EarlyCommit"] = {"term": term, "commit": early}
+                names.insert(sum(n in lines for n in RAFT_ACTION_ORDER[:7]), "EarlyCommit")
+            if early == replica.commit_index:
+                names.remove("Commit")
         for k, name in enumerate(names):
             fields = lines[name]
-            fields.update(action=name, node=node, t=true_us, step=self.steps)
+            fields.update(action="Commit" if name == "EarlyCommit" else name, node=node,
+                          t=true_us, step=self.steps)
             if k == len(names) - 1:
                 fields.update(state={
                     "term": term, "vote": vote, "role": role, "commit": v.commit,
                     "last": v.last(), "snap": v.snap, "sent": max(sent, default=None),
                 })
             self._emit(fields)
+
+    def _quorum_index(self, v: _View, replica: Any, own_last: int) -> int:
+        """The commit index of the leader ``v`` after an AppendEntries response, before the
+        step's appends: the largest index a quorum of its previous voters held, if the entry
+        there is of its term."""
+        held = sorted((own_last if p == replica.node_id else v.matches.get(p, 0)
+                       for p in v.members), reverse=True)
+        n = held[len(v.members) // 2] if held else 0
+        return n if n > v.commit and replica.term_at(n) == replica.term else v.commit
 
     def _log_lines(self, lines: dict[str, dict[str, Any]], v: _View, replica: Any, msg: Any,
                    src: int | None, sends: list[tuple[int, Any]], accepted: bool, snap: int,

@@ -314,7 +314,8 @@ def test_bad_input_raises() -> None:
                         '{"action": "Prepare", "node": 0, "t": 1}'])
 
 
-def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:
     good = tmp_path / "good.ndjson"
     good.write_text(_trace(1)[0])
     assert main([str(good)]) == 0
@@ -332,8 +333,9 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         assert main([str(junk)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("tracevalid: error:") and err.count("\n") == 1
+    monkeypatch.delenv("TLA2TOOLS_JAR", raising=False)
     assert main([str(good), "--tlc"]) == 2
-    assert "Multi-Paxos traces only" in capsys.readouterr().err
+    assert "TLC needs TLA2TOOLS_JAR" in capsys.readouterr().err
 
 
 def test_run_to_file(tmp_path: Path) -> None:
