@@ -46,7 +46,7 @@ def test_run_multipaxos_says_which_checks_ran(capsys: pytest.CaptureFixture[str]
         (["--protocol", "example", "--faults", "disk"], "does not tolerate fault disk"),
         (["--protocol", "example", "--variant", "quorum-one"], "unknown variant 'quorum-one'"),
         (["--protocol", "example", "--scenario", "replica-loss"], "Multi-Paxos only"),
-        (["--protocol", "example", "--trace-ndjson", "x.ndjson"], "Multi-Paxos only"),
+        (["--protocol", "example", "--trace-ndjson", "x.ndjson"], "for Multi-Paxos and Raft"),
     ],
 )
 def test_run_bad_protocol_usage_exits_2(
