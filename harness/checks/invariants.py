@@ -28,7 +28,9 @@ Checked here (names as in docs/properties.md):
 - S5 a leader serves nothing (write reply, strong read) before its recovered suffix is committed.
 - S6 at most one replica serving under a lease at any true time (``is_serving`` at each node's
   local reading of the current true time); and its acceptor half: a Promise reports every lease
-  grant to another ballot that may still run (`harness.checks.lease_grants`).
+  grant to another ballot that may still run (`harness.checks.lease_grants`); and its leader
+  half: a serving window is backed by a quorum of every configuration a successor may use
+  (`harness.checks.lease_backing`).
 - S8 (online part) a strong read reflects every write acknowledged before it was served; the full
   linearizability check runs on the history after the run.
 - S9 every read returns the value of the key in the chosen log at the reader's applied slot.
@@ -62,6 +64,7 @@ from consensus.records import AcceptRecord, encode_record
 from consensus.roles import Role
 from harness.checks.accepts import AcceptVotes, Where
 from harness.checks.durable_log import DurableLogInvariant
+from harness.checks.lease_backing import LeaseBacking
 from harness.checks.lease_grants import LeaseGrants
 from harness.checks.membership import MembershipInvariants
 from harness.checks.shared import lease_exclusive
@@ -97,6 +100,7 @@ class OnlineInvariants:
         self._membership = MembershipInvariants()  # S12, S13
         self._durable_log = DurableLogInvariant(self.log.chosen)  # S15
         self._lease_grants = LeaseGrants()  # S6: Promises report every running grant
+        self._lease_backing = LeaseBacking()  # S6: a serving lease is backed by every quorum
         self._where = Where(0, 0, 0)  # on_step's, refilled per step
         # The check of each effect type (dispatch by type instead of an isinstance chain).
         self._handlers: dict[type, _Handler] = {
@@ -187,6 +191,8 @@ class OnlineInvariants:
                 v = durable_log.on_step(node_id, replica, persisted, where)
         if v is None:
             v = self._lease_grants.on_step(node_id, replica, event, effects, local_us, where)
+        if v is None:
+            v = self._lease_backing.on_step(node_id, replica, event, local_us, where)
         if v is None and self._pending_reads:
             v = self._check_reads(node_id, replica, where)
         leading = replica.role is Role.LEADER
@@ -223,6 +229,7 @@ class OnlineInvariants:
         self._commit_seen.pop(node_id, None)
         self._promised_seen.pop(node_id, None)
         self._lease_grants.on_recover(node_id)
+        self._lease_backing.on_recover(node_id)
         recovered = tuple(
             encode_record(AcceptRecord(slot, entry.ballot, entry.command))
             for slot, entry in sorted(replica.accepted.items())

@@ -23,6 +23,19 @@ Checked here (names as in docs/properties.md):
   node becomes leader (one pass over the committed indices it holds) and as commit indices
   advance (only the new indices): the property the Raft paper's Figure 8 and the 2015
   membership bug break, found at the election itself, before anything is overwritten.
+- S18 no disruption: a leader is never deposed by a term some node raised on its own (not
+  taken from the message it was receiving) before a quorum of its voters, itself included,
+  had granted it a vote or pre-vote since its last raise (or restart). That is what PreVote
+  promises: a node that could not win an election, such as one cut off from the leader,
+  does not raise its term, so when it rejoins it deposes nobody (the Raft thesis, section
+  9.6; without it, a node behind a partial partition deposes a working leader again and
+  again). Any granted vote response counts, whatever term it names, so the rule is weaker
+  than PreVote's own count and holds for every correct Raft; refusals do not count (a
+  follower that still hears the leader refuses, and that refusal is no licence to raise).
+  A group whose quorum is the node alone is exempt. Unanswered raises are recorded; the
+  violation is the deposition (a leader of term T whose term rises to T' with an
+  unanswered raise in (T, T']), so one that harms nobody, such as a first election, is not
+  reported.
 
 Not checked here: Log Matching on whole logs (a scan per step); committed indices a node
 holds only in its snapshot (their terms are gone; the shared S2 covers what was applied);
@@ -53,6 +66,10 @@ class RaftInvariants:
         # committed)
         self._committed: dict[int, tuple[int, int]] = {}
         self._led: dict[int, int] = {}  # node -> the term it was last seen leading
+        # S18: node -> (its term at its last raise or restart, the voters that granted since)
+        self._heard: dict[int, tuple[int, set[int]]] = {}
+        self._unanswered: dict[int, str] = {}  # term -> how a node raised it unanswered
+        self._leading: dict[int, int] = {}  # node -> the term it led at its last step
 
     def set_initial(self, initial: Any) -> None:
         """Nothing to do: these checks count no quorums."""
@@ -70,6 +87,7 @@ class RaftInvariants:
                 self._granted[(node_id, term)] = effect.dst  # type: ignore[attr-defined]
         where: dict[str, Any] = {"time_us": true_us, "step": step, "node": node_id}
         term, vote = replica.term, replica.voted_for
+        self._note_raise(node_id, replica, event, term)
         seen = self._seen.get(node_id)
         if seen is not None:
             if term < seen[0]:
@@ -79,6 +97,10 @@ class RaftInvariants:
                 return Violation(property="S3", message=(
                     f"S3: node {node_id} voted for {seen[1]} in term {term}, now "
                     f"voted_for={vote}"), **where)
+            if term > seen[0] and self._leading.get(node_id) == seen[0] and self._unanswered:
+                violation = self._deposed(node_id, seen[0], term, where)
+                if violation is not None:
+                    return violation
         self._seen[node_id] = (term, vote)
         commit = replica.commit_index
         before = self._commit.get(node_id, 0)
@@ -91,7 +113,10 @@ class RaftInvariants:
             violation = self._on_commit(node_id, replica, before, commit, where)
             if violation is not None:
                 return violation
-        if replica.role.value == "leader":
+        if replica.role.value != "leader":
+            self._leading.pop(node_id, None)
+        else:
+            self._leading[node_id] = term
             leader = self._leaders.setdefault(term, node_id)
             if leader != node_id:
                 return Violation(property="S16", message=(
@@ -100,6 +125,40 @@ class RaftInvariants:
                 self._led[node_id] = term
                 return self._complete(node_id, replica, term, where)
         return None
+
+    def _note_raise(self, node_id: int, replica: Any, event: object, term: int) -> None:
+        """S18: record a raise of ``node_id``'s term to ``term`` in this step that was neither
+        taken from the message received nor granted by a quorum of its voters."""
+        since = self._heard.get(node_id)
+        msg = getattr(event, "msg", None)
+        if since is None:
+            self._heard[node_id] = since = (term, set())
+        elif getattr(msg, "granted", False):
+            since[1].add(event.src)  # type: ignore[attr-defined]
+        if term <= since[0]:
+            return
+        self._heard[node_id] = (term, set())
+        if getattr(msg, "term", -1) >= term and not getattr(msg, "pre_vote", False):
+            return  # taken from a peer (a pre-vote message carries the term it asks for)
+        voters = replica.members
+        quorum = len(voters) // 2 + 1
+        if quorum <= 1 or len((since[1] & set(voters)) | {node_id}) >= quorum:
+            return
+        granted = ", ".join(map(str, sorted(since[1]))) or "no peer"
+        self._unanswered.setdefault(term, (
+            f"node {node_id} raised its term from {since[0]} to {term} with votes granted by "
+            f"{granted} since its last raise (a quorum of voters {tuple(voters)} is {quorum})"))
+
+    def _deposed(self, node_id: int, led: int, term: int,
+                 where: dict[str, Any]) -> Violation | None:
+        """S18: the leader of term ``led`` now has ``term``: was a term between raised
+        unanswered?"""
+        raised = [t for t in self._unanswered if led < t <= term]
+        if not raised:
+            return None
+        return Violation(property="S18", message=(
+            f"S18: leader {node_id} of term {led} deposed by term {term}: "
+            f"{self._unanswered[min(raised)]}"), **where)
 
     def _on_commit(self, node_id: int, replica: Any, before: int, commit: int,
                    where: dict[str, Any]) -> Violation | None:
@@ -142,6 +201,8 @@ class RaftInvariants:
         """A restarted node keeps the term and the vote its peers relied on (S3)."""
         self._commit.pop(node_id, None)
         self._seen.pop(node_id, None)
+        self._heard[node_id] = (replica.term, set())
+        self._leading.pop(node_id, None)
         where: dict[str, Any] = {"time_us": true_us, "step": step, "node": node_id}
         term, vote = replica.term, replica.voted_for
         sent = self._sent_term.get(node_id, 0)

@@ -27,7 +27,13 @@ import trio
 
 from harness.cli import EXIT_OK, EXIT_USAGE
 from harness.net import procs
-from harness.net.config import ClusterConfig, ConfigError, check_data_dir, load_config
+from harness.net.config import (
+    WIRE_PROTOCOLS,
+    ClusterConfig,
+    ConfigError,
+    check_data_dir,
+    load_config,
+)
 from harness.net.local import init_cluster
 
 EXIT_UNAVAILABLE = 3
@@ -43,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub.required = True
     p = sub.add_parser("init", help="write a fresh cluster config and data directories")
     p.add_argument("--nodes", type=int, default=3, help="number of nodes")
+    p.add_argument("--protocol", default="multipaxos",
+                   help=f"what every node runs: {'|'.join(WIRE_PROTOCOLS)} (default multipaxos)")
     p.add_argument("dir", help="an empty (or new) folder")
     p.set_defaults(func=_init)
     p = sub.add_parser("start", help="start every node and wait for a serving leader")
@@ -66,12 +74,13 @@ def _error(message: str) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     try:
-        config = init_cluster(args.dir, args.nodes)
+        config = init_cluster(args.dir, args.nodes, protocol=args.protocol)
     except ConfigError as exc:
         return _error(str(exc))
     except OSError as exc:
         return _error(f"{args.dir}: {exc.strerror or exc}")
-    print(f"cluster {config.cluster_id}: {len(config.nodes)} nodes, config {config.path}")
+    print(f"cluster {config.cluster_id}: {len(config.nodes)} nodes running {config.protocol}, "
+          f"config {config.path}")
     return EXIT_OK
 
 
@@ -94,6 +103,8 @@ def _table(statuses: dict[int, dict[str, Any] | None], config: ClusterConfig) ->
             continue
         ballot = st.get("ballot")
         b = "-" if ballot is None else f"{ballot[0]}.{ballot[1]}"
+        if "term" in st:  # a Raft node: its term in the ballot column
+            b = f"term {st['term']}"
         lease = st.get("lease_remaining_ms")
         lines.append(
             f"{n:>4} {st.get('pid', '-'):>7} {st.get('role', '?'):<9} {b:<8} "

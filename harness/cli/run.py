@@ -275,9 +275,11 @@ def _scenario_main(args: argparse.Namespace) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     spec = protocol_spec(args.protocol)
-    if spec.name != "multipaxos" and (args.scenario is not None or args.trace_ndjson):
-        flag = "--scenario" if args.scenario is not None else "--trace-ndjson"
-        raise CliError(f"{flag} is Multi-Paxos only (its TLA+ spec and healing), "
+    if spec.name not in ("multipaxos", "raft") and args.trace_ndjson:
+        raise CliError(f"--trace-ndjson is for Multi-Paxos and Raft only (their TLA+ specs), "
+                       f"got --protocol {spec.name}")
+    if spec.name != "multipaxos" and args.scenario is not None:
+        raise CliError(f"--scenario is Multi-Paxos only (its healing), "
                        f"got --protocol {spec.name}")
     if args.scenario is not None:
         return _scenario_main(args)

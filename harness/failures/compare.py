@@ -192,8 +192,10 @@ def format_table(table: ScenarioTable) -> str:
         first = r.first_failure
         if first is not None:
             what = first.prop if first.verdict == "violation" else "error"
-            lines.append(f"  {r.protocol}: first failure seed {first.seed}: {what}: "
-                         f"{first.message}")
+            message = first.message or ""  # checks start theirs with the property's name
+            if not message.startswith(f"{what}:"):
+                message = f"{what}: {message}"
+            lines.append(f"  {r.protocol}: first failure seed {first.seed}: {message}")
             lines.append(f"    repeat: {compare_command(table.scenario, r.protocol, first.seed)}")
         if r.errors:
             lines.append(f"  {r.protocol}: {r.errors} run(s) raised (counted as violations)")

@@ -60,6 +60,8 @@ class LoadArtifact:
     Attributes:
         folder: where it lives.
         cluster_id, config_path: the cluster and its TOML file.
+        protocol: what its nodes ran (``multipaxos`` for manifests written before it was
+            recorded).
         nodes: ``{"id", "host", "port"}`` per node.
         options: ``ops``, ``clients``, ``keys``, ``seed`` (ints) and ``duration_s`` (0: none).
         nemesis: the fault kinds enabled, or None (no nemesis: the cluster was not ours).
@@ -95,6 +97,7 @@ class LoadArtifact:
     versions: dict[str, str]
     history: tuple[dict[str, Any], ...] = ()
     faults: tuple[dict[str, Any], ...] = ()
+    protocol: str = "multipaxos"
 
     @property
     def seed(self) -> int:
@@ -111,6 +114,7 @@ def write_load_artifact(result: SessionResult, config: ClusterConfig, run: LoadR
         "kind": LOAD_KIND,
         "world": WORLD,
         "cluster_id": config.cluster_id,
+        "protocol": config.protocol,
         "config": str(config.path),
         "nodes": [{"id": n.id, "host": n.host, "port": n.port} for n in config.nodes],
         "options": {"ops": run.ops, "clients": run.clients, "keys": run.keys,
@@ -203,6 +207,7 @@ def read_load_artifact(folder: str | Path) -> LoadArtifact:
         write_latency_ms=latencies["write_latency_ms"], final_reads_failed=tuple(failed),
         logs=logs, versions={str(k): str(v) for k, v in vers.items()},
         history=read_history(path / HISTORY_FILE),
+        protocol=_protocol(mp, m),
         faults=() if nemesis is None else read_nemesis_log(path / NEMESIS_FILE),
     )
 
@@ -275,3 +280,12 @@ def _wall(path: Path, name: str, text: str) -> None:
         datetime.datetime.fromisoformat(text)
     except ValueError:
         raise ArtifactError(f"{path}: {name} must be an ISO 8601 time, got {text!r}") from None
+
+
+def _protocol(mp: Path, m: dict[str, Any]) -> str:
+    """The manifest's ``protocol`` (absent in manifests older than the field: Multi-Paxos,
+    the only protocol a cluster ran then)."""
+    protocol = m.get("protocol", "multipaxos")
+    if not isinstance(protocol, str) or not protocol:
+        raise ArtifactError(f"{mp}: field 'protocol' must be a non-empty string")
+    return protocol

@@ -157,7 +157,8 @@ def _figures(a: LoadArtifact) -> list[tuple[str, str]]:
 
     return [
         ("verdict", a.check if a.check.startswith(a.verdict) else f"{a.verdict}: {a.check}"),
-        ("world", f"a real cluster {a.cluster_id} ({len(a.nodes)} nodes, {a.config_path})"),
+        ("world", f"a real cluster {a.cluster_id} ({len(a.nodes)} nodes running {a.protocol}, "
+                  f"{a.config_path})"),
         ("options", f"ops={o['ops']} clients={o['clients']} keys={o['keys']} "
                     f"duration_s={o['duration_s']} seed={o['seed']} nemesis={nemesis}"),
         ("started", f"{a.started_wall} (every time below counts from here)"),

@@ -5,7 +5,12 @@ Each consensus message type (`consensus.messages`) has a one-byte tag and a fiel
 the tables against the classes, so a field added to a message cannot go silently unsent.
 Kinds: ``u`` an unsigned int (LEB128, at most 10 bytes), ``b`` bytes (u length + data), ``?``
 a bool (one byte, 0 or 1), ``B`` a `Ballot` (two u), ``E`` a tuple of `SlotEntry` (u count,
-then slot, ballot, command each), ``T`` a tuple of bytes (u count, then b each).
+then slot, ballot, command each), ``T`` a tuple of bytes (u count, then b each), ``P`` a tuple
+of ``(term, command)`` pairs (u count, then u and b each: Raft's log entries).
+
+Both protocols' messages are in one table (Multi-Paxos's first, so its tags never move; Raft's
+after them, `consensus.raft.messages`): a node decodes whatever a peer sends, and its replica
+ignores messages of another protocol, which a cluster's one ``protocol`` setting rules out.
 
 Client requests and replies (`ClientRequest`, `ClientReply`) use the same primitives. Decoding
 reads exactly the bytes given: trailing bytes, a short buffer, a varint longer than 10 bytes,
@@ -32,6 +37,13 @@ from consensus.messages import (
     Promise,
     Release,
     SlotEntry,
+)
+from consensus.raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    InstallSnapshot,
+    RequestVote,
+    RequestVoteResponse,
 )
 
 MAX_COUNT = 1 << 20
@@ -68,6 +80,19 @@ MESSAGE_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
         ("ballot", "B"), ("snapshot_slot", "u"), ("snapshot", "b"), ("entries", "E"),
         ("config_slot", "u"), ("config", "b"), ("snapshot_offset", "u"),
         ("snapshot_total", "u"), ("snapshot_checksum", "u"),
+    ),
+    RequestVote: (("term", "u"), ("last_index", "u"), ("last_term", "u"), ("pre_vote", "?")),
+    RequestVoteResponse: (("term", "u"), ("granted", "?"), ("pre_vote", "?")),
+    AppendEntries: (
+        ("term", "u"), ("prev_index", "u"), ("prev_term", "u"), ("entries", "P"),
+        ("commit", "u"), ("stamp_us", "u"),
+    ),
+    AppendEntriesResponse: (
+        ("term", "u"), ("success", "?"), ("match_index", "u"), ("stamp_us", "u"),
+    ),
+    InstallSnapshot: (
+        ("term", "u"), ("index", "u"), ("last_term", "u"), ("config", "b"), ("data", "b"),
+        ("stamp_us", "u"),
     ),
 }
 """Every consensus message type and its fields in attrs order, with their wire kinds."""
@@ -200,6 +225,11 @@ def _put_field(out: bytearray, kind: str, value: Any) -> None:
         put_uint(out, len(value))
         for item in value:
             put_bytes(out, item)
+    elif kind == "P":
+        put_uint(out, len(value))
+        for term, command in value:
+            put_uint(out, term)
+            put_bytes(out, command)
     else:  # "E"
         put_uint(out, len(value))
         for e in value:
@@ -219,6 +249,8 @@ def _get_field(r: Reader, kind: str) -> Any:
         return _get_ballot(r)
     if kind == "T":
         return tuple(r.bytes_() for _ in range(r.count()))
+    if kind == "P":
+        return tuple((r.uint(), r.bytes_()) for _ in range(r.count()))
     return tuple(
         SlotEntry(slot=r.uint(), ballot=_get_ballot(r), command=r.bytes_())
         for _ in range(r.count())

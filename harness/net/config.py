@@ -4,6 +4,7 @@ Example (``paxlab cluster init`` writes one)::
 
     [cluster]
     id = "paxlab-3f9c"            # every frame's hello carries it; other clusters are refused
+    protocol = "multipaxos"       # or "raft" (optional; every node runs the same one)
 
     [timing]                       # consensus.Timing, in milliseconds here
     heartbeat_interval_ms = 50
@@ -40,6 +41,11 @@ from consensus import Timing
 IDENTITY_FILE = "paxlab-node.json"
 
 
+WIRE_PROTOCOLS: tuple[str, ...] = ("multipaxos", "raft")
+"""The protocols whose messages `harness.net.codec` carries (``example`` runs only in the
+simulator and the explorer)."""
+
+
 class ConfigError(ValueError):
     """A configuration or data directory that cannot be used; one line naming file and field."""
 
@@ -63,6 +69,7 @@ class ClusterConfig:
     nodes: tuple[NodeSpec, ...]
     timing: Timing
     checkpoint_every: int = 2000
+    protocol: str = "multipaxos"
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -116,10 +123,14 @@ def parse_config(path: Path, data: dict[str, Any]) -> ClusterConfig:
     """Validate parsed TOML ``data`` read from ``path``; raises ConfigError."""
     _unknown(path, "top level", data, {"cluster", "timing", "storage", "node"})
     cluster = _table(path, data, "cluster", True)
-    _unknown(path, "[cluster]", cluster, {"id"})
+    _unknown(path, "[cluster]", cluster, {"id", "protocol"})
     cid = cluster.get("id")
     if not isinstance(cid, str) or not cid or len(cid) > 64:
         raise ConfigError(f"{path}: cluster.id must be a non-empty string of <= 64 chars")
+    protocol = cluster.get("protocol", "multipaxos")
+    if protocol not in WIRE_PROTOCOLS:
+        raise ConfigError(f"{path}: cluster.protocol must be one of "
+                          f"{', '.join(map(repr, WIRE_PROTOCOLS))}, got {protocol!r}")
     timing_t = _table(path, data, "timing", False)
     _unknown(path, "[timing]", timing_t, {*_TIMING_FIELDS, "drift_bound_ppm"})
     kwargs: dict[str, int] = {}
@@ -181,7 +192,7 @@ def parse_config(path: Path, data: dict[str, Any]) -> ClusterConfig:
     nodes.sort(key=lambda n: n.id)
     return ClusterConfig(
         path=path, cluster_id=cid, nodes=tuple(nodes), timing=timing,
-        checkpoint_every=checkpoint_every,
+        checkpoint_every=checkpoint_every, protocol=protocol,
     )
 
 
@@ -200,9 +211,10 @@ def load_config(path: str | Path) -> ClusterConfig:
     return parse_config(p, data)
 
 
-def render_config(cluster_id: str, ports: list[int], timing_ms: dict[str, int]) -> str:
+def render_config(cluster_id: str, ports: list[int], timing_ms: dict[str, int],
+                  protocol: str = "multipaxos") -> str:
     """Return the TOML text of a fresh loopback cluster with nodes 0..len(ports)-1."""
-    lines = ["[cluster]", f'id = "{cluster_id}"', "", "[timing]"]
+    lines = ["[cluster]", f'id = "{cluster_id}"', f'protocol = "{protocol}"', "", "[timing]"]
     lines += [f"{k} = {v}" for k, v in timing_ms.items()]
     lines += ["", "[storage]", "checkpoint_every = 2000"]
     for i, port in enumerate(ports):

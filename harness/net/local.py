@@ -20,6 +20,7 @@ from types import TracebackType
 from harness.net import procs
 from harness.net.config import (
     IDENTITY_FILE,
+    WIRE_PROTOCOLS,
     ClusterConfig,
     ConfigError,
     load_config,
@@ -49,7 +50,8 @@ def free_ports(count: int) -> list[int]:
 
 
 def init_cluster(
-    folder: str | Path, nodes: int, timing_ms: dict[str, int] | None = None
+    folder: str | Path, nodes: int, timing_ms: dict[str, int] | None = None,
+    protocol: str = "multipaxos",
 ) -> ClusterConfig:
     """Write ``folder/cluster.toml`` (fresh cluster id, free ports) and stamp each node's
     data directory. Raises ConfigError if ``folder`` already holds a cluster, or nodes < 1."""
@@ -63,7 +65,11 @@ def init_cluster(
         if (root / f"n{i}").exists():
             raise ConfigError(f"{root / f'n{i}'}: already exists (pick an empty folder)")
     cluster_id = f"paxlab-{secrets.token_hex(4)}"
-    text = render_config(cluster_id, free_ports(nodes), timing_ms or DEFAULT_TIMING_MS)
+    if protocol not in WIRE_PROTOCOLS:
+        raise ConfigError(f"--protocol must be one of {', '.join(WIRE_PROTOCOLS)}, "
+                          f"got {protocol!r}")
+    text = render_config(cluster_id, free_ports(nodes), timing_ms or DEFAULT_TIMING_MS,
+                         protocol)
     root.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     config = load_config(path)

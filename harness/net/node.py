@@ -30,8 +30,8 @@ from typing import Any
 
 import trio
 
-from consensus import Replica, ReplicaConfig
 from consensus.events import ClientRead, ClientWrite, Receive, StepDown, Tick
+from harness.checks.shared import serves_at
 from harness.net.codec import ClientReply, decode_request, encode_reply
 from harness.net.config import ClusterConfig
 from harness.net.frame import (
@@ -49,6 +49,7 @@ from harness.net.frame import (
 )
 from harness.net.peers import PeerLinks, bad_frame_of, coalesce
 from harness.net.stream import FramedStream
+from harness.runtime import protocols
 from harness.runtime.host import ClientOutcome, Host
 from harness.runtime.ports import KvLike, WalLike
 from storage import WAL, FileDisk, KVStore
@@ -152,15 +153,18 @@ class NodeServer:
         self._wal = _GroupCommitWal(WAL.open(disk, "wal"))
         return self._wal, KVStore.open(disk, "kv")
 
-    def _make_replica(self, records: Any, applied_slot: int) -> Replica:
-        cfg = ReplicaConfig(node_id=self.node_id, members=self.config.ids,
-                            timing=self.config.timing)
+    def _make_replica(self, records: Any, applied_slot: int) -> Any:
+        """The cluster's protocol's replica (`harness.runtime.protocols`), built or recovered
+        from ``records``."""
         rng = self._rng
 
         def choose(label: str, n: int) -> int:
             return rng.randrange(n)
 
-        return Replica(cfg, choose, records=records, applied_slot=applied_slot)
+        spec = protocols.get(self.config.protocol)
+        return spec.make_replica(node_id=self.node_id, members=self.config.ids,
+                                 timing=self.config.timing, variant=None, choose=choose,
+                                 records=records, applied_slot=applied_slot)
 
     # -- ports ------------------------------------------------------------------------------
 
@@ -351,16 +355,20 @@ class NodeServer:
         if r is None:
             out["role"] = "down"
             return out
-        lb = r.leader_ballot
         lease = r.lease_until_us
+        promised = getattr(r, "promised", None)  # Multi-Paxos's; Raft shows its term
+        if promised is None:
+            out["term"] = r.term
+        else:
+            lb = r.leader_ballot
+            out["ballot"] = None if lb is None else [lb.round, lb.node]
+            out["promised"] = [promised.round, promised.node]
         out.update({
             "role": r.role.value,
-            "ballot": None if lb is None else [lb.round, lb.node],
-            "promised": [r.promised.round, r.promised.node],
             "commit_index": r.commit_index,
             "applied_index": r.applied_index,
             "lease_remaining_ms": None if lease is None else max(0, lease - now) // 1000,
-            "serving": bool(r.is_serving(now)),
+            "serving": serves_at(r, now),
         })
         return out
 

@@ -75,6 +75,8 @@ class ProtocolSpec:
             told, as ``(name, value)`` pairs over ``writes``, ``reads``, ``crashes`` and
             ``ticks`` (each left out: `harness.explore.bounds.Bounds`' default). Chosen so
             the search is exhaustive in minutes (docs/explore.md).
+        steps_down_alone: its leader stops leading once cut off from every other node (a
+            quorum check), so the simulator checks S19 (`harness.sim.stale_leader`).
     """
 
     name: str
@@ -87,6 +89,7 @@ class ProtocolSpec:
     faults: tuple[str, ...] = ALL_FAULTS
     default_faults: tuple[str, ...] = _DEFAULT_FAULTS
     explore_bounds: tuple[tuple[str, int], ...] = ()
+    steps_down_alone: bool = False
 
     def make_checks(self, members: Sequence[int]) -> CheckSet:
         """The online checks of one run: the protocol's own (if any), then the shared ones."""
@@ -126,6 +129,7 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         invariants=OnlineInvariants,
         invariants_name="multipaxos (S1, S3, S4, S5, S12..S15)",
         explorer=True,
+        steps_down_alone=True,
     ),
     "example": ProtocolSpec(
         name="example",
@@ -171,10 +175,11 @@ def _load_raft() -> ProtocolSpec:
         make_replica=make_replica,
         variants=tuple(getattr(raft, "VARIANTS", RAFT_VARIANTS)),
         invariants=RaftInvariants,
-        invariants_name="raft (S3, S4, S16, S17)",
+        invariants_name="raft (S3, S4, S16, S17, S18)",
         faults=(*(f for f in ALL_FAULTS if f != "permanent"), "churn", "membership"),
         explorer=True,
         explore_bounds=RAFT_EXPLORE_BOUNDS,
+        steps_down_alone=True,
     )
 
 

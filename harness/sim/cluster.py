@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from consensus.events import Receive, Reconfigure, StepDown
+from harness.runtime import protocols
 from harness.runtime.chooser import Chooser
 from harness.runtime.host import Backend, ClientOutcome, GroupSpec, Host, StepObserver
 from harness.sim.buggify import Knobs, draw_knobs
@@ -30,6 +31,7 @@ from harness.sim.observer import Observer
 from harness.sim.options import SimOptions
 from harness.sim.queue import ANSWER, DELIVER, NEMESIS_END, START, TICK, TIMER
 from harness.sim.runspec import RunOptions
+from harness.sim.stale_leader import StaleLeaders, stale_bound_us
 from harness.sim.trace import Trace
 from harness.sim.workload import Workload
 from storage.errors import SimulatedCrash, StorageError
@@ -112,7 +114,9 @@ class Cluster:
         self.timer_at: dict[int, int | None] = dict.fromkeys(self.members)
         self.timer_gen: dict[int, int] = dict.fromkeys(self.members, 0)
         self.checks = Observer(
-            self, trace, invariants=sim_options.online_invariants, protocol=backend.protocol
+            self, trace, invariants=sim_options.online_invariants, protocol=backend.protocol,
+            stale=self._stale_leaders(backend.protocol, options.unsafe_clocks,
+                                      nem_options.clock.max_safe_step_us),
         )
         if self.checks.invariants is not None:
             self.checks.invariants.set_initial(group.initial)
@@ -289,11 +293,22 @@ class Cluster:
         self.nemesis.membership_changing(self)
         self.restart(node)
 
+    def _stale_leaders(self, protocol: str, unsafe: bool, step_us: int) -> StaleLeaders | None:
+        """S19 for a protocol whose leaders step down when cut off, in a run whose clocks
+        keep within rho (`harness.sim.stale_leader`)."""
+        if unsafe or not protocols.get(protocol).steps_down_alone:
+            return None
+        t = self.timing
+        bound = stale_bound_us(t.election_timeout_us, t.heartbeat_interval_us,
+                               t.drift_bound_ppm, step_us)
+        return StaleLeaders(self.members, self.network.link_up, bound)
+
     def pause(self, node: int) -> None:
         self.status[node] = "paused"
 
     def resume(self, node: int) -> None:
         self.status[node] = "up"
+        self.checks.resumed(node)
         held, self.held[node] = self.held[node], []
         for kind, a, b in held:  # while timing is adversarial, spread among new traffic
             self._push(self.now + (self.network.resume_delay() if kind == DELIVER else 0),

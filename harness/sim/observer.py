@@ -14,6 +14,7 @@ from harness.checks.shared import serves_at
 from harness.checks.violation import Violation
 from harness.runtime import protocols
 from harness.runtime.ports import leadership_rank, serving_window
+from harness.sim.stale_leader import StaleLeaders
 from harness.sim.trace import Trace
 
 
@@ -46,13 +47,16 @@ class Observer:
         invariants: run the online invariants (False for stand-in replicas in tests).
         protocol: the registered protocol whose invariants run (its own, then the shared
             ones: `harness.runtime.protocols.ProtocolSpec.make_checks`).
+        stale: S19 (`harness.sim.stale_leader`), for a protocol whose leaders step down when
+            cut off; None: not checked.
     """
 
     def __init__(
         self, view: SimView, trace: Trace, *, invariants: bool = True,
-        protocol: str = protocols.DEFAULT,
+        protocol: str = protocols.DEFAULT, stale: StaleLeaders | None = None,
     ) -> None:
         self.view = view
+        self.stale = stale if invariants else None
         self.trace = trace
         spec = protocols.get(protocol)
         self.invariants = spec.make_checks(view.members) if invariants else None
@@ -94,9 +98,15 @@ class Observer:
         step = self.trace.step(now, node, event, effects)
         self.replicas[node] = replica
         role = replica.role
+        led = self.roles[node] == "leader"
         if role is not self._role_seen[node]:
             self._role_seen[node] = role
             self._set_role(node, replica, role.value)
+        stale = self.stale
+        if stale is not None and self.violation is None:
+            leads = self.roles[node] == "leader"
+            self.found(stale.on_step(node, leads, getattr(event, "src", None) is not None,
+                                     leads and not led, now, step))
         if not self.serving[node] and self.roles[node] == "leader" and serves_at(replica, local):
             self.serving[node] = True
             self._leader_event(node, replica, "serving")
@@ -166,10 +176,16 @@ class Observer:
         """A node restarted with ``replica`` (before its first Tick)."""
         self.replicas[node] = replica
         self._forget_role(node)
+        self.resumed(node)
         if self.invariants is not None:
             self.found(
                 self.invariants.on_recover(node, replica, self.view.now_us(), self.trace.steps)
             )
+
+    def resumed(self, node: int) -> None:
+        """``node`` runs again after a pause or a restart: its timers fire late (S19)."""
+        if self.stale is not None:
+            self.stale.restart(node, self.view.now_us())
 
     def down(self, node: int) -> None:
         """A node crashed or failed: it has no replica until it recovers."""

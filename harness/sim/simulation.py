@@ -16,10 +16,11 @@ import heapq
 import trio
 
 from consensus.events import Receive
+from consensus.quorum import Membership
 from harness.checks.shared import serves_at
 from harness.checks.violation import Violation
 from harness.runtime.chooser import Chooser
-from harness.runtime.host import TIMEOUT, Backend
+from harness.runtime.host import TIMEOUT, Backend, GroupSpec
 from harness.sim.cluster import Cluster
 from harness.sim.deadline import LivenessBound, liveness_bound
 from harness.sim.determinism import MockClock
@@ -126,13 +127,10 @@ class Simulation(Cluster, Turns):
 
         Converged: some replica serves under a lease, and every live storage replica of its
         committed configuration has applied its commit index, with the same KV checksum. In a
-        group with spares, the leader has also healed: its committed configuration holds no
-        node failed by the ``permanent`` fault, and while all its storage voters are up, no
-        log spare either (a node whose storage failed recovery is also down for good, and
-        with the spares used up the log replica rightly stays). In a group whose membership
-        the nemesis changes (outside nodes), the replicas that must have converged are the
-        live voters and learners of the serving leader's configuration in force: a node
-        outside it (never added, or removed) is owed nothing.
+        group with spares, the leader has also healed as far as its spares allow (`_healed`).
+        In a group whose membership the nemesis changes (outside nodes), the replicas that
+        must have converged are the live voters and learners of the serving leader's
+        configuration in force: a node outside it (never added, or removed) is owed nothing.
 
         Replicas that applied the same slots but hold different state are no liveness
         problem but a safety violation: it is recorded (`_check_final_states`) and the run
@@ -148,10 +146,7 @@ class Simulation(Cluster, Turns):
         live = [n for n in up if n not in group.log_members]
         if group.log_spares or group.spares:
             committed = leader.committed_membership
-            status = self.status
-            dead = any(status[n] == "dead" for n in committed.voters)
-            all_up = all(status[n] == "up" for n in committed.storage)
-            if dead or (all_up and any(n in group.log_spares for n in committed.voters)):
+            if not _healed(committed, group, self.status):
                 return f"group not healed: committed configuration {committed}"
             live = [n for n in committed.storage if self.status[n] == "up"]
         if group.outside:
@@ -364,3 +359,25 @@ class Simulation(Cluster, Turns):
             self.workload.stopped = True
         if self.trace.steps > self.so.max_steps:
             self.checks.violate("liveness", f"no end after max_steps={self.so.max_steps} steps")
+
+
+def _healed(committed: Membership, group: GroupSpec, status: dict[int, str]) -> bool:
+    """Whether a group with spares has healed as far as they allow: no node failed for good
+    (``permanent``, or storage that failed recovery) is a voter while a spare could still
+    take its place (a free storage spare, or, before any, a free log spare to restore the
+    write quorum), and while every storage voter is up, no log spare is a voter.
+
+    The spares are few (one of each): when the leader spends the storage spare on a node
+    that only seemed dead (crashed or cut off past the failure detector) while another fails
+    for good, nothing is left to replace the second one; the group then runs on with it and
+    the log replica, which is all a correct leader can do.
+    """
+    voters = committed.voters
+    dead = any(status[n] == "dead" for n in voters)
+    if dead:
+        free_storage = any(n not in voters and status[n] != "dead" for n in group.spares)
+        log_spare_voter = any(n in group.log_spares for n in voters)
+        free_log = any(n not in voters and status[n] != "dead" for n in group.log_spares)
+        return not free_storage and (log_spare_voter or not free_log)
+    all_up = all(status[n] == "up" for n in committed.storage)
+    return not (all_up and any(n in group.log_spares for n in voters))

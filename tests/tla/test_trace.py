@@ -37,9 +37,16 @@ def _sample(seed: int) -> tuple[str, ...]:
     return tuple(buf.getvalue().splitlines())
 
 
+def _recovered(seed: int) -> bool:
+    return any(x["action"] == "Restart" and x["recovered"] and x["promised"] != [0, 0]
+               for x in map(json.loads, _sample(seed)))
+
+
 def _corrupt(kind: str) -> tuple[list[str], int]:
-    """A corrupted copy of the seed-11 sample and the (0-based) index of the bad line."""
-    lines: list[dict[str, Any]] = [json.loads(x) for x in _sample(11)]
+    """A corrupted copy of the seed-11 sample (for a lost promise, the first sample with a
+    recovered promise) and the (0-based) index of the bad line."""
+    seed = next(s for s in range(40) if _recovered(s)) if kind == "restart-forgets-promise" else 11
+    lines: list[dict[str, Any]] = [json.loads(x) for x in _sample(seed)]
     lines = copy.deepcopy(lines)
     if kind == "commit-without-quorum":
         i = next(k for k, x in enumerate(lines) if x["action"] == "Commit")
@@ -53,7 +60,8 @@ def _corrupt(kind: str) -> tuple[list[str], int]:
                  if x["action"] == "Heartbeat" and x["lease_end"] is not None)
         lines[i]["lease_end"] += 100_000
     elif kind == "restart-forgets-promise":
-        i = next(k for k, x in enumerate(lines) if x["action"] == "Restart" and x["recovered"])
+        i = next(k for k, x in enumerate(lines) if x["action"] == "Restart" and x["recovered"]
+                 and x["promised"] != [0, 0])
         lines[i]["promised"] = [0, 0]
     else:  # entry changed under the same ballot
         a = next(k for k, x in enumerate(lines) if x["action"] == "Accept" and x["entries"])

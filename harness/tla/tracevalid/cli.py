@@ -1,14 +1,17 @@
 """``python -m harness.tracevalid FILE [--tlc]``: validate an NDJSON trace.
 
-Prints ``valid: N lines`` (exit 0) or ``invalid: line N: why`` (exit 1); input that is not a
-trace (unreadable, not JSON, no Init line) is reported on one line with exit 2. ``--tlc``
-also checks the trace with TLC against ``tla/Trace.tla`` (needs ``TLA2TOOLS_JAR``; without
-it, exit 2).
+The Init line says which protocol wrote the trace (``"protocol": "raft"``: ``tla/Raft.tla``'s
+rules, `raft_validate`; else ``tla/Paxlab.tla``'s, `validate`). Prints ``valid: N lines``
+(exit 0) or ``invalid: line N: why`` (exit 1); input that is not a trace (unreadable, not
+JSON, no Init line) is reported on one line with exit 2. ``--tlc`` also checks the trace with
+TLC against ``tla/Trace.tla`` (``tla/RaftTrace.tla`` for Raft; needs ``TLA2TOOLS_JAR``;
+without it, exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -44,10 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     print(f"valid: {verdict.lines} lines")
     if args.tlc:
+        from harness.tla.tracevalid.raft_tladata import check_raft_with_tlc
         from harness.tla.tracevalid.tladata import TlcUnavailable, check_with_tlc
 
+        init = json.loads(next(x for x in lines if x.strip()))  # validate_lines parsed it
+        check = check_raft_with_tlc if init.get("protocol") == "raft" else check_with_tlc
+
         try:
-            ok, detail = check_with_tlc(lines)
+            ok, detail = check(lines)
         except (TlcUnavailable, RuntimeError, ValueError) as exc:
             print(f"tracevalid: error: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -1,6 +1,8 @@
 """Run a simulation with the NDJSON trace writer attached (`run_traced`).
 
-The writer is a passive observer: it wraps the hosts' step observer and the simulator's
+The protocol decides the writer: Multi-Paxos runs get `NdjsonTraceWriter` (``tla/Paxlab.tla``'s
+actions), Raft runs `RaftTraceWriter` (``tla/Raft.tla``'s). The writer is a passive observer:
+it wraps the hosts' step observer and the simulator's
 crash and recovery notices, so a traced run is the same run (same fingerprint) as an
 untraced one.
 """
@@ -9,15 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from harness.runtime.host import Backend, default_backend
 from harness.sim import SimOptions, Simulation, run
 from harness.sim.runspec import RunOptions, RunResult
+from harness.tla.tracevalid.raft_writer import RaftTraceWriter
 from harness.tla.tracevalid.writer import NdjsonTraceWriter
 
 
-def attach(sim: Simulation, writer: NdjsonTraceWriter) -> None:
+class TraceWriter(Protocol):
+    """What `attach` drives: both protocols' writers."""
+
+    def observe(self, node: int, replica: Any, event: Any, effects: Sequence[Any],
+                true_us: int, local_us: int) -> None: ...
+
+    def crashed(self, node: int, true_us: int) -> None: ...
+
+    def recovered(self, node: int, replica: Any, true_us: int, local_us: int) -> None: ...
+
+
+def attach(sim: Simulation, writer: TraceWriter) -> None:
     """Make ``writer`` see every replica step, crash and recovery of ``sim`` (before it runs)."""
     def observe(n: int, replica: Any, event: Any, effects: list[Any], local: int) -> None:
         writer.observe(n, replica, event, effects, sim.now, local)
@@ -48,10 +62,15 @@ def run_traced(
 ) -> RunResult:
     """Run ``options`` and check it, as `harness.sim.run` does (same result, same
     fingerprint; no trace lines kept), writing the NDJSON trace to ``out``."""
-    backend = backend or default_backend()
+    backend = backend or default_backend(protocol=options.protocol)
     timing = backend.timing
 
     def prepare(sim: Simulation) -> None:
+        writer: TraceWriter
+        if options.protocol == "raft":
+            writer = RaftTraceWriter(out, sim.members, options=options.to_json())
+            attach(sim, writer)
+            return
         writer = NdjsonTraceWriter(
             out, sim.members, lease_us=timing.lease_duration_us,
             drift_ppm=timing.drift_bound_ppm, options=options.to_json(),

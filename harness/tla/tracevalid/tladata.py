@@ -156,15 +156,24 @@ def check_with_tlc(lines: Sequence[str], *, timeout_s: float = 600) -> tuple[boo
     deadlock at line N. Raises TlcUnavailable without a jar, RuntimeError for any other TLC
     outcome (a parse error, an exception in TLC).
     """
+    return run_trace_spec(lines, "Trace", {"TraceData": to_tla_module(lines)},
+                          timeout_s=timeout_s)
+
+
+def run_trace_spec(lines: Sequence[str], spec: str, modules: dict[str, str], *,
+                   timeout_s: float = 600) -> tuple[bool, str]:
+    """Run TLC on ``tla/<spec>.tla`` with the generated ``modules`` (name -> text) next to it;
+    the verdict as `check_with_tlc` returns it (also for ``RaftTrace.tla``)."""
     jar = jar_path()
     with tempfile.TemporaryDirectory(prefix="paxlab-trace-") as tmp:
         folder = Path(tmp)
-        (folder / "TraceData.tla").write_text(to_tla_module(lines))
-        shutil.copy(TLA_DIR / "Trace.tla", folder / "Trace.tla")
-        (folder / "Trace.cfg").write_text(TRACE_CFG)
+        for name, text in modules.items():
+            (folder / f"{name}.tla").write_text(text)
+        shutil.copy(TLA_DIR / f"{spec}.tla", folder / f"{spec}.tla")
+        (folder / f"{spec}.cfg").write_text(TRACE_CFG)
         proc = subprocess.run(
             ["java", "-XX:+UseParallelGC", "-cp", str(jar), "tlc2.TLC", "-workers", "1",
-             "-metadir", str(folder / "states"), "-config", "Trace.cfg", "Trace.tla"],
+             "-metadir", str(folder / "states"), "-config", f"{spec}.cfg", f"{spec}.tla"],
             cwd=folder, capture_output=True, text=True, timeout=timeout_s, check=False,
         )
     out = proc.stdout + proc.stderr
@@ -177,6 +186,6 @@ def check_with_tlc(lines: Sequence[str], *, timeout_s: float = 600) -> tuple[boo
         action = ""
         if line:
             action = str(json.loads([x for x in lines if x.strip()][line - 1]).get("action"))
-        return False, f"line {line}: no action of Trace.tla allows this {action} step"
+        return False, f"line {line}: no action of {spec}.tla allows this {action} step"
     tail = " | ".join(out.strip().splitlines()[-5:])
     raise RuntimeError(f"TLC failed: exit={proc.returncode} output={tail}")

@@ -27,7 +27,8 @@ acceptors that accepted it, and the value chosen per slot. Checks, by action:
   predecessors' leases waited out, own lease valid, and the acknowledged slots are chosen.
 - Restart: promises survive restarts (S3); Crash: a node that is down takes no step.
 
-`validate_lines` returns the first bad line (1-based) and why, or None.
+`validate_lines` returns the first bad line (1-based) and why, or None. A trace whose Init line
+names ``"protocol": "raft"`` is replayed by `harness.tla.tracevalid.raft_validate` instead.
 """
 
 from __future__ import annotations
@@ -39,32 +40,15 @@ from typing import Any
 import attrs
 
 from consensus.quorum import lease_length_us, lease_wait_us
+from harness.tla.tracevalid.raft_validate import RaftValidator
+from harness.tla.tracevalid.verdict import TraceInputError, TraceInvalid, Verdict, _check, _int
+
+__all__ = ["TraceInputError", "TraceInvalid", "Validator", "Verdict", "validate_lines"]
 
 Ballot = tuple[int, int]
 SentPromise = tuple[Any, Any, Any]
 """A promise as sent: (lease remaining, entries as JSON lists, snapshot slot)."""
 ZERO: Ballot = (0, 0)
-
-
-class TraceInputError(ValueError):
-    """The input is not a trace (not JSON, no Init line, a field missing or mistyped)."""
-
-
-class TraceInvalid(Exception):
-    """A line is not an allowed action from the state before it (message: the broken rule)."""
-
-
-@attrs.frozen
-class Verdict:
-    """The first bad line (1-based) and why; ``line == 0`` means the trace is valid."""
-
-    line: int
-    reason: str
-    lines: int
-
-    @property
-    def ok(self) -> bool:
-        return self.line == 0
 
 
 @attrs.define
@@ -100,18 +84,6 @@ def _entries(value: Any) -> list[tuple[int, Ballot, str]]:
             raise TraceInputError(f"an entry is [slot, ballot, value], got entry={e!r}")
         out.append((e[0], _bal(e[1]), e[2]))
     return out
-
-
-def _int(line: dict[str, Any], name: str) -> int:
-    v = line.get(name)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise TraceInputError(f"field {name} must be an int, got {name}={v!r}")
-    return v
-
-
-def _check(cond: bool, reason: str) -> None:
-    if not cond:
-        raise TraceInvalid(reason)
 
 
 class Validator:
@@ -467,7 +439,7 @@ def validate_lines(lines: Iterable[str]) -> Verdict:
     Raises TraceInputError for input that is not a trace (bad JSON, no Init line, bad fields);
     its message starts with ``line N:``.
     """
-    validator: Validator | None = None
+    validator: Validator | RaftValidator | None = None
     prev: tuple[int, dict[str, Any]] | None = None
     count = 0
     for number, text in enumerate(lines, 1):
@@ -482,7 +454,8 @@ def validate_lines(lines: Iterable[str]) -> Verdict:
             raise TraceInputError(f"line {number}: not a JSON object")
         try:
             if validator is None:
-                validator = Validator(line)
+                raft = line.get("action") == "Init" and line.get("protocol") == "raft"
+                validator = RaftValidator(line) if raft else Validator(line)
                 continue
             if prev is not None and "step" in prev[1] and prev[1].get("step") != line.get("step"):
                 try:

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from consensus.effects import Persist, Send
+from consensus.events import Receive
 from consensus.raft import RaftReplica
 from consensus.raft import make_replica as make_raft
 from consensus.raft.messages import AppendEntries, RequestVote, RequestVoteResponse
@@ -38,6 +39,7 @@ class View:
     lease_until_us: int = 0
     terms: dict[int, int] = attrs.Factory(dict)  # the log: index -> term
     snapshot_index: int = 0
+    members: tuple[int, ...] = (0, 1, 2)
 
     def term_at(self, index: int) -> int | None:
         return self.terms.get(index)
@@ -86,6 +88,94 @@ def test_two_leaders_of_one_term_are_s16() -> None:
     assert _step(inv, 0, View(term=1, role=leader)) is None  # the same leader again
     v = _step(inv, 2, View(term=1, role=leader))
     assert _prop(v) == "S16" and v is not None and "nodes 0 and 2 both led term 1" in v.message
+
+
+def _receive(inv: RaftInvariants, node: int, view: View, src: int,
+             msg: Any) -> Violation | None:
+    return inv.on_step(node, view, Receive(src=src, msg=msg), [], 0, 0, 1)
+
+
+_LEADER = Role("leader")
+
+
+_GRANT = RequestVoteResponse(term=2, granted=True, pre_vote=True)
+_REFUSAL = RequestVoteResponse(term=1, granted=False)
+_FIVE = (0, 1, 2, 3, 4)
+
+
+def test_a_leader_deposed_by_a_term_raised_unanswered_is_s18() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=1, role=_LEADER)) is None
+    assert _step(inv, 1, View(term=1)) is None
+    assert _receive(inv, 1, View(term=1), 2, _REFUSAL) is None  # a refusal: no licence
+    assert _step(inv, 1, View(term=2)) is None  # a timeout: an unanswered raise
+    vote = RequestVote(term=2, last_index=0, last_term=0)
+    v = _receive(inv, 0, View(term=2), 1, vote)
+    assert _prop(v) == "S18" and v is not None
+    assert "leader 0 of term 1 deposed by term 2: node 1 raised its term from 1 to 2 " \
+        "with votes granted by no peer" in v.message
+
+
+def test_a_raise_after_a_quorum_granted_or_taken_from_a_peer_deposes_legitimately() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=1, role=_LEADER)) is None
+    assert _step(inv, 1, View(term=1)) is None
+    assert _receive(inv, 1, View(term=2), 2, _GRANT) is None  # a pre-vote quorum: 1 and 2
+    assert _receive(inv, 2, View(term=2), 1, RequestVote(term=2, last_index=0,
+                                                          last_term=0)) is None  # taken
+    grant = RequestVoteResponse(term=2, granted=True)
+    assert _receive(inv, 2, View(term=2), 0, grant) is None  # granted since that raise
+    assert _step(inv, 2, View(term=3)) is None  # granted by 0 and itself
+    assert _receive(inv, 0, View(term=3), 2, RequestVote(term=3, last_index=0,
+                                                         last_term=0)) is None
+
+
+def test_s18_counts_grants_of_voters_only() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=1, role=_LEADER, members=_FIVE)) is None
+    assert _step(inv, 1, View(term=1, members=_FIVE)) is None
+    assert _receive(inv, 1, View(term=1, members=_FIVE), 5, _GRANT) is None  # a learner
+    assert _receive(inv, 1, View(term=1, members=_FIVE), 2, _GRANT) is None
+    assert _receive(inv, 1, View(term=1, members=_FIVE), 3, _REFUSAL) is None
+    # granted by 1 and 2, two of five: a quorum is three
+    assert _step(inv, 1, View(term=2, members=_FIVE)) is None
+    v = _receive(inv, 0, View(term=2, members=_FIVE), 1, None)
+    assert _prop(v) == "S18"
+
+
+def test_an_unanswered_raise_that_deposes_nobody_is_not_reported() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 1, View(term=0)) is None
+    assert _step(inv, 1, View(term=1)) is None  # a first election without PreVote
+    assert _step(inv, 1, View(term=1, role=_LEADER)) is None
+    assert _step(inv, 0, View(term=0)) is None
+    assert _receive(inv, 0, View(term=1), 1, None) is None  # a follower, not a leader
+    inv = RaftInvariants()  # a leader that stepped down before the term came is not deposed
+    assert _step(inv, 0, View(term=1, role=_LEADER)) is None
+    assert _step(inv, 0, View(term=1)) is None
+    assert _step(inv, 1, View(term=1)) is None
+    assert _step(inv, 1, View(term=2)) is None
+    assert _receive(inv, 0, View(term=2), 1, None) is None
+
+
+def test_a_restart_forgets_the_grants_before_it() -> None:
+    inv = RaftInvariants()
+    assert _step(inv, 0, View(term=1, role=_LEADER)) is None
+    assert _step(inv, 1, View(term=1)) is None
+    assert _receive(inv, 1, View(term=1), 2, _GRANT) is None
+    assert inv.on_recover(1, View(term=1), 0, 1) is None  # what 1 was granted is gone
+    assert _step(inv, 1, View(term=2)) is None
+    assert _prop(_receive(inv, 0, View(term=2), 1, None)) == "S18"
+
+
+@pytest.mark.parametrize(("variant", "verdict"), [(None, "ok"), ("no-prevote", "violation")])
+def test_no_prevote_is_caught_by_s18_in_the_simulator(variant: str | None, verdict: str) -> None:
+    """Seed 22 of the default faults: an isolated node raises its term unanswered and
+    deposes the leader of term 1 when the partition heals."""
+    result = run(RunOptions(seed=22, protocol="raft", variant=variant), keep_trace=False)
+    assert result.verdict == verdict, result.violation
+    assert variant is None or (result.violation is not None
+                               and result.violation.property == "S18")
 
 
 def test_leaders_holding_every_committed_entry_pass_s17() -> None:
@@ -182,7 +272,7 @@ def test_a_raft_that_does_not_persist_its_term_is_caught_in_the_simulator() -> N
 
 def test_raft_runs_with_its_own_checks_and_the_shared_ones() -> None:
     spec = protocols.get("raft")
-    assert spec.checks_label() == "shared + raft (S3, S4, S16, S17)" and spec.explorer
+    assert spec.checks_label() == "shared + raft (S3, S4, S16, S17, S18)" and spec.explorer
     result = run(RunOptions(seed=0, protocol="raft"), keep_trace=False)
     assert result.verdict == "ok", result.violation
     assert result.ops["ok"] > 300

@@ -46,7 +46,7 @@ def test_run_multipaxos_says_which_checks_ran(capsys: pytest.CaptureFixture[str]
         (["--protocol", "example", "--faults", "disk"], "does not tolerate fault disk"),
         (["--protocol", "example", "--variant", "quorum-one"], "unknown variant 'quorum-one'"),
         (["--protocol", "example", "--scenario", "replica-loss"], "Multi-Paxos only"),
-        (["--protocol", "example", "--trace-ndjson", "x.ndjson"], "Multi-Paxos only"),
+        (["--protocol", "example", "--trace-ndjson", "x.ndjson"], "for Multi-Paxos and Raft"),
     ],
 )
 def test_run_bad_protocol_usage_exits_2(
@@ -221,7 +221,7 @@ def test_run_raft_seed_0_passes_with_its_checks(capsys: pytest.CaptureFixture[st
     assert main(["run", "--protocol", "raft", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("paxlab run: protocol=raft seed=0")
-    assert "checks: shared + raft (S3, S4, S16, S17)" in out and "verdict: PASSED" in out
+    assert "checks: shared + raft (S3, S4, S16, S17, S18)" in out and "verdict: PASSED" in out
 
 
 def test_explore_raft_with_the_generic_explorer(capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,6 +92,9 @@ def test_a_load_artifact_reads_back_what_was_written(tmp_path: Path) -> None:
     assert list(a.faults) == FAULTS
     meta = json.loads((a.folder / "artifact.json").read_text())
     assert (meta["format"], meta["kind"], meta["world"]) == ("paxlab-artifact", "load", "cluster")
+    assert a.protocol == meta["protocol"] == "multipaxos"
+    _edit_manifest(a.folder, protocol=_DROP)  # a manifest from before the field
+    assert read_load_artifact(a.folder).protocol == "multipaxos"
 
 
 def test_the_report_draws_ops_per_client_and_a_band_per_fault_kind(
@@ -175,6 +178,7 @@ _DROP = object()
     ("manifest-bad-latency", "field 'latency_ms.p99' must be a float"),
     ("manifest-bad-wall", "started_wall must be an ISO 8601 time"),
     ("manifest-bad-nemesis", "field 'nemesis' must be null or a list"),
+    ("manifest-bad-protocol", "field 'protocol' must be a non-empty string"),
     ("no-nemesis-log", "nemesis.jsonl: missing"),
     ("nemesis-bad-json", "nemesis.jsonl:3: bad JSON"),
     ("nemesis-not-object", "nemesis.jsonl:3: expected a JSON object"),
@@ -199,6 +203,7 @@ def test_a_malformed_load_artifact_is_one_line_and_exit_2(
         "manifest-bad-world": {"world": "sim"},
         "manifest-bad-wall": {"started_wall": "yesterday"},
         "manifest-bad-nemesis": {"nemesis": ["kill", "meteor"]},
+        "manifest-bad-protocol": {"protocol": 3},
     }
     if case == "no-manifest":
         (folder / "artifact.json").unlink()

@@ -89,6 +89,27 @@ def test_kill_pause_partition_net_stay_linearizable_and_every_ack_survives_a_res
     assert "in doubt (info):" in text and f"seed={run.seed}" in text
 
 
+def test_a_raft_cluster_under_kills_and_partitions_stays_linearizable(tmp_path: Path) -> None:
+    """The same node processes, codec and load run Raft (`[cluster] protocol = "raft"`)."""
+    config = init_cluster(tmp_path / "c", 3, protocol="raft")
+    assert config.protocol == "raft"
+    run = LoadRun(ops=100_000, clients=4, keys=3, duration_s=6.0, seed=3)
+    try:
+        result = _bounded(90, run_session, config, run, tmp_path / "out", ("kill", "partition"))
+    finally:
+        _none_running(config)
+    s = result.summary
+    assert result.verdict == "linearizable", s["check"]
+    assert s["restarted_for_durability"] is True and s["final_reads_failed"] == []
+    assert s["counts"]["ok"] >= 100
+    started = [json.loads(line) for line in (tmp_path / "out" / "nemesis.jsonl").open()]
+    assert {"kill", "partition"} <= {e["fault"] for e in started if e["phase"] == "start"}
+    from harness.failures.load_artifact import read_load_artifact, write_load_artifact
+
+    write_load_artifact(result, config, run)
+    assert read_load_artifact(tmp_path / "out").protocol == "raft"
+
+
 def test_lost_writes_after_a_restart_are_caught(tmp_path: Path) -> None:
     """Must fail: wipe every node's storage between the load and the final reads."""
     config = init_cluster(tmp_path / "c", 3)

@@ -12,6 +12,7 @@ import pytest
 
 from consensus import messages as m
 from consensus.ballot import Ballot
+from consensus.raft import messages as rm
 from harness.net.codec import (
     MESSAGE_FIELDS,
     ClientReply,
@@ -44,11 +45,21 @@ SAMPLES = [
     m.CatchUpRequest(ballot=B, from_slot=9, log_only=True, snapshot_offset=10),
     m.CatchUpReply(ballot=B, snapshot_slot=8, snapshot=b"s" * 50, entries=E, config_slot=2,
                    config=b"c", snapshot_offset=1, snapshot_total=51, snapshot_checksum=77),
+    rm.RequestVote(term=4, last_index=9, last_term=3, pre_vote=True),
+    rm.RequestVote(term=4, last_index=0, last_term=0),
+    rm.RequestVoteResponse(term=4, granted=True, pre_vote=True),
+    rm.RequestVoteResponse(term=5, granted=False),
+    rm.AppendEntries(term=4, prev_index=9, prev_term=3, entries=((4, b"cmd"), (4, b"")),
+                    commit=8, stamp_us=2**40),
+    rm.AppendEntries(term=4, prev_index=0, prev_term=0, entries=(), commit=0, stamp_us=0),
+    rm.AppendEntriesResponse(term=4, success=True, match_index=11, stamp_us=99),
+    rm.InstallSnapshot(term=4, index=20, last_term=3, config=b"cfg", data=b"d" * 70,
+                      stamp_us=5),
 ]
 
 
 def test_every_message_type_has_a_sample_and_a_complete_field_table() -> None:
-    message_types = set(m.Message.__args__)  # type: ignore[attr-defined]
+    message_types = {*m.Message.__args__, *rm.RaftMessage.__args__}  # type: ignore[attr-defined]
     assert set(MESSAGE_FIELDS) == message_types
     assert {type(s) for s in SAMPLES} == message_types
     for cls, fields in MESSAGE_FIELDS.items():

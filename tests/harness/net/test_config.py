@@ -36,6 +36,11 @@ def test_a_fresh_config_parses_to_what_it_says(tmp_path: Path) -> None:
     assert config.nodes[1].data_dir == (tmp_path / "n1").resolve()
     assert config.timing.heartbeat_interval_us == 50_000
     assert config.timing.election_timeout_us == 300_000
+    assert config.protocol == "multipaxos"
+    raft = load_config(_write(tmp_path, render_config("c1", [5001], TIMING, "raft")))
+    assert raft.protocol == "raft"
+    bare = render_config("c1", [5001], TIMING).replace('protocol = "multipaxos"\n', "")
+    assert load_config(_write(tmp_path, bare)).protocol == "multipaxos"  # older files
 
 
 @pytest.mark.parametrize(
@@ -46,6 +51,7 @@ def test_a_fresh_config_parses_to_what_it_says(tmp_path: Path) -> None:
         (lambda t: t.replace('data_dir = "n2"', 'data_dir = "n0"'), "node[2].data_dir"),
         (lambda t: t.replace("port = 5003", "port = 70000"), "node[2].port must be"),
         (lambda t: t.replace('id = "c1"', "id = 5"), "cluster.id"),
+        (lambda t: t.replace('"multipaxos"', '"example"'), "cluster.protocol must be one of"),
         (lambda t: t.replace("[timing]", "[timing]\nbogus = 1"), "unknown field 'bogus'"),
         (lambda t: t.replace('host = "127.0.0.1"', 'host = "10.0.0.1"', 1), "node[0].host"),
         (lambda t: t + "[[node]\n", "not valid TOML"),

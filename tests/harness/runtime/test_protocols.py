@@ -83,7 +83,7 @@ def test_specs_name_their_invariants() -> None:
     assert raft.variants == protocols.RAFT_VARIANTS and raft.explorer
     assert "permanent" not in raft.faults and "disk" in raft.default_faults
     assert "churn" in raft.faults and "churn" not in raft.default_faults + mp.faults
-    assert raft.checks_label() == "shared + raft (S3, S4, S16, S17)"
+    assert raft.checks_label() == "shared + raft (S3, S4, S16, S17, S18)"
 
 
 @pytest.mark.parametrize(("name", "cls"), [("multipaxos", Replica), ("example", ExampleReplica)])
