@@ -58,6 +58,9 @@ ADVERSARIAL_5 = ("--replicas", "5", "--faults", "partition,crash,pause,clock,dis
 """Five replicas and adversarial message timing (late copies, replays of old messages): where
 the S2/S15 bug of late old-ballot Accepts was found."""
 
+RAFT = ("--protocol", "raft")
+"""Sweep Raft instead of Multi-Paxos (its default faults and its own checks, S3/S4/S16..S18)."""
+
 CATALOGUE: tuple[Mutant, ...] = (
     # ------------------------------------------------------------ phase-1 merge, gap filling
     M(
@@ -336,6 +339,35 @@ CATALOGUE: tuple[Mutant, ...] = (
         why="a leader stepping down reports its proposed writes as failed, though they may "
             "still be chosen",
         sweep=ADVERSARIAL,
+    ),
+    M(
+        name="leader-keeps-leading-without-quorum",
+        file="consensus/leader.py",
+        snippet='self._step_down_on_purpose("no quorum acknowledged for an election timeout")',
+        replacement="pass",
+        target="S19 step-down without a quorum",
+        why="a leader that has heard no quorum for an election timeout goes on leading, and "
+            "its clients wait on it instead of finding the leader the rest elect",
+    ),
+    # ------------------------------------------------------------ Raft (swept with --protocol)
+    M(
+        name="raft-campaign-without-prevote",
+        file="consensus/raft/replica.py",
+        snippet="        self._pre = self._flags.pre_vote\n",
+        replacement="        self._pre = False\n",
+        target="S18 Raft PreVote",
+        why="a Raft node raises its term at every election timeout, so one cut off deposes the "
+            "working leader when it rejoins",
+        sweep=RAFT,
+    ),
+    M(
+        name="raft-leader-ignores-check-quorum",
+        file="consensus/raft/leader.py",
+        snippet="            if self._flags.check_quorum and not self._members.is_quorum(",
+        replacement="            if False and not self._members.is_quorum(",
+        target="S19 Raft CheckQuorum step-down",
+        why="a Raft leader cut off from every follower goes on leading",
+        sweep=RAFT,
     ),
     # ------------------------------------------------------------ catch-up and snapshots
     M(

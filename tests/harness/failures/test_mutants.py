@@ -25,7 +25,8 @@ from harness.failures.mutants import (
 )
 
 # Properties DESIGN.md defines up to S14 (there is no S7 or S11).
-PROPERTIES = ("S1", "S2", "S3", "S4", "S5", "S6", "S8", "S9", "S10", "S12", "S13", "S14")
+PROPERTIES = ("S1", "S2", "S3", "S4", "S5", "S6", "S8", "S9", "S10", "S12", "S13", "S14", "S18",
+              "S19")
 MECHANISMS = (
     "phase-1 merge", "gap filling", "commit rule", "lease start", "lease wait",
     "drift", "read serving", "step-down", "restart and recovery", "catch-up", "snapshot",
