@@ -68,7 +68,12 @@ def run_traced(
     def prepare(sim: Simulation) -> None:
         writer: TraceWriter
         if options.protocol == "raft":
-            writer = RaftTraceWriter(out, sim.members, options=options.to_json())
+            group = sim.group  # nodes outside the initial configuration wait to be added
+            initial = (*group.members, *group.log_members)
+            writer = RaftTraceWriter(
+                out, group.members, learners=group.log_members,
+                extra=[n for n in sim.members if n not in initial], options=options.to_json(),
+            )
             attach(sim, writer)
             return
         writer = NdjsonTraceWriter(

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from harness.sim import run
@@ -145,6 +146,33 @@ def test_commit_old_term_is_rejected_at_figure_8() -> None:
     for seed in range(3):  # and in runs the simulator finds nothing wrong with
         assert "(Figure 8)" in validate_lines(
             _trace(seed, "commit-old-term", ADVERSARIAL, 200)[0].splitlines()).reason
+
+
+MEMBERSHIP = ("membership", "churn", "partition", "loss", "pause")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_membership_runs_validate_and_the_2015_bug_is_rejected_at_its_first_change(
+    seed: int,
+) -> None:
+    """With the membership fault a fifth node starts outside the configuration (the Init line
+    names only the four voters), and the simulator asks leaders for one-server changes: the
+    correct Raft's traces validate, and single-server-change-bug's are rejected at the first
+    change a new leader makes before an entry of its own term is committed."""
+    opts = RunOptions(seed=seed, protocol="raft", replicas=4, faults=MEMBERSHIP, ops=300)
+    buf = io.StringIO()
+    run_traced(opts, buf)
+    lines = buf.getvalue().splitlines()
+    init = json.loads(lines[0])
+    assert init["cfg"] == [0, 1, 2, 3] and init["nodes"] == [0, 1, 2, 3, 4]
+    assert validate_lines(lines).ok
+    assert any('"ChangeConfig"' in x for x in lines)
+    buf = io.StringIO()
+    run_traced(attrs.evolve(opts, variant="single-server-change-bug"), buf)
+    lines = buf.getvalue().splitlines()
+    verdict = validate_lines(lines)
+    assert not verdict.ok and "(the 2015 fix)" in verdict.reason, verdict
+    assert json.loads(lines[verdict.line - 1])["action"] == "ChangeConfig"
 
 
 # -- hand-corrupted traces ---------------------------------------------------------------------
