@@ -60,10 +60,16 @@ from typing import Any
 from harness.tla.tracevalid.raft_state import RaftNode, parse_cfg
 from harness.tla.tracevalid.raft_state import entries as _entries
 from harness.tla.tracevalid.raft_state import quorum as _quorum
-from harness.tla.tracevalid.verdict import TraceInputError, TraceInvalid, _check, _int
+from harness.tla.tracevalid.verdict import (
+    ActionDispatch,
+    TraceInputError,
+    TraceInvalid,
+    _check,
+    _int,
+)
 
 
-class RaftValidator:
+class RaftValidator(ActionDispatch):
     """The abstract state and one method per action (see the module doc)."""
 
     def __init__(self, init: dict[str, Any]) -> None:
@@ -119,21 +125,8 @@ class RaftValidator:
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def apply(self, line: dict[str, Any]) -> None:
-        action = line.get("action")
-        handler = getattr(self, f"on_{action}", None) if isinstance(action, str) else None
-        if handler is None:
-            raise TraceInputError(f"unknown action={action!r}")
-        t = _int(line, "t")
-        _check(t >= self.now, f"true time went back: t={t} before={self.now}")
-        self.now = t
-        node = _int(line, "node")
-        if node not in self.nodes:
-            raise TraceInputError(f"unknown node={node}")
-        s = self.nodes[node]
-        if action not in ("Restart", "Crash"):
-            _check(s.up, f"{action} by a node that is down: node={node}")
-        handler(line, node, s)
+    def after(self, line: dict[str, Any], node: int, s: RaftNode) -> None:
+        """A line's reported ``state`` must be what the actions so far give (`check_state`)."""
         state = line.get("state")
         if state is not None:
             self.check_state(node, s, state)

@@ -41,7 +41,14 @@ import attrs
 
 from consensus.quorum import lease_length_us, lease_wait_us
 from harness.tla.tracevalid.raft_validate import RaftValidator
-from harness.tla.tracevalid.verdict import TraceInputError, TraceInvalid, Verdict, _check, _int
+from harness.tla.tracevalid.verdict import (
+    ActionDispatch,
+    TraceInputError,
+    TraceInvalid,
+    Verdict,
+    _check,
+    _int,
+)
 
 __all__ = ["TraceInputError", "TraceInvalid", "Validator", "Verdict", "validate_lines"]
 
@@ -86,7 +93,7 @@ def _entries(value: Any) -> list[tuple[int, Ballot, str]]:
     return out
 
 
-class Validator:
+class Validator(ActionDispatch):
     """The abstract state and one method per action (see the module doc)."""
 
     def __init__(self, init: dict[str, Any]) -> None:
@@ -156,22 +163,6 @@ class Validator:
                f"{what} without a valid lease: lt={lt} lease_end={s.lease_end}")
 
     # -- actions -------------------------------------------------------------------------------
-
-    def apply(self, line: dict[str, Any]) -> None:
-        action = line.get("action")
-        handler = getattr(self, f"on_{action}", None) if isinstance(action, str) else None
-        if handler is None:
-            raise TraceInputError(f"unknown action={action!r}")
-        t = _int(line, "t")
-        _check(t >= self.now, f"true time went back: t={t} before={self.now}")
-        self.now = t
-        node = _int(line, "node")
-        if node not in self.nodes:
-            raise TraceInputError(f"unknown node={node}")
-        s = self.nodes[node]
-        if action not in ("Restart", "Crash"):
-            _check(s.up, f"{action} by a node that is down: node={node}")
-        handler(line, node, s)
 
     def on_Crash(self, line: dict[str, Any], node: int, s: NodeState) -> None:
         _check(s.up, f"crash of a node already down: node={node}")
