@@ -103,10 +103,10 @@ class Observer:
             self._role_seen[node] = role
             self._set_role(node, replica, role.value)
         stale = self.stale
-        if stale is not None and self.violation is None:
-            leads = self.roles[node] == "leader"
-            self.found(stale.on_step(node, leads, getattr(event, "src", None) is not None,
-                                     leads and not led, now, step))
+        if stale is not None and self.roles[node] == "leader" and self.violation is None:
+            # only a leader's steps matter to S19: an election starts its span anew
+            self.found(stale.on_step(node, True, getattr(event, "src", None) is not None,
+                                     not led, now, step))
         if not self.serving[node] and self.roles[node] == "leader" and serves_at(replica, local):
             self.serving[node] = True
             self._leader_event(node, replica, "serving")
