@@ -1,7 +1,7 @@
 """A real 3-node cluster on loopback: acknowledged writes per second and write latency, with
 and without a leader kill.
 
-    python -m benchmarks.cluster [--quick] [--clients 16] [--duration S]
+    python -m benchmarks.cluster [--quick] [--clients 16] [--duration S] [--protocol raft]
 
 Three node processes (`harness.net`, fsync on: every batch of steps is made durable with one
 fsync before its messages leave), 16 clients writing ``put``s over 16 keys through the trio
@@ -31,7 +31,7 @@ import trio
 
 from harness.checks.linearizability import check_linearizability
 from harness.net import procs
-from harness.net.config import ClusterConfig
+from harness.net.config import WIRE_PROTOCOLS, ClusterConfig
 from harness.net.load import LoadRun, unavailability_ms
 from harness.net.local import LocalCluster, init_cluster
 
@@ -61,8 +61,9 @@ async def _phase(config: ClusterConfig, cluster: LocalCluster, run: LoadRun, kil
     return box
 
 
-def phase(folder: Path, clients: int, duration_s: float, kill: bool) -> dict[str, Any]:
-    config = init_cluster(folder, 3)
+def phase(folder: Path, clients: int, duration_s: float, kill: bool,
+          protocol: str = "multipaxos") -> dict[str, Any]:
+    config = init_cluster(folder, 3, protocol=protocol)
     with LocalCluster(config) as cluster:
         cluster.start_all()
         if trio.run(procs.wait_serving, config, 30.0) is None:
@@ -94,13 +95,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 s phases")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--protocol", choices=WIRE_PROTOCOLS, default="multipaxos",
+                        help="what the nodes run (default multipaxos)")
     args = parser.parse_args()
     duration = 3.0 if args.quick else args.duration
     results = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="paxlab-bench-") as tmp:
         for kill in (False, True):
-            r = phase(Path(tmp) / ("kill" if kill else "steady"), args.clients, duration, kill)
+            r = phase(Path(tmp) / ("kill" if kill else "steady"), args.clients, duration, kill,
+                      args.protocol)
             results.append(r)
             lat = r["write_latency_ms"]
             line = (f"{'leader kill' if kill else 'no faults'}: {r['acked_writes_per_s']} "
@@ -112,7 +116,8 @@ def main() -> None:
                          f"{e_min // 1000}-{e_max // 1000} ms + lease {lease // 1000} ms)")
             print(line)
     digest = hashlib.blake2b(
-        json.dumps([args.clients, duration, [r["verdict"] for r in results]]).encode(),
+        json.dumps([args.clients, duration, [r["verdict"] for r in results]]
+                   + ([args.protocol] if args.protocol != "multipaxos" else [])).encode(),
         digest_size=8,
     ).hexdigest()
     print(f"wall {time.monotonic() - started:.1f}s result hash {digest}")
